@@ -1,0 +1,47 @@
+"""Refusals the core can give. Adapters render them in the user's language; nothing changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.i18n import Translator
+
+
+class VocError(Exception):
+    """A refusal with an English message template (msgid) and its parameters."""
+
+    code = "error"
+
+    def __init__(self, message: str, **params: Any) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(message % params if params else message)
+
+    def render(self, translator: Translator) -> str:
+        """The refusal in the reader's language."""
+        template = translator.gettext(self.message)
+        return template % self.params if self.params else template
+
+
+class InvalidInput(VocError):
+    """The input is malformed or out of range (empty text, a score of 11, ...)."""
+
+    code = "invalid_input"
+
+
+class NotFound(VocError):
+    """The signal, department or person does not exist."""
+
+    code = "not_found"
+
+
+class Forbidden(VocError):
+    """The actor lacks the right (not a head of the owning department, not the reporter, ...)."""
+
+    code = "forbidden"
+
+
+class InvalidTransition(VocError):
+    """The signal is not in a state where this action makes sense."""
+
+    code = "invalid_transition"

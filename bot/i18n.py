@@ -1,0 +1,67 @@
+"""Languages: gettext catalogs (Babel .po files) per locale, and locale-aware formatting."""
+
+from __future__ import annotations
+
+import gettext
+from datetime import datetime
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+SUPPORTED_LOCALES = ("en", "ru", "zh")
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "voc"
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated later, for its reader."""
+    return message
+
+
+def normalise_locale(value: str | None) -> str | None:
+    """Map a platform locale (`ru-RU`, `en_US`, `zh-CN`) to a supported one, or None."""
+    if not value:
+        return None
+    language = value.replace("_", "-").split("-", 1)[0].lower()
+    return language if language in SUPPORTED_LOCALES else None
+
+
+@cache
+def _translations(locale: str) -> gettext.NullTranslations:
+    """Compile the locale's .po in memory: no build step, and no stale .mo can ship."""
+    po_file = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if locale == "en" or not po_file.exists():
+        return gettext.NullTranslations()
+    with po_file.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    buffer = BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+class Translator:
+    """Everything a renderer needs to speak one reader's language."""
+
+    def __init__(self, locale: str, timezone: str = "UTC") -> None:
+        self.locale = locale if locale in SUPPORTED_LOCALES else "en"
+        self.timezone = ZoneInfo(timezone)
+        self._catalog = _translations(self.locale)
+
+    def gettext(self, message: str) -> str:
+        """The message in the reader's language."""
+        return self._catalog.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        """The plural form that fits `count` in the reader's language."""
+        return self._catalog.ngettext(singular, plural, count)
+
+    def when(self, moment: datetime) -> str:
+        """A moment in company time, formatted the reader's way (short date and time)."""
+        local = moment.astimezone(self.timezone)
+        return format_datetime(local, "d MMM HH:mm", tzinfo=self.timezone, locale=self.locale)

@@ -1,0 +1,93 @@
+"""Parsing and limits for everything people type. Each refusal says what to do instead."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.errors import InvalidInput
+from bot.i18n import N_
+from bot.views import Kind
+
+MAX_TEXT = 4000
+MAX_NOTE = 2000
+MAX_CUSTOMER = 200
+MAX_LINK = 1000
+
+KIND_ALIASES = {
+    "complaint": Kind.COMPLAINT, "praise": Kind.PRAISE, "idea": Kind.IDEA,
+    "жалоба": Kind.COMPLAINT, "похвала": Kind.PRAISE, "идея": Kind.IDEA,
+    "投诉": Kind.COMPLAINT, "表扬": Kind.PRAISE, "建议": Kind.IDEA,
+}
+_REF_RE = re.compile(r"^\s*(?:voc-?)?(\d{1,12})\s*$", re.IGNORECASE)
+
+
+def _clean(value: str) -> str:
+    """Drop control characters other than newline and tab (PostgreSQL refuses NUL in text)."""
+    return "".join(c for c in value if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
+
+
+def parse_kind(value: str) -> Kind:
+    """complaint | praise | idea (also in Russian and Chinese)."""
+    kind = KIND_ALIASES.get(value.strip().lower())
+    if kind is None:
+        raise InvalidInput(N_("“%(value)s” is not a kind of signal: use complaint, praise or "
+                              "idea."),
+                           value=value.strip()[:40])
+    return kind
+
+
+def signal_text(value: str | None) -> str:
+    """The signal's text: 1 to 4000 characters after trimming."""
+    text = _clean(value or "")
+    if not text:
+        raise InvalidInput(N_("The text is empty: write what the customer said."))
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(N_("The text is %(length)d characters long; the limit is %(limit)d. "
+                              "Shorten it or split it into two reports."),
+                           length=len(text), limit=MAX_TEXT)
+    return text
+
+
+def required_note(value: str | None, *, what: str) -> str:
+    """A resolution note or a reason: required, at most 2000 characters."""
+    text = _clean(value or "")
+    if not text:
+        if what == "note":
+            raise InvalidInput(N_("A resolution note is required: say what was done."))
+        raise InvalidInput(N_("A reason is required: say why."))
+    if len(text) > MAX_NOTE:
+        raise InvalidInput(N_("That is %(length)d characters long; the limit is %(limit)d."),
+                           length=len(text), limit=MAX_NOTE)
+    return text
+
+
+def optional_text(value: str | None, limit: int) -> str | None:
+    """An optional short field (customer name, link): None when blank."""
+    text = _clean(value or "")
+    if not text:
+        return None
+    if len(text) > limit:
+        raise InvalidInput(N_("That is %(length)d characters long; the limit is %(limit)d."),
+                           length=len(text), limit=limit)
+    return text
+
+
+def parse_score(value: int | str | None) -> int:
+    """A 0-10 score given as digits: "7" and " 10 " pass; 11, -1, 7.5 and "ten" are refused."""
+    typed = "" if value is None else str(value).strip()
+    if isinstance(value, str) and typed.isdecimal() and typed.isascii():
+        value = int(typed)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise InvalidInput(N_("A score is a whole number from 0 to 10; “%(value)s” is not."),
+                           value=typed[:20] or "?")
+    return value
+
+
+def parse_ref(value: str) -> int:
+    """VOC-12, voc-12, VOC12 or 12 -> 12."""
+    match = _REF_RE.match(value or "")
+    if not match:
+        raise InvalidInput(N_("“%(value)s” is not a reference like VOC-12."),
+                           value=(value or "").strip()[:40])
+    return int(match.group(1))

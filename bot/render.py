@@ -1,0 +1,205 @@
+"""Cards, notes and replies in the reader's language, as platform-free messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.i18n import N_, Translator
+from bot.messages import Button, OutboundMessage
+from bot.views import EventView, Kind, QueueView, ScoreView, SignalView, Status
+
+KIND_LABELS = {Kind.COMPLAINT: N_("Complaint"), Kind.PRAISE: N_("Praise"), Kind.IDEA: N_("Idea")}
+KIND_MARKS = {Kind.COMPLAINT: "🔴", Kind.PRAISE: "🟢", Kind.IDEA: "💡"}
+STATUS_LABELS = {
+    Status.NEW: N_("new"), Status.ROUTED: N_("waiting for acknowledgement"),
+    Status.ACKNOWLEDGED: N_("acknowledged"), Status.RESOLVED: N_("resolved"),
+}
+
+
+def kind_label(kind: Kind, t: Translator) -> str:
+    """Complaint / Praise / Idea."""
+    return t.gettext(KIND_LABELS[kind])
+
+
+def _who(name: str | None, t: Translator) -> str:
+    return name if name is not None else t.gettext("the reporter")
+
+
+def history_line(event: EventView, t: Translator) -> str:
+    """One event as a sentence: who did what, when, and why."""
+    d = event.details
+    params = {"who": _who(event.actor, t), "when": t.when(event.at),
+              "to": d.get("to_name", ""), "from": d.get("from_name", ""),
+              "text": d.get("note") or d.get("reason") or "", "value": d.get("value", "")}
+    templates = {
+        "captured": N_("Reported by %(who)s, %(when)s"),
+        "acknowledged": N_("Acknowledged by %(who)s, %(when)s"),
+        "resolved": N_("Resolved by %(who)s, %(when)s: %(text)s"),
+        "reassigned": N_("Reassigned from %(from)s to %(to)s by %(who)s, %(when)s: %(text)s"),
+        "rerouted": N_("Moved from %(from)s to %(to)s by %(who)s, %(when)s"),
+        "reopened": N_("Reopened by %(who)s, %(when)s: %(text)s"),
+        "rated": N_("Handling rated %(value)s/10 by %(who)s, %(when)s"),
+    }
+    return t.gettext(templates.get(event.action, N_("%(who)s, %(when)s"))) % params
+
+
+def routing_reason(signal: SignalView, t: Translator) -> str:
+    """Why the signal went where it went."""
+    if signal.routed_by_keywords:
+        return t.gettext("matched: %(words)s") % {"words": ", ".join(signal.routed_by_keywords)}
+    if signal.routed_by_fallback:
+        return t.gettext("no department matched the text, so it went to triage")
+    return t.gettext("chosen by the reporter")
+
+
+def _signal_fields(signal: SignalView, t: Translator) -> list[tuple[str, str]]:
+    fields = [(t.gettext("Status"), t.gettext(STATUS_LABELS[signal.status]))]
+    if signal.customer:
+        fields.append((t.gettext("Customer"), signal.customer))
+    if signal.score is not None:
+        fields.append((t.gettext("Customer score"), f"{signal.score}/10"))
+    fields.append((t.gettext("Reported by"),
+                   signal.reporter if signal.reporter is not None else t.gettext("anonymous")))
+    if signal.status == Status.ROUTED:
+        label = t.gettext("Overdue since") if signal.overdue else t.gettext("Acknowledge by")
+        fields.append((label, t.when(signal.ack_due_at)))
+    return fields
+
+
+def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundMessage:
+    """The department's card: what happened, who reported it, what is due, and the buttons."""
+    title = t.gettext("%(mark)s %(kind)s %(ref)s for %(department)s") % {
+        "mark": KIND_MARKS[signal.kind], "kind": kind_label(signal.kind, t), "ref": signal.ref,
+        "department": signal.department.name}
+    buttons: list[Button] = []
+    if active and signal.status in (Status.ROUTED, Status.ACKNOWLEDGED):
+        if signal.status == Status.ROUTED:
+            buttons.append(Button("ack", signal.ref, t.gettext("Acknowledge"), style="primary"))
+        buttons.append(Button("resolve", signal.ref, t.gettext("Resolve")))
+        buttons.append(Button("reassign", signal.ref, t.gettext("Reassign")))
+    return OutboundMessage(
+        title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
+        footer=tuple(history_line(e, t) for e in signal.history if e.action != "routed"),
+        buttons=tuple(buttons),
+        link=signal.source_link,
+    )
+
+
+def moved_card(signal: SignalView, t: Translator) -> OutboundMessage:
+    """The card left behind in a department the signal moved away from (no buttons)."""
+    base = card(signal, t, active=False)
+    title = t.gettext("%(mark)s %(kind)s %(ref)s moved to %(department)s") % {
+        "mark": KIND_MARKS[signal.kind], "kind": kind_label(signal.kind, t), "ref": signal.ref,
+        "department": signal.department.name}
+    return OutboundMessage(title=title, quote=base.quote, fields=base.fields[:1],
+                           footer=base.footer, link=base.link)
+
+
+def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False
+                  ) -> OutboundMessage:
+    """What the reporter sees right after reporting."""
+    if duplicate:
+        title = t.gettext("%(ref)s was already recorded: nothing new was created.")
+    else:
+        title = t.gettext("Thank you! %(kind)s %(ref)s went to %(department)s.")
+    title %= {"ref": signal.ref, "kind": kind_label(signal.kind, t),
+              "department": signal.department.name}
+    fields = [(t.gettext("Why this department"), routing_reason(signal, t)),
+              (t.gettext("Acknowledge by"), t.when(signal.ack_due_at))]
+    buttons: tuple[Button, ...] = ()
+    if signal.status == Status.ROUTED:
+        buttons = (Button("change_department", signal.ref, t.gettext("Change department")),)
+    return OutboundMessage(title=title, quote=signal.text, fields=tuple(fields),
+                           buttons=buttons)
+
+
+def reporter_note(signal: SignalView, event: EventView, t: Translator) -> OutboundMessage:
+    """The note telling the reporter what happened to their signal."""
+    params = {"kind": kind_label(signal.kind, t), "ref": signal.ref, "who": _who(event.actor, t),
+              "department": signal.department.name}
+    buttons: list[Button] = []
+    if event.action == "acknowledged":
+        title = t.gettext("Your %(kind)s %(ref)s was acknowledged by %(who)s (%(department)s).")
+    elif event.action == "resolved":
+        title = t.gettext("Your %(kind)s %(ref)s was resolved by %(who)s (%(department)s).")
+        buttons = [Button("rate", signal.ref, str(v), value=str(v)) for v in range(11)]
+        buttons.append(Button("reopen", signal.ref, t.gettext("Not resolved"), style="danger"))
+    else:  # reassigned
+        title = t.gettext("Your %(kind)s %(ref)s was passed to %(department)s by %(who)s.")
+    footer = [history_line(event, t)]
+    if event.action == "resolved":
+        footer.append(t.gettext("How well was it handled? Rate 0-10, or press “Not resolved”."))
+    return OutboundMessage(title=title % params, quote=signal.text, footer=tuple(footer),
+                           buttons=tuple(buttons))
+
+
+def reopened_notice(signal: SignalView, event: EventView, t: Translator) -> OutboundMessage:
+    """Told to the department when the reporter says the signal is not resolved."""
+    title = t.gettext("%(ref)s is back: the reporter says it is not resolved.") % {
+        "ref": signal.ref}
+    return OutboundMessage(title=title, quote=signal.text, footer=(history_line(event, t),))
+
+
+def signal_line(signal: SignalView, t: Translator) -> str:
+    """A one-line summary for lists."""
+    text = signal.text if len(signal.text) <= 60 else signal.text[:59] + "…"
+    state = t.gettext(STATUS_LABELS[signal.status])
+    if signal.overdue:
+        state = t.gettext("overdue")
+    return f"{KIND_MARKS[signal.kind]} {signal.ref} · {signal.department.name} · {state} · {text}"
+
+
+def mine_reply(signals: Sequence[SignalView], t: Translator) -> OutboundMessage:
+    """The reporter's own signals and their status."""
+    if not signals:
+        return OutboundMessage(title=t.gettext("You have not reported anything yet."))
+    title = t.ngettext("Your last %(n)d report:", "Your last %(n)d reports:", len(signals))
+    return OutboundMessage(title=title % {"n": len(signals)},
+                           footer=tuple(signal_line(s, t) for s in signals))
+
+
+def queue_reply(queue: QueueView, t: Translator) -> OutboundMessage:
+    """A department's open queue with buttons to act, overdue first."""
+    params = {"department": queue.department.name, "n": len(queue.items),
+              "overdue": queue.overdue}
+    if not queue.items:
+        return OutboundMessage(title=t.gettext("%(department)s has nothing open.") % params)
+    title = t.ngettext("%(department)s: %(n)d open, %(overdue)d overdue",
+                       "%(department)s: %(n)d open, %(overdue)d overdue", len(queue.items))
+    buttons: list[Button] = []
+    for item in queue.items:
+        if item.status == Status.ROUTED:
+            buttons.append(Button("ack", item.ref, t.gettext("Acknowledge %(ref)s") % {
+                "ref": item.ref}, style="primary"))
+        buttons.append(Button("resolve", item.ref, t.gettext("Resolve %(ref)s") % {
+            "ref": item.ref}))
+    footer = [signal_line(s, t) for s in queue.items]
+    if queue.other_departments:
+        footer.append(t.gettext("You also head: %(slugs)s") % {
+            "slugs": ", ".join(queue.other_departments)})
+    return OutboundMessage(title=title % params, footer=tuple(footer), buttons=tuple(buttons))
+
+
+def detail_reply(signal: SignalView, t: Translator) -> OutboundMessage:
+    """A signal with its whole history."""
+    return card(signal, t, active=False)
+
+
+def score_reply(score: ScoreView, t: Translator) -> OutboundMessage:
+    """Confirmation of a customer NPS answer."""
+    return OutboundMessage(title=t.gettext("Recorded a customer score of %(value)d/10.") % {
+        "value": score.value}, quote=score.comment)
+
+
+def done_reply(signal: SignalView, action: str, t: Translator) -> OutboundMessage:
+    """Confirmation to the person who pressed a button."""
+    templates = {
+        "acknowledged": N_("You acknowledged %(ref)s."),
+        "resolved": N_("You resolved %(ref)s; the reporter has been told."),
+        "reassigned": N_("%(ref)s now belongs to %(department)s."),
+        "rerouted": N_("%(ref)s now goes to %(department)s."),
+        "reopened": N_("%(ref)s is open again; %(department)s has been told."),
+        "rated": N_("Thank you for rating how %(ref)s was handled."),
+    }
+    return OutboundMessage(title=t.gettext(templates[action]) % {
+        "ref": signal.ref, "department": signal.department.name})

@@ -1,0 +1,566 @@
+"""The core service: every use case of the loop, its rules and its rights, platform-free.
+
+Each use case is one transaction: the state change, its audit event and the messages it causes
+(outbox rows) commit together or not at all. Methods are synchronous; adapters call them with
+`await asyncio.to_thread(...)` so database work never blocks their event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot import inputs, render
+from bot.departments import Company
+from bot.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from bot.i18n import N_, SUPPORTED_LOCALES, Translator, normalise_locale
+from bot.identity import is_valid_identity
+from bot.messages import OutboundMessage
+from bot.routing import DepartmentProfile, Router
+from bot.views import (
+    CaptureResult,
+    DepartmentView,
+    EventView,
+    Kind,
+    PersonView,
+    QueueView,
+    ScoreView,
+    SignalView,
+    Status,
+    format_ref,
+)
+from storage import queries as q
+from storage.db import Database
+from storage.models import Department, Person, Score, Signal
+from storage.outbox import NewMessage, enqueue
+
+
+def utc_now() -> datetime:
+    """The real clock (tests and the demo pass their own)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A signal as the reporter typed it; the core validates every field."""
+
+    kind: str
+    text: str
+    customer: str | None = None
+    score: int | str | None = None
+    anonymous: bool = False
+    source_link: str | None = None
+    department: str | None = None  # a slug; None means "use the suggestion"
+    dedupe_key: str | None = None  # the platform event id, so a re-delivery stores nothing new
+
+
+class VocService:
+    """Capture, route, acknowledge, resolve, reassign, reopen, rate; queues and rights."""
+
+    def __init__(self, db: Database, company: Company, *,
+                 clock: Callable[[], datetime] = utc_now, list_limit: int = 50) -> None:
+        self.db = db
+        self.company = company
+        self.clock = clock
+        self.list_limit = list_limit
+        self.router = Router(
+            [DepartmentProfile(d.slug, d.name, d.description, d.keywords)
+             for d in company.departments],
+            company.triage,
+        )
+
+    # -- people ----------------------------------------------------------------------------
+    def translator(self, locale: str | None = None) -> Translator:
+        """A translator in company time for `locale` (the company language by default)."""
+        return Translator(locale or self.company.locale, self.company.timezone)
+
+    def identify(self, identity: str, *, display_name: str | None = None,
+                 platform_locale: str | None = None) -> PersonView:
+        """The person behind an identity, created on first contact; profile data refreshed."""
+        with self.db.write() as session:
+            person = self._person(session, identity, display_name=display_name)
+            locale = normalise_locale(platform_locale)
+            if locale and person.platform_locale != locale:
+                person.platform_locale = locale
+            if display_name and person.display_name == identity:
+                person.display_name = display_name[:200]
+            session.add(person)
+            return self._person_view(session, person)
+
+    def set_locale(self, actor: str, locale: str) -> PersonView:
+        """The person's chosen language (en, ru, zh)."""
+        chosen = normalise_locale(locale)
+        if chosen is None:
+            raise InvalidInput(N_("Unknown language “%(value)s”: choose one of %(choices)s."),
+                               value=locale[:20], choices=", ".join(SUPPORTED_LOCALES))
+        with self.db.write() as session:
+            person = self._person(session, actor)
+            person.locale = chosen
+            session.add(person)
+            return self._person_view(session, person)
+
+    def departments(self) -> list[DepartmentView]:
+        """Active departments, for pickers."""
+        with self.db.read() as session:
+            return [self._department_view(d) for d in q.active_departments(session=session)]
+
+    # -- capture ---------------------------------------------------------------------------
+    def capture(self, actor: str, draft: Draft) -> CaptureResult:
+        """Store a signal, route it (suggested or chosen department) and queue its cards."""
+        kind = inputs.parse_kind(draft.kind)
+        text = inputs.signal_text(draft.text)
+        customer = inputs.optional_text(draft.customer, inputs.MAX_CUSTOMER)
+        link = inputs.optional_text(draft.source_link, inputs.MAX_LINK)
+        score = None if draft.score in (None, "") else inputs.parse_score(draft.score)
+        dedupe_key = (draft.dedupe_key or "")[:200] or None
+        try:
+            with self.db.write() as session:
+                if dedupe_key and (seen := q.signal_by_dedupe_key(session=session,
+                                                                  dedupe_key=dedupe_key)):
+                    return CaptureResult(self._view_for(session, seen, actor), duplicate=True)
+                reporter = self._person(session, actor)
+                department, routing = self._choose_department(session, text, draft.department)
+                signal = self._store_signal(session, reporter, actor, department, routing,
+                                            kind=kind, text=text, customer=customer,
+                                            score=score, link=link, anonymous=draft.anonymous,
+                                            dedupe_key=dedupe_key)
+                return CaptureResult(self._view(session, signal, viewer=reporter))
+        except IntegrityError:
+            if not dedupe_key:
+                raise
+        # Another worker stored the same platform event a moment ago: answer with that one.
+        with self.db.read() as session:
+            seen = q.signal_by_dedupe_key(session=session, dedupe_key=dedupe_key)
+            assert seen is not None
+            return CaptureResult(self._view_for(session, seen, actor), duplicate=True)
+
+    def suggest(self, text: str) -> DepartmentView:
+        """The department the text would be routed to (for preselecting it in a form)."""
+        suggestion = self.router.suggest(text)
+        with self.db.read() as session:
+            department = q.department_by_slug(session=session, slug=suggestion.slug)
+            if department is None:
+                raise NotFound(N_("Unknown department “%(slug)s”."), slug=suggestion.slug)
+            return self._department_view(department)
+
+    def record_score(self, actor: str, value: int | str, *, customer: str | None = None,
+                     comment: str | None = None, segment: str | None = None) -> ScoreView:
+        """A customer's 0-10 NPS answer, reported from chat."""
+        score_value = inputs.parse_score(value)
+        with self.db.write() as session:
+            person = self._person(session, actor)
+            score = Score(kind="customer", source="chat", value=score_value, at=self.clock(),
+                          customer=inputs.optional_text(customer, inputs.MAX_CUSTOMER),
+                          segment=inputs.optional_text(segment, 100),
+                          comment=inputs.optional_text(comment, inputs.MAX_NOTE),
+                          person_id=person.id)
+            session.add(score)
+            session.flush()
+            assert score.id is not None
+            return ScoreView(score.id, score.value, score.customer, score.comment)
+
+    # -- the loop --------------------------------------------------------------------------
+    def acknowledge(self, actor: str, ref: str) -> SignalView:
+        """A head of the owning department takes the signal on."""
+        with self.db.write() as session:
+            person, signal = self._for_head(session, actor, ref)
+            if signal.status == Status.ACKNOWLEDGED:
+                raise InvalidTransition(N_("%(ref)s is already acknowledged."),
+                                        ref=format_ref(self._id(signal)))
+            self._require_open(signal)
+            now = self.clock()
+            signal.status, signal.acknowledged_at, signal.updated_at = (
+                Status.ACKNOWLEDGED, now, now)
+            event = self._event(session, signal, person, "acknowledged", {})
+            self._after_change(session, signal, event, notify_reporter=True)
+            return self._view(session, signal, viewer=person)
+
+    def resolve(self, actor: str, ref: str, note: str) -> SignalView:
+        """A head closes the signal with a note saying what was done."""
+        text = inputs.required_note(note, what="note")
+        with self.db.write() as session:
+            person, signal = self._for_head(session, actor, ref)
+            self._require_open(signal)
+            now = self.clock()
+            signal.status, signal.resolved_at, signal.updated_at = Status.RESOLVED, now, now
+            signal.acknowledged_at = signal.acknowledged_at or now
+            event = self._event(session, signal, person, "resolved", {"note": text})
+            self._after_change(session, signal, event, notify_reporter=True)
+            return self._view(session, signal, viewer=person)
+
+    def reassign(self, actor: str, ref: str, department: str, reason: str) -> SignalView:
+        """A head passes the signal to another department, saying why."""
+        why = inputs.required_note(reason, what="reason")
+        with self.db.write() as session:
+            person, signal = self._for_head(session, actor, ref)
+            self._require_open(signal)
+            self._move(session, signal, person, department, "reassigned", {"reason": why})
+            return self._view(session, signal, viewer=person)
+
+    def change_department(self, actor: str, ref: str, department: str) -> SignalView:
+        """The reporter corrects the suggested department, before anyone acknowledged it."""
+        with self.db.write() as session:
+            person, signal = self._for_reporter(session, actor, ref)
+            if signal.status != Status.ROUTED:
+                raise InvalidTransition(
+                    N_("%(ref)s is already being handled; ask its department to reassign it."),
+                    ref=format_ref(self._id(signal)))
+            self._move(session, signal, person, department, "rerouted", {})
+            return self._view(session, signal, viewer=person)
+
+    def reopen(self, actor: str, ref: str, reason: str) -> SignalView:
+        """The reporter says it is not resolved: back to the same department."""
+        why = inputs.required_note(reason, what="reason")
+        with self.db.write() as session:
+            person, signal = self._for_reporter(session, actor, ref)
+            if signal.status != Status.RESOLVED:
+                raise InvalidTransition(N_("%(ref)s is not resolved, so it cannot be reopened."),
+                                        ref=format_ref(self._id(signal)))
+            department = self._department(session, signal.department_id)
+            self._route(signal, department)
+            signal.resolved_at = None
+            event = self._event(session, signal, person, "reopened", {"reason": why})
+            self._after_change(session, signal, event, notify_reporter=False)
+            view = self._view(session, signal, viewer=None)
+            notice = render.reopened_notice(view, self._event_view(view, event),
+                                            self.translator())
+            self._to_department(session, department, f"reopened:{event.id}", notice)
+            return self._view(session, signal, viewer=person)
+
+    def rate(self, actor: str, ref: str, value: int | str) -> SignalView:
+        """The reporter rates the handling once: an internal NPS answer for the department."""
+        score_value = inputs.parse_score(value)
+        with self.db.write() as session:
+            person, signal = self._for_reporter(session, actor, ref)
+            if signal.status != Status.RESOLVED:
+                raise InvalidTransition(N_("%(ref)s can be rated once it is resolved."),
+                                        ref=format_ref(self._id(signal)))
+            if q.handling_rating(session=session, signal_id=self._id(signal)) is not None:
+                raise InvalidTransition(N_("You have already rated %(ref)s."),
+                                        ref=format_ref(self._id(signal)))
+            session.add(Score(kind="internal", source="handling", value=score_value,
+                              at=self.clock(), signal_id=signal.id, person_id=person.id,
+                              rater_department_id=signal.reporter_department_id,
+                              rated_department_id=signal.department_id,
+                              dedupe_key=f"handling:{signal.id}"))
+            event = self._event(session, signal, person, "rated", {"value": score_value})
+            self._after_change(session, signal, event, notify_reporter=False)
+            return self._view(session, signal, viewer=person)
+
+    # -- lists -----------------------------------------------------------------------------
+    def mine(self, actor: str) -> list[SignalView]:
+        """The actor's newest reports."""
+        with self.db.read() as session:
+            person = q.person_by_identity(session=session, identity=actor)
+            if person is None:
+                return []
+            rows = q.signals_of_reporter(session=session, reporter_id=self._id(person),
+                                         limit=self.list_limit)
+            return [self._view(session, s, viewer=person, history=False) for s in rows]
+
+    def queue(self, actor: str, department: str | None = None) -> QueueView:
+        """A department's open signals, overdue first: the actor's own unless one is named."""
+        with self.db.read() as session:
+            person = q.person_by_identity(session=session, identity=actor)
+            headed = q.headed_departments(session=session, person_id=person.id) if (
+                person and person.id) else []
+            if department:
+                chosen = self._department_by_slug(session, department)
+            elif headed:
+                chosen = headed[0]
+            elif person is not None and person.department_id is not None:
+                chosen = self._department(session, person.department_id)
+            else:
+                raise InvalidInput(N_("You are not in any department: name one, e.g. "
+                                      "“queue logistics”."))
+            self._require_can_view(session, person, chosen)
+            rows, overdue = q.open_queue(session=session, department_id=self._id(chosen),
+                                         now=self.clock(), limit=self.list_limit)
+            others = tuple(d.slug for d in headed if d.id != chosen.id)
+            return QueueView(self._department_view(chosen),
+                             tuple(self._view(session, s, viewer=person, history=False)
+                                   for s in rows), overdue, others)
+
+    def show(self, actor: str, ref: str) -> SignalView:
+        """One signal with its history, for those allowed to see it."""
+        with self.db.read() as session:
+            person = q.person_by_identity(session=session, identity=actor)
+            signal = self._signal(session, ref)
+            if person is None or signal.reporter_id != person.id:
+                self._require_can_view(session, person,
+                                       self._department(session, signal.department_id))
+            return self._view(session, signal, viewer=person)
+
+    # -- rules -----------------------------------------------------------------------------
+    def _for_head(self, session: Session, actor: str, ref: str) -> tuple[Person, Signal]:
+        person = self._person(session, actor)
+        signal = self._signal(session, ref, lock=True)
+        if not person.is_admin and not q.is_head(session=session, person_id=self._id(person),
+                                                 department_id=signal.department_id):
+            department = self._department(session, signal.department_id)
+            raise Forbidden(N_("Only the heads of %(department)s (or an admin) can act on "
+                               "%(ref)s."), department=department.name,
+                            ref=format_ref(self._id(signal)))
+        return person, signal
+
+    def _for_reporter(self, session: Session, actor: str, ref: str) -> tuple[Person, Signal]:
+        person = self._person(session, actor)
+        signal = self._signal(session, ref, lock=True)
+        if signal.reporter_id != person.id:
+            raise Forbidden(N_("Only the person who reported %(ref)s can do that."),
+                            ref=format_ref(self._id(signal)))
+        return person, signal
+
+    def _require_open(self, signal: Signal) -> None:
+        if signal.status == Status.RESOLVED:
+            raise InvalidTransition(N_("%(ref)s is already resolved."),
+                                    ref=format_ref(self._id(signal)))
+
+    def _require_can_view(self, session: Session, person: Person | None,
+                          department: Department) -> None:
+        allowed = person is not None and (
+            person.is_admin or person.is_leadership or person.department_id == department.id
+            or q.is_head(session=session, person_id=self._id(person),
+                         department_id=self._id(department)))
+        if not allowed:
+            raise Forbidden(N_("Only members and heads of %(department)s can see its signals."),
+                            department=department.name)
+
+    # -- state changes ---------------------------------------------------------------------
+    def _choose_department(self, session: Session, text: str, slug: str | None
+                           ) -> tuple[Department, dict[str, Any]]:
+        if slug:
+            return self._department_by_slug(session, slug), {"by": "reporter"}
+        suggestion = self.router.suggest(text)
+        department = q.department_by_slug(session=session, slug=suggestion.slug)
+        if department is None:  # the file changed under a running bot: triage still exists
+            department = self._department_by_slug(session, self.company.triage)
+        return department, {"by": "suggestion", "matched": list(suggestion.matched),
+                            "fallback": suggestion.is_fallback}
+
+    def _store_signal(self, session: Session, reporter: Person, identity: str,
+                      department: Department, routing: dict[str, Any], *, kind: Kind,
+                      text: str, customer: str | None, score: int | None, link: str | None,
+                      anonymous: bool, dedupe_key: str | None) -> Signal:
+        now = self.clock()
+        signal = Signal(kind=kind, status=Status.NEW, text=text, customer=customer, score=score,
+                        source_link=link, anonymous=anonymous, reporter_id=self._id(reporter),
+                        reporter_identity=identity,
+                        reporter_department_id=reporter.department_id,
+                        department_id=self._id(department), routing=routing,
+                        dedupe_key=dedupe_key, created_at=now, routed_at=now, ack_due_at=now,
+                        updated_at=now)
+        session.add(signal)
+        session.flush()
+        self._event(session, signal, reporter, "captured", {"kind": kind.value})
+        self._route(signal, department)
+        event = self._event(session, signal, None, "routed",
+                            {"to": department.slug, "to_name": department.name, **routing})
+        if score is not None:
+            session.add(Score(kind="customer", source="chat", value=score, at=now,
+                              customer=customer, comment=text[:inputs.MAX_NOTE],
+                              signal_id=signal.id, person_id=reporter.id,
+                              dedupe_key=f"signal:{signal.id}"))
+        self._post_cards(session, signal, department, event.id)
+        return signal
+
+    def _route(self, signal: Signal, department: Department) -> None:
+        now = self.clock()
+        signal.department_id = self._id(department)
+        signal.status, signal.routed_at, signal.updated_at = Status.ROUTED, now, now
+        signal.acknowledged_at = None
+        signal.ack_due_at = self.company.business_hours.add(now, department.ack_sla_hours)
+
+    def _move(self, session: Session, signal: Signal, person: Person, slug: str, action: str,
+              details: dict[str, Any]) -> None:
+        target = self._department_by_slug(session, slug)
+        source = self._department(session, signal.department_id)
+        if target.id == source.id:
+            raise InvalidInput(N_("%(ref)s already belongs to %(department)s."),
+                               ref=format_ref(self._id(signal)), department=source.name)
+        self._route(signal, target)
+        if action == "rerouted":
+            signal.routing = {"by": "reporter"}
+        event = self._event(session, signal, person, action, {
+            "from": source.slug, "from_name": source.name, "to": target.slug,
+            "to_name": target.name, **details})
+        view = self._view(session, signal, viewer=None)
+        company_t = self.translator()
+        for destination in self._destinations(source):
+            enqueue(session=session, now=self.clock(), messages=[NewMessage(
+                dedupe_key=f"card-update:{event.id}@{destination}", destination=destination,
+                operation="update", card_key=self._card_key(signal, source, destination),
+                payload={"message": render.moved_card(view, company_t).to_json()})])
+        self._post_cards(session, signal, target, event.id)
+        if action == "reassigned":
+            self._note_reporter(session, signal, view, event)
+
+    def _after_change(self, session: Session, signal: Signal, event: Any, *,
+                      notify_reporter: bool) -> None:
+        """Queue the card update (and the reporter's note) for a change just made."""
+        department = self._department(session, signal.department_id)
+        view = self._view(session, signal, viewer=None)
+        message = render.card(view, self.translator())
+        for destination in self._destinations(department):
+            enqueue(session=session, now=self.clock(), messages=[NewMessage(
+                dedupe_key=f"card-update:{event.id}@{destination}", destination=destination,
+                operation="update", card_key=self._card_key(signal, department, destination),
+                payload={"message": message.to_json()})])
+        if notify_reporter:
+            self._note_reporter(session, signal, view, event)
+
+    def _post_cards(self, session: Session, signal: Signal, department: Department,
+                    event_id: int | None) -> None:
+        view = self._view(session, signal, viewer=None)
+        message = render.card(view, self.translator())
+        enqueue(session=session, now=self.clock(), messages=[
+            NewMessage(dedupe_key=f"card:{event_id}@{destination}", destination=destination,
+                       operation="send", card_key=self._card_key(signal, department, destination),
+                       payload={"message": message.to_json()})
+            for destination in self._destinations(department)])
+
+    def _note_reporter(self, session: Session, signal: Signal, view: SignalView,
+                       event: Any) -> None:
+        if event.actor_id == signal.reporter_id:
+            return  # nobody needs to be told about their own action
+        reporter = session.get(Person, signal.reporter_id)
+        assert reporter is not None
+        t = self.translator(self._locale(reporter))
+        note = render.reporter_note(view, self._event_view(view, event), t)
+        enqueue(session=session, now=self.clock(), messages=[NewMessage(
+            dedupe_key=f"note:{event.id}", destination=signal.reporter_identity,
+            operation="send", payload={"message": note.to_json()})])
+
+    def _to_department(self, session: Session, department: Department, key: str,
+                       message: OutboundMessage) -> None:
+        enqueue(session=session, now=self.clock(), messages=[
+            NewMessage(dedupe_key=f"{key}@{destination}", destination=destination,
+                       operation="send", payload={"message": message.to_json()})
+            for destination in self._destinations(department)])
+
+    def _event(self, session: Session, signal: Signal, actor: Person | None, action: str,
+               details: dict[str, Any]) -> Any:
+        session.add(signal)
+        session.flush()
+        return q.add_event(session=session, signal_id=self._id(signal),
+                           actor_id=actor.id if actor else None, action=action,
+                           at=self.clock(), details=details)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def _person(self, session: Session, identity: str, *, display_name: str | None = None
+                ) -> Person:
+        if not is_valid_identity(identity):
+            raise InvalidInput(N_("“%(value)s” is not a valid identity like slack:U0123 or "
+                                  "telegram:42."), value=identity[:64])
+        person = q.person_by_identity(session=session, identity=identity)
+        if person is None:
+            person = q.create_person(session=session, identity=identity, now=self.clock(),
+                                     display_name=(display_name or identity)[:200])
+        return person
+
+    def _signal(self, session: Session, ref: str, *, lock: bool = False) -> Signal:
+        signal_id = inputs.parse_ref(ref)
+        signal = (q.lock_signal(session=session, signal_id=signal_id) if lock
+                  else session.get(Signal, signal_id))
+        if signal is None:
+            raise NotFound(N_("There is no %(ref)s."), ref=format_ref(signal_id))
+        return signal
+
+    def _department(self, session: Session, department_id: int) -> Department:
+        department = session.get(Department, department_id)
+        assert department is not None, "signals always reference an existing department"
+        return department
+
+    def _department_by_slug(self, session: Session, slug: str) -> Department:
+        department = q.department_by_slug(session=session, slug=slug.strip().lower())
+        if department is None:
+            known = ", ".join(d.slug for d in q.active_departments(session=session))
+            raise NotFound(N_("Unknown department “%(slug)s”. Known: %(known)s."),
+                           slug=slug.strip()[:40], known=known)
+        return department
+
+    def _destinations(self, department: Department) -> list[str]:
+        destinations = []
+        if department.slack_channel:
+            destinations.append(f"slack:{department.slack_channel}")
+        if department.telegram_chat is not None:
+            destinations.append(f"telegram:{department.telegram_chat}")
+        return destinations
+
+    @staticmethod
+    def _card_key(signal: Signal, department: Department, destination: str) -> str:
+        return f"card:{signal.id}:{department.slug}@{destination}"
+
+    def _locale(self, person: Person) -> str:
+        return person.locale or person.platform_locale or self.company.locale
+
+    @staticmethod
+    def _id(row: Signal | Person | Department) -> int:
+        assert row.id is not None
+        return row.id
+
+    # -- views -----------------------------------------------------------------------------
+    def _person_view(self, session: Session, person: Person) -> PersonView:
+        person_id = self._id(person)
+        department = (self._department(session, person.department_id).slug
+                      if person.department_id is not None else None)
+        return PersonView(
+            id=person_id, display_name=person.display_name,
+            identities=tuple(q.identities_of(session=session, person_id=person_id)),
+            locale=self._locale(person), department=department,
+            heads=tuple(d.slug for d in q.headed_departments(session=session,
+                                                             person_id=person_id)),
+            is_leadership=person.is_leadership, is_admin=person.is_admin)
+
+    def person(self, identity: str) -> PersonView | None:
+        """The person behind an identity, if known (no side effects)."""
+        with self.db.read() as session:
+            person = q.person_by_identity(session=session, identity=identity)
+            return self._person_view(session, person) if person else None
+
+    @staticmethod
+    def _department_view(department: Department) -> DepartmentView:
+        return DepartmentView(department.slug, department.name, department.description,
+                              department.ack_sla_hours)
+
+    def _view_for(self, session: Session, signal: Signal, identity: str) -> SignalView:
+        return self._view(session, signal,
+                          viewer=q.person_by_identity(session=session, identity=identity))
+
+    def _view(self, session: Session, signal: Signal, *, viewer: Person | None,
+              history: bool = True) -> SignalView:
+        reveal = not signal.anonymous or (viewer is not None and viewer.id == signal.reporter_id)
+        reporter = session.get(Person, signal.reporter_id)
+        events: tuple[EventView, ...] = ()
+        if history:
+            events = tuple(
+                EventView(e.action, e.at,
+                          None if (e.actor_id == signal.reporter_id and not reveal) else name,
+                          dict(e.details))
+                for e, name in q.events_of(session=session, signal_id=self._id(signal)))
+        routing = signal.routing or {}
+        return SignalView(
+            id=self._id(signal), kind=Kind(signal.kind), status=Status(signal.status),
+            text=signal.text,
+            department=self._department_view(self._department(session, signal.department_id)),
+            reporter=reporter.display_name if (reveal and reporter) else None,
+            anonymous=signal.anonymous, created_at=signal.created_at,
+            routed_at=signal.routed_at, ack_due_at=signal.ack_due_at,
+            overdue=signal.status == Status.ROUTED and self.clock() > signal.ack_due_at,
+            customer=signal.customer, score=signal.score, source_link=signal.source_link,
+            acknowledged_at=signal.acknowledged_at, resolved_at=signal.resolved_at,
+            routed_by_keywords=tuple(routing.get("matched", ())),
+            routed_by_fallback=bool(routing.get("fallback")),
+            rating=q.handling_rating(session=session, signal_id=self._id(signal)),
+            history=events)
+
+    @staticmethod
+    def _event_view(view: SignalView, event: Any) -> EventView:
+        """The view's copy of `event` (actor already hidden if the reporter is anonymous)."""
+        return next((e for e in reversed(view.history) if e.action == event.action),
+                    EventView(event.action, event.at, None, dict(event.details)))

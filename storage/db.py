@@ -1,0 +1,134 @@
+"""Engine set-up for SQLite and PostgreSQL, transactions, and the schema check at start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITE = "voc_write"
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is behind the code; the message says which command fixes it."""
+
+
+def normalise_url(url: str) -> str:
+    """`postgres://` and `postgresql://` mean psycopg 3 (the only PostgreSQL driver we ship)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for logs and error messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine configured for concurrent use: WAL and up-front write locks on SQLite."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves so writers can take the lock up front (BEGIN IMMEDIATE):
+        # deferred read-then-write transactions fail with "database is locked" under load.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON",
+                       "synchronous=NORMAL"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@dataclass
+class Database:
+    """One engine and the two kinds of transaction the core uses."""
+
+    engine: Engine
+
+    @classmethod
+    def connect(cls, url: str, **kwargs: Any) -> Database:
+        """Open a database from a URL (no I/O until first use)."""
+        return cls(create_db_engine(url, **kwargs))
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction that changes state; committed on success, rolled back on error."""
+        with Session(self.engine.execution_options(**{_WRITE: True}),
+                     expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (never commits)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+            session.rollback()
+
+    def alembic_config(self) -> Config:
+        """Alembic configured for this database, without an alembic.ini."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        # configparser interpolates '%': URL-encoded passwords and options contain it.
+        url = self.engine.url.render_as_string(hide_password=False).replace("%", "%%")
+        config.set_main_option("sqlalchemy.url", url)
+        return config
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply migrations up to `revision`."""
+        config = self.alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def schema_revisions(self) -> tuple[str | None, str | None]:
+        """(current revision of the database, newest revision the code knows)."""
+        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            connection.rollback()
+        return current, head
+
+    def require_current_schema(self) -> None:
+        """Refuse to run on a schema older (or newer) than the code."""
+        current, head = self.schema_revisions()
+        if current == head:
+            return
+        where = safe_url(str(self.engine.url))
+        if current is None:
+            raise SchemaOutOfDate(f"The database {where} has no voc-bot tables yet. "
+                                  "Run `voc db upgrade` to create them.")
+        raise SchemaOutOfDate(f"The database {where} is at schema {current}, this voc-bot needs "
+                              f"{head}. Run `voc db upgrade` (back up the database first).")
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()

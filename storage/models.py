@@ -1,0 +1,173 @@
+"""Tables. Timestamps are timezone-aware UTC; JSON columns hold small lists and details only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _at(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Department(SQLModel, table=True):
+    """A department as last synced from the departments file; removed ones are archived."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    slack_channel: str | None = Field(default=None, max_length=40)
+    telegram_chat: int | None = Field(default=None, sa_type=BigInteger)
+    ack_sla_hours: float = 24.0
+    archived_at: datetime | None = _at(nullable=True)
+
+
+class DepartmentSupplier(SQLModel, table=True):
+    """`customer` rates `supplier` in internal NPS pulses."""
+
+    __tablename__ = "department_supplier"
+    customer_id: int = Field(foreign_key="department.id", primary_key=True)
+    supplier_id: int = Field(foreign_key="department.id", primary_key=True)
+
+
+class DepartmentHead(SQLModel, table=True):
+    """Who may act on the department's signals."""
+
+    __tablename__ = "department_head"
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True, index=True)
+
+
+class Person(SQLModel, table=True):
+    """One employee, whatever platforms they use."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str = Field(max_length=200)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    locale: str | None = Field(default=None, max_length=10)  # chosen by the person or the file
+    platform_locale: str | None = Field(default=None, max_length=10)  # from their chat profile
+    is_leadership: bool = False
+    is_admin: bool = False
+    created_at: datetime = _at()
+
+
+class Identity(SQLModel, table=True):
+    """A platform account (`slack:U123`, `telegram:42`) belonging to a person."""
+
+    identity: str = Field(primary_key=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+
+
+class Signal(SQLModel, table=True):
+    """A customer signal: complaint, praise or idea, and where it is in its loop."""
+
+    __table_args__ = (
+        Index("ix_signal_created_department", "created_at", "department_id"),
+        Index("ix_signal_department_status_due", "department_id", "status", "ack_due_at"),
+        Index("ix_signal_reporter_created", "reporter_id", "created_at"),
+        CheckConstraint("score IS NULL OR (score >= 0 AND score <= 10)", name="ck_signal_score"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    customer: str | None = Field(default=None, max_length=200)
+    score: int | None = None
+    source_link: str | None = Field(default=None, max_length=1000)
+    anonymous: bool = False
+    reporter_id: int = Field(foreign_key="person.id")
+    reporter_identity: str = Field(max_length=64)
+    reporter_department_id: int | None = Field(default=None, foreign_key="department.id")
+    department_id: int = Field(foreign_key="department.id")
+    routing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    created_at: datetime = _at()
+    routed_at: datetime = _at()
+    ack_due_at: datetime = _at()
+    acknowledged_at: datetime | None = _at(nullable=True)
+    resolved_at: datetime | None = _at(nullable=True)
+    updated_at: datetime = _at()
+
+
+class Event(SQLModel, table=True):
+    """Append-only audit trail: who did what to which signal, when and why."""
+
+    __table_args__ = (Index("ix_event_signal_at", "signal_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: int = Field(foreign_key="signal.id")
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str = Field(max_length=32)
+    at: datetime = _at(index=True)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Score(SQLModel, table=True):
+    """A 0-10 answer: a customer's NPS (`customer`) or a department's rating of another."""
+
+    __table_args__ = (
+        Index("ix_score_kind_at", "kind", "at"),
+        Index("ix_score_rated_at", "rated_department_id", "at"),
+        CheckConstraint("value >= 0 AND value <= 10", name="ck_score_value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    source: str = Field(max_length=16)
+    value: int
+    at: datetime = _at()
+    customer: str | None = Field(default=None, max_length=200)
+    segment: str | None = Field(default=None, max_length=100)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    signal_id: int | None = Field(default=None, foreign_key="signal.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    rater_department_id: int | None = Field(default=None, foreign_key="department.id")
+    rated_department_id: int | None = Field(default=None, foreign_key="department.id")
+    pulse_round: str | None = Field(default=None, max_length=32)
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+class Outbox(SQLModel, table=True):
+    """A message to deliver because state changed, written in the same transaction as the change."""
+
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        Index("ix_outbox_card_key", "card_key", "operation"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    destination: str = Field(max_length=80)
+    platform: str = Field(max_length=16)
+    operation: str = Field(max_length=16)
+    card_key: str | None = Field(default=None, max_length=120)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    not_before: datetime = _at()
+    lease_until: datetime | None = _at(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_id: str | None = Field(default=None, max_length=120)
+    created_at: datetime = _at()
+    sent_at: datetime | None = _at(nullable=True)
+
+
+class JobClaim(SQLModel, table=True):
+    """Exactly-once marker for scheduled work: one row per (job, period) across all replicas."""
+
+    __tablename__ = "job_claim"
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_job_claim_job_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=64)
+    period: str = Field(max_length=64)
+    claimed_at: datetime = _at()
+    owner: str = Field(default="", max_length=120)

@@ -1,0 +1,138 @@
+"""Outbox rows: enqueue in the caller's transaction, claim for delivery, record the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, or_, select
+
+from storage.models import Outbox
+
+PENDING, SENDING, SENT, DEAD, SUPERSEDED, SKIPPED = (
+    "pending", "sending", "sent", "dead", "superseded", "skipped")
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One message to queue."""
+
+    dedupe_key: str
+    destination: str
+    operation: str  # "send" | "update" | "send_file"
+    payload: dict[str, Any]
+    card_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row taken for delivery; `uncertain` means an earlier attempt died mid-delivery."""
+
+    row: Outbox
+    uncertain: bool
+
+
+def enqueue(*, session: Session, messages: Sequence[NewMessage], now: datetime) -> None:
+    """Queue messages; a dedupe key seen before is skipped (the first one stands)."""
+    if not messages:
+        return
+    values = [
+        {"dedupe_key": m.dedupe_key, "destination": m.destination,
+         "platform": m.destination.split(":", 1)[0], "operation": m.operation,
+         "card_key": m.card_key, "payload": m.payload, "status": PENDING, "attempts": 0,
+         "not_before": now, "created_at": now}
+        for m in messages
+    ]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Outbox).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    session.execute(statement)
+
+
+def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,
+              lease: timedelta) -> list[Claimed]:
+    """Take due rows (and rows whose delivery lease expired) for this dispatcher, oldest first."""
+    due = (col(Outbox.status) == PENDING) & (col(Outbox.not_before) <= now)
+    stale = (col(Outbox.status) == SENDING) & (col(Outbox.lease_until) < now)
+    query = (
+        select(Outbox).where(col(Outbox.platform).in_(platforms), or_(due, stale))
+        .order_by(col(Outbox.id)).limit(limit)
+        .with_for_update(skip_locked=True)  # replicas on PostgreSQL share the outbox
+    )
+    claimed = []
+    for row in session.exec(query).all():
+        claimed.append(Claimed(row=row, uncertain=row.status == SENDING))
+        row.status, row.lease_until = SENDING, now + lease
+        row.attempts += 1
+        session.add(row)
+    session.flush()
+    return claimed
+
+
+def card_message_id(*, session: Session, card_key: str) -> tuple[str, str | None] | None:
+    """Status and platform message id of the newest card sent under `card_key`."""
+    row = session.exec(
+        select(Outbox.status, Outbox.message_id)
+        .where(Outbox.card_key == card_key, Outbox.operation == "send")
+        .order_by(col(Outbox.id).desc())
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def newer_update_exists(*, session: Session, row: Outbox) -> bool:
+    """Whether a later update of the same card is queued (this one can be skipped)."""
+    assert row.id is not None
+    return session.exec(
+        select(Outbox.id).where(
+            Outbox.card_key == row.card_key, Outbox.operation == "update",
+            col(Outbox.id) > row.id, col(Outbox.status).in_((PENDING, SENDING)))
+    ).first() is not None
+
+
+def finish(*, session: Session, outbox_id: int, status: str, now: datetime,
+           message_id: str | None = None, error: str | None = None) -> None:
+    """Record a final outcome: sent, dead, superseded or skipped."""
+    values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error}
+    if status == SENT:
+        values |= {"sent_at": now, "message_id": message_id}
+    session.execute(update(Outbox).where(col(Outbox.id) == outbox_id).values(**values))
+
+
+def postpone(*, session: Session, outbox_id: int, not_before: datetime, error: str | None,
+             count_attempt: bool) -> None:
+    """Put a row back to pending until `not_before`."""
+    values: dict[str, Any] = {"status": PENDING, "lease_until": None, "not_before": not_before,
+                              "last_error": error}
+    if not count_attempt:
+        values["attempts"] = col(Outbox.attempts) - 1
+    session.execute(update(Outbox).where(col(Outbox.id) == outbox_id).values(**values))
+
+
+def list_by_status(*, session: Session, status: str, limit: int = 100) -> Sequence[Outbox]:
+    """Rows in one status, oldest first."""
+    return session.exec(
+        select(Outbox).where(Outbox.status == status).order_by(col(Outbox.id)).limit(limit)
+    ).all()
+
+
+def retry_dead(*, session: Session, ids: Sequence[int] | None, now: datetime) -> int:
+    """Send dead rows (all, or the given ids) back to pending with a fresh attempt count."""
+    statement = update(Outbox).where(col(Outbox.status) == DEAD)
+    if ids is not None:
+        statement = statement.where(col(Outbox.id).in_(ids))
+    result = session.execute(statement.values(status=PENDING, attempts=0, not_before=now,
+                                              lease_until=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def skip_pending(*, session: Session, created_before: datetime, reason: str) -> int:
+    """Mark undelivered rows older than a moment as skipped (used for generated demo history)."""
+    result = session.execute(
+        update(Outbox).where(col(Outbox.status) == PENDING,
+                             col(Outbox.created_at) < created_before)
+        .values(status=SKIPPED, last_error=reason))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,129 @@
+"""Data functions for the core. Keyword-only; they flush but never commit (the core owns the
+transaction, which is what keeps a state change and its outbox messages atomic)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func
+from sqlmodel import Session, col, select
+
+from storage.models import Department, DepartmentHead, Event, Identity, Person, Score, Signal
+
+
+def person_by_identity(*, session: Session, identity: str) -> Person | None:
+    """The person owning a platform identity."""
+    return session.exec(
+        select(Person).join(Identity, col(Identity.person_id) == col(Person.id))
+        .where(Identity.identity == identity)
+    ).first()
+
+
+def create_person(*, session: Session, identity: str, display_name: str, now: datetime,
+                  locale: str | None = None) -> Person:
+    """A new person with one identity."""
+    person = Person(display_name=display_name, locale=locale, created_at=now)
+    session.add(person)
+    session.flush()
+    assert person.id is not None
+    session.add(Identity(identity=identity, person_id=person.id))
+    session.flush()
+    return person
+
+
+def identities_of(*, session: Session, person_id: int) -> list[str]:
+    """All platform identities of a person, sorted."""
+    return sorted(session.exec(select(Identity.identity).where(Identity.person_id == person_id)))
+
+
+def headed_departments(*, session: Session, person_id: int) -> list[Department]:
+    """Active departments the person heads, in slug order."""
+    return list(session.exec(
+        select(Department).join(DepartmentHead,
+                                col(DepartmentHead.department_id) == col(Department.id))
+        .where(DepartmentHead.person_id == person_id, col(Department.archived_at).is_(None))
+        .order_by(Department.slug)
+    ))
+
+
+def is_head(*, session: Session, person_id: int, department_id: int) -> bool:
+    """Whether the person heads that department."""
+    return session.get(DepartmentHead, (department_id, person_id)) is not None
+
+
+def department_by_slug(*, session: Session, slug: str, active_only: bool = True
+                       ) -> Department | None:
+    """A department by slug; archived ones only when asked."""
+    query = select(Department).where(Department.slug == slug)
+    if active_only:
+        query = query.where(col(Department.archived_at).is_(None))
+    return session.exec(query).first()
+
+
+def active_departments(*, session: Session) -> list[Department]:
+    """Departments not archived, in slug order."""
+    return list(session.exec(
+        select(Department).where(col(Department.archived_at).is_(None)).order_by(Department.slug)
+    ))
+
+
+def signal_by_dedupe_key(*, session: Session, dedupe_key: str) -> Signal | None:
+    """The signal stored for a platform event before, if any."""
+    return session.exec(select(Signal).where(Signal.dedupe_key == dedupe_key)).first()
+
+
+def lock_signal(*, session: Session, signal_id: int) -> Signal | None:
+    """The signal, locked for update where the database supports row locks."""
+    return session.exec(select(Signal).where(Signal.id == signal_id).with_for_update()).first()
+
+
+def add_event(*, session: Session, signal_id: int, actor_id: int | None, action: str,
+              at: datetime, details: dict[str, Any] | None = None) -> Event:
+    """Append one audit event."""
+    event = Event(signal_id=signal_id, actor_id=actor_id, action=action, at=at,
+                  details=details or {})
+    session.add(event)
+    session.flush()
+    return event
+
+
+def events_of(*, session: Session, signal_id: int) -> list[tuple[Event, str | None]]:
+    """A signal's events in order, each with its actor's display name."""
+    rows = session.exec(
+        select(Event, Person.display_name)
+        .join(Person, col(Person.id) == col(Event.actor_id), isouter=True)
+        .where(Event.signal_id == signal_id).order_by(col(Event.at), col(Event.id))
+    )
+    return [(event, name) for event, name in rows]
+
+
+def handling_rating(*, session: Session, signal_id: int) -> int | None:
+    """The reporter's rating of how the signal was handled, if given."""
+    return session.exec(
+        select(Score.value).where(Score.signal_id == signal_id, Score.source == "handling")
+    ).first()
+
+
+def signals_of_reporter(*, session: Session, reporter_id: int, limit: int) -> Sequence[Signal]:
+    """The reporter's newest signals."""
+    return session.exec(
+        select(Signal).where(Signal.reporter_id == reporter_id)
+        .order_by(col(Signal.created_at).desc(), col(Signal.id).desc()).limit(limit)
+    ).all()
+
+
+def open_queue(*, session: Session, department_id: int, now: datetime, limit: int
+               ) -> tuple[Sequence[Signal], int]:
+    """Open signals of a department, overdue first, then by due time; plus the overdue count."""
+    overdue = and_(col(Signal.status) == "routed", col(Signal.ack_due_at) < now)
+    urgency = case((overdue, 0), (col(Signal.status) == "routed", 1), else_=2)
+    open_ = and_(col(Signal.department_id) == department_id,
+                 col(Signal.status).in_(("routed", "acknowledged")))
+    items = session.exec(
+        select(Signal).where(open_).order_by(urgency, col(Signal.ack_due_at), col(Signal.id))
+        .limit(limit)
+    ).all()
+    count = session.exec(select(func.count()).select_from(Signal).where(open_, overdue)).one()
+    return items, int(count)

@@ -1,0 +1,148 @@
+"""Shared fixtures: every database test runs on SQLite and on the local PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.departments import Company, load_company
+from bot.service import VocService
+from bot.sync import sync_company
+from storage.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_COMPANY = ROOT / "departments.example.toml"
+POSTGRES_URL = os.environ.get("VOC_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://root@127.0.0.1:5432/test")
+# Monday 24 Nov 2026, 10:00 in Moscow (UTC+3, no DST): inside business hours.
+MONDAY_10_MSK = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+_postgres_missing: list[str] = []
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime = MONDAY_10_MSK) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def _postgres_reason() -> str | None:
+    try:
+        db = Database.connect(POSTGRES_URL)
+        with db.engine.connect() as connection:
+            connection.execute(text("select 1"))
+        db.dispose()
+    except Exception as exc:  # any failure to reach it means "absent" for the skip message
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "voc.db"
+    db = Database.connect(f"sqlite:///{path}")
+    db.upgrade()
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A throwaway schema in the `test` database, migrated from empty, dropped at the end."""
+    reason = _postgres_reason()
+    if reason:
+        _postgres_missing.append(reason)
+        pytest.skip(reason)
+    schema = f"voc_test_{uuid.uuid4().hex[:10]}"
+    admin = Database.connect(POSTGRES_URL)
+    with admin.engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = postgres_database(schema)
+    db.upgrade()
+    db.dispose()
+    yield schema
+    with admin.engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def postgres_url(schema: str) -> str:
+    """The test database URL with `schema` first on the search path."""
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+def postgres_database(schema: str) -> Database:
+    """A Database whose connections use `schema`."""
+    return Database.connect(postgres_url(schema))
+
+
+def _truncate(db: Database) -> None:
+    tables = ("job_claim", "outbox", "score", "event", "signal", "identity", "department_head",
+              "department_supplier", "person", "department")
+    with db.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A migrated, empty database URL on each engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "voc.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    schema = request.getfixturevalue("postgres_schema")
+    db = postgres_database(schema)
+    _truncate(db)
+    db.dispose()
+    yield postgres_url(schema)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A migrated, empty database on each engine."""
+    database = Database.connect(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def company() -> Company:
+    """The example company shipped in departments.example.toml."""
+    return load_company(EXAMPLE_COMPANY)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Monday 10:00 in Moscow, moved by the test."""
+    return FakeClock()
+
+
+@pytest.fixture
+def service(db: Database, company: Company, clock: FakeClock) -> VocService:
+    """The core service on a synced example company."""
+    sync_company(db, company, now=clock())
+    return VocService(db, company, clock=clock)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly when the PostgreSQL half of the suite did not run."""
+    if _postgres_missing:
+        terminalreporter.section("PostgreSQL tests SKIPPED", sep="!", red=True, bold=True)
+        terminalreporter.write_line(_postgres_missing[0] + ": start PostgreSQL or set "
+                                    "VOC_TEST_POSTGRES_URL; only SQLite was exercised.")
