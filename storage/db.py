@@ -88,10 +88,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only transaction (never commits)."""
+        """A read-only transaction: never commits; rows stay readable after the block."""
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
-            session.rollback()
 
     def alembic_config(self) -> Config:
         """Alembic configured for this database, without an alembic.ini."""

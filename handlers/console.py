@@ -1,0 +1,369 @@
+"""Terminal chat: the same commands as in Slack, against the same core, with numbered buttons.
+
+Everything the bot would post to Slack or Telegram (department cards, DMs) is delivered through
+the outbox to `ConsolePort`, which prints it, so the whole loop is visible in one terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bot.delivery import RateLimit
+from bot.departments import Company
+from bot.errors import VocError
+from bot.i18n import N_, Translator
+from bot.messages import Button, OutboundFile, OutboundMessage
+from bot.render import (
+    capture_reply,
+    detail_reply,
+    done_reply,
+    mine_reply,
+    queue_reply,
+    score_reply,
+)
+from bot.service import Draft, VocService
+from bot.views import PersonView, SignalView
+from jobs.dispatcher import Dispatcher
+
+HELP = N_("""Commands (the same as /voc in Slack):
+  /voc complaint|praise|idea TEXT   report at once (the department is suggested)
+  /voc                              report step by step (kind, text, customer, score, ...)
+  /voc score N [COMMENT]            record a customer's 0-10 score
+  /voc mine                         your reports and their status
+  /voc queue [DEPARTMENT]           a department's open items, overdue first
+  /voc show VOC-N                   one item with its history
+  /as PERSON                        act as someone else (identity like slack:U0LOGHEAD, or a name)
+  /people                           who is in the departments file
+  /lang en|ru|zh                    your language
+  NUMBER                            press the button with that number
+  /quit                             leave""")
+
+
+class ConsolePort:
+    """A delivery port that prints what Slack or Telegram would show."""
+
+    platforms = ("slack", "telegram")
+    rate_limit = RateLimit(per_destination=(1000, 1.0))
+
+    def __init__(self, chat: ConsoleChat) -> None:
+        self.chat = chat
+        self.sent: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str) -> str:
+        """Print a new message and remember its id."""
+        message_id = f"m{next(self._ids)}"
+        self.sent[dedupe_key] = message_id
+        await self.chat.show_delivery(destination, message, updated=False)
+        return message_id
+
+    async def update(self, destination: str, message_id: str, message: OutboundMessage) -> None:
+        """Print the new version of a message (a chat app would edit it in place)."""
+        await self.chat.show_delivery(destination, message, updated=True)
+
+    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str) -> str:
+        """Print that a file was posted."""
+        message_id = f"f{next(self._ids)}"
+        self.sent[dedupe_key] = message_id
+        self.chat.write(f"── {await self.chat.where(destination)} ── [{file.filename}, "
+                        f"{len(file.content) // 1024 + 1} KB] {file.caption}")
+        return message_id
+
+    async def find_sent(self, destination: str, dedupe_key: str) -> str | None:
+        """What this terminal printed before under that key."""
+        return self.sent.get(dedupe_key)
+
+
+@dataclass
+class _Pressable:
+    button: Button
+    kind: str  # "button" or "rate" (the 0-10 row, pressed as one entry that asks for the value)
+
+
+@dataclass
+class ConsoleChat:
+    """One person at a terminal; `/as` switches who that person is."""
+
+    service: VocService
+    company: Company
+    identity: str
+    stdin: TextIO
+    stdout: TextIO
+    dispatcher: Dispatcher | None = None
+    person: PersonView | None = None
+    buttons: dict[int, _Pressable] = field(default_factory=dict)
+    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def t(self) -> Translator:
+        """The current person's language."""
+        return self.service.translator(self.person.locale if self.person else None)
+
+    def write(self, text: str = "") -> None:
+        """Print a line and flush (the tour is often piped)."""
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    async def read(self, prompt: str) -> str | None:
+        """One line of input; None at end of input."""
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        line = await asyncio.to_thread(self.stdin.readline)
+        if not line:
+            return None
+        if not self.stdin.isatty():  # echo piped input so a transcript reads like a dialog
+            self.stdout.write(line if line.endswith("\n") else line + "\n")
+        return line.rstrip("\n")
+
+    async def ask(self, prompt: str) -> str | None:
+        """An answer to a question; a /command instead cancels the question (None)."""
+        answer = await self.read(prompt)
+        if answer is not None and answer.strip().startswith("/"):
+            self.write(self.t.gettext("Cancelled."))
+            return None
+        return answer
+
+    # -- main loop -------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Greet, then read commands until /quit or end of input."""
+        await self.switch(self.identity)
+        self.write(self.t.gettext("Type /voc help for commands, /quit to leave."))
+        await self.deliver()
+        while True:
+            line = await self.read(f"{self.person.display_name if self.person else '?'}> ")
+            if line is None or line.strip() in ("/quit", "/exit"):
+                break
+            try:
+                await self.handle(line.strip())
+            except VocError as error:
+                self.write("⚠ " + error.render(self.t))
+            await self.deliver()
+
+    async def deliver(self) -> None:
+        """Let the dispatcher post everything the last command caused."""
+        if self.dispatcher is not None:
+            while await self.dispatcher.run_once():
+                pass
+
+    async def handle(self, line: str) -> None:
+        """Translate one typed line into one core call and show the result."""
+        if not line:
+            return
+        if line.isdecimal():
+            await self.press(int(line))
+        elif line.startswith("/as"):
+            await self.switch(line[3:].strip())
+        elif line == "/people":
+            self.show_people()
+        elif line.startswith("/lang"):
+            self.person = await asyncio.to_thread(self.service.set_locale, self.identity, line[5:].strip())
+            self.write(self.t.gettext("Language set."))
+        elif line == "/voc":
+            await self.report_step_by_step()
+        elif line.startswith("/voc "):
+            await self.voc_command(line[5:].strip())
+        else:
+            self.write(self.t.gettext("Commands start with /voc; type /voc help."))
+
+    async def voc_command(self, rest: str) -> None:
+        """`/voc SUBCOMMAND ...`, as in Slack."""
+        word, _, arg = rest.partition(" ")
+        word = word.lower()
+        if word == "help":
+            self.write(self.t.gettext(HELP))
+        elif word == "mine":
+            mine = await asyncio.to_thread(self.service.mine, self.identity)
+            self.show(mine_reply(mine, self.t))
+        elif word == "queue":
+            queue = await asyncio.to_thread(self.service.queue, self.identity, arg.strip() or None)
+            self.show(queue_reply(queue, self.t))
+        elif word == "show":
+            signal = await asyncio.to_thread(self.service.show, self.identity, arg)
+            self.show(detail_reply(signal, self.t))
+        elif word == "score":
+            value, _, comment = arg.strip().partition(" ")
+            score = await asyncio.to_thread(self.service.record_score, self.identity, value,
+                                     comment=comment or None)
+            self.show(score_reply(score, self.t))
+        else:
+            result = await asyncio.to_thread(self.service.capture, self.identity, Draft(word, arg))
+            self.show(capture_reply(result.signal, self.t, duplicate=result.duplicate))
+
+    async def report_step_by_step(self) -> None:
+        """The capture modal, as questions: kind, text, customer, score, department, anonymous."""
+        t = self.t
+        kind = await self.ask(t.gettext("Kind (complaint, praise, idea): "))
+        text = None if kind is None else await self.ask(t.gettext("What did the customer say? "))
+        if kind is None or text is None:
+            return
+        customer = await self.ask(t.gettext("Customer (optional): "))
+        score = await self.ask(t.gettext("Customer's score 0-10 (optional): "))
+        suggested = await asyncio.to_thread(self.service.suggest, text) if text.strip() else None
+        department = await self.pick_department(suggested.slug if suggested else None)
+        anonymous = await self.ask(t.gettext("Anonymous? (y/N): "))
+        if customer is None or score is None or department is None or anonymous is None:
+            return
+        draft = Draft(kind, text, customer=customer, score=score or None,
+                      department=department,
+                      anonymous=(anonymous or "").strip().lower() in ("y", "yes", "д", "да"))
+        result = await asyncio.to_thread(self.service.capture, self.identity, draft)
+        self.show(capture_reply(result.signal, self.t, duplicate=result.duplicate))
+
+    async def pick_department(self, suggested: str | None) -> str | None:
+        """Numbered list of departments; Enter keeps the suggestion."""
+        departments = await asyncio.to_thread(self.service.departments)
+        for number, department in enumerate(departments, 1):
+            mark = " *" if department.slug == suggested else ""
+            self.write(f"  {number}. {department.name} ({department.slug}){mark}")
+        typed = await self.ask(self.t.gettext("Department (number or slug, Enter = *): "))
+        if typed is None:
+            return None
+        answer = typed.strip()
+        if answer.isdecimal() and 1 <= int(answer) <= len(departments):
+            return str(departments[int(answer) - 1].slug)
+        return answer or suggested
+
+    # -- buttons ---------------------------------------------------------------------------
+    async def press(self, number: int) -> None:
+        """Press a numbered button as the current person."""
+        entry = self.buttons.get(number)
+        if entry is None:
+            self.write(self.t.gettext("There is no button %(n)d.") % {"n": number})
+            return
+        button, t, me = entry.button, self.t, self.identity
+        actions: dict[str, Callable[[], Awaitable[SignalView | None]]] = {
+            "ack": lambda: asyncio.to_thread(self.service.acknowledge, me, button.ref),
+            "resolve": lambda: self._ask(t.gettext("Resolution note: "),
+                                         lambda note: self.service.resolve(me, button.ref, note)),
+            "reopen": lambda: self._ask(t.gettext("Why is it not resolved? "),
+                                        lambda why: self.service.reopen(me, button.ref, why)),
+            "rate": lambda: self._ask(t.gettext("Your rating 0-10: "),
+                                      lambda value: self.service.rate(me, button.ref, value)),
+            "reassign": lambda: self._reassign(button.ref),
+            "change_department": lambda: self._change_department(button.ref),
+        }
+        signal = await actions[button.action]()
+        if signal is not None:
+            action = {"ack": "acknowledged", "resolve": "resolved", "reopen": "reopened",
+                      "rate": "rated", "reassign": "reassigned",
+                      "change_department": "rerouted"}[button.action]
+            self.show(done_reply(signal, action, self.t))
+
+    async def _ask(self, prompt: str, call: Callable[[str], SignalView]) -> SignalView | None:
+        answer = await self.ask(prompt)
+        return None if answer is None else await asyncio.to_thread(call, answer)
+
+    async def _reassign(self, ref: str) -> SignalView | None:
+        department = await self.pick_department(None)
+        reason = await self.ask(self.t.gettext("Reason: "))
+        if department is None or reason is None:
+            return None
+        return await asyncio.to_thread(self.service.reassign, self.identity, ref, department, reason)
+
+    async def _change_department(self, ref: str) -> SignalView | None:
+        department = await self.pick_department(None)
+        if department is None:
+            return None
+        return await asyncio.to_thread(self.service.change_department, self.identity, ref, department)
+
+    # -- output ----------------------------------------------------------------------------
+    def show(self, message: OutboundMessage) -> None:
+        """Print a reply with its buttons numbered."""
+        self.write(message.plain_text())
+        self.write_buttons(message.buttons)
+
+    def write_buttons(self, buttons: tuple[Button, ...]) -> None:
+        """Number the buttons; the 0-10 rating row becomes one entry that asks for the value."""
+        labels: list[str] = []
+        rating_done = False
+        for button in buttons:
+            if button.action == "rate":
+                if rating_done:
+                    continue
+                rating_done = True
+                label, kind = self.t.gettext("Rate 0-10"), "rate"
+            else:
+                label, kind = button.label, "button"
+            number = next(self._numbers)
+            self.buttons[number] = _Pressable(button, kind)
+            labels.append(f"[{number}] {label}")
+        if labels:
+            self.write("  " + "  ".join(labels))
+
+    async def show_delivery(self, destination: str, message: OutboundMessage, *,
+                            updated: bool) -> None:
+        """Print what arrived in a channel, group or DM."""
+        where = await self.where(destination)
+        edited = " " + self.t.gettext("(card updated)") if updated else ""
+        self.write(f"── {where}{edited} ──")
+        self.show(message)
+
+    async def where(self, destination: str) -> str:
+        """A readable name for a destination: a department's channel or a person's DM."""
+        platform, _, target = destination.partition(":")
+        for department in self.company.departments:
+            if (platform == "slack" and department.slack_channel == target) or (
+                    platform == "telegram" and str(department.telegram_chat) == target):
+                return f"{department.name} · {platform}"
+        if target in (self.company.leadership_slack_channel,
+                      str(self.company.leadership_telegram_chat)):
+            return self.t.gettext("Leadership") + f" · {platform}"
+        person = await asyncio.to_thread(self.service.person, destination)
+        name = person.display_name if person else destination
+        return self.t.gettext("DM to %(name)s") % {"name": name} + f" · {platform}"
+
+    def show_people(self) -> None:
+        """Everyone named in the departments file, with their identities and roles."""
+        for named in self.company.people:
+            roles = [d.slug for d in self.company.departments
+                     if set(named.identities) & set(d.heads)]
+            head = (" — " + self.t.gettext("head of %(slugs)s") % {"slugs": ", ".join(roles)}
+                    if roles else "")
+            self.write(f"  {named.name}: {', '.join(named.identities)}{head}")
+
+    async def switch(self, who: str) -> None:
+        """Become another person, by identity or by (part of) their name."""
+        identity = self.resolve_person(who)
+        self.person = await asyncio.to_thread(self.service.identify, identity)
+        self.identity = identity
+        assert self.person is not None
+        roles = []
+        if self.person.department:
+            roles.append(self.person.department)
+        if self.person.heads:
+            roles.append(self.t.gettext("head of %(slugs)s") % {
+                "slugs": ", ".join(self.person.heads)})
+        self.write(self.t.gettext("You are %(name)s (%(identity)s)") % {
+            "name": self.person.display_name, "identity": identity}
+            + (f" — {'; '.join(roles)}" if roles else ""))
+
+    def resolve_person(self, who: str) -> str:
+        """An identity as given, or the first identity of the person whose name matches."""
+        who = who.strip()
+        if ":" in who:
+            return who
+        matches = [p for p in self.company.people if who and who.lower() in p.name.lower()]
+        return matches[0].identities[0] if len(matches) == 1 else who
+
+
+def default_identity(company: Company) -> str:
+    """Who the terminal starts as: the first department member the file names (an employee)."""
+    for department in company.departments:
+        if department.members:
+            return department.members[0]
+    for department in company.departments:
+        if department.heads:
+            return department.heads[0]
+    return "slack:U0CONSOLE"
+
+
+async def run_console(service: VocService, company: Company, identity: str, *,
+                      stdin: TextIO, stdout: TextIO) -> None:
+    """The terminal chat with its own dispatcher, so deliveries print after each command."""
+    chat = ConsoleChat(service, company, identity, stdin, stdout)
+    chat.dispatcher = Dispatcher(service.db, [ConsolePort(chat)], clock=service.clock)
+    await chat.run()
