@@ -46,7 +46,7 @@ HELP = N_("""Commands (the same as /voc in Slack):
 class ConsolePort:
     """A delivery port that prints what Slack or Telegram would show."""
 
-    platforms = ("slack", "telegram")
+    platforms: tuple[str, ...] = ("slack", "telegram")
     rate_limit = RateLimit(per_destination=(1000, 1.0))
 
     def __init__(self, chat: ConsoleChat) -> None:
@@ -160,7 +160,8 @@ class ConsoleChat:
         elif line == "/people":
             self.show_people()
         elif line.startswith("/lang"):
-            self.person = await asyncio.to_thread(self.service.set_locale, self.identity, line[5:].strip())
+            self.person = await asyncio.to_thread(self.service.set_locale, self.identity,
+                                                  line[5:].strip())
             self.write(self.t.gettext("Language set."))
         elif line == "/voc":
             await self.report_step_by_step()
@@ -262,13 +263,15 @@ class ConsoleChat:
         reason = await self.ask(self.t.gettext("Reason: "))
         if department is None or reason is None:
             return None
-        return await asyncio.to_thread(self.service.reassign, self.identity, ref, department, reason)
+        return await asyncio.to_thread(self.service.reassign, self.identity, ref, department,
+                                       reason)
 
     async def _change_department(self, ref: str) -> SignalView | None:
         department = await self.pick_department(None)
         if department is None:
             return None
-        return await asyncio.to_thread(self.service.change_department, self.identity, ref, department)
+        return await asyncio.to_thread(self.service.change_department, self.identity, ref,
+                                       department)
 
     # -- output ----------------------------------------------------------------------------
     def show(self, message: OutboundMessage) -> None:
