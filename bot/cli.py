@@ -74,8 +74,9 @@ def _company(settings: Settings, *, allow_example: bool = False) -> Company:
         raise fail(str(exc)) from None
 
 
-def _database(settings: Settings, *, current: bool = True) -> Database:
-    db = Database.connect(settings.database_url)
+def _database(ctx: typer.Context, *, current: bool = True) -> Database:
+    db = Database.connect(_settings(ctx).database_url)
+    ctx.call_on_close(db.dispose)  # pooled connections are closed when the command ends
     if current:
         try:
             db.require_current_schema()
@@ -84,9 +85,9 @@ def _database(settings: Settings, *, current: bool = True) -> Database:
     return db
 
 
-def _service(settings: Settings, *, allow_example: bool = False) -> VocService:
-    company = _company(settings, allow_example=allow_example)
-    db = _database(settings)
+def _service(ctx: typer.Context, *, allow_example: bool = False) -> VocService:
+    company = _company(_settings(ctx), allow_example=allow_example)
+    db = _database(ctx)
     report = sync_company(db, company, now=utc_now())
     if report.changed:
         typer.secho(report.summary(), err=True)
@@ -115,7 +116,7 @@ def run(ctx: typer.Context) -> None:
     if settings.has_chat_tokens:
         raise fail("Slack and Telegram tokens are set, but this version of voc-bot has only the "
                    "terminal chat; unset SLACK_BOT_TOKEN and TELEGRAM_BOT_TOKEN to use it.")
-    _console(_service(settings, allow_example=True), None)
+    _console(_service(ctx, allow_example=True), None)
 
 
 @app.command()
@@ -123,7 +124,7 @@ def console(ctx: typer.Context, as_: Annotated[str | None, typer.Option(
         "--as", help="Identity (slack:U0LOG1) or part of a name from the departments file.")
         ] = None) -> None:
     """Terminal chat against the same core, for trying the bot without Slack or Telegram."""
-    _console(_service(_settings(ctx), allow_example=True), as_)
+    _console(_service(ctx, allow_example=True), as_)
 
 
 @app.command()
@@ -136,7 +137,7 @@ def demo(ctx: typer.Context,
     """Fill the database with realistic sample data (signals, loops, scores) to try the bot."""
     from bot.demo import fill_demo
 
-    service = _service(_settings(ctx), allow_example=True)
+    service = _service(ctx, allow_example=True)
     try:
         report = fill_demo(service, signals=signals, weeks=weeks, seed=seed, append=append)
     except ValueError as exc:
@@ -147,7 +148,7 @@ def demo(ctx: typer.Context,
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply migrations (creates the tables on a new database)."""
-    db = _database(_settings(ctx), current=False)
+    db = _database(ctx, current=False)
     before, head = db.schema_revisions()
     db.upgrade()
     where = safe_url(str(db.engine.url))
@@ -157,7 +158,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("status")
 def db_status(ctx: typer.Context) -> None:
     """Show the database's schema revision and the one this code needs."""
-    db = _database(_settings(ctx), current=False)
+    db = _database(ctx, current=False)
     current, head = db.schema_revisions()
     typer.echo(f"{safe_url(str(db.engine.url))}: at {current}, code needs {head}")
     if current != head:
@@ -175,9 +176,8 @@ def departments_check(ctx: typer.Context) -> None:
 @departments_app.command("sync")
 def departments_sync(ctx: typer.Context) -> None:
     """Write the departments file to the database (idempotent; removed ones are archived)."""
-    settings = _settings(ctx)
-    company = _company(settings)
-    typer.echo(sync_company(_database(settings), company, now=utc_now()).summary())
+    company = _company(_settings(ctx))
+    typer.echo(sync_company(_database(ctx), company, now=utc_now()).summary())
 
 
 @outbox_app.command("list")
@@ -185,7 +185,7 @@ def outbox_list(ctx: typer.Context,
                 status: Annotated[str, typer.Option(help="pending, sending, sent, dead")] = "dead",
                 limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100) -> None:
     """List messages in one state (dead ones by default: delivery gave up)."""
-    db = _database(_settings(ctx))
+    db = _database(ctx)
     with db.read() as session:
         rows = outbox.list_by_status(session=session, status=status, limit=limit)
     for row in rows:
@@ -202,7 +202,7 @@ def outbox_retry(ctx: typer.Context,
     """Send dead messages back to the queue (after fixing what killed them)."""
     if not ids and not all_:
         raise fail("Give outbox ids (see `voc outbox list`) or --all.")
-    db = _database(_settings(ctx))
+    db = _database(ctx)
     with db.write() as session:
         count = outbox.retry_dead(session=session, ids=None if all_ else ids, now=utc_now())
     typer.echo(f"{count} message(s) queued again")

@@ -1,0 +1,85 @@
+"""Migrations from empty on both engines, and the models never drifting from them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401  (registers the tables)
+from storage.db import Database, SchemaOutOfDate
+from tests.conftest import POSTGRES_URL, _postgres_reason, postgres_database
+
+TABLES = {"department", "department_supplier", "department_head", "person", "identity",
+          "signal", "event", "score", "outbox", "job_claim", "alembic_version"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """A database with nothing in it at all."""
+    if request.param == "sqlite":
+        db = Database.connect(f"sqlite:///{tmp_path / 'empty.db'}")
+        yield db
+        db.dispose()
+        return
+    if reason := _postgres_reason():
+        pytest.skip(reason)
+    schema = f"voc_empty_{uuid.uuid4().hex[:10]}"
+    admin = Database.connect(POSTGRES_URL)
+    with admin.engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = postgres_database(schema)
+    yield db
+    db.dispose()
+    with admin.engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def test_upgrade_from_empty_creates_every_table(empty_db: Database):
+    current, head = empty_db.schema_revisions()
+    assert current is None and head is not None
+    with pytest.raises(SchemaOutOfDate, match="Run `voc db upgrade`"):
+        empty_db.require_current_schema()
+
+    empty_db.upgrade()
+
+    assert empty_db.schema_revisions() == (head, head)
+    empty_db.require_current_schema()
+    assert set(inspect(empty_db.engine).get_table_names()) >= TABLES
+
+
+def test_models_and_migrations_agree(empty_db: Database):
+    empty_db.upgrade()
+    with empty_db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == [], "models changed without a migration: write one with alembic"
+
+
+def test_downgrade_to_empty_and_back(empty_db: Database):
+    empty_db.upgrade()
+    empty_db.upgrade("head")  # a second upgrade is a no-op
+    from alembic import command
+
+    config = empty_db.alembic_config()
+    with empty_db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    assert set(inspect(empty_db.engine).get_table_names()) <= {"alembic_version"}
+    empty_db.upgrade()
+    assert set(inspect(empty_db.engine).get_table_names()) >= TABLES
+
+
+def test_sqlite_connections_are_configured_for_concurrent_writers(tmp_path):
+    db = Database.connect(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    db.dispose()
