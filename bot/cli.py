@@ -155,6 +155,20 @@ def db_upgrade(ctx: typer.Context) -> None:
     typer.echo(f"{where}: schema {head}" + ("" if before == head else f" (was {before})"))
 
 
+@db_app.command("revision")
+def db_revision(ctx: typer.Context,
+                message: Annotated[str, typer.Option("--message", "-m", help="What changed")],
+                ) -> None:
+    """For developers: write a migration for model changes (the database must be current)."""
+    from alembic import command
+
+    db = _database(ctx)
+    config = db.alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True)
+
+
 @db_app.command("status")
 def db_status(ctx: typer.Context) -> None:
     """Show the database's schema revision and the one this code needs."""

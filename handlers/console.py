@@ -288,7 +288,7 @@ class ConsoleChat:
                 if rating_done:
                     continue
                 rating_done = True
-                label, kind = self.t.gettext("Rate 0-10"), "rate"
+                label, kind = "0-10", "rate"  # the message around it says what it rates
             else:
                 label, kind = button.label, "button"
             number = next(self._numbers)
@@ -368,5 +368,7 @@ async def run_console(service: VocService, company: Company, identity: str, *,
                       stdin: TextIO, stdout: TextIO) -> None:
     """The terminal chat with its own dispatcher, so deliveries print after each command."""
     chat = ConsoleChat(service, company, identity, stdin, stdout)
-    chat.dispatcher = Dispatcher(service.db, [ConsolePort(chat)], clock=service.clock)
+    # Ordered delivery keeps the transcript (and so the button numbers) the same every time.
+    chat.dispatcher = Dispatcher(service.db, [ConsolePort(chat)], clock=service.clock,
+                                 ordered=True)
     await chat.run()

@@ -67,7 +67,7 @@ class Dispatcher:
     def __init__(self, db: Database, ports: Sequence[DeliveryPort], *,
                  clock: Callable[[], datetime] = utc_now, policy: RetryPolicy | None = None,
                  batch: int = 50, lease: timedelta = timedelta(seconds=60),
-                 max_inline_wait: float = 5.0) -> None:
+                 max_inline_wait: float = 5.0, ordered: bool = False) -> None:
         self.db = db
         self.ports = {platform: port for port in ports for platform in port.platforms}
         self.clock = clock
@@ -75,6 +75,7 @@ class Dispatcher:
         self.batch = batch
         self.lease = lease
         self.max_inline_wait = max_inline_wait
+        self.ordered = ordered  # one queue in id order instead of destinations in parallel
         self._windows: dict[str, _Window] = {}
         self.alive_at: datetime | None = None  # for health checks
 
@@ -96,6 +97,9 @@ class Dispatcher:
         if not self.ports:
             return 0
         claimed = await asyncio.to_thread(self._claim)
+        if self.ordered:
+            await self._deliver_in_order(claimed)
+            return len(claimed)
         by_destination: dict[str, list[outbox.Claimed]] = defaultdict(list)
         for item in claimed:
             by_destination[item.row.destination].append(item)
@@ -109,7 +113,7 @@ class Dispatcher:
                                     now=self.clock(), limit=self.batch, lease=self.lease)
 
     async def _deliver_in_order(self, items: list[outbox.Claimed]) -> None:
-        """One destination's rows in queue order; on a hold-up the rest wait their turn."""
+        """Rows in queue order; on a hold-up the rest wait their turn."""
         for index, item in enumerate(items):
             if not await self._deliver(item):
                 rest = [i.row.id for i in items[index + 1:] if i.row.id is not None]

@@ -77,7 +77,7 @@ def test_the_whole_loop_in_the_terminal(migrated: Path):
     chat.expect(r"You resolved VOC-1; the reporter has been told\.")
     chat.expect(r"John Carter> ")
     rate = chat.saw(r"DM to Kate Brown · slack ──[^─]*?was resolved by John Carter[^─]*?"
-                    r"\[(\d+)\] Rate 0-10\s+\[(\d+)\] Not resolved")
+                    r"\[(\d+)\] 0-10\s+\[(\d+)\] Not resolved")
     assert rate, chat.transcript
 
     chat.say("/as slack:U0SALES1")
