@@ -357,6 +357,7 @@ class VocService:
                         updated_at=now)
         session.add(signal)
         session.flush()
+        self._history_cache(session)[self._id(signal)] = []  # a new signal has no history yet
         self._event(session, signal, reporter, "captured", {"kind": kind.value})
         self._route(signal, department)
         event = self._event(session, signal, None, "routed",
@@ -445,11 +446,21 @@ class VocService:
 
     def _event(self, session: Session, signal: Signal, actor: Person | None, action: str,
                details: dict[str, Any]) -> Any:
-        session.add(signal)
-        session.flush()
-        return q.add_event(session=session, signal_id=self._id(signal),
-                           actor_id=actor.id if actor else None, action=action,
-                           at=self.clock(), details=details)
+        session.add(signal)  # add_event's flush writes the signal's changes too
+        event = q.add_event(session=session, signal_id=self._id(signal),
+                            actor_id=actor.id if actor else None, action=action,
+                            at=self.clock(), details=details)
+        history = self._history_cache(session)
+        if signal.id in history:
+            history[self._id(signal)].append((event, actor.display_name if actor else None))
+        return event
+
+    @staticmethod
+    def _history_cache(session: Session) -> dict[int, list[tuple[Any, str | None]]]:
+        """Events per signal, loaded once per transaction; `_event` keeps it current."""
+        cache: dict[int, list[tuple[Any, str | None]]] = session.info.setdefault(
+            "voc_history", {})
+        return cache
 
     # -- lookups ---------------------------------------------------------------------------
     def _person(self, session: Session, identity: str, *, display_name: str | None = None
@@ -538,11 +549,15 @@ class VocService:
         reporter = session.get(Person, signal.reporter_id)
         events: tuple[EventView, ...] = ()
         if history:
+            cache = self._history_cache(session)
+            if signal.id not in cache:
+                cache[self._id(signal)] = q.events_of(session=session,
+                                                      signal_id=self._id(signal))
             events = tuple(
                 EventView(e.action, e.at,
                           None if (e.actor_id == signal.reporter_id and not reveal) else name,
                           dict(e.details))
-                for e, name in q.events_of(session=session, signal_id=self._id(signal)))
+                for e, name in cache[self._id(signal)])
         routing = signal.routing or {}
         return SignalView(
             id=self._id(signal), kind=Kind(signal.kind), status=Status(signal.status),
@@ -556,7 +571,8 @@ class VocService:
             acknowledged_at=signal.acknowledged_at, resolved_at=signal.resolved_at,
             routed_by_keywords=tuple(routing.get("matched", ())),
             routed_by_fallback=bool(routing.get("fallback")),
-            rating=q.handling_rating(session=session, signal_id=self._id(signal)),
+            rating=(q.handling_rating(session=session, signal_id=self._id(signal))
+                    if signal.status == Status.RESOLVED else None),  # rated only once resolved
             history=events)
 
     @staticmethod

@@ -49,8 +49,9 @@ def enqueue(*, session: Session, messages: Sequence[NewMessage], now: datetime) 
         for m in messages
     ]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Outbox).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    session.execute(statement)
+    table = Outbox.__table__  # type: ignore[attr-defined]  # Core insert: compiled once, cached
+    statement = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    session.execute(statement, values)
 
 
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,

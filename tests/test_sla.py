@@ -324,12 +324,14 @@ def test_long_slas_agree_with_day_by_day_sum(
     nominal = datetime.combine(date.min, office.closes) - datetime.combine(date.min, office.opens)
     hours = round(weeks * len(office.weekdays) * nominal / timedelta(hours=1), 2)
     end = office.add(start, hours)
-    # Independent reference: sum each day's window, clipped to [start, end].
+    # Independent reference: sum each day's window, clipped to [start, end]. Subtract in UTC:
+    # two datetimes sharing a tzinfo subtract as wall clocks, wrong on daylight-saving days.
     total, day = timedelta(), start.astimezone(office.timezone).date() - timedelta(days=1)
     while day <= end.astimezone(office.timezone).date():
         if day.weekday() in office.weekdays and day not in office.holidays:
-            lo = max(datetime.combine(day, office.opens, tzinfo=office.timezone), start)
-            hi = min(datetime.combine(day, office.closes, tzinfo=office.timezone), end)
+            opens = datetime.combine(day, office.opens, tzinfo=office.timezone).astimezone(UTC)
+            closes = datetime.combine(day, office.closes, tzinfo=office.timezone).astimezone(UTC)
+            lo, hi = max(opens, start), min(closes, end)
             total += max(hi - lo, timedelta())
         day += timedelta(days=1)
     assert total == timedelta(hours=hours)
