@@ -21,6 +21,9 @@ def kind_label(kind: Kind, t: Translator) -> str:
     return t.gettext(KIND_LABELS[kind])
 
 
+_SOMEONE = N_("%(who)s, %(when)s")
+
+
 def _who(name: str | None, t: Translator) -> str:
     return name if name is not None else t.gettext("the reporter")
 
@@ -31,6 +34,8 @@ def history_line(event: EventView, t: Translator) -> str:
     params = {"who": _who(event.actor, t), "when": t.when(event.at),
               "to": d.get("to_name", ""), "from": d.get("from_name", ""),
               "text": d.get("note") or d.get("reason") or "", "value": d.get("value", "")}
+    if event.action == "captured" and event.actor is None:
+        return t.gettext("Reported anonymously, %(when)s") % params
     templates = {
         "captured": N_("Reported by %(who)s, %(when)s"),
         "acknowledged": N_("Acknowledged by %(who)s, %(when)s"),
@@ -40,7 +45,7 @@ def history_line(event: EventView, t: Translator) -> str:
         "reopened": N_("Reopened by %(who)s, %(when)s: %(text)s"),
         "rated": N_("Handling rated %(value)s/10 by %(who)s, %(when)s"),
     }
-    return t.gettext(templates.get(event.action, N_("%(who)s, %(when)s"))) % params
+    return t.gettext(templates.get(event.action, _SOMEONE)) % params
 
 
 def routing_reason(signal: SignalView, t: Translator) -> str:
@@ -153,8 +158,7 @@ def mine_reply(signals: Sequence[SignalView], t: Translator) -> OutboundMessage:
     """The reporter's own signals and their status."""
     if not signals:
         return OutboundMessage(title=t.gettext("You have not reported anything yet."))
-    title = t.ngettext("Your last %(n)d report:", "Your last %(n)d reports:", len(signals))
-    return OutboundMessage(title=title % {"n": len(signals)},
+    return OutboundMessage(title=t.gettext("Your reports, newest first:"),
                            footer=tuple(signal_line(s, t) for s in signals))
 
 
@@ -164,8 +168,7 @@ def queue_reply(queue: QueueView, t: Translator) -> OutboundMessage:
               "overdue": queue.overdue}
     if not queue.items:
         return OutboundMessage(title=t.gettext("%(department)s has nothing open.") % params)
-    title = t.ngettext("%(department)s: %(n)d open, %(overdue)d overdue",
-                       "%(department)s: %(n)d open, %(overdue)d overdue", len(queue.items))
+    title = t.gettext("%(department)s — open: %(n)d, overdue: %(overdue)d")
     buttons: list[Button] = []
     for item in queue.items:
         if item.status == Status.ROUTED:

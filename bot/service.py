@@ -277,7 +277,7 @@ class VocService:
                 chosen = self._department(session, person.department_id)
             else:
                 raise InvalidInput(N_("You are not in any department: name one, e.g. "
-                                      "“queue logistics”."))
+                                      "/voc queue logistics."))
             self._require_can_view(session, person, chosen)
             rows, overdue = q.open_queue(session=session, department_id=self._id(chosen),
                                          now=self.clock(), limit=self.list_limit)

@@ -55,7 +55,7 @@ def test_the_whole_loop_in_the_terminal(migrated: Path):
     chat.say("/as John")
     chat.expect(r"You are John Carter \(slack:U0SALESHEAD\).*head of sales")
     chat.say("/voc queue")
-    chat.expect(r"Sales: 1 open, 0 overdue")
+    chat.expect(r"Sales — open: 1, overdue: 0")
     chat.say(acknowledge)
     chat.expect(r"You acknowledged VOC-1\.")
     chat.expect(r"John Carter> ")
