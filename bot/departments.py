@@ -14,8 +14,8 @@ from bot.i18n import SUPPORTED_LOCALES
 from bot.identity import IDENTITY_HELP, is_valid_identity
 from bot.sla import BusinessHours
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-DIGEST_RE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)$")
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+DIGEST_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)")
 
 _COMPANY_KEYS = {
     "timezone", "locale", "triage", "leadership", "admins", "leadership_slack_channel",
@@ -127,7 +127,9 @@ def parse_company(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DepartmentsFileError([Problem(source, None, f"not valid TOML: {exc}")]) from None
+        where = re.search(r"at line (\d+)", str(exc))
+        raise DepartmentsFileError([Problem(source, int(where.group(1)) if where else None,
+                                            f"not valid TOML: {exc}")]) from None
     return _Validator(text, source).company(data, timezone=timezone, locale=locale)
 
 
@@ -236,7 +238,7 @@ class _Validator:
                       table_line=line, field_name="locale")
             lang = "en"
         digest = self._get_str(raw, "digest", line, None, default="mon 09:00") or "mon 09:00"
-        if not DIGEST_RE.match(digest):
+        if not DIGEST_RE.fullmatch(digest):
             self.fail(f"{digest!r} is not like \"mon 09:00\"", table_line=line,
                       field_name="digest")
         hours = self._business_hours(raw, tz, line)
@@ -246,15 +248,18 @@ class _Validator:
         self._identities(admins, "admins", line, None)
 
         tables = self._tables(data, "department")
-        departments = [self.department(d, i) for i, d in enumerate(tables)]
-        departments_ok = [d for d in departments if d is not None]
+        departments = [(self._line(self.department_lines, i), self.department(d, i))
+                       for i, d in enumerate(tables)]
+        departments_ok = [(at, d) for at, d in departments if d is not None]
         self._cross_check(departments_ok)
         triage = self._get_str(raw, "triage", line, None, required=True) or ""
-        if triage and triage not in {d.slug for d in departments_ok}:
+        written = {t.get("slug") for t in tables if isinstance(t, dict)}  # even invalid ones
+        if triage and triage not in written:
             self.fail(f"unknown triage department {triage!r}", table_line=line,
                       field_name="triage")
-        people = [self.person(p, i) for i, p in enumerate(self._tables(data, "person"))]
-        self._check_people([p for p in people if p is not None])
+        people = [(self._line(self.person_lines, i), self.person(p, i))
+                  for i, p in enumerate(self._tables(data, "person"))]
+        self._check_people([(at, p) for at, p in people if p is not None])
         if self.problems:
             raise DepartmentsFileError(self.problems)
         return Company(
@@ -262,9 +267,15 @@ class _Validator:
             leadership=leadership, admins=admins,
             leadership_slack_channel=self._get_str(raw, "leadership_slack_channel", line, None),
             leadership_telegram_chat=self._get_chat(raw, "leadership_telegram_chat", line, None),
-            departments=tuple(departments_ok), people=tuple(p for p in people if p is not None),
+            departments=tuple(d for _, d in departments_ok),
+            people=tuple(p for _, p in people if p is not None),
             source=self.source,
         )
+
+    @staticmethod
+    def _line(lines: list[int], index: int) -> int | None:
+        """The line of the index-th table of a kind, counting every table (valid or not)."""
+        return lines[index] if index < len(lines) else None
 
     def _tables(self, data: Mapping[str, Any], key: str) -> list[Any]:
         tables = data.get(key, [])
@@ -292,7 +303,7 @@ class _Validator:
             return None
         slug = self._get_str(raw, "slug", line, None, required=True)
         label = slug or f"#{index + 1}"
-        if slug is not None and not SLUG_RE.match(slug):
+        if slug is not None and not SLUG_RE.fullmatch(slug):
             self.fail(f"slug {slug!r} must be lowercase letters, digits, '-' or '_'",
                       table_line=line, department=label, field_name="slug")
         self._unknown_keys(raw, _DEPARTMENT_KEYS, line, label)
@@ -321,11 +332,10 @@ class _Validator:
             suppliers=self._get_list(raw, "suppliers", line, label),
         )
 
-    def _cross_check(self, departments: list[DepartmentSpec]) -> None:
+    def _cross_check(self, departments: list[tuple[int | None, DepartmentSpec]]) -> None:
         seen: dict[str, int] = {}
         member_of: dict[str, str] = {}
-        for index, dept in enumerate(departments):
-            line = self.department_lines[index] if index < len(self.department_lines) else None
+        for line, dept in departments:
             if dept.slug in seen:
                 self.fail(f"duplicate slug (first defined at line {seen[dept.slug]})",
                           table_line=line, department=dept.slug, field_name="slug")
@@ -337,8 +347,7 @@ class _Validator:
                               table_line=line, department=dept.slug, field_name="members")
                 member_of.setdefault(identity, dept.slug)
         slugs = set(seen)
-        for index, dept in enumerate(departments):
-            line = self.department_lines[index] if index < len(self.department_lines) else None
+        for line, dept in departments:
             for supplier in dept.suppliers:
                 if supplier == dept.slug:
                     self.fail("a department cannot be its own supplier", table_line=line,
@@ -366,10 +375,9 @@ class _Validator:
             return None
         return PersonSpec(name=name, identities=identities, locale=locale)
 
-    def _check_people(self, people: list[PersonSpec]) -> None:
+    def _check_people(self, people: list[tuple[int | None, PersonSpec]]) -> None:
         owner: dict[str, str] = {}
-        for index, person in enumerate(people):
-            line = self.person_lines[index] if index < len(self.person_lines) else None
+        for line, person in people:
             for identity in person.identities:
                 if identity in owner:
                     self.fail(f"{identity} already belongs to {owner[identity]!r}",

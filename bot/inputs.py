@@ -22,7 +22,7 @@ KIND_ALIASES = {
 _REF_RE = re.compile(r"^\s*(?:voc-?)?(\d{1,12})\s*$", re.IGNORECASE)
 
 
-def _clean(value: str) -> str:
+def strip_controls(value: str) -> str:
     """Drop control characters other than newline and tab (PostgreSQL refuses NUL in text)."""
     return "".join(c for c in value if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
 
@@ -39,7 +39,7 @@ def parse_kind(value: str) -> Kind:
 
 def signal_text(value: str | None) -> str:
     """The signal's text: 1 to 4000 characters after trimming."""
-    text = _clean(value or "")
+    text = strip_controls(value or "")
     if not text:
         raise InvalidInput(N_("The text is empty: write what the customer said."))
     if len(text) > MAX_TEXT:
@@ -51,7 +51,7 @@ def signal_text(value: str | None) -> str:
 
 def required_note(value: str | None, *, what: str) -> str:
     """A resolution note or a reason: required, at most 2000 characters."""
-    text = _clean(value or "")
+    text = strip_controls(value or "")
     if not text:
         if what == "note":
             raise InvalidInput(N_("A resolution note is required: say what was done."))
@@ -64,7 +64,7 @@ def required_note(value: str | None, *, what: str) -> str:
 
 def optional_text(value: str | None, limit: int) -> str | None:
     """An optional short field (customer name, link): None when blank."""
-    text = _clean(value or "")
+    text = strip_controls(value or "")
     if not text:
         return None
     if len(text) > limit:

@@ -82,13 +82,14 @@ class VocService:
     def identify(self, identity: str, *, display_name: str | None = None,
                  platform_locale: str | None = None) -> PersonView:
         """The person behind an identity, created on first contact; profile data refreshed."""
+        name = inputs.strip_controls(display_name or "")[:200] or None
         with self.db.write() as session:
-            person = self._person(session, identity, display_name=display_name)
+            person = self._person(session, identity, display_name=name)
             locale = normalise_locale(platform_locale)
             if locale and person.platform_locale != locale:
                 person.platform_locale = locale
-            if display_name and person.display_name == identity:
-                person.display_name = display_name[:200]
+            if name and person.display_name == identity:
+                person.display_name = name
             session.add(person)
             return self._person_view(session, person)
 
@@ -117,7 +118,7 @@ class VocService:
         customer = inputs.optional_text(draft.customer, inputs.MAX_CUSTOMER)
         link = inputs.optional_text(draft.source_link, inputs.MAX_LINK)
         score = None if draft.score in (None, "") else inputs.parse_score(draft.score)
-        dedupe_key = (draft.dedupe_key or "")[:200] or None
+        dedupe_key = inputs.strip_controls(draft.dedupe_key or "")[:200] or None
         try:
             with self.db.write() as session:
                 if dedupe_key and (seen := q.signal_by_dedupe_key(session=session,
@@ -130,13 +131,13 @@ class VocService:
                                             score=score, link=link, anonymous=draft.anonymous,
                                             dedupe_key=dedupe_key)
                 return CaptureResult(self._view(session, signal, viewer=reporter))
-        except IntegrityError:
-            if not dedupe_key:
-                raise
-        # Another worker stored the same platform event a moment ago: answer with that one.
+        except IntegrityError as error:
+            conflict = error
+        # Another worker may have stored the same platform event a moment ago: answer with it.
         with self.db.read() as session:
-            seen = q.signal_by_dedupe_key(session=session, dedupe_key=dedupe_key)
-            assert seen is not None
+            seen = dedupe_key and q.signal_by_dedupe_key(session=session, dedupe_key=dedupe_key)
+            if not seen:
+                raise conflict
             return CaptureResult(self._view_for(session, seen, actor), duplicate=True)
 
     def suggest(self, text: str) -> DepartmentView:
@@ -206,8 +207,8 @@ class VocService:
         """The reporter corrects the suggested department, before anyone acknowledged it."""
         with self.db.write() as session:
             person, signal = self._for_reporter(session, actor, ref)
-            if signal.status != Status.ROUTED:
-                raise InvalidTransition(
+            if signal.status != Status.ROUTED or (signal.routing or {}).get("by") == "head":
+                raise InvalidTransition(  # a head's decision is not the reporter's to undo
                     N_("%(ref)s is already being handled; ask its department to reassign it."),
                     ref=format_ref(self._id(signal)))
             self._move(session, signal, person, department, "rerouted", {})
@@ -362,6 +363,7 @@ class VocService:
         self._route(signal, department)
         event = self._event(session, signal, None, "routed",
                             {"to": department.slug, "to_name": department.name, **routing})
+        signal.routing = {**routing, "card": event.id}
         if score is not None:
             session.add(Score(kind="customer", source="chat", value=score, at=now,
                               customer=customer, comment=text[:inputs.MAX_NOTE],
@@ -384,18 +386,21 @@ class VocService:
         if target.id == source.id:
             raise InvalidInput(N_("%(ref)s already belongs to %(department)s."),
                                ref=format_ref(self._id(signal)), department=source.name)
+        source_card = self._card_key(signal, source, "")  # the card of the routing that ends
         self._route(signal, target)
-        if action == "rerouted":
-            signal.routing = {"by": "reporter"}
         event = self._event(session, signal, person, action, {
             "from": source.slug, "from_name": source.name, "to": target.slug,
             "to_name": target.name, **details})
+        # Each routing gets cards of its own, so a signal moved away and back never has two
+        # routings editing one card.
+        signal.routing = {"by": "reporter" if action == "rerouted" else "head",
+                          "card": event.id}
         view = self._view(session, signal, viewer=None)
         company_t = self.translator()
         for destination in self._destinations(source):
             enqueue(session=session, now=self.clock(), messages=[NewMessage(
                 dedupe_key=f"card-update:{event.id}@{destination}", destination=destination,
-                operation="update", card_key=self._card_key(signal, source, destination),
+                operation="update", card_key=source_card + destination,
                 payload={"message": render.moved_card(view, company_t).to_json()})])
         self._post_cards(session, signal, target, event.id)
         if action == "reassigned":
@@ -488,11 +493,14 @@ class VocService:
         return department
 
     def _department_by_slug(self, session: Session, slug: str) -> Department:
-        department = q.department_by_slug(session=session, slug=slug.strip().lower())
+        typed = inputs.strip_controls(slug)
+        # A slug with control characters in it is not one we know (and PostgreSQL refuses NUL).
+        department = (q.department_by_slug(session=session, slug=typed.lower())
+                      if typed == slug.strip() else None)
         if department is None:
             known = ", ".join(d.slug for d in q.active_departments(session=session))
             raise NotFound(N_("Unknown department “%(slug)s”. Known: %(known)s."),
-                           slug=slug.strip()[:40], known=known)
+                           slug=typed[:40], known=known)
         return department
 
     def _destinations(self, department: Department) -> list[str]:
@@ -505,7 +513,9 @@ class VocService:
 
     @staticmethod
     def _card_key(signal: Signal, department: Department, destination: str) -> str:
-        return f"card:{signal.id}:{department.slug}@{destination}"
+        """The card of the signal's current routing in one destination."""
+        routing_event = (signal.routing or {}).get("card", 0)
+        return f"card:{signal.id}:{department.slug}:{routing_event}@{destination}"
 
     def _locale(self, person: Person) -> str:
         return person.locale or person.platform_locale or self.company.locale

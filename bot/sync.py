@@ -22,12 +22,13 @@ class SyncReport:
     archived: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     people_added: int = 0
+    people_linked: int = 0
 
     @property
     def changed(self) -> bool:
         """Whether anything was written."""
         return bool(self.added or self.updated or self.archived or self.restored
-                    or self.people_added)
+                    or self.people_added or self.people_linked)
 
     def summary(self) -> str:
         """One line for the CLI."""
@@ -38,6 +39,8 @@ class SyncReport:
             ("restored", self.restored)) if items]
         if self.people_added:
             parts.append(f"people added: {self.people_added}")
+        if self.people_linked:
+            parts.append(f"accounts linked to a named person: {self.people_linked}")
         return "departments: " + "; ".join(parts)
 
 
@@ -111,14 +114,10 @@ def _sync_people(session: Session, company: Company, by_slug: dict[str, Departme
         person = person_for(named.identities[0], named.name, named.locale)
         assert person.id is not None
         for identity in named.identities[1:]:
-            other = q.person_by_identity(session=session, identity=identity)
-            if other is None:
+            if session.get(Identity, identity) is None:
                 session.add(Identity(identity=identity, person_id=person.id))
-            elif other.id != person.id:
-                link = session.get(Identity, identity)
-                assert link is not None
-                link.person_id = person.id  # the file says these accounts are one person
-                session.add(link)
+            elif q.move_identity(session=session, identity=identity, to_person_id=person.id):
+                report.people_linked += 1  # the file says these accounts are one person
             people[identity] = person
     session.flush()
 

@@ -85,12 +85,13 @@ def card_message_id(*, session: Session, card_key: str) -> tuple[str, str | None
 
 
 def newer_update_exists(*, session: Session, row: Outbox) -> bool:
-    """Whether a later update of the same card is queued (this one can be skipped)."""
+    """Whether a later update of the same card exists (queued or already shown): this one is
+    stale, and applying it after the later one would roll the card back."""
     assert row.id is not None
     return session.exec(
         select(Outbox.id).where(
             Outbox.card_key == row.card_key, Outbox.operation == "update",
-            col(Outbox.id) > row.id, col(Outbox.status).in_((PENDING, SENDING)))
+            col(Outbox.id) > row.id, col(Outbox.status).in_((PENDING, SENDING, SENT)))
     ).first() is not None
 
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func
+from sqlalchemy import and_, case, delete, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import Department, DepartmentHead, Event, Identity, Person, Score, Signal
@@ -23,14 +24,52 @@ def person_by_identity(*, session: Session, identity: str) -> Person | None:
 
 def create_person(*, session: Session, identity: str, display_name: str, now: datetime,
                   locale: str | None = None) -> Person:
-    """A new person with one identity."""
-    person = Person(display_name=display_name, locale=locale, created_at=now)
-    session.add(person)
-    session.flush()
-    assert person.id is not None
-    session.add(Identity(identity=identity, person_id=person.id))
-    session.flush()
+    """A new person with one identity; if another transaction just created them, that one."""
+    try:
+        with session.begin_nested():  # a savepoint: losing the race must not end our transaction
+            person = Person(display_name=display_name, locale=locale, created_at=now)
+            session.add(person)
+            session.flush()
+            assert person.id is not None
+            session.add(Identity(identity=identity, person_id=person.id))
+            session.flush()
+    except IntegrityError:
+        existing = person_by_identity(session=session, identity=identity)
+        if existing is None:
+            raise
+        return existing
     return person
+
+
+def move_identity(*, session: Session, identity: str, to_person_id: int) -> bool:
+    """Give an identity to another person, with what was reported through it.
+
+    A person left with no identity is merged into the new owner entirely (their events,
+    scores and head roles) and removed. Returns True if anything moved.
+    """
+    link = session.get(Identity, identity)
+    if link is None or link.person_id == to_person_id:
+        return False
+    old_person_id = link.person_id
+    link.person_id = to_person_id
+    session.add(link)
+    session.execute(update(Signal).where(col(Signal.reporter_identity) == identity)
+                    .values(reporter_id=to_person_id))
+    session.flush()
+    if session.exec(select(Identity).where(Identity.person_id == old_person_id)).first():
+        return True
+    session.execute(update(Signal).where(col(Signal.reporter_id) == old_person_id)
+                    .values(reporter_id=to_person_id))
+    session.execute(update(Event).where(col(Event.actor_id) == old_person_id)
+                    .values(actor_id=to_person_id))
+    session.execute(update(Score).where(col(Score.person_id) == old_person_id)
+                    .values(person_id=to_person_id))
+    session.execute(delete(DepartmentHead).where(col(DepartmentHead.person_id) == old_person_id))
+    old = session.get(Person, old_person_id)
+    if old is not None:
+        session.delete(old)
+    session.flush()
+    return True
 
 
 def identities_of(*, session: Session, person_id: int) -> list[str]:

@@ -21,15 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_COMPANY = ROOT / "departments.example.toml"
 POSTGRES_URL = os.environ.get("VOC_TEST_POSTGRES_URL",
                               "postgresql+psycopg://root@127.0.0.1:5432/test")
-# Monday 24 Nov 2026, 10:00 in Moscow (UTC+3, no DST): inside business hours.
-MONDAY_10_MSK = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+# Tuesday 24 Nov 2026, 10:00 in Moscow (UTC+3, no DST): inside business hours.
+TUESDAY_10_MSK = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 _postgres_missing: list[str] = []
 
 
 class FakeClock:
     """A clock the test moves by hand."""
 
-    def __init__(self, start: datetime = MONDAY_10_MSK) -> None:
+    def __init__(self, start: datetime = TUESDAY_10_MSK) -> None:
         self.now = start
 
     def __call__(self) -> datetime:
@@ -129,7 +129,7 @@ def company() -> Company:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """Monday 10:00 in Moscow, moved by the test."""
+    """Tuesday 10:00 in Moscow, moved by the test."""
     return FakeClock()
 
 
