@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bot.messages import OutboundMessage
-
 
 class Kind(StrEnum):
     """What the customer said."""
@@ -120,14 +118,6 @@ class ScoreView:
     value: int
     customer: str | None
     comment: str | None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What an interactive use case answers, already in the actor's language."""
-
-    message: OutboundMessage
-    signal: SignalView | None = None
 
 
 def format_ref(signal_id: int) -> str:

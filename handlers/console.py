@@ -79,12 +79,6 @@ class ConsolePort:
 
 
 @dataclass
-class _Pressable:
-    button: Button
-    kind: str  # "button" or "rate" (the 0-10 row, pressed as one entry that asks for the value)
-
-
-@dataclass
 class ConsoleChat:
     """One person at a terminal; `/as` switches who that person is."""
 
@@ -95,7 +89,7 @@ class ConsoleChat:
     stdout: TextIO
     dispatcher: Dispatcher | None = None
     person: PersonView | None = None
-    buttons: dict[int, _Pressable] = field(default_factory=dict)
+    buttons: dict[int, Button] = field(default_factory=dict)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -231,11 +225,11 @@ class ConsoleChat:
     # -- buttons ---------------------------------------------------------------------------
     async def press(self, number: int) -> None:
         """Press a numbered button as the current person."""
-        entry = self.buttons.get(number)
-        if entry is None:
+        button = self.buttons.get(number)
+        if button is None:
             self.write(self.t.gettext("There is no button %(n)d.") % {"n": number})
             return
-        button, t, me = entry.button, self.t, self.identity
+        t, me = self.t, self.identity
         actions: dict[str, Callable[[], Awaitable[SignalView | None]]] = {
             "ack": lambda: asyncio.to_thread(self.service.acknowledge, me, button.ref),
             "resolve": lambda: self._ask(t.gettext("Resolution note: "),
@@ -288,11 +282,11 @@ class ConsoleChat:
                 if rating_done:
                     continue
                 rating_done = True
-                label, kind = "0-10", "rate"  # the message around it says what it rates
+                label = "0-10"  # the message around it says what it rates
             else:
-                label, kind = button.label, "button"
+                label = button.label
             number = next(self._numbers)
-            self.buttons[number] = _Pressable(button, kind)
+            self.buttons[number] = button
             labels.append(f"[{number}] {label}")
         if labels:
             self.write("  " + "  ".join(labels))

@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -61,24 +62,32 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_schema() -> Iterator[str]:
-    """A throwaway schema in the `test` database, migrated from empty, dropped at the end."""
-    reason = _postgres_reason()
-    if reason:
+@contextmanager
+def throwaway_postgres_schema(prefix: str = "voc_test") -> Iterator[str]:
+    """A new empty schema in the `test` database, dropped afterwards; skips without PostgreSQL."""
+    if reason := _postgres_reason():
         _postgres_missing.append(reason)
         pytest.skip(reason)
-    schema = f"voc_test_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = Database.connect(POSTGRES_URL)
     with admin.engine.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = postgres_database(schema)
-    db.upgrade()
-    db.dispose()
-    yield schema
-    with admin.engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield schema
+    finally:
+        with admin.engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """One schema for the session, migrated from empty."""
+    with throwaway_postgres_schema() as schema:
+        db = postgres_database(schema)
+        db.upgrade()
+        db.dispose()
+        yield schema
 
 
 def postgres_url(schema: str) -> str:

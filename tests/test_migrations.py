@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
 from storage.db import Database, SchemaOutOfDate
-from tests.conftest import POSTGRES_URL, _postgres_reason, postgres_database
+from tests.conftest import postgres_database, throwaway_postgres_schema
 
 TABLES = {"department", "department_supplier", "department_head", "person", "identity",
           "signal", "event", "score", "outbox", "job_claim", "alembic_version"}
@@ -27,18 +26,10 @@ def empty_db(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
         yield db
         db.dispose()
         return
-    if reason := _postgres_reason():
-        pytest.skip(reason)
-    schema = f"voc_empty_{uuid.uuid4().hex[:10]}"
-    admin = Database.connect(POSTGRES_URL)
-    with admin.engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = postgres_database(schema)
-    yield db
-    db.dispose()
-    with admin.engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with throwaway_postgres_schema("voc_empty") as schema:
+        db = postgres_database(schema)
+        yield db
+        db.dispose()
 
 
 def test_upgrade_from_empty_creates_every_table(empty_db: Database):

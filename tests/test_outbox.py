@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from bot.delivery import PermanentDeliveryError, RateLimit, RetryAfter
 from bot.messages import OutboundFile, OutboundMessage
 from bot.service import Draft, VocService
-from jobs.dispatcher import Dispatcher, RetryPolicy
+from jobs.dispatcher import Dispatcher, RetryPolicy, file_payload
 from storage import outbox
 from storage.db import Database
 from storage.models import Outbox
@@ -459,3 +459,19 @@ def test_signal_moved_away_and_back_keeps_a_live_card(
     assert [b.action for b in live.buttons] == ["ack", "resolve", "reassign"]
     sales = chat.shown(SALES_SLACK)[-1].message
     assert isinstance(sales, OutboundMessage) and sales.buttons == ()
+
+
+def test_files_are_delivered_byte_for_byte(db: Database, clock: FakeClock) -> None:
+    chat = FakeChat()
+    workbook = OutboundFile("digest-2026-W48.xlsx", bytes(range(256)) * 40, title="Digest",
+                            caption="Week 48")
+    with db.write() as session:
+        outbox.enqueue(session=session, now=clock(), messages=[outbox.NewMessage(
+            "digest:2026-W48@slack:C0LEADERS", "slack:C0LEADERS", "send_file",
+            file_payload(workbook))])
+
+    drain(dispatcher(db, chat, clock), clock)
+
+    [posted] = chat.shown("slack:C0LEADERS")
+    assert posted.message == workbook
+    assert [r.status for r in rows(db)] == [outbox.SENT]
