@@ -85,6 +85,13 @@ def _database(ctx: typer.Context, *, current: bool = True) -> Database:
     return db
 
 
+def _logging() -> None:
+    """Service logs to stderr; the libraries' chatter stays at warnings."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def _service(ctx: typer.Context, *, allow_example: bool = False) -> VocService:
     company = _company(_settings(ctx), allow_example=allow_example)
     db = _database(ctx)
@@ -113,10 +120,33 @@ def _console(service: VocService, who: str | None) -> None:
 def run(ctx: typer.Context) -> None:
     """Run the bot: Slack and/or Telegram when their tokens are set, else the terminal chat."""
     settings = _settings(ctx)
-    if settings.has_chat_tokens:
-        raise fail("Slack and Telegram tokens are set, but this version of voc-bot has only the "
-                   "terminal chat; unset SLACK_BOT_TOKEN and TELEGRAM_BOT_TOKEN to use it.")
-    _console(_service(ctx, allow_example=True), None)
+    if not settings.has_chat_tokens:
+        _console(_service(ctx, allow_example=True), None)
+        return
+    from bot.runtime import Runtime
+
+    _logging()
+    runtime = Runtime.build(settings, _service(ctx), http_mode=False)
+    if not runtime.adapters:
+        raise fail("No chat adapter could start with the tokens given (see the log above).")
+    asyncio.run(runtime.run_until_signalled())
+
+
+@app.command()
+def serve(ctx: typer.Context,
+          host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
+    """Production mode: POST /slack/events, POST /telegram/webhook, GET /healthz."""
+    import uvicorn
+
+    from bot.runtime import Runtime
+    from bot.server import create_app
+
+    _logging()
+    runtime = Runtime.build(_settings(ctx), _service(ctx), http_mode=True)
+    config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="info",
+                            access_log=False, lifespan="on")
+    uvicorn.Server(config).run()
 
 
 @app.command()
