@@ -23,7 +23,7 @@ _COMPANY_KEYS = {
 }
 _DEPARTMENT_KEYS = {
     "slug", "name", "description", "keywords", "heads", "members", "slack_channel",
-    "telegram_chat", "ack_sla_hours", "suppliers",
+    "telegram_chat", "telegram_topic", "ack_sla_hours", "suppliers",
 }
 _PERSON_KEYS = {"name", "identities", "locale"}
 
@@ -40,6 +40,7 @@ class DepartmentSpec:
     members: tuple[str, ...] = ()
     slack_channel: str | None = None
     telegram_chat: int | None = None
+    telegram_topic: int | None = None
     ack_sla_hours: float = 24.0
     suppliers: tuple[str, ...] = ()
 
@@ -314,6 +315,12 @@ class _Validator:
         self._identities(members, "members", line, label)
         slack_channel = self._get_str(raw, "slack_channel", line, label)
         telegram_chat = self._get_chat(raw, "telegram_chat", line, label)
+        telegram_topic = raw.get("telegram_topic")
+        if telegram_topic is not None and (isinstance(telegram_topic, bool) or not isinstance(
+                telegram_topic, int) or telegram_topic <= 0 or telegram_chat is None):
+            self.fail("must be a positive forum topic id, with telegram_chat set",
+                      table_line=line, department=label, field_name="telegram_topic")
+            telegram_topic = None
         if slack_channel is None and telegram_chat is None:
             self.fail("has no slack_channel and no telegram_chat: its cards could not be posted",
                       table_line=line, department=label)
@@ -328,7 +335,8 @@ class _Validator:
             slug=slug, name=name,
             description=self._get_str(raw, "description", line, label, default="") or "",
             keywords=self._get_list(raw, "keywords", line, label), heads=heads, members=members,
-            slack_channel=slack_channel, telegram_chat=telegram_chat, ack_sla_hours=float(sla),
+            slack_channel=slack_channel, telegram_chat=telegram_chat,
+            telegram_topic=telegram_topic, ack_sla_hours=float(sla),
             suppliers=self._get_list(raw, "suppliers", line, label),
         )
 

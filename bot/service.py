@@ -508,7 +508,8 @@ class VocService:
         if department.slack_channel:
             destinations.append(f"slack:{department.slack_channel}")
         if department.telegram_chat is not None:
-            destinations.append(f"telegram:{department.telegram_chat}")
+            topic = f"/{department.telegram_topic}" if department.telegram_topic else ""
+            destinations.append(f"telegram:{department.telegram_chat}{topic}")
         return destinations
 
     @staticmethod

@@ -60,7 +60,8 @@ def _sync_departments(session: Session, company: Company, report: SyncReport,
     for spec in company.departments:
         values = {"name": spec.name, "description": spec.description,
                   "keywords": list(spec.keywords), "slack_channel": spec.slack_channel,
-                  "telegram_chat": spec.telegram_chat, "ack_sla_hours": spec.ack_sla_hours}
+                  "telegram_chat": spec.telegram_chat, "telegram_topic": spec.telegram_topic,
+                  "ack_sla_hours": spec.ack_sla_hours}
         department = existing.get(spec.slug)
         if department is None:
             department = Department(slug=spec.slug, name=spec.name)

@@ -25,6 +25,7 @@ class Department(SQLModel, table=True):
     keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     slack_channel: str | None = Field(default=None, max_length=40)
     telegram_chat: int | None = Field(default=None, sa_type=BigInteger)
+    telegram_topic: int | None = None  # forum topic (message_thread_id) inside telegram_chat
     ack_sla_hours: float = 24.0
     archived_at: datetime | None = _at(nullable=True)
 

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes.AutoString)
 from alembic import op
 ${imports if imports else ""}
-
-import storage.types
+import storage.types  # noqa: F401  (autogenerate writes storage.types.UTCDateTime)
 
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
