@@ -51,7 +51,9 @@ class Person(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     display_name: str = Field(max_length=200)
-    department_id: int | None = Field(default=None, foreign_key="department.id")
+    department_id: int | None = Field(default=None, foreign_key="department.id")  # from the file
+    # Chosen by the person (Telegram /start) when the file does not name them; sync keeps it.
+    chosen_department_id: int | None = Field(default=None, foreign_key="department.id")
     locale: str | None = Field(default=None, max_length=10)  # chosen by the person or the file
     platform_locale: str | None = Field(default=None, max_length=10)  # from their chat profile
     is_leadership: bool = False

@@ -1,4 +1,4 @@
-"""department telegram topic
+"""department telegram topic, person chosen department
 
 Revision ID: 0002
 Revises: 0001
@@ -21,9 +21,17 @@ def upgrade() -> None:
 
     with op.batch_alter_table("department", schema=None) as batch_op:
         batch_op.add_column(sa.Column("telegram_topic", sa.Integer(), nullable=True))
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("chosen_department_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_person_chosen_department", "department", ["chosen_department_id"], ["id"]
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_person_chosen_department", type_="foreignkey")
+        batch_op.drop_column("chosen_department_id")
 
     with op.batch_alter_table("department", schema=None) as batch_op:
         batch_op.drop_column("telegram_topic")
