@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,18 @@ def serve(ctx: typer.Context,
     uvicorn.Server(config).run()
 
 
+@app.command("slack-manifest")
+def slack_manifest(url: Annotated[str | None, typer.Option(
+        help="Public https base URL of `voc serve` (events go to URL/slack/events); "
+             "without it, a Socket Mode app for `voc run`.")] = None) -> None:
+    """Print the Slack app manifest (command, shortcut, App Home, scopes, events) as JSON."""
+    from handlers.slack.manifest import manifest_json
+
+    if url is not None and not url.startswith("https://"):
+        raise fail("Slack only calls https URLs: give --url https://your.host")
+    typer.echo(manifest_json(url))
+
+
 @app.command()
 def console(ctx: typer.Context, as_: Annotated[str | None, typer.Option(
         "--as", help="Identity (slack:U0LOG1) or part of a name from the departments file.")
@@ -163,9 +176,11 @@ def demo(ctx: typer.Context,
          weeks: Annotated[int, typer.Option(min=1, max=104)] = 12,
          seed: Annotated[int, typer.Option()] = 7,
          append: Annotated[bool, typer.Option(help="Add to a database that has signals")] = False,
+         excel: Annotated[Path, typer.Option("--excel", help="Workbook to write")] = Path(
+             "voc-demo.xlsx"),
          ) -> None:
-    """Fill the database with realistic sample data (signals, loops, scores) to try the bot."""
-    from bot.demo import fill_demo
+    """Fill the database with realistic sample data, print a digest preview, write a workbook."""
+    from bot.demo import demo_digest_and_workbook, fill_demo
 
     service = _service(ctx, allow_example=True)
     try:
@@ -173,6 +188,7 @@ def demo(ctx: typer.Context,
     except ValueError as exc:
         raise fail(str(exc)) from None
     typer.echo(report.summary())
+    typer.echo(demo_digest_and_workbook(service, excel))
 
 
 @db_app.command("upgrade")
@@ -250,6 +266,89 @@ def outbox_retry(ctx: typer.Context,
     with db.write() as session:
         count = outbox.retry_dead(session=session, ids=None if all_ else ids, now=utc_now())
     typer.echo(f"{count} message(s) queued again")
+
+
+@app.command()
+def digest(ctx: typer.Context,
+           week: Annotated[str | None, typer.Option(
+               help="ISO week like 2026-W48 (default: the last complete week)")] = None,
+           post: Annotated[bool, typer.Option("--post", help="Queue it for posting")] = False,
+           dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print it")] = False,
+           ) -> None:
+    """Build the weekly digest: print it, or queue it (exactly once per week and audience)."""
+    from bot.cadence import Week
+    from jobs.digest import digest_figures, post_digest, render_digest
+
+    if post and dry_run:
+        raise fail("Choose one of --post and --dry-run.")
+    try:
+        chosen = Week.parse(week) if week else None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    service = _service(ctx, allow_example=True)
+    if post:
+        typer.echo(post_digest(service, chosen, owner=f"cli:{os.getpid()}").summary())
+        return
+    from jobs.digest import head_audiences
+
+    chosen = chosen or Week.last_complete(service.clock(), service.company.timezone)
+    message = render_digest(digest_figures(service, chosen), service.translator(),
+                            service.company.timezone)
+    typer.echo(message.plain_text())
+    heads = sorted({slug for slug, *_ in head_audiences(service)})
+    typer.echo(f"\n(dry run: nothing queued; --post sends it to leadership with the chart and "
+               f"the week's workbook, and to the heads of {len(heads)} departments)")
+
+
+@app.command("export")
+def export(ctx: typer.Context,
+           output: Annotated[Path, typer.Option("--output", "-o", help="FILE.xlsx")],
+           from_: Annotated[str | None, typer.Option(
+               "--from", help="First day, YYYY-MM-DD (company time)")] = None,
+           to: Annotated[str | None, typer.Option(
+               "--to", help="Last day, YYYY-MM-DD (included)")] = None) -> None:
+    """Excel workbook of signals, events and scores (Summary, Departments, Signals, ...)."""
+    from datetime import date, timedelta
+
+    from bot.cadence import local_midnight
+    from jobs.excel import count_rows, write_workbook
+
+    if output.suffix.lower() != ".xlsx":
+        raise fail(f"{output}: the output must be a .xlsx file.")
+    service = _service(ctx, allow_example=True)
+    tz = service.company.timezone
+    try:
+        start = local_midnight(date.fromisoformat(from_), tz) if from_ else None
+        end = local_midnight(date.fromisoformat(to) + timedelta(days=1), tz) if to else None
+    except ValueError as exc:
+        raise fail(f"Dates are written YYYY-MM-DD: {exc}") from None
+    if start and end and start >= end:
+        raise fail("--from must be on or before --to.")
+    total = count_rows(service, start=start, end=end)
+    with typer.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+        write_workbook(service, output, start=start, end=end, progress=bar.update)
+    typer.echo(f"{output}: {total} rows")
+
+
+@app.command("import-scores")
+def import_scores(ctx: typer.Context,
+                  file: Annotated[Path, typer.Argument(help=".xlsx or .csv with columns date, "
+                                                            "score, customer, segment, comment")],
+                  ) -> None:
+    """Import customer NPS answers; bad rows are reported by row number, good ones imported."""
+    from jobs.imports import ImportFileError
+    from jobs.imports import import_scores as run_import
+
+    if not file.exists():
+        raise fail(f"{file}: no such file.")
+    service = _service(ctx, allow_example=True)
+    try:
+        report = run_import(service, file)
+    except ImportFileError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(report.summary())
+    if report.errors:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -11,9 +11,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import func, select
 
+from bot.cadence import Week, pulse_round, round_bounds
 from bot.errors import VocError
 from bot.service import Draft, VocService
 from storage import outbox
@@ -85,6 +87,7 @@ class DemoReport:
 
     signals: int = 0
     scores: int = 0
+    pulse_answers: int = 0
     by_department: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
 
@@ -92,7 +95,8 @@ class DemoReport:
         """A few lines for the terminal."""
         departments = ", ".join(f"{slug} {n}" for slug, n in self.by_department.most_common())
         outcomes = ", ".join(f"{name} {n}" for name, n in sorted(self.outcomes.items()))
-        return (f"demo: {self.signals} signals, {self.scores} customer scores\n"
+        return (f"demo: {self.signals} signals, {self.scores} customer scores, "
+                f"{self.pulse_answers} internal pulse answers\n"
                 f"  by department: {departments}\n  outcomes: {outcomes}")
 
 
@@ -136,6 +140,7 @@ def fill_demo(service: VocService, *, signals: int = 300, weeks: int = 12, seed:
         report.outcomes[outcome] += 1
         report.by_department[demo.show(reporter, captured.signal.ref).department.slug] += 1
     report.scores = _customer_scores(demo, clock, rng, reporters, start, end)
+    report.pulse_answers = _pulse_answers(demo, clock, rng, start, end)
     with service.db.write() as session:
         outbox.skip_pending(session=session, created_before=end,
                             reason="demo history, not delivered")
@@ -214,3 +219,46 @@ def _customer_scores(demo: VocService, clock: _Clock, rng: random.Random, report
                           segment=rng.choice(SEGMENTS))
         count += 1
     return count
+
+
+def _pulse_answers(demo: VocService, clock: _Clock, rng: random.Random, start: datetime,
+                   end: datetime) -> int:
+    """Monthly internal NPS pulse rounds in the period, answered by about four in five."""
+    from jobs.pulse import asks
+
+    questions = asks(demo)
+    moments, moment = [], end
+    while moment > start:
+        moments.append(moment)
+        moment -= timedelta(days=30)
+    count = 0
+    for moment in reversed(moments):
+        round_id = pulse_round(moment, "monthly", demo.company.timezone)
+        round_start, _ = round_bounds(round_id, demo.company.timezone)
+        for ask in questions:
+            if rng.random() > 0.8:
+                continue
+            clock.now = min(end, max(round_start, start) + timedelta(
+                hours=rng.uniform(1, 24 * 10)))
+            value = rng.choice((10, 9, 9, 8, 8, 7, 6, 5, 9, 10, 3))
+            try:
+                demo.answer_pulse(ask.destination, f"{round_id}:{ask.supplier}", value)
+                count += 1
+            except VocError:
+                pass  # answered already (rounds can repeat when months are short)
+    return count
+
+
+def demo_digest_and_workbook(service: VocService, path: Path) -> str:
+    """The digest preview of the last complete week (as leadership reads it) and a workbook
+    of everything, for the demo's closing words."""
+    from jobs.digest import digest_figures, render_digest
+    from jobs.excel import write_workbook
+
+    week = Week.last_complete(service.clock(), service.company.timezone)
+    message = render_digest(digest_figures(service, week), service.translator(),
+                            service.company.timezone)
+    write_workbook(service, path)
+    return (f"\nDigest preview (leadership, {service.company.locale}):\n\n"
+            f"{message.plain_text()}\n\nWorkbook written: {path} "
+            "(Summary, Departments, Signals, Events, Scores)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.cadence import PULSE_CADENCES
 from bot.i18n import SUPPORTED_LOCALES
 from bot.identity import IDENTITY_HELP, is_valid_identity
 from bot.sla import BusinessHours
@@ -20,6 +21,7 @@ DIGEST_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)
 _COMPANY_KEYS = {
     "timezone", "locale", "triage", "leadership", "admins", "leadership_slack_channel",
     "leadership_telegram_chat", "digest", "business_hours", "business_days", "holidays",
+    "pulse",
 }
 _DEPARTMENT_KEYS = {
     "slug", "name", "description", "keywords", "heads", "members", "slack_channel",
@@ -63,6 +65,7 @@ class Company:
     triage: str
     business_hours: BusinessHours
     digest: str = "mon 09:00"
+    pulse: str = "monthly"  # internal NPS pulse cadence: off, weekly, monthly, quarterly
     leadership: tuple[str, ...] = ()
     admins: tuple[str, ...] = ()
     leadership_slack_channel: str | None = None
@@ -242,6 +245,10 @@ class _Validator:
         if not DIGEST_RE.fullmatch(digest):
             self.fail(f"{digest!r} is not like \"mon 09:00\"", table_line=line,
                       field_name="digest")
+        pulse = self._get_str(raw, "pulse", line, None, default="monthly") or "monthly"
+        if pulse not in PULSE_CADENCES:
+            self.fail(f"unknown pulse cadence {pulse!r} (use {', '.join(PULSE_CADENCES)})",
+                      table_line=line, field_name="pulse")
         hours = self._business_hours(raw, tz, line)
         leadership = self._get_list(raw, "leadership", line, None)
         admins = self._get_list(raw, "admins", line, None)
@@ -265,6 +272,7 @@ class _Validator:
             raise DepartmentsFileError(self.problems)
         return Company(
             timezone=tz, locale=lang, triage=triage, business_hours=hours, digest=digest,
+            pulse=pulse,
             leadership=leadership, admins=admins,
             leadership_slack_channel=self._get_str(raw, "leadership_slack_channel", line, None),
             leadership_telegram_chat=self._get_chat(raw, "leadership_telegram_chat", line, None),

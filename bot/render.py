@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot.i18n import N_, Translator
 from bot.messages import Button, OutboundMessage
-from bot.views import EventView, Kind, QueueView, ScoreView, SignalView, Status
+from bot.views import EventView, Kind, PulseView, QueueView, ScoreView, SignalView, Status
 
 KIND_LABELS = {Kind.COMPLAINT: N_("Complaint"), Kind.PRAISE: N_("Praise"), Kind.IDEA: N_("Idea")}
 KIND_MARKS = {Kind.COMPLAINT: "🔴", Kind.PRAISE: "🟢", Kind.IDEA: "💡"}
@@ -44,6 +44,8 @@ def history_line(event: EventView, t: Translator) -> str:
         "rerouted": N_("Moved from %(from)s to %(to)s by %(who)s, %(when)s"),
         "reopened": N_("Reopened by %(who)s, %(when)s: %(text)s"),
         "rated": N_("Handling rated %(value)s/10 by %(who)s, %(when)s"),
+        "reminded": N_("Overdue: the heads were reminded, %(when)s"),
+        "escalated": N_("Escalated to leadership (twice the SLA), %(when)s"),
     }
     return t.gettext(templates.get(event.action, _SOMEONE)) % params
 
@@ -206,3 +208,49 @@ def done_reply(signal: SignalView, action: str, t: Translator) -> OutboundMessag
     }
     return OutboundMessage(title=t.gettext(templates[action]) % {
         "ref": signal.ref, "department": signal.department.name})
+
+
+def sla_reminder(signal: SignalView, t: Translator) -> OutboundMessage:
+    """To a head when the acknowledge SLA has passed."""
+    title = t.gettext("⏰ %(kind)s %(ref)s for %(department)s is waiting for acknowledgement "
+                      "(due %(when)s).") % {
+        "kind": kind_label(signal.kind, t), "ref": signal.ref,
+        "department": signal.department.name, "when": t.when(signal.ack_due_at)}
+    return OutboundMessage(title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
+                           buttons=(Button("ack", signal.ref, t.gettext("Acknowledge"),
+                                           style="primary"),),
+                           link=signal.source_link)
+
+
+def escalation(signal: SignalView, t: Translator) -> OutboundMessage:
+    """To leadership when an item waits twice its acknowledge SLA."""
+    title = t.gettext("🚨 %(kind)s %(ref)s: %(department)s has not acknowledged it for twice "
+                      "its SLA.") % {"kind": kind_label(signal.kind, t), "ref": signal.ref,
+                                     "department": signal.department.name}
+    return OutboundMessage(title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
+                           link=signal.source_link)
+
+
+def pulse_question(ref: str, supplier: str, round_id: str, t: Translator, *,
+                   reminder: bool = False) -> OutboundMessage:
+    """The internal NPS question about one supplier department, with 0-10 buttons."""
+    title = t.gettext("How likely are you to recommend %(supplier)s's work to a colleague?") % {
+        "supplier": supplier}
+    footer = [t.gettext("Internal NPS pulse %(round)s: 0 = not at all, 10 = certainly. "
+                        "Leadership sees only totals, never who answered.") % {
+        "round": round_id}]
+    if reminder:
+        footer.insert(0, t.gettext("Reminder: this pulse closes soon."))
+    buttons = tuple(Button("pulse", ref, str(v), value=str(v)) for v in range(11))
+    return OutboundMessage(title=title, footer=tuple(footer), buttons=buttons)
+
+
+def pulse_thanks(pulse: PulseView, t: Translator) -> OutboundMessage:
+    """Confirmation of a pulse answer, with a button to add a comment."""
+    params = {"value": pulse.value, "supplier": pulse.supplier.name}
+    if pulse.comment:
+        return OutboundMessage(title=t.gettext("Thank you: %(supplier)s %(value)d/10, with your "
+                                               "comment.") % params, quote=pulse.comment)
+    return OutboundMessage(
+        title=t.gettext("Thank you: %(supplier)s %(value)d/10.") % params,
+        buttons=(Button("pulse", pulse.ref, t.gettext("Add a comment"), value="comment"),))

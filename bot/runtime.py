@@ -71,6 +71,18 @@ class Runtime:
         """Adapters for the platforms whose tokens are set, the scheduler, the dispatcher."""
         runtime = cls(settings, service, http_mode)
         # Platform adapters register here (handlers/slack, handlers/telegram), one line each.
+        if settings.slack_bot_token is not None:
+            from handlers.slack.adapter import build_slack_adapter
+
+            if slack := build_slack_adapter(settings, service, http_mode=http_mode):
+                runtime.adapters["slack"] = slack
+        if settings.telegram_bot_token is not None:
+            from handlers.telegram.adapter import TelegramAdapter
+
+            runtime.adapters["telegram"] = TelegramAdapter(settings, service, http_mode=http_mode)
+        from jobs.scheduler import Scheduler  # digest, SLA sweep, pulses (exactly once: claims)
+
+        runtime.components.append(Scheduler(service))
         runtime.dispatcher = Dispatcher(
             service.db, [adapter.port for adapter in runtime.adapters.values()],
             policy=RetryPolicy(max_attempts=settings.voc_outbox_max_attempts))

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot import inputs, render
+from bot.cadence import round_bounds
 from bot.departments import Company
 from bot.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from bot.i18n import N_, SUPPORTED_LOCALES, Translator, normalise_locale
@@ -28,6 +29,7 @@ from bot.views import (
     EventView,
     Kind,
     PersonView,
+    PulseView,
     QueueView,
     ScoreView,
     SignalView,
@@ -36,7 +38,7 @@ from bot.views import (
 )
 from storage import queries as q
 from storage.db import Database
-from storage.models import Department, Person, Score, Signal
+from storage.models import Department, Event, Person, Score, Signal
 from storage.outbox import NewMessage, enqueue
 
 
@@ -105,6 +107,18 @@ class VocService:
             session.add(person)
             return self._person_view(session, person)
 
+    def choose_department(self, actor: str, slug: str) -> PersonView:
+        """Someone the departments file does not place picks their own department."""
+        with self.db.write() as session:
+            person = self._person(session, actor)
+            if person.department_id is not None:
+                raise Forbidden(N_("The departments file places you in %(department)s; ask an "
+                                   "admin to change it."),
+                                department=self._department(session, person.department_id).name)
+            person.chosen_department_id = self._id(self._department_by_slug(session, slug))
+            session.add(person)
+            return self._person_view(session, person)
+
     def departments(self) -> list[DepartmentView]:
         """Active departments, for pickers."""
         with self.db.read() as session:
@@ -139,6 +153,25 @@ class VocService:
             if not seen:
                 raise conflict
             return CaptureResult(self._view_for(session, seen, actor), duplicate=True)
+
+    @staticmethod
+    def draft_problems(draft: Draft) -> dict[str, InvalidInput]:
+        """What `capture` would refuse in each field of a draft, by field name (changes
+        nothing): forms show every problem next to its field at once."""
+        checks: dict[str, Callable[[], object]] = {
+            "kind": lambda: inputs.parse_kind(draft.kind),
+            "text": lambda: inputs.signal_text(draft.text),
+            "customer": lambda: inputs.optional_text(draft.customer, inputs.MAX_CUSTOMER),
+            "score": lambda: None if draft.score in (None, "") else inputs.parse_score(
+                draft.score),
+        }
+        problems: dict[str, InvalidInput] = {}
+        for name, check in checks.items():
+            try:
+                check()
+            except InvalidInput as error:
+                problems[name] = error
+        return problems
 
     def suggest(self, text: str) -> DepartmentView:
         """The department the text would be routed to (for preselecting it in a form)."""
@@ -207,10 +240,7 @@ class VocService:
         """The reporter corrects the suggested department, before anyone acknowledged it."""
         with self.db.write() as session:
             person, signal = self._for_reporter(session, actor, ref)
-            if signal.status != Status.ROUTED or (signal.routing or {}).get("by") == "head":
-                raise InvalidTransition(  # a head's decision is not the reporter's to undo
-                    N_("%(ref)s is already being handled; ask its department to reassign it."),
-                    ref=format_ref(self._id(signal)))
+            self._require_reroutable(signal)
             self._move(session, signal, person, department, "rerouted", {})
             return self._view(session, signal, viewer=person)
 
@@ -274,8 +304,8 @@ class VocService:
                 chosen = self._department_by_slug(session, department)
             elif headed:
                 chosen = headed[0]
-            elif person is not None and person.department_id is not None:
-                chosen = self._department(session, person.department_id)
+            elif person is not None and (own := self._department_id_of(person)) is not None:
+                chosen = self._department(session, own)
             else:
                 raise InvalidInput(N_("You are not in any department: name one, e.g. "
                                       "/voc queue logistics."))
@@ -297,25 +327,130 @@ class VocService:
                                        self._department(session, signal.department_id))
             return self._view(session, signal, viewer=person)
 
+    # -- leadership and pulses -------------------------------------------------------------
+    def require_leadership(self, actor: str) -> PersonView:
+        """The actor, if leadership or an admin (digests, exports); Forbidden otherwise."""
+        person = self.person(actor)
+        if person is None or not (person.is_leadership or person.is_admin):
+            raise Forbidden(N_("Only leadership and admins can see the company digest."))
+        return person
+
+    def answer_pulse(self, actor: str, ref: str, value: int | str,
+                     comment: str | None = None) -> PulseView:
+        """An internal NPS pulse answer (`value` 0-10), once per person, supplier and round;
+        `value="comment"` adds a comment to the answer already given."""
+        round_id, supplier_slug = self._pulse_ref(ref)
+        adding_comment = value == "comment"
+        score_value = None if adding_comment else inputs.parse_score(value)
+        text = inputs.optional_text(comment, inputs.MAX_NOTE)
+        try:
+            with self.db.write() as session:
+                person = self._person(session, actor)
+                supplier = self._department_by_slug(session, supplier_slug)
+                rater = (self._department(session, person.department_id)
+                         if person.department_id is not None else None)
+                if rater is None or not q.is_supplier(session=session, customer_id=self._id(
+                        rater), supplier_id=self._id(supplier)):
+                    raise Forbidden(N_("Only departments that %(supplier)s serves rate it in "
+                                       "pulses."), supplier=supplier.name)
+                key = f"pulse:{round_id}:{supplier.slug}:{person.id}"
+                score = q.score_by_dedupe_key(session=session, dedupe_key=key)
+                if adding_comment:
+                    if score is None:
+                        raise InvalidTransition(N_("Choose a score from 0 to 10 first."))
+                    if text is None:
+                        raise InvalidInput(N_("The comment is empty."))
+                    score.comment = text
+                elif score is not None:
+                    raise InvalidTransition(
+                        N_("You have already answered the %(round)s pulse about %(supplier)s."),
+                        round=round_id, supplier=supplier.name)
+                else:
+                    assert score_value is not None
+                    score = Score(kind="internal", source="pulse", value=score_value,
+                                  at=self.clock(), comment=text, person_id=person.id,
+                                  rater_department_id=rater.id, rated_department_id=supplier.id,
+                                  pulse_round=round_id, dedupe_key=key)
+                session.add(score)
+                session.flush()
+                return PulseView(f"{round_id}:{supplier.slug}", round_id,
+                                 self._department_view(supplier), rater.name, score.value,
+                                 score.comment)
+        except IntegrityError:  # the same person answered twice at the same moment
+            raise InvalidTransition(
+                N_("You have already answered the %(round)s pulse about %(supplier)s."),
+                round=round_id, supplier=supplier_slug) from None
+
+    def _pulse_ref(self, ref: str) -> tuple[str, str]:
+        """`2026-11:it` -> (round, supplier slug), refusing malformed and closed rounds."""
+        round_id, _, slug = inputs.strip_controls(ref or "").partition(":")
+        try:
+            start, end = round_bounds(round_id, self.company.timezone)
+        except ValueError:
+            raise InvalidInput(N_("“%(value)s” is not a pulse."), value=ref[:40]) from None
+        if not slug or not start <= self.clock() < end:
+            raise InvalidTransition(N_("The %(round)s pulse is closed."), round=round_id)
+        return round_id, slug
+
     # -- rules -----------------------------------------------------------------------------
+    def check(self, actor: str, ref: str, action: str) -> SignalView:
+        """Raise the refusal `action` would get on `ref` now, changing nothing.
+
+        Adapters ask before collecting a note or a reason, so nobody types one in vain.
+        `action` is a method name: acknowledge, resolve, reassign, change_department, reopen
+        or rate.
+        """
+        with self.db.read() as session:
+            person = q.person_by_identity(session=session, identity=actor)
+            signal = self._signal(session, ref)
+            if action in ("acknowledge", "resolve", "reassign"):
+                self._require_head(session, person, signal)
+                if action == "acknowledge" and signal.status == Status.ACKNOWLEDGED:
+                    raise InvalidTransition(N_("%(ref)s is already acknowledged."),
+                                            ref=format_ref(self._id(signal)))
+                self._require_open(signal)
+            elif action in ("change_department", "reopen", "rate"):
+                self._require_reporter(person, signal)
+                if action == "change_department":
+                    self._require_reroutable(signal)
+                if action == "reopen" and signal.status != Status.RESOLVED:
+                    raise InvalidTransition(N_("%(ref)s is not resolved, so it cannot be "
+                                               "reopened."), ref=format_ref(self._id(signal)))
+            else:
+                raise ValueError(f"unknown action {action!r}")
+            return self._view(session, signal, viewer=person, history=False)
+
     def _for_head(self, session: Session, actor: str, ref: str) -> tuple[Person, Signal]:
         person = self._person(session, actor)
         signal = self._signal(session, ref, lock=True)
-        if not person.is_admin and not q.is_head(session=session, person_id=self._id(person),
-                                                 department_id=signal.department_id):
+        self._require_head(session, person, signal)
+        return person, signal
+
+    def _require_head(self, session: Session, person: Person | None, signal: Signal) -> None:
+        if person is None or (not person.is_admin and not q.is_head(
+                session=session, person_id=self._id(person),
+                department_id=signal.department_id)):
             department = self._department(session, signal.department_id)
             raise Forbidden(N_("Only the heads of %(department)s (or an admin) can act on "
                                "%(ref)s."), department=department.name,
                             ref=format_ref(self._id(signal)))
-        return person, signal
 
     def _for_reporter(self, session: Session, actor: str, ref: str) -> tuple[Person, Signal]:
         person = self._person(session, actor)
         signal = self._signal(session, ref, lock=True)
-        if signal.reporter_id != person.id:
+        self._require_reporter(person, signal)
+        return person, signal
+
+    def _require_reporter(self, person: Person | None, signal: Signal) -> None:
+        if person is None or signal.reporter_id != person.id:
             raise Forbidden(N_("Only the person who reported %(ref)s can do that."),
                             ref=format_ref(self._id(signal)))
-        return person, signal
+
+    def _require_reroutable(self, signal: Signal) -> None:
+        if signal.status != Status.ROUTED or (signal.routing or {}).get("by") == "head":
+            raise InvalidTransition(  # a head's decision is not the reporter's to undo
+                N_("%(ref)s is already being handled; ask its department to reassign it."),
+                ref=format_ref(self._id(signal)))
 
     def _require_open(self, signal: Signal) -> None:
         if signal.status == Status.RESOLVED:
@@ -324,8 +459,11 @@ class VocService:
 
     def _require_can_view(self, session: Session, person: Person | None,
                           department: Department) -> None:
+        # Membership by the departments file only: a department chosen by the person themself
+        # (Telegram /start) attributes their reports but opens no one's queue.
         allowed = person is not None and (
-            person.is_admin or person.is_leadership or person.department_id == department.id
+            person.is_admin or person.is_leadership
+            or person.department_id == department.id
             or q.is_head(session=session, person_id=self._id(person),
                          department_id=self._id(department)))
         if not allowed:
@@ -348,28 +486,35 @@ class VocService:
                       department: Department, routing: dict[str, Any], *, kind: Kind,
                       text: str, customer: str | None, score: int | None, link: str | None,
                       anonymous: bool, dedupe_key: str | None) -> Signal:
+        # Two flushes in all (the signal for its id, then its events and score together): this
+        # is the capture path every platform request waits on.
         now = self.clock()
-        signal = Signal(kind=kind, status=Status.NEW, text=text, customer=customer, score=score,
-                        source_link=link, anonymous=anonymous, reporter_id=self._id(reporter),
-                        reporter_identity=identity,
-                        reporter_department_id=reporter.department_id,
-                        department_id=self._id(department), routing=routing,
-                        dedupe_key=dedupe_key, created_at=now, routed_at=now, ack_due_at=now,
+        signal = Signal(kind=kind, status=Status.ROUTED, text=text, customer=customer,
+                        score=score, source_link=link, anonymous=anonymous,
+                        reporter_id=self._id(reporter), reporter_identity=identity,
+                        reporter_department_id=self._department_id_of(reporter),
+                        department_id=self._id(department),
+                        routing={**routing, "card": 0},  # 0: the first routing's cards
+                        dedupe_key=dedupe_key, created_at=now, routed_at=now,
+                        ack_due_at=self.company.business_hours.add(now, department.ack_sla_hours),
                         updated_at=now)
         session.add(signal)
         session.flush()
-        self._history_cache(session)[self._id(signal)] = []  # a new signal has no history yet
-        self._event(session, signal, reporter, "captured", {"kind": kind.value})
-        self._route(signal, department)
-        event = self._event(session, signal, None, "routed",
-                            {"to": department.slug, "to_name": department.name, **routing})
-        signal.routing = {**routing, "card": event.id}
+        signal_id = self._id(signal)
+        captured = Event(signal_id=signal_id, actor_id=reporter.id, action="captured", at=now,
+                         details={"kind": kind.value})
+        routed = Event(signal_id=signal_id, actor_id=None, action="routed", at=now,
+                       details={"to": department.slug, "to_name": department.name, **routing})
+        session.add_all([captured, routed])
         if score is not None:
             session.add(Score(kind="customer", source="chat", value=score, at=now,
                               customer=customer, comment=text[:inputs.MAX_NOTE],
-                              signal_id=signal.id, person_id=reporter.id,
-                              dedupe_key=f"signal:{signal.id}"))
-        self._post_cards(session, signal, department, event.id)
+                              signal_id=signal_id, person_id=reporter.id,
+                              dedupe_key=f"signal:{signal_id}"))
+        session.flush()
+        self._history_cache(session)[signal_id] = [(captured, reporter.display_name),
+                                                   (routed, None)]
+        self._post_cards(session, signal, department, routed.id)
         return signal
 
     def _route(self, signal: Signal, department: Department) -> None:
@@ -378,6 +523,7 @@ class VocService:
         signal.status, signal.routed_at, signal.updated_at = Status.ROUTED, now, now
         signal.acknowledged_at = None
         signal.ack_due_at = self.company.business_hours.add(now, department.ack_sla_hours)
+        signal.reminded_at = signal.escalated_at = None  # a new routing gets its own chasing
 
     def _move(self, session: Session, signal: Signal, person: Person, slug: str, action: str,
               details: dict[str, Any]) -> None:
@@ -518,6 +664,12 @@ class VocService:
         routing_event = (signal.routing or {}).get("card", 0)
         return f"card:{signal.id}:{department.slug}:{routing_event}@{destination}"
 
+    @staticmethod
+    def _department_id_of(person: Person) -> int | None:
+        """The person's department: the file's, else the one they chose themselves."""
+        return (person.department_id if person.department_id is not None
+                else person.chosen_department_id)
+
     def _locale(self, person: Person) -> str:
         return person.locale or person.platform_locale or self.company.locale
 
@@ -529,8 +681,8 @@ class VocService:
     # -- views -----------------------------------------------------------------------------
     def _person_view(self, session: Session, person: Person) -> PersonView:
         person_id = self._id(person)
-        department = (self._department(session, person.department_id).slug
-                      if person.department_id is not None else None)
+        own = self._department_id_of(person)
+        department = self._department(session, own).slug if own is not None else None
         return PersonView(
             id=person_id, display_name=person.display_name,
             identities=tuple(q.identities_of(session=session, person_id=person_id)),

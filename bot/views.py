@@ -123,3 +123,15 @@ class ScoreView:
 def format_ref(signal_id: int) -> str:
     """VOC-<n>."""
     return f"VOC-{signal_id}"
+
+
+@dataclass(frozen=True)
+class PulseView:
+    """One internal NPS pulse answer: how the rater's department sees a supplier this round."""
+
+    ref: str  # "<round>:<supplier slug>", as on the buttons
+    round: str
+    supplier: DepartmentView
+    rater_department: str
+    value: int
+    comment: str | None = None

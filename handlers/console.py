@@ -22,6 +22,7 @@ from bot.render import (
     detail_reply,
     done_reply,
     mine_reply,
+    pulse_thanks,
     queue_reply,
     score_reply,
 )
@@ -230,6 +231,9 @@ class ConsoleChat:
             self.write(self.t.gettext("There is no button %(n)d.") % {"n": number})
             return
         t, me = self.t, self.identity
+        if button.action == "pulse":
+            await self._pulse(button)
+            return
         actions: dict[str, Callable[[], Awaitable[SignalView | None]]] = {
             "ack": lambda: asyncio.to_thread(self.service.acknowledge, me, button.ref),
             "resolve": lambda: self._ask(t.gettext("Resolution note: "),
@@ -247,6 +251,19 @@ class ConsoleChat:
                       "rate": "rated", "reassign": "reassigned",
                       "change_department": "rerouted"}[button.action]
             self.show(done_reply(signal, action, self.t))
+
+    async def _pulse(self, button: Button) -> None:
+        """An internal NPS pulse answer (the 0-10 row asks for the value), or its comment."""
+        me, ref = self.identity, button.ref
+        if button.value == "comment":
+            text = await self.ask(self.t.gettext("Your comment: "))
+            value: str | None = "comment"
+        else:
+            text, value = None, await self.ask(self.t.gettext("Your answer 0-10: "))
+        if value is None or (button.value == "comment" and text is None):
+            return
+        pulse = await asyncio.to_thread(self.service.answer_pulse, me, ref, value, text)
+        self.show(pulse_thanks(pulse, self.t))
 
     async def _ask(self, prompt: str, call: Callable[[str], SignalView]) -> SignalView | None:
         answer = await self.ask(prompt)
@@ -276,12 +293,13 @@ class ConsoleChat:
     def write_buttons(self, buttons: tuple[Button, ...]) -> None:
         """Number the buttons; the 0-10 rating row becomes one entry that asks for the value."""
         labels: list[str] = []
-        rating_done = False
+        rows_done: set[str] = set()
         for button in buttons:
-            if button.action == "rate":
-                if rating_done:
+            if button.action == "rate" or (button.action == "pulse"
+                                           and button.value != "comment"):
+                if button.action in rows_done:
                     continue
-                rating_done = True
+                rows_done.add(button.action)
                 label = "0-10"  # the message around it says what it rates
             else:
                 label = button.label

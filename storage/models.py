@@ -75,6 +75,11 @@ class Signal(SQLModel, table=True):
         Index("ix_signal_created_department", "created_at", "department_id"),
         Index("ix_signal_department_status_due", "department_id", "status", "ack_due_at"),
         Index("ix_signal_reporter_created", "reporter_id", "created_at"),
+        # Digest figures (0003): covering the weekly aggregates, resolutions, the SLA sweep.
+        Index("ix_signal_digest", "created_at", "kind", "department_id", "status",
+              "routed_at", "acknowledged_at", "ack_due_at"),
+        Index("ix_signal_resolved_department", "resolved_at", "department_id"),
+        Index("ix_signal_status_due", "status", "ack_due_at"),
         CheckConstraint("score IS NULL OR (score >= 0 AND score <= 10)", name="ck_signal_score"),
     )
 
@@ -98,6 +103,9 @@ class Signal(SQLModel, table=True):
     acknowledged_at: datetime | None = _at(nullable=True)
     resolved_at: datetime | None = _at(nullable=True)
     updated_at: datetime = _at()
+    # SLA sweep: when the heads were reminded / leadership was told, for the current routing.
+    reminded_at: datetime | None = _at(nullable=True)
+    escalated_at: datetime | None = _at(nullable=True)
 
 
 class Event(SQLModel, table=True):
@@ -119,6 +127,7 @@ class Score(SQLModel, table=True):
     __table_args__ = (
         Index("ix_score_kind_at", "kind", "at"),
         Index("ix_score_rated_at", "rated_department_id", "at"),
+        Index("ix_score_kind_at_value", "kind", "at", "value"),  # digest NPS trend (0003)
         CheckConstraint("value >= 0 AND value <= 10", name="ck_score_value"),
     )
 

@@ -11,7 +11,16 @@ from sqlalchemy import and_, case, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import Department, DepartmentHead, Event, Identity, Person, Score, Signal
+from storage.models import (
+    Department,
+    DepartmentHead,
+    DepartmentSupplier,
+    Event,
+    Identity,
+    Person,
+    Score,
+    Signal,
+)
 
 
 def person_by_identity(*, session: Session, identity: str) -> Person | None:
@@ -166,3 +175,13 @@ def open_queue(*, session: Session, department_id: int, now: datetime, limit: in
     ).all()
     count = session.exec(select(func.count()).select_from(Signal).where(open_, overdue)).one()
     return items, int(count)
+
+
+def is_supplier(*, session: Session, customer_id: int, supplier_id: int) -> bool:
+    """Whether `customer` rates `supplier` in internal NPS pulses."""
+    return session.get(DepartmentSupplier, (customer_id, supplier_id)) is not None
+
+
+def score_by_dedupe_key(*, session: Session, dedupe_key: str) -> Score | None:
+    """The score stored under a dedupe key (a pulse answer, an imported row), if any."""
+    return session.exec(select(Score).where(Score.dedupe_key == dedupe_key)).first()

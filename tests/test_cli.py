@@ -15,9 +15,9 @@ from tests.conftest import EXAMPLE_COMPANY
 runner = CliRunner()
 
 
-def invoke(*args: str, db_url: str, departments: Path = EXAMPLE_COMPANY):
+def invoke(*args: str, db_url: str, departments: Path = EXAMPLE_COMPANY, **settings: str):
     env = {"DATABASE_URL": db_url, "VOC_DEPARTMENTS": str(departments), "SLACK_BOT_TOKEN": "",
-           "TELEGRAM_BOT_TOKEN": ""}
+           "TELEGRAM_BOT_TOKEN": "", **settings}
     return runner.invoke(app, list(args), env=env)
 
 

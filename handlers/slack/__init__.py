@@ -1,0 +1,1 @@
+"""The Slack adapter (slack-bolt): `/voc`, the message shortcut, cards, DMs and App Home."""

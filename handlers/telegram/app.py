@@ -1,0 +1,177 @@
+"""All Telegram wiring in one place: the Application, its handlers and conversation states."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import OrderedDict
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.errors import VocError
+from bot.i18n import N_
+from bot.messages import OutboundMessage
+from bot.service import VocService
+from handlers.telegram import capture, commands, notes
+from handlers.telegram.buttons import pattern
+from handlers.telegram.common import Context, People, Voc, reply, voc, whoami
+
+log = logging.getLogger(__name__)
+PRIVATE = filters.ChatType.PRIVATE
+TYPED = filters.TEXT & ~filters.COMMAND
+COMMANDS = {  # registered with setMyCommands, in English and Russian
+    "complaint": N_("Report a customer's complaint"),
+    "praise": N_("Report a customer's praise"),
+    "idea": N_("Report a customer's idea"),
+    "score": N_("Record a customer's 0-10 score"),
+    "mine": N_("Your reports and their status"),
+    "queue": N_("Your department's open items"),
+    "digest": N_("The weekly digest"),
+    "lang": N_("Change your language"),
+    "help": N_("What this bot can do"),
+    "cancel": N_("Stop the current question"),
+}
+COMMAND_LANGUAGES = ("en", "ru")
+
+
+class SeenUpdates:
+    """The last `size` update ids: Telegram re-sends an update it thinks we missed."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._ids: OrderedDict[int, None] = OrderedDict()
+
+    def first_time(self, update_id: int) -> bool:
+        """True once per update id."""
+        if update_id in self._ids:
+            return False
+        self._ids[update_id] = None
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+
+def build_application(token: str, api_url: str, service: VocService, *,
+                      polling: bool) -> Application:  # type: ignore[type-arg]
+    """The python-telegram-bot Application with every handler of the bot."""
+    builder = ApplicationBuilder().token(token).base_url(api_url).job_queue(None)
+    if api_url.endswith("/bot"):
+        builder = builder.base_file_url(api_url[:-len("/bot")] + "/file/bot")
+    if not polling:
+        builder = builder.updater(None)
+    application = builder.build()
+    application.bot_data["voc"] = Voc(service, People(service))
+    seen = SeenUpdates()
+
+    async def drop_repeated(update: Update, _context: Context) -> None:
+        """A duplicate update id is processed once."""
+        if not seen.first_time(update.update_id):
+            raise ApplicationHandlerStop
+
+    application.add_handler(TypeHandler(Update, drop_repeated), group=-1)
+    for handler in _handlers():
+        application.add_handler(handler)
+    application.add_error_handler(on_error)
+    return application
+
+
+def _handlers() -> list:  # type: ignore[type-arg]
+    cancel: list[BaseHandler[Update, Context, object]] = [
+        CommandHandler("cancel", capture.on_cancel),
+        CallbackQueryHandler(capture.on_cancel, pattern=pattern("cancel")),
+        MessageHandler(filters.COMMAND, capture.on_cancel)]
+    with warnings.catch_warnings():
+        # PTB warns that with per_message=False a button is tracked per chat and user, not
+        # per message: exactly what these conversations want.
+        warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message")
+        reporting = ConversationHandler(
+            entry_points=[
+                CommandHandler(["complaint", "praise", "idea"], capture.on_report_command,
+                               filters=PRIVATE),
+                MessageHandler(PRIVATE & filters.FORWARDED & (filters.TEXT | filters.CAPTION),
+                               capture.on_forwarded)],
+            states={
+                capture.KIND: [CallbackQueryHandler(capture.on_kind, pattern=pattern("kind"))],
+                capture.TEXT: [MessageHandler(TYPED, capture.on_text)],
+                capture.CUSTOMER: [MessageHandler(TYPED, capture.on_customer),
+                                   CallbackQueryHandler(capture.on_customer,
+                                                        pattern=pattern("skip"))],
+                capture.SCORE: [CallbackQueryHandler(capture.on_score,
+                                                     pattern=pattern("value", "skip"))],
+                capture.DEPARTMENT: [CallbackQueryHandler(capture.on_department,
+                                                          pattern=pattern("department"))],
+                capture.CONFIRM: [CallbackQueryHandler(capture.on_confirm,
+                                                       pattern=pattern("send"))],
+            },
+            fallbacks=cancel, name="reporting", allow_reentry=True)
+        answering = ConversationHandler(
+            entry_points=[
+                CallbackQueryHandler(notes.on_ask, pattern=pattern("resolve", "reopen")),
+                # Reassign with a department chosen (without one, a picker is offered first).
+                CallbackQueryHandler(notes.on_ask, pattern=pattern("reassign") + r"[^|]*\|.")],
+            states={notes.NOTE: [MessageHandler(TYPED, notes.on_note)]},
+            fallbacks=cancel, name="answering", allow_reentry=True)
+    return [
+        answering,
+        reporting,
+        CommandHandler("start", commands.on_start),
+        CommandHandler("help", commands.on_help),
+        CommandHandler("lang", commands.on_lang),
+        CommandHandler("mine", commands.on_mine),
+        CommandHandler("queue", commands.on_queue),
+        CommandHandler("score", commands.on_score),
+        CommandHandler("digest", commands.on_digest),
+        CommandHandler("cancel", capture.on_cancel),
+        CallbackQueryHandler(commands.on_button),
+    ]
+
+
+async def on_error(update: object, context: Context) -> None:
+    """The one error handler: a refusal in the sender's language, anything else logged."""
+    error = context.error
+    if not isinstance(update, Update) or update.effective_user is None:
+        log.error("Telegram update failed", exc_info=error)
+        return
+    _me, t = await whoami(update, context)
+    if isinstance(error, VocError):
+        text = error.render(t)
+    else:
+        log.error("Telegram update %s failed", update.update_id, exc_info=error)
+        text = t.gettext("Something went wrong; please try again later.")
+    if update.callback_query:
+        await update.callback_query.answer(text[:200], show_alert=True)
+    elif update.effective_chat:
+        await reply(update, OutboundMessage(title="⚠ " + text))
+
+
+async def register_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """setMyCommands in English (the default) and Russian."""
+    service = voc_of(application).service
+    for language in COMMAND_LANGUAGES:
+        t = service.translator(language)
+        await application.bot.set_my_commands(
+            [BotCommand(name, t.gettext(text)) for name, text in COMMANDS.items()],
+            language_code=None if language == "en" else language)
+
+
+def voc_of(application: Application) -> Voc:  # type: ignore[type-arg]
+    """The shared objects kept in bot_data."""
+    shared = application.bot_data["voc"]
+    assert isinstance(shared, Voc)
+    return shared
+
+
+__all__ = ["build_application", "register_commands", "voc"]

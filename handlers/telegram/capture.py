@@ -1,0 +1,200 @@
+"""Reporting in a private chat: at once with text, step by step without, or by forwarding.
+
+The step-by-step conversation keeps the draft in `user_data` until it is confirmed; the core
+sees it only once, at the end, with a dedupe key from the confirming message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from telegram import (
+    Message,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    Update,
+)
+from telegram.ext import ConversationHandler
+
+from bot import render
+from bot.messages import Button, OutboundMessage
+from bot.service import Draft
+from bot.views import Kind
+from handlers.telegram.buttons import decode
+from handlers.telegram.common import Context, reply, text_message, voc, whoami
+
+# Conversation states, named.
+KIND, TEXT, CUSTOMER, SCORE, DEPARTMENT, CONFIRM = range(6)
+END = ConversationHandler.END
+
+
+def dedupe_key(message: Message) -> str:
+    """One Telegram message stores at most one signal, however often it is delivered."""
+    return f"telegram:{message.chat_id}:{message.message_id}"
+
+
+def _draft(context: Context) -> dict[str, Any]:
+    assert context.user_data is not None
+    draft: dict[str, Any] = context.user_data.setdefault("draft", {})
+    return draft
+
+
+async def _capture(update: Update, context: Context, draft: Draft) -> int:
+    me, t = await whoami(update, context)
+    result = await asyncio.to_thread(voc(context).service.capture, me, draft)
+    await reply(update, render.capture_reply(result.signal, t, duplicate=result.duplicate))
+    if context.user_data is not None:
+        context.user_data.pop("draft", None)
+    return END
+
+
+async def on_report_command(update: Update, context: Context) -> int:
+    """/complaint|/praise|/idea [TEXT]: with text, store at once; without, ask for it."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    kind = message.text.split(None, 1)[0].lstrip("/").split("@")[0]
+    text = message.text.split(None, 1)[1] if context.args else ""
+    if text.strip():
+        return await _capture(update, context, Draft(kind, text, dedupe_key=dedupe_key(message)))
+    _me, t = await whoami(update, context)
+    _draft(context).clear()
+    _draft(context)["kind"] = kind
+    await reply(update, text_message(t.gettext("What did the customer say? ")))
+    return TEXT
+
+
+def _origin(message: Message) -> tuple[str | None, str | None]:
+    """(customer, source link) of a forwarded message: who wrote it, and a public link."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginUser):
+        return origin.sender_user.full_name, None
+    if isinstance(origin, MessageOriginHiddenUser):
+        return origin.sender_user_name, None
+    if isinstance(origin, MessageOriginChannel):
+        link = (f"https://t.me/{origin.chat.username}/{origin.message_id}"
+                if origin.chat.username else None)
+        return None, link
+    if isinstance(origin, MessageOriginChat):
+        return origin.sender_chat.title, None
+    return None, None
+
+
+async def on_forwarded(update: Update, context: Context) -> int:
+    """A forwarded message: keep its text and origin, ask what kind of signal it is."""
+    message = update.effective_message
+    assert message is not None
+    _me, t = await whoami(update, context)
+    customer, link = _origin(message)
+    _draft(context).clear()
+    _draft(context).update(text=message.text or message.caption or "", customer=customer,
+                           link=link, key=dedupe_key(message))
+    await reply(update, text_message(t.gettext("Is this a complaint, praise or an idea?"), tuple(
+        Button("kind", "", render.kind_label(kind, t), value=kind.value) for kind in Kind)))
+    return KIND
+
+
+async def on_kind(update: Update, context: Context) -> int:
+    """The kind of a forwarded message: store it at once with the suggested department."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    draft = _draft(context)
+    return await _capture(update, context, Draft(
+        decode(query.data).value or "", draft.get("text", ""), customer=draft.get("customer"),
+        source_link=draft.get("link"), dedupe_key=draft.get("key")))
+
+
+async def on_text(update: Update, context: Context) -> int:
+    """The customer's words; next, who the customer is."""
+    message = update.effective_message
+    assert message is not None
+    _me, t = await whoami(update, context)
+    _draft(context)["text"] = message.text
+    await reply(update, text_message(t.gettext("Customer (optional): "),
+                                     (Button("skip", "", t.gettext("Skip")),)))
+    return CUSTOMER
+
+
+async def on_customer(update: Update, context: Context) -> int:
+    """The customer (typed, or skipped); next, their 0-10 score."""
+    if update.callback_query:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_reply_markup(None)
+    elif update.effective_message:
+        _draft(context)["customer"] = update.effective_message.text
+    _me, t = await whoami(update, context)
+    keypad = tuple(Button("value", "", str(v), value=str(v)) for v in range(11))
+    await reply(update, text_message(t.gettext("Customer's score 0-10 (optional): "),
+                                     (*keypad, Button("skip", "", t.gettext("Skip")))))
+    return SCORE
+
+
+async def on_score(update: Update, context: Context) -> int:
+    """The score (or none); next, the department, the suggested one first."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    _draft(context)["score"] = decode(query.data).value
+    _me, t = await whoami(update, context)
+    service = voc(context).service
+    suggested = await asyncio.to_thread(service.suggest, _draft(context)["text"])
+    others = await asyncio.to_thread(service.departments)
+    ordered = [suggested, *(d for d in others if d.slug != suggested.slug)]
+    await reply(update, text_message(t.gettext("Which department should handle it?"), tuple(
+        Button("department", "", ("✓ " if d is suggested else "") + d.name, value=d.slug)
+        for d in ordered)))
+    return DEPARTMENT
+
+
+async def on_department(update: Update, context: Context) -> int:
+    """The department; last, the whole report to confirm."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    draft = _draft(context)
+    draft["department"] = decode(query.data).value
+    _me, t = await whoami(update, context)
+    kind = render.kind_label(Kind(draft["kind"]), t)
+    names = {d.slug: d.name for d in await asyncio.to_thread(voc(context).service.departments)}
+    fields = [(t.gettext("Department"), names.get(draft["department"], draft["department"]))]
+    if draft.get("customer"):
+        fields.append((t.gettext("Customer"), draft["customer"]))
+    if draft.get("score") is not None:
+        fields.append((t.gettext("Customer score"), f"{draft['score']}/10"))
+    await reply(update, OutboundMessage(
+        title=t.gettext("Send this %(kind)s?") % {"kind": kind}, quote=draft["text"],
+        fields=tuple(fields), buttons=(Button("send", "", t.gettext("Send")),
+                                       Button("cancel", "", t.gettext("Cancel")))))
+    return CONFIRM
+
+
+async def on_confirm(update: Update, context: Context) -> int:
+    """Send: the core stores and routes it (pressing twice stores it once)."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    draft = _draft(context)
+    return await _capture(update, context, Draft(
+        draft["kind"], draft["text"], customer=draft.get("customer"), score=draft.get("score"),
+        department=draft.get("department"),
+        dedupe_key=f"telegram:{query.message.chat.id}:{query.message.message_id}"))
+
+
+async def on_cancel(update: Update, context: Context) -> int:
+    """/cancel, a Cancel button or another command: drop the draft."""
+    if update.callback_query:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_reply_markup(None)
+    if context.user_data is not None:
+        context.user_data.pop("draft", None)
+        context.user_data.pop("pending", None)
+    _me, t = await whoami(update, context)
+    await reply(update, text_message(t.gettext("Cancelled.")))
+    return END

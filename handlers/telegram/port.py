@@ -1,0 +1,130 @@
+"""Delivery of outbox messages through the Bot API: posts, in-place edits, files.
+
+Destinations are `telegram:<chat id>` or `telegram:<chat id>/<forum topic id>`; a person's
+private chat has their user id as its chat id. Telegram's answers become the dispatcher's
+vocabulary: flood control -> RetryAfter (no attempt spent); a chat the bot can no longer
+write to -> PermanentDeliveryError with what the admin should do (the dead-letter list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
+
+from telegram import Bot, InputFile
+from telegram import error as tg
+from telegram.constants import ParseMode
+
+from bot.delivery import PermanentDeliveryError, RateLimit, RetryAfter
+from bot.messages import OutboundFile, OutboundMessage
+from handlers.telegram import html
+from handlers.telegram.buttons import keyboard
+from handlers.telegram.common import NO_PREVIEW
+
+T = TypeVar("T")
+CAPTION_LIMIT = 1024
+_PHOTO = (".png", ".jpg", ".jpeg")
+
+
+def parse_destination(destination: str) -> tuple[int, int | None]:
+    """(chat id, forum topic id or None) from `telegram:-1001/7`."""
+    platform, _, target = destination.partition(":")
+    chat, _, topic = target.partition("/")
+    if platform != "telegram" or not chat.lstrip("-").isdecimal() or (
+            topic and not topic.isdecimal()):
+        raise PermanentDeliveryError(f"{destination!r} is not a Telegram destination "
+                                     "(telegram:<chat id>[/<topic id>])")
+    return int(chat), int(topic) if topic else None
+
+
+def _advice(destination: str, error: tg.TelegramError) -> str:
+    """An admin-readable account of a refusal that retrying cannot fix."""
+    what = error.message
+    lowered = what.lower()
+    if "blocked by the user" in lowered or "initiate conversation" in lowered:
+        fix = ("the person blocked the bot or never started it: ask them to open the bot and "
+               "press Start, then `voc outbox retry`")
+    elif "kicked" in lowered or "not a member" in lowered or "chat not found" in lowered:
+        fix = ("the bot is not in that group (removed, or the chat id is wrong): add the bot "
+               "to the group and check telegram_chat in the departments file, then "
+               "`voc outbox retry`")
+    elif "thread not found" in lowered:
+        fix = "the forum topic is gone: fix telegram_topic in the departments file"
+    else:
+        fix = "Telegram refused the request; retrying would not help"
+    return f"Telegram refused delivery to {destination}: {what} ({fix})"
+
+
+async def _deliver(destination: str, call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except tg.RetryAfter as exc:
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        raise RetryAfter(seconds, "Telegram flood control") from exc
+    except tg.ChatMigrated as exc:
+        raise PermanentDeliveryError(
+            f"Telegram refused delivery to {destination}: the group became a supergroup; set "
+            f"telegram_chat = {exc.new_chat_id} in the departments file, then `voc "
+            "departments sync` and `voc outbox retry`") from exc
+    except (tg.Forbidden, tg.BadRequest) as exc:
+        raise PermanentDeliveryError(_advice(destination, exc)) from exc
+
+
+class TelegramPort:
+    """The DeliveryPort of Telegram, over one python-telegram-bot `Bot`."""
+
+    platforms: tuple[str, ...] = ("telegram",)
+    # Telegram: about 20 messages a minute into one group, about 30 a second overall.
+    rate_limit = RateLimit(per_destination=(20, 60.0), overall=(30, 1.0))
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str) -> str:
+        """Post a message: one message if it has buttons (edited later), else split."""
+        chat, topic = parse_destination(destination)
+        texts = [html.fit(message)] if message.buttons else html.split(message)
+        first: str | None = None
+        for index, text in enumerate(texts):
+            sent = await _deliver(destination, self.bot.send_message(
+                chat, text, parse_mode=ParseMode.HTML, message_thread_id=topic,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=keyboard(message.buttons) if index == len(texts) - 1 else None))
+            first = first or str(sent.message_id)
+        assert first is not None
+        return first
+
+    async def update(self, destination: str, message_id: str, message: OutboundMessage) -> None:
+        """Edit a card in place (same text again is fine: Telegram says "not modified")."""
+        chat, _topic = parse_destination(destination)
+        try:
+            await _deliver(destination, self.bot.edit_message_text(
+                html.fit(message), chat_id=chat, message_id=int(message_id),
+                parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                reply_markup=keyboard(message.buttons)))
+        except PermanentDeliveryError as exc:
+            if "message is not modified" not in str(exc).lower():
+                raise
+
+    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str) -> str:
+        """Upload a chart as a photo, anything else as a document."""
+        chat, topic = parse_destination(destination)
+        caption = html.escape(file.caption[:CAPTION_LIMIT - 20]) if file.caption else None
+        upload = InputFile(file.content, filename=file.filename)
+        send = (self.bot.send_photo(chat, upload, caption=caption, parse_mode=ParseMode.HTML,
+                                    message_thread_id=topic)
+                if file.filename.lower().endswith(_PHOTO) else
+                self.bot.send_document(chat, upload, caption=caption,
+                                       parse_mode=ParseMode.HTML, message_thread_id=topic))
+        return str((await _deliver(destination, send)).message_id)
+
+    async def find_sent(self, destination: str, dedupe_key: str) -> str | None:
+        """Always None: the Bot API cannot list or search a chat's messages.
+
+        So a message whose delivery was uncertain (the process died between Telegram's OK and
+        our commit) is posted again: on Telegram the guarantee is at least once, and such a
+        crash can show one duplicate message. Card edits are idempotent and never duplicate.
+        """
+        return None

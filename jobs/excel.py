@@ -1,0 +1,286 @@
+"""Excel workbooks (openpyxl write-only, streamed with lxml) and the customer-score import.
+
+Sheets: Summary (weekly NPS and signals, with a line chart), Departments (loop health, with a
+bar chart), Signals, Events, Scores. Cells are typed (dates as dates in company time, scores
+as numbers), headers frozen and filterable. Rows are streamed from the database in batches,
+so memory stays flat whatever the size.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from bot.cadence import Week
+from bot.i18n import Translator
+from bot.nps import Nps
+from bot.service import VocService
+from storage import digest_queries as dq
+
+Progress = Callable[[int], None]  # called with the number of rows just written
+BATCH = 5000
+_BOLD = Font(bold=True)
+
+
+def export_workbook(service: VocService, *, start: datetime | None = None,
+                    end: datetime | None = None, t: Translator | None = None) -> bytes:
+    """The workbook as bytes (for the digest attachment)."""
+    buffer = io.BytesIO()
+    write_workbook(service, buffer, start=start, end=end, t=t)
+    return buffer.getvalue()
+
+
+def count_rows(service: VocService, *, start: datetime | None, end: datetime | None) -> int:
+    """Signals + events + scores the export of [start, end) will write (for a progress bar)."""
+    start, end = _range(service, start, end)
+    s, sc = dq.signal_t.c, dq.score_t.c
+    e = _event_t().c
+    with service.db.read() as session:
+        signals = session.execute(select(func.count()).where(
+            s.created_at >= start, s.created_at < end)).scalar_one()
+        events = session.execute(select(func.count()).select_from(_event_t().join(
+            dq.signal_t, s.id == e.signal_id)).where(s.created_at >= start,
+                                                      s.created_at < end)).scalar_one()
+        scores = session.execute(select(func.count()).where(
+            sc.at >= start, sc.at < end)).scalar_one()
+    return int(signals) + int(events) + int(scores)
+
+
+def write_workbook(service: VocService, target: BinaryIO | Path, *,
+                   start: datetime | None = None, end: datetime | None = None,
+                   t: Translator | None = None, progress: Progress | None = None) -> None:
+    """Stream the workbook of signals created in [start, end) (all time by default), their
+    events, and the scores given in [start, end)."""
+    t = t or service.translator()
+    start, end = _range(service, start, end)
+    book = Workbook(write_only=True)
+    sheets = _Sheets(service, book, t, start, end, progress or (lambda _n: None))
+    with service.db.read() as session:
+        names = dq.department_names(session=session)
+        sheets.summary(session)
+        sheets.departments(session, names)
+        sheets.signals(session, names)
+        sheets.events(session)
+        sheets.scores(session, names)
+    book.save(target)  # openpyxl accepts paths and binary files
+
+
+def _event_t() -> Any:
+    from storage.models import Event
+
+    return Event.__table__  # type: ignore[attr-defined]
+
+
+def _range(service: VocService, start: datetime | None, end: datetime | None
+           ) -> tuple[datetime, datetime]:
+    if end is None:
+        end = service.clock() + timedelta(seconds=1)
+    if start is None:
+        with service.db.read() as session:
+            first = session.execute(select(func.min(dq.signal_t.c.created_at))).scalar()
+            first_score = session.execute(select(func.min(dq.score_t.c.at))).scalar()
+        candidates = [d for d in (first, first_score) if d is not None]
+        start = min(candidates) if candidates else end - timedelta(weeks=1)
+        start = min(start, end - timedelta(seconds=1))
+    return start, end
+
+
+class _Sheets:
+    """One workbook being written; each method adds one sheet."""
+
+    def __init__(self, service: VocService, book: Workbook, t: Translator, start: datetime,
+                 end: datetime, progress: Progress) -> None:
+        self.service, self.book, self.t = service, book, t
+        self.start, self.end, self.progress = start, end, progress
+        self.tz = service.company.timezone
+
+    def local(self, moment: datetime | None) -> datetime | None:
+        """Excel has no time zones: company wall-clock time, as people read it."""
+        return None if moment is None else moment.astimezone(self.t.timezone).replace(
+            tzinfo=None, microsecond=0)
+
+    def sheet(self, title: str, headers: list[tuple[str, int]], rows: int) -> Any:
+        """A sheet with widths, a frozen bold header and an autofilter over `rows` rows."""
+        ws = self.book.create_sheet(title)
+        for index, (_, width) in enumerate(headers, 1):
+            ws.column_dimensions[get_column_letter(index)].width = width
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(rows, 0) + 1}"
+        header_cells = []
+        for label, _ in headers:
+            cell = WriteOnlyCell(ws, value=label)
+            cell.font = _BOLD
+            header_cells.append(cell)
+        ws.append(header_cells)
+        return ws
+
+    def stream(self, session: Session, statement: Any) -> Iterator[Any]:
+        result = session.execute(statement.execution_options(yield_per=BATCH))
+        for partition in result.partitions():
+            yield from partition
+            self.progress(len(partition))
+
+    # -- sheets ------------------------------------------------------------------------------
+    def summary(self, session: Session) -> None:
+        t = self.t
+        first = Week.containing(self.start, self.tz)
+        last = Week.containing(self.end - timedelta(microseconds=1), self.tz)
+        weeks = [first]
+        while weeks[-1] < last and len(weeks) < 520:
+            weeks.append(weeks[-1].shift(1))
+        bounds = [w.bounds(self.tz)[0] for w in weeks] + [weeks[-1].bounds(self.tz)[1]]
+        bounds[0], bounds[-1] = max(bounds[0], self.start), min(bounds[-1], self.end)
+        nps = dq.customer_nps_by_week(session=session, bounds=bounds)
+        kinds = dq.signals_by_week_and_kind(session=session, bounds=bounds)
+        total = Nps()
+        for counts in nps:
+            total += Nps(counts.promoters, counts.passives, counts.detractors)
+        headers = [(t.gettext("Week"), 11), (t.gettext("Starts"), 12),
+                   (t.gettext("Customer NPS"), 14), (t.gettext("Answers"), 10),
+                   (t.gettext("Margin ±"), 10), (t.gettext("Complaints"), 12),
+                   (t.gettext("Praise"), 10), (t.gettext("Ideas"), 10)]
+        ws = self.sheet(t.gettext("Summary"), headers, len(weeks))
+        for week, counts, kind in zip(weeks, nps, kinds, strict=True):
+            value = Nps(counts.promoters, counts.passives, counts.detractors)
+            ws.append([str(week), week.monday, _round(value.score), value.n,
+                       _round(value.margin), kind.get("complaint", 0), kind.get("praise", 0),
+                       kind.get("idea", 0)])
+        ws.append([])
+        ws.append([t.gettext("Period"), self.local(self.start), self.local(self.end)])
+        ws.append([t.gettext("Customer NPS"), _round(total.score), total.n,
+                   _round(total.margin)])
+        chart = LineChart()
+        chart.title = t.gettext("Customer NPS by week")
+        chart.y_axis.title = t.gettext("Customer NPS")
+        chart.height, chart.width = 8, 18
+        chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=len(weeks) + 1),
+                       titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=len(weeks) + 1))
+        ws.add_chart(chart, "J2")
+
+    def departments(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
+        t = self.t
+        loop = dq.loop_health(session=session, start=self.start, end=self.end,
+                              as_of=min(self.service.clock(), self.end))
+        s = dq.signal_t.c
+        per_kind: dict[int, dict[str, int]] = {}
+        for dept, kind, count in session.execute(
+                select(s.department_id, s.kind, func.count())
+                .where(s.created_at >= self.start, s.created_at < self.end)
+                .group_by(s.department_id, s.kind)):
+            per_kind.setdefault(int(dept), {})[str(kind)] = int(count)
+        ids = sorted(set(loop) | set(per_kind), key=lambda d: names[d][1])
+        headers = [(t.gettext("Department"), 22), (t.gettext("Slug"), 12),
+                   (t.gettext("Signals"), 10), (t.gettext("Complaints"), 12),
+                   (t.gettext("Praise"), 10), (t.gettext("Ideas"), 10),
+                   (t.gettext("Acknowledged within SLA"), 14),
+                   (t.gettext("Median hours to acknowledge"), 14), (t.gettext("Resolved"), 10),
+                   (t.gettext("Open"), 8), (t.gettext("Overdue"), 10)]
+        ws = self.sheet(t.gettext("Departments"), headers, len(ids))
+        for dept in ids:
+            row, kinds = loop.get(dept, dq.LoopRow(dept)), per_kind.get(dept, {})
+            share = WriteOnlyCell(ws, value=row.within_sla / row.due if row.due else None)
+            share.number_format = "0%"
+            ws.append([names[dept][1], names[dept][0], sum(kinds.values()),
+                       kinds.get("complaint", 0), kinds.get("praise", 0), kinds.get("idea", 0),
+                       share, _round(row.median_ack_hours, 1), row.resolved, row.open,
+                       row.open_overdue])
+        if ids:
+            chart = BarChart()
+            chart.type = "bar"
+            chart.title = t.gettext("Signals per department")
+            chart.height, chart.width = 8, 18
+            chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=len(ids) + 1),
+                           titles_from_data=True)
+            chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=len(ids) + 1))
+            ws.add_chart(chart, "M2")
+
+    def signals(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
+        t = self.t
+        s, p = dq.signal_t.c, dq.person_t.c
+        where = (s.created_at >= self.start, s.created_at < self.end)
+        total = session.execute(select(func.count()).where(*where)).scalar_one()
+        headers = [(t.gettext("Ref"), 10), (t.gettext("Created"), 17), (t.gettext("Kind"), 11),
+                   (t.gettext("Status"), 13), (t.gettext("Department"), 20),
+                   (t.gettext("Text"), 60), (t.gettext("Customer"), 20),
+                   (t.gettext("Customer score"), 10), (t.gettext("Reported by"), 20),
+                   (t.gettext("Acknowledge by"), 17), (t.gettext("Acknowledged"), 17),
+                   (t.gettext("Resolved"), 17)]
+        ws = self.sheet(t.gettext("Signals"), headers, int(total))
+        anonymous = t.gettext("anonymous")
+        statement = (select(s.id, s.created_at, s.kind, s.status, s.department_id, s.text,
+                            s.customer, s.score, s.anonymous, p.display_name, s.ack_due_at,
+                            s.acknowledged_at, s.resolved_at)
+                     .join(dq.person_t, p.id == s.reporter_id).where(*where).order_by(s.id))
+        local = self.local
+        for r in self.stream(session, statement):
+            ws.append([f"VOC-{r[0]}", local(r[1]), r[2], r[3], names[r[4]][1], r[5], r[6], r[7],
+                       anonymous if r[8] else r[9], local(r[10]), local(r[11]), local(r[12])])
+
+    def events(self, session: Session) -> None:
+        t = self.t
+        s, p, e = dq.signal_t.c, dq.person_t.c, _event_t().c
+        where = (s.created_at >= self.start, s.created_at < self.end)
+        joined = _event_t().join(dq.signal_t, s.id == e.signal_id).outerjoin(
+            dq.person_t, p.id == e.actor_id)
+        total = session.execute(select(func.count()).select_from(joined).where(*where)
+                                ).scalar_one()
+        headers = [(t.gettext("Ref"), 10), (t.gettext("At"), 17), (t.gettext("Action"), 14),
+                   (t.gettext("By"), 20), (t.gettext("Details"), 60)]
+        ws = self.sheet(t.gettext("Events"), headers, int(total))
+        statement = (select(e.signal_id, e.at, e.action, p.display_name, e.actor_id,
+                            s.reporter_id, s.anonymous, e.details)
+                     .select_from(joined).where(*where).order_by(e.signal_id, e.at, e.id))
+        anonymous = t.gettext("anonymous")
+        for r in self.stream(session, statement):
+            hidden = r[6] and r[4] == r[5]  # an anonymous reporter stays anonymous
+            ws.append([f"VOC-{r[0]}", self.local(r[1]), r[2], anonymous if hidden else r[3],
+                       _details(r[7])])
+
+    def scores(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
+        t = self.t
+        sc = dq.score_t.c
+        where = (sc.at >= self.start, sc.at < self.end)
+        total = session.execute(select(func.count()).where(*where)).scalar_one()
+        headers = [(t.gettext("At"), 17), (t.gettext("Kind"), 10), (t.gettext("Source"), 10),
+                   (t.gettext("Score"), 8), (t.gettext("Customer"), 20),
+                   (t.gettext("Segment"), 12), (t.gettext("Comment"), 50),
+                   (t.gettext("Rating department"), 20), (t.gettext("Rated department"), 20),
+                   (t.gettext("Pulse round"), 12), (t.gettext("Signal"), 10)]
+        ws = self.sheet(t.gettext("Scores"), headers, int(total))
+        statement = (select(sc.at, sc.kind, sc.source, sc.value, sc.customer, sc.segment,
+                            sc.comment, sc.rater_department_id, sc.rated_department_id,
+                            sc.pulse_round, sc.signal_id).where(*where).order_by(sc.at, sc.id))
+
+        def name(dept: int | None) -> str | None:
+            return None if dept is None else names[dept][1]
+
+        for r in self.stream(session, statement):
+            ws.append([self.local(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], name(r[7]),
+                       name(r[8]), r[9], None if r[10] is None else f"VOC-{r[10]}"])
+
+
+def _round(value: float | None, digits: int = 0) -> float | int | None:
+    if value is None:
+        return None
+    return round(value) if digits == 0 else round(value, digits)
+
+
+def _details(details: dict[str, Any] | None) -> str | None:
+    if not details:
+        return None
+    parts = [f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+             for key, value in details.items() if key not in ("card",)]
+    return "; ".join(parts) or None
+

@@ -1,0 +1,145 @@
+"""The scheduler inside `voc run` / `voc serve`: weekly digest, SLA sweep, pulse rounds.
+
+APScheduler 3 keeps the schedule in memory in every replica (no shared job store: its FAQ says
+several processes cannot share one). Exactly-once comes from the claim rows each job takes in
+the transaction doing its work, so every replica may fire and only one posts. A run missed
+while the bot was down is caught up at start, through the same claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.cadence import Week, parse_weekly
+from bot.departments import Company
+from bot.service import VocService
+from jobs.digest import PostReport, post_digest
+from jobs.pulse import PulseReport, pulse_tick
+from jobs.sla_sweep import SweepReport, sweep
+
+log = logging.getLogger(__name__)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PULSE_TIME = (10, 0)  # pulse rounds open and remind at 10:00 company time, daily check
+
+
+def digest_trigger(company: Company) -> CronTrigger:
+    """The weekly digest time (`digest = "mon 09:00"`) in company time."""
+    day, hour, minute = parse_weekly(company.digest)
+    return CronTrigger(day_of_week=day, hour=hour, minute=minute,
+                       timezone=ZoneInfo(company.timezone))
+
+
+def digest_slot(week: Week, company: Company) -> datetime:
+    """When the digest is due during `week` (it reports the week before)."""
+    day, hour, minute = parse_weekly(company.digest)
+    local = datetime.combine(week.monday + timedelta(days=DAYS.index(day)),
+                             datetime.min.time().replace(hour=hour, minute=minute),
+                             tzinfo=ZoneInfo(company.timezone))
+    return local.astimezone(ZoneInfo("UTC"))
+
+
+def due_digest_week(now: datetime, company: Company) -> Week:
+    """The week reported by the latest digest slot at or before `now`."""
+    current = Week.containing(now, company.timezone)
+    return current.shift(-1) if now >= digest_slot(current, company) else current.shift(-2)
+
+
+class Scheduler:
+    """A runtime component: schedules the jobs in the company timezone, catches up at start."""
+
+    name = "scheduler"
+
+    def __init__(self, service: VocService, *, sweep_minutes: float = 5.0,
+                 misfire_grace_seconds: int = 6 * 3600, owner: str | None = None) -> None:
+        self.service = service
+        self.sweep_minutes = sweep_minutes
+        self.misfire_grace_seconds = misfire_grace_seconds
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.scheduler: AsyncIOScheduler | None = None
+        self._catch_up: asyncio.Task[None] | None = None
+
+    def build(self, loop: asyncio.AbstractEventLoop | None = None) -> AsyncIOScheduler:
+        """The scheduler with its three jobs (not started)."""
+        company = self.service.company
+        tz = ZoneInfo(company.timezone)
+        # A late run still runs (up to the grace), piled-up runs collapse into one.
+        options: dict[str, Any] = {"coalesce": True, "max_instances": 1,
+                                   "misfire_grace_time": self.misfire_grace_seconds,
+                                   "replace_existing": True}
+        scheduler = AsyncIOScheduler(event_loop=loop, timezone=tz)
+        scheduler.add_job(self.digest, digest_trigger(company), id="voc-digest",
+                          name="weekly digest", **options)
+        scheduler.add_job(self.sweep, IntervalTrigger(minutes=self.sweep_minutes, timezone=tz),
+                          id="voc-sla-sweep", name="SLA sweep", **options)
+        if company.pulse != "off":
+            scheduler.add_job(self.pulse, CronTrigger(hour=PULSE_TIME[0], minute=PULSE_TIME[1],
+                                                      timezone=tz),
+                              id="voc-pulse", name="internal NPS pulse", **options)
+        return scheduler
+
+    async def start(self) -> None:
+        """Schedule the jobs, and catch up whatever was missed while the bot was down (in the
+        background: a failing job must not keep the bot from starting)."""
+        self.scheduler = self.build(asyncio.get_running_loop())
+        self.scheduler.start()
+        self._catch_up = asyncio.create_task(self._catch_up_logged(), name="scheduler-catch-up")
+
+    async def stop(self) -> None:
+        """Stop scheduling (a job in its worker thread finishes its transaction)."""
+        if self._catch_up is not None:
+            await self._catch_up  # it logs its own failure
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def _catch_up_logged(self) -> None:
+        try:
+            await self.catch_up()
+        except Exception:
+            log.exception("catching up scheduled jobs failed; they run again on schedule")
+
+    async def catch_up(self) -> None:
+        """Run the latest due digest (claimed: posted only if it never was), a sweep, a pulse
+        tick (only after the day's pulse time, as the schedule would)."""
+        await self.digest()
+        await self.sweep()
+        now = self.service.clock().astimezone(ZoneInfo(self.service.company.timezone))
+        if self.service.company.pulse != "off" and (now.hour, now.minute) >= PULSE_TIME:
+            await self.pulse()
+
+    async def digest(self) -> PostReport:
+        """Post the digest of the week the latest slot reports (once per audience)."""
+        week = due_digest_week(self.service.clock(), self.service.company)
+        return await asyncio.to_thread(post_digest, self.service, week, owner=self.owner)
+
+    async def sweep(self) -> SweepReport:
+        """Remind and escalate overdue items."""
+        return await asyncio.to_thread(sweep, self.service)
+
+    async def pulse(self) -> PulseReport:
+        """Open or remind the current pulse round."""
+        return await asyncio.to_thread(pulse_tick, self.service, owner=self.owner)
+
+
+def next_runs(trigger: CronTrigger, after: datetime, count: int) -> list[datetime]:
+    """The trigger's next `count` fire times after `after` (for tests and `voc digest`)."""
+    runs: list[datetime] = []
+    previous: datetime | None = None
+    moment = after
+    for _ in range(count):
+        fire = trigger.get_next_fire_time(previous, moment)
+        if fire is None:
+            break
+        runs.append(fire)
+        previous, moment = fire, fire + timedelta(microseconds=1)
+    return runs
+

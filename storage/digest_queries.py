@@ -1,0 +1,195 @@
+"""The digest's figures, aggregated in SQL (indexes in migration 0003), never by loading rows.
+
+Weeks are passed in as UTC boundaries computed in company time, so grouping by week is a
+`CASE` over those instants: the same SQL on SQLite and PostgreSQL, daylight saving included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
+from sqlalchemy import Table as SATable
+from sqlmodel import Session
+
+from storage.models import Department, Person, Score, Signal
+
+signal_t: SATable = Signal.__table__  # type: ignore[attr-defined]
+score_t: SATable = Score.__table__  # type: ignore[attr-defined]
+department_t: SATable = Department.__table__  # type: ignore[attr-defined]
+person_t: SATable = Person.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Promoters, passives and detractors (and distinct respondents, for internal NPS)."""
+
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+    respondents: int = 0
+
+
+@dataclass(frozen=True)
+class LoopRow:
+    """One department's loop health for a week."""
+
+    department_id: int
+    routed: int = 0  # signals created in the week that belong to the department now
+    due: int = 0  # of those, acknowledged or past their acknowledge deadline
+    within_sla: int = 0  # acknowledged by the deadline
+    median_ack_hours: float | None = None
+    resolved: int = 0  # resolved during the week (any signal of the department)
+    open: int = 0  # open now (routed or acknowledged)
+    open_overdue: int = 0  # waiting for acknowledgement past the deadline
+
+
+@dataclass(frozen=True)
+class VerbatimRow:
+    """One signal quoted in the digest."""
+
+    id: int
+    kind: str
+    text: str
+    department_id: int
+    reporter: str | None  # None when anonymous
+    customer: str | None
+    score: int | None
+    created_at: datetime
+
+
+def _bucket(column: Any, bounds: Sequence[datetime]) -> ColumnElement[int]:
+    """Index of the week [bounds[i], bounds[i+1]) the column falls in (callers filter range)."""
+    whens = [(column < bound, literal(i)) for i, bound in enumerate(bounds[1:-1])]
+    return case(*whens, else_=literal(len(bounds) - 2)) if whens else literal(0)
+
+
+def _nps_sums(value: Any) -> list[ColumnElement[Any]]:
+    return [func.sum(case((value >= 9, 1), else_=0)),
+            func.sum(case((and_(value >= 7, value <= 8), 1), else_=0)),
+            func.sum(case((value <= 6, 1), else_=0))]
+
+
+def signals_by_week_and_kind(*, session: Session, bounds: Sequence[datetime]
+                             ) -> list[dict[str, int]]:
+    """Signals created per week and kind: one dict per week of `bounds`."""
+    created = signal_t.c.created_at
+    inner = select(_bucket(created, bounds).label("week"), signal_t.c.kind).where(
+        created >= bounds[0], created < bounds[-1]).subquery()
+    rows = session.execute(select(inner.c.week, inner.c.kind, func.count())
+                           .group_by(inner.c.week, inner.c.kind))
+    weeks: list[dict[str, int]] = [{} for _ in bounds[1:]]
+    for week, kind, count in rows:
+        weeks[int(week)][str(kind)] = int(count)
+    return weeks
+
+
+def customer_nps_by_week(*, session: Session, bounds: Sequence[datetime]) -> list[Counts]:
+    """Customer NPS answers per week, as promoter/passive/detractor counts."""
+    at = score_t.c.at
+    inner = select(_bucket(at, bounds).label("week"), score_t.c.value).where(
+        score_t.c.kind == "customer", at >= bounds[0], at < bounds[-1]).subquery()
+    rows = session.execute(select(inner.c.week, *_nps_sums(inner.c.value))
+                           .group_by(inner.c.week))
+    weeks = [Counts() for _ in bounds[1:]]
+    for week, promoters, passives, detractors in rows:
+        weeks[int(week)] = Counts(int(promoters), int(passives), int(detractors))
+    return weeks
+
+
+def _hours(session: Session, start: Any, end: Any) -> ColumnElement[float]:
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", end - start) / 3600.0, Float)
+    return cast((func.julianday(end) - func.julianday(start)) * 24.0, Float)
+
+
+def loop_health(*, session: Session, start: datetime, end: datetime, as_of: datetime,
+                department_id: int | None = None) -> dict[int, LoopRow]:
+    """Per department: routed, due, acknowledged within SLA, median hours to acknowledge
+    (signals created in [start, end)); resolved in [start, end); open and overdue at `as_of`."""
+    s = signal_t.c
+    one = [] if department_id is None else [s.department_id == department_id]
+    in_week = and_(s.created_at >= start, s.created_at < end, *one)
+    acked = s.acknowledged_at.is_not(None)
+    rows: dict[int, dict[str, Any]] = {}
+
+    def put(department: int, **values: Any) -> None:
+        rows.setdefault(int(department), {}).update(values)
+
+    for dept, routed, due, within in session.execute(
+            select(s.department_id, func.count(),
+                   func.sum(case((acked | (s.ack_due_at < as_of), 1), else_=0)),
+                   func.sum(case((and_(acked, s.acknowledged_at <= s.ack_due_at), 1), else_=0)))
+            .where(in_week).group_by(s.department_id)):
+        put(dept, routed=int(routed), due=int(due or 0), within_sla=int(within or 0))
+
+    hours = select(s.department_id, _hours(session, s.routed_at, s.acknowledged_at).label("h")
+                   ).where(in_week, acked).subquery()
+    ranked = select(
+        hours.c.department_id, hours.c.h,
+        func.row_number().over(partition_by=hours.c.department_id, order_by=hours.c.h)
+        .label("rn"),
+        func.count().over(partition_by=hours.c.department_id).label("c")).subquery()
+    middle = (ranked.c.rn == (ranked.c.c + 1) // 2) | (ranked.c.rn == (ranked.c.c + 2) // 2)
+    for dept, median in session.execute(
+            select(ranked.c.department_id, func.avg(ranked.c.h)).where(middle)
+            .group_by(ranked.c.department_id)):
+        put(dept, median_ack_hours=float(median))
+
+    for dept, resolved in session.execute(
+            select(s.department_id, func.count())
+            .where(s.resolved_at >= start, s.resolved_at < end, *one).group_by(s.department_id)):
+        put(dept, resolved=int(resolved))
+
+    for dept, open_, overdue in session.execute(
+            select(s.department_id, func.count(),
+                   func.sum(case((and_(s.status == "routed", s.ack_due_at < as_of), 1),
+                                 else_=0)))
+            .where(s.status.in_(("routed", "acknowledged")), *one)
+            .group_by(s.department_id)):
+        put(dept, open=int(open_), open_overdue=int(overdue or 0))
+    return {dept: LoopRow(department_id=dept, **values) for dept, values in rows.items()}
+
+
+def internal_nps(*, session: Session, start: datetime, end: datetime) -> dict[int, Counts]:
+    """Internal NPS answers (pulses and handling ratings) per rated department in [start, end),
+    with the number of distinct people who answered."""
+    sc = score_t.c
+    rows = session.execute(
+        select(sc.rated_department_id, *_nps_sums(sc.value),
+               func.count(func.distinct(sc.person_id)))
+        .where(sc.kind == "internal", sc.at >= start, sc.at < end,
+               sc.rated_department_id.is_not(None))
+        .group_by(sc.rated_department_id))
+    return {int(dept): Counts(int(p), int(pa), int(d), int(people))
+            for dept, p, pa, d, people in rows}
+
+
+def verbatims(*, session: Session, start: datetime, end: datetime, kind: str, limit: int = 3,
+              department_id: int | None = None) -> list[VerbatimRow]:
+    """The week's most telling signals of a kind: praise with the highest customer scores,
+    complaints with the lowest, then the newest."""
+    s = signal_t.c
+    has_score = case((s.score.is_(None), 1), else_=0)
+    by_score = s.score.desc() if kind == "praise" else s.score.asc()
+    one = [] if department_id is None else [s.department_id == department_id]
+    rows = session.execute(
+        select(s.id, s.kind, s.text, s.department_id, s.anonymous, person_t.c.display_name,
+               s.customer, s.score, s.created_at)
+        .join(person_t, person_t.c.id == s.reporter_id)
+        .where(s.created_at >= start, s.created_at < end, s.kind == kind, *one)
+        .order_by(has_score, by_score, s.created_at.desc(), s.id.desc()).limit(limit))
+    return [VerbatimRow(int(r.id), str(r.kind), str(r.text), int(r.department_id),
+                        None if r.anonymous else str(r.display_name), r.customer,
+                        r.score, r.created_at)
+            for r in rows]
+
+
+def department_names(*, session: Session) -> dict[int, tuple[str, str, float]]:
+    """id -> (slug, name, acknowledge SLA hours) for every department, archived ones too."""
+    d = department_t.c
+    return {int(i): (str(slug), str(name), float(sla)) for i, slug, name, sla in session.execute(
+        select(d.id, d.slug, d.name, d.ack_sla_hours))}

@@ -1,0 +1,670 @@
+"""A fake Slack: a Web API server on 127.0.0.1 and people who send signed requests to our app.
+
+`FakeSlack` is a real HTTP server (a thread running `http.server`) that the real slack_sdk
+client talks to through `SLACK_API_URL`. It keeps channels, messages (with their metadata),
+DMs, opened modals, published App Home views, uploaded files and what was sent to each
+`response_url`; it records every call; and it fails on request (`fail(...)`: a 429 with
+Retry-After, a 500, a Slack error code such as `channel_not_found`).
+
+`SlackUser` plays one person in the workspace: it signs each request with the signing secret
+the way Slack does and posts it to our `/slack/events`, so tests read as dialogs:
+
+    kate.command("/voc complaint The courier was late")   # say this
+    card = slack.wait_for_message("C0LOGISTICS")           # expect that
+
+Payload shapes follow Slack's documentation (api.slack.com/interactivity/slash-commands,
+/reference/interaction-payloads/block-actions-payload, /views-payload, /shortcuts-payload,
+/events/app_home_opened) and bolt-python's own tests (tests/scenario_tests/test_slash_command.py,
+test_block_actions.py, test_view_submission.py, test_shortcut.py, test_events.py), trimmed to
+the fields Slack always sends.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+import httpx
+import pytest
+from slack_sdk.signature import SignatureVerifier
+from sqlmodel import select
+
+from bot.config import Settings
+from bot.departments import Company
+from bot.runtime import Runtime
+from bot.server import create_app
+from bot.service import VocService
+from bot.sync import sync_company
+from storage.db import Database
+from storage.models import Outbox, Signal
+
+TOKEN = "xoxb-fake-bot-token"
+SIGNING_SECRET = "fake-signing-secret-for-tests"
+TEAM = {"id": "T0VOC", "domain": "northwind"}
+APP_ID = "A0VOC"
+BOT_USER = "U0VOCBOT"
+
+
+@dataclass
+class Message:
+    """A message as the fake keeps it."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    metadata: dict[str, Any] | None = None
+    edits: int = 0
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def plain(self) -> str:
+        """Everything a person reads in the blocks (mrkdwn as sent, not unescaped)."""
+        return "\n".join(block_texts(self.blocks))
+
+    def buttons(self) -> list[dict[str, Any]]:
+        """The buttons, in order."""
+        return [e for b in self.blocks if b.get("type") == "actions" for e in b["elements"]]
+
+    def button(self, label: str) -> dict[str, Any]:
+        """The button with this label (exactly)."""
+        for element in self.buttons():
+            if element["text"]["text"] == label:
+                return element
+        labels = [b["text"]["text"] for b in self.buttons()]
+        raise AssertionError(f"no button {label!r} in {labels}")
+
+    def copy(self) -> Message:
+        """This version of the message (what a person still sees before an edit arrives)."""
+        return copy.deepcopy(self)
+
+    def as_payload(self) -> dict[str, Any]:
+        """The `message` object Slack puts into a block_actions payload."""
+        return {"type": "message", "user": BOT_USER, "ts": self.ts, "text": self.text,
+                "blocks": self.blocks, "team": TEAM["id"]}
+
+
+def block_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    """The texts of sections, contexts, headers and button labels."""
+    texts = []
+    for block in blocks:
+        if isinstance(block.get("text"), dict):
+            texts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            if isinstance(element.get("text"), dict):
+                texts.append(element["text"]["text"])
+            elif isinstance(element.get("text"), str):
+                texts.append(element["text"])
+    return texts
+
+
+@dataclass
+class Failure:
+    """An injected failure for the next `times` calls of `method` (to `channel`, if given)."""
+
+    method: str
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+    times: int = 1
+    channel: str | None = None
+
+
+class FakeSlack:
+    """The Slack Web API, in memory, on a loopback port."""
+
+    def __init__(self, channels: list[str], users: dict[str, dict[str, Any]] | None = None
+                 ) -> None:
+        self.channels = set(channels)
+        self.users = users or {}
+        self.not_in_channel: set[str] = set()
+        self.messages: dict[str, list[Message]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.views: dict[str, dict[str, Any]] = {}  # opened modals by trigger_id
+        self.homes: dict[str, dict[str, Any]] = {}  # App Home by user
+        self.home_publishes: dict[str, int] = {}
+        self.responses: dict[str, list[dict[str, Any]]] = {}  # response_url token -> bodies
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self.failures: list[Failure] = []
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.api_url = self.url + "/api/"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(5)
+
+    # -- what tests set up ----------------------------------------------------------------
+    def fail(self, method: str, *, status: int = 200, error: str | None = None,
+             retry_after: int | None = None, times: int = 1, channel: str | None = None) -> None:
+        """Make the next `times` calls of `method` fail this way."""
+        with self.lock:
+            self.failures.append(Failure(method, status, error, retry_after, times, channel))
+
+    # -- what tests look at ----------------------------------------------------------------
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        """Arguments of every call of `method` so far."""
+        with self.lock:
+            return [args for name, args in self.calls if name == method]
+
+    def in_channel(self, channel: str) -> list[Message]:
+        """Messages in a channel (or `D<user>` for a DM), oldest first."""
+        with self.lock:
+            return list(self.messages.get(channel, []))
+
+    def dm(self, user: str) -> list[Message]:
+        """The bot's DMs to a user."""
+        return self.in_channel("D" + user)
+
+    def wait(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+        """Wait until `predicate()` is truthy; return its value."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for {what or predicate}")
+                self.changed.wait(min(left, 0.2))
+
+    def wait_for_message(self, channel: str, containing: str = "", *, timeout: float = 10.0
+                         ) -> Message:
+        """The newest message in `channel` whose text contains `containing`."""
+        def find() -> Message | None:
+            return next((m for m in reversed(self.messages.get(channel, []))
+                         if containing in m.plain), None)
+        message: Message = self.wait(find, timeout, f"{containing!r} in {channel}")
+        return message
+
+    def wait_for_edit(self, message: Message, containing: str, timeout: float = 10.0
+                      ) -> Message:
+        """The same message once an edit put `containing` into it."""
+        return self.wait_for_message(message.channel, containing, timeout=timeout)
+
+    def wait_for_view(self, trigger_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The modal opened with `trigger_id`."""
+        view: dict[str, Any] = self.wait(lambda: self.views.get(trigger_id), timeout,
+                                         f"a modal for trigger {trigger_id}")
+        return view
+
+    def wait_for_response(self, token: str, containing: str = "", timeout: float = 10.0
+                          ) -> dict[str, Any]:
+        """What our app sent to the response_url `token`."""
+        def find() -> dict[str, Any] | None:
+            return next((r for r in self.responses.get(token, [])
+                         if containing in json.dumps(r, ensure_ascii=False)), None)
+        response: dict[str, Any] = self.wait(find, timeout, f"{containing!r} at {token}")
+        return response
+
+    # -- the Web API -----------------------------------------------------------------------
+    def api(self, method: str, args: dict[str, Any], authorized: bool
+            ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self.changed:
+            self.calls.append((method, args))
+            self.changed.notify_all()
+            if not authorized:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            for failure in self.failures:
+                if failure.method == method and failure.times > 0 and (
+                        failure.channel is None or failure.channel == args.get("channel")):
+                    failure.times -= 1
+                    headers = ({"Retry-After": str(failure.retry_after)}
+                               if failure.retry_after is not None else {})
+                    body = {"ok": False, "error": failure.error or (
+                        "ratelimited" if failure.status == 429 else "fatal_error")}
+                    return failure.status, body, headers
+            handler = getattr(self, "m_" + method.replace(".", "_"), None)
+            if handler is None:
+                return 200, {"ok": False, "error": "unknown_method"}, {}
+            result = handler(args)
+            self.changed.notify_all()
+            return 200, result, {}
+
+    def _conversation(self, channel: str) -> str | None:
+        """The conversation a post goes to: channels we know, `D<user>` for a user id."""
+        if channel.startswith(("U", "W")) and channel in self.users:
+            return "D" + channel
+        if channel.startswith("D") and channel[1:] in self.users:
+            return channel
+        return channel if channel in self.channels else None
+
+    def _post(self, conversation: str, args: dict[str, Any]) -> Message:
+        message = Message(conversation, f"1700000000.{next(self._ts):06d}",
+                          str(args.get("text", "")), _json(args.get("blocks")) or [],
+                          _json(args.get("metadata")))
+        self.messages.setdefault(conversation, []).append(message)
+        return message
+
+    def m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://northwind.slack.com/", "team": "Northwind",
+                "user": "voc", "team_id": TEAM["id"], "user_id": BOT_USER, "bot_id": "B0VOC",
+                "is_enterprise_install": False}
+
+    def m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        conversation = self._conversation(channel)
+        if conversation is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if conversation in self.not_in_channel:
+            return {"ok": False, "error": "not_in_channel"}
+        message = self._post(conversation, args)
+        return {"ok": True, "channel": conversation, "ts": message.ts,
+                "message": {"text": message.text, "ts": message.ts}}
+
+    def m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        for message in self.messages.get(str(args.get("channel")), []):
+            if message.ts == args.get("ts"):
+                message.text = str(args.get("text", ""))
+                message.blocks = _json(args.get("blocks")) or []
+                message.edits += 1
+                return {"ok": True, "channel": message.channel, "ts": message.ts}
+        return {"ok": False, "error": "message_not_found"}
+
+    def m_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = str(args.get("message_ts", "")).replace(".", "")
+        return {"ok": True, "channel": args.get("channel"),
+                "permalink": f"https://northwind.slack.com/archives/{args.get('channel')}/p{ts}"}
+
+    def m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("users", ""))
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + user}}
+
+    def m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel"))
+        if self._conversation(channel) is None:
+            return {"ok": False, "error": "channel_not_found"}
+        newest_first = list(reversed(self.messages.get(channel, [])))
+        show_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        return {"ok": True, "has_more": False, "response_metadata": {"next_cursor": ""},
+                "messages": [{"type": "message", "ts": m.ts, "text": m.text, "bot_id": "B0VOC",
+                              **({"metadata": m.metadata}
+                                 if show_metadata and m.metadata else {})}
+                             for m in newest_first[:int(args.get("limit", 100))]]}
+
+    def m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user", ""))
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        info = self.users[user]
+        return {"ok": True, "user": {
+            "id": user, "team_id": TEAM["id"], "name": info["name"].split()[0].lower(),
+            "real_name": info["name"], "locale": info.get("locale", "en-US"),
+            "profile": {"display_name": info["name"], "real_name": info["name"]}}}
+
+    def m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = _json(args.get("view")) or {}
+        view = {**view, "id": f"V{next(self._ids):05d}", "team_id": TEAM["id"],
+                "app_id": APP_ID, "hash": uuid.uuid4().hex[:12], "state": {"values": {}}}
+        self.views[str(args.get("trigger_id"))] = view
+        return {"ok": True, "view": view}
+
+    def m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user_id"))
+        self.homes[user] = _json(args.get("view")) or {}
+        self.home_publishes[user] = self.home_publishes.get(user, 0) + 1
+        return {"ok": True, "view": {**self.homes[user], "id": f"VH{user}"}}
+
+    def m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ids):05d}"
+        self.uploads[file_id] = {"filename": args.get("filename"), "content": b""}
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = _json(args.get("files")) or []
+        channel = str(args.get("channel_id") or args.get("channels") or "")
+        conversation = self._conversation(channel)
+        if conversation is None:
+            return {"ok": False, "error": "channel_not_found"}
+        message = self._post(conversation, {"text": args.get("initial_comment", "")})
+        message.files = [{**f, **self.uploads.get(f["id"], {})} for f in files]
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _answer(self, status: int, body: dict[str, Any],
+                        headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_GET(self) -> None:
+                self._dispatch(b"")
+
+            def do_POST(self) -> None:
+                self._dispatch(self._body())
+
+            def _dispatch(self, raw: bytes) -> None:
+                url = urlparse(self.path)
+                if url.path.startswith("/upload/"):
+                    with fake.lock:
+                        fake.uploads.setdefault(url.path.rsplit("/", 1)[1], {})["content"] = raw
+                    self._answer(200, {"ok": True})
+                    return
+                if url.path.startswith("/response/"):
+                    with fake.changed:
+                        fake.responses.setdefault(url.path.rsplit("/", 1)[1], []).append(
+                            json.loads(raw or b"{}"))
+                        fake.changed.notify_all()
+                    self._answer(200, {"ok": True})
+                    return
+                if not url.path.startswith("/api/"):
+                    self._answer(404, {"ok": False, "error": "not_found"})
+                    return
+                args: dict[str, Any] = dict(parse_qsl(url.query))
+                content_type = self.headers.get("Content-Type", "")
+                if raw and "json" in content_type:
+                    args.update(json.loads(raw))
+                elif raw and "form" in content_type:
+                    args.update(parse_qsl(raw.decode()))
+                authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}" or (
+                    args.get("token") == TOKEN)
+                status, body, headers = fake.api(url.path[len("/api/"):], args, authorized)
+                self._answer(status, body, headers)
+
+        return Handler
+
+
+def _json(value: Any) -> Any:
+    """Slack accepts JSON-in-a-string for blocks, metadata and views (form-encoded calls)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+class SlackUser:
+    """One person in the workspace, sending signed requests to our `/slack/events`."""
+
+    def __init__(self, slack: FakeSlack, events_url: str, user_id: str, *,
+                 secret: str = SIGNING_SECRET) -> None:
+        self.slack = slack
+        self.events_url = events_url
+        self.id = user_id
+        self.secret = secret
+        self.last_response_url: str | None = None
+        self.last_trigger: str | None = None
+
+    # -- signing and sending ---------------------------------------------------------------
+    def send(self, body: str, content_type: str, *, timestamp: int | None = None,
+             secret: str | None = None, headers: dict[str, str] | None = None
+             ) -> httpx.Response:
+        """POST `body` signed as Slack signs it: v0=HMAC-SHA256(v0:timestamp:body)."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = SignatureVerifier(secret or self.secret).generate_signature(
+            timestamp=ts, body=body)
+        return httpx.post(self.events_url, content=body.encode(), timeout=15, headers={
+            "Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature or "", **(headers or {})})
+
+    def _response_url(self) -> str:
+        self.last_response_url = f"{self.slack.url}/response/{uuid.uuid4().hex}"
+        return self.last_response_url
+
+    def _trigger(self) -> str:
+        self.last_trigger = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+        return self.last_trigger
+
+    @staticmethod
+    def token_of(response_url: str) -> str:
+        """The key under which the fake keeps what was sent to a response_url."""
+        return response_url.rsplit("/", 1)[1]
+
+    # -- what a person does ----------------------------------------------------------------
+    def command_body(self, text: str, *, channel: str = "C0GENERAL") -> str:
+        """A slash command as Slack POSTs it: form-encoded (docs: slash-commands#app_command
+        _handling; bolt-python tests/scenario_tests/test_slash_command.py)."""
+        return urlencode({
+            "token": "verification-token-unused", "team_id": TEAM["id"],
+            "team_domain": TEAM["domain"], "channel_id": channel, "channel_name": "general",
+            "user_id": self.id, "user_name": self.id.lower(), "command": "/voc", "text": text,
+            "api_app_id": APP_ID, "is_enterprise_install": "false",
+            "response_url": self._response_url(), "trigger_id": self._trigger()})
+
+    def command(self, text: str, **kwargs: Any) -> httpx.Response:
+        """Type `/voc TEXT`."""
+        return self.send(self.command_body(text, **kwargs), "application/x-www-form-urlencoded")
+
+    def say(self, text: str) -> str:
+        """Type `/voc TEXT` and return what the ephemeral answer says (plain)."""
+        response = self.command(text)
+        assert response.status_code == 200, response.text
+        body = response.json() if response.content else {}
+        return "\n".join([body.get("text", ""), *block_texts(body.get("blocks", []))])
+
+    def interact(self, payload: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        """Interactivity: form field `payload` holding JSON."""
+        return self.send(urlencode({"payload": json.dumps(payload)}),
+                         "application/x-www-form-urlencoded", **kwargs)
+
+    def _user(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.id.lower(), "name": self.id.lower(),
+                "team_id": TEAM["id"]}
+
+    def press(self, message: Message, label: str) -> httpx.Response:
+        """Press a button on a message (block_actions payload; docs: block-actions-payload,
+        bolt-python tests/scenario_tests/test_block_actions.py)."""
+        button = message.button(label)
+        return self.interact({
+            "type": "block_actions", "user": self._user(), "api_app_id": APP_ID,
+            "token": "verification-token-unused",
+            "container": {"type": "message", "message_ts": message.ts,
+                          "channel_id": message.channel, "is_ephemeral": False},
+            "trigger_id": self._trigger(), "team": TEAM,
+            "channel": {"id": message.channel, "name": "channel"},
+            "message": message.as_payload(), "response_url": self._response_url(),
+            "actions": [{"action_id": button["action_id"], "block_id": "b1",
+                         "text": button["text"], "value": button.get("value"),
+                         "type": "button", "action_ts": f"{time.time():.6f}"}]})
+
+    def press_in(self, blocks: list[dict[str, Any]], label: str, *,
+                 ephemeral: bool = True) -> httpx.Response:
+        """Press a button on an ephemeral answer (container.is_ephemeral) it sent us."""
+        message = Message("C0GENERAL", "1700000000.999999", "", blocks)
+        button = message.button(label)
+        return self.interact({
+            "type": "block_actions", "user": self._user(), "api_app_id": APP_ID,
+            "container": {"type": "message", "message_ts": message.ts,
+                          "channel_id": message.channel, "is_ephemeral": ephemeral},
+            "trigger_id": self._trigger(), "team": TEAM,
+            "channel": {"id": message.channel, "name": "general"},
+            "response_url": self._response_url(),
+            "actions": [{"action_id": button["action_id"], "block_id": "b1",
+                         "text": button["text"], "value": button.get("value"),
+                         "type": "button", "action_ts": f"{time.time():.6f}"}]})
+
+    def press_home(self, label: str) -> httpx.Response:
+        """Press a button on the App Home (container.type "view", no response_url)."""
+        home = self.slack.homes[self.id]
+        button = Message("home", "0", "", home["blocks"]).button(label)
+        return self.interact({
+            "type": "block_actions", "user": self._user(), "api_app_id": APP_ID,
+            "container": {"type": "view", "view_id": f"VH{self.id}"},
+            "trigger_id": self._trigger(), "team": TEAM,
+            "view": {**home, "id": f"VH{self.id}"},
+            "actions": [{"action_id": button["action_id"], "block_id": "b1",
+                         "text": button["text"], "value": button.get("value"),
+                         "type": "button", "action_ts": f"{time.time():.6f}"}]})
+
+    def submit(self, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:
+        """Submit a modal with these inputs by block id (view_submission payload; docs:
+        reference/interaction-payloads/views, bolt-python test_view_submission.py)."""
+        state: dict[str, Any] = {}
+        for block in view["blocks"]:
+            if block.get("type") != "input":
+                continue
+            element = block["element"]
+            value = values.get(block["block_id"])
+            kind = element["type"]
+            if kind == "plain_text_input":
+                entry: dict[str, Any] = {"type": kind, "value": value}
+            elif kind in ("static_select", "radio_buttons"):
+                chosen = value if value is not None else (
+                    element.get("initial_option") or {}).get("value")
+                option = next((o for o in element["options"] if o["value"] == chosen), None)
+                entry = {"type": kind, "selected_option": option}
+            else:  # checkboxes
+                entry = {"type": kind, "selected_options": [
+                    o for o in element["options"] if value and o["value"] in value]}
+            state[block["block_id"]] = {element["action_id"]: entry}
+        return self.interact({
+            "type": "view_submission", "team": TEAM, "user": self._user(),
+            "api_app_id": APP_ID, "token": "verification-token-unused",
+            "trigger_id": self._trigger(),
+            "view": {**view, "state": {"values": state}}, "response_urls": []})
+
+    def shortcut(self, channel: str, text: str, ts: str = "1699999999.000100"
+                 ) -> httpx.Response:
+        """"Report to VoC" on a message (message_action payload; docs: shortcuts-payload,
+        bolt-python tests/scenario_tests/test_shortcut.py)."""
+        return self.interact({
+            "type": "message_action", "token": "verification-token-unused",
+            "action_ts": f"{time.time():.6f}", "team": TEAM, "user": self._user(),
+            "channel": {"id": channel, "name": "sales"}, "callback_id": "report_to_voc",
+            "trigger_id": self._trigger(), "message_ts": ts,
+            "message": {"type": "message", "user": "U0CUSTOMERCARE", "ts": ts, "text": text},
+            "response_url": self._response_url()})
+
+    def open_home(self, *, retry: int | None = None) -> httpx.Response:
+        """Open the App Home tab (Events API event_callback; docs: events/app_home_opened)."""
+        body = json.dumps({
+            "token": "verification-token-unused", "team_id": TEAM["id"], "api_app_id": APP_ID,
+            "type": "event_callback", "event_id": f"Ev{self.id}", "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": self.id, "channel": "D" + self.id,
+                      "tab": "home", "event_ts": f"{time.time():.6f}"}})
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"
+                   } if retry else None
+        return self.send(body, "application/json", headers=headers)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ServedApp:
+    """An ASGI app served by uvicorn on a real loopback port, in a thread of its own."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning",
+            access_log=False))
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise AssertionError("the app did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(30)
+
+
+# -- the workspace fixture: our real app on loopback, talking to the fake ----------------------
+NEW_RU, NEW_EN = "U0NEWRU", "U0NEWEN"  # people the departments file does not know
+
+
+def workspace_people(company: Company) -> dict[str, dict[str, Any]]:
+    """Everyone in the example company, with the locale Slack would report."""
+    people: dict[str, dict[str, Any]] = {}
+    for person in company.people:
+        for identity in person.identities:
+            if identity.startswith("slack:"):
+                people[identity[6:]] = {"name": person.name,
+                                        "locale": {"ru": "ru-RU", "zh": "zh-CN"}.get(
+                                            person.locale or "", "en-US")}
+    people[NEW_RU] = {"name": "Пётр Сидоров", "locale": "ru-RU"}
+    people[NEW_EN] = {"name": "Emma Stone", "locale": "en-GB"}
+    return people
+
+
+@dataclass
+class Workspace:
+    """A Slack workspace with our bot installed."""
+
+    slack: FakeSlack
+    url: str
+    service: VocService
+
+    def user(self, user_id: str) -> SlackUser:
+        return SlackUser(self.slack, f"{self.url}/slack/events", user_id)
+
+    def signals(self) -> list[Signal]:
+        with self.service.db.read() as session:
+            return list(session.exec(select(Signal).order_by(Signal.id)))  # type: ignore[arg-type]
+
+    def outbox(self, status: str | None = None) -> list[Outbox]:
+        with self.service.db.read() as session:
+            rows = session.exec(select(Outbox).order_by(Outbox.id)).all()  # type: ignore[arg-type]
+        return [r for r in rows if status is None or r.status == status]
+
+
+@pytest.fixture(name="workspace")
+def slack_workspace(db: Database, company: Company) -> Iterator[Workspace]:
+    """The fake Slack, and `voc serve`'s ASGI app on a loopback port, on each database."""
+    sync_company(db, company, now=datetime.now(UTC))
+    service = VocService(db, company)  # the real clock: the dispatcher's clock is real too
+    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], workspace_people(company)) as slack:
+        settings = Settings(_env_file=None, slack_bot_token=TOKEN,
+                            slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
+                            database_url=str(db.engine.url))
+        runtime = Runtime.build(settings, service, http_mode=True)
+        # Scheduled jobs (digest, reminders, pulses) are tested on their own; here they would
+        # only add posts of their own to the conversations these tests read.
+        runtime.components = [c for c in runtime.components if c.name != "scheduler"]
+        with ServedApp(create_app(runtime)) as served:
+            yield Workspace(slack, served.url, service)
