@@ -15,11 +15,11 @@ import argparse
 import statistics
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scratch import postgres_scratch  # bench/scratch.py, beside this script
 from sqlalchemy import text
 from sqlmodel import Field, Session, SQLModel
 
@@ -97,21 +97,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         bench(f"sqlite:///{folder}/bench.db", "SQLite", args.count, args.threads)
-    schema = f"voc_bench_{uuid.uuid4().hex[:8]}"
-    admin = Database.connect(args.postgres)
-    try:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}")
-        return
-    try:
-        bench(f"{args.postgres}?options=-csearch_path%3D{schema}", "PostgreSQL", args.count,
-              args.threads)
-    finally:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_scratch(args.postgres) as url:
+        if url:
+            bench(url, "PostgreSQL", args.count, args.threads)
 
 
 if __name__ == "__main__":

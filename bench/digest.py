@@ -17,11 +17,11 @@ import argparse
 import random
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from scratch import postgres_scratch  # bench/scratch.py, beside this script
 from sqlalchemy import insert, select, text
 
 from bot.cadence import Week
@@ -208,21 +208,9 @@ def main() -> None:
             bench(f"sqlite:///{folder}/bench.db", "SQLite", args.signals, args.repeat)
     if args.only == "sqlite":
         return
-    schema = f"voc_bench_{uuid.uuid4().hex[:8]}"
-    admin = Database.connect(args.postgres)
-    try:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}")
-        return
-    try:
-        bench(f"{args.postgres}?options=-csearch_path%3D{schema}", "PostgreSQL", args.signals,
-              args.repeat)
-    finally:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_scratch(args.postgres) as url:
+        if url:
+            bench(url, "PostgreSQL", args.signals, args.repeat)
 
 
 if __name__ == "__main__":

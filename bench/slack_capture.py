@@ -36,6 +36,8 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import postgres_scratch  # noqa: E402  (bench/scratch.py, beside this script)
+
 from tests.support.fake_slack import SIGNING_SECRET as SECRET  # noqa: E402
 from tests.support.fake_slack import TOKEN  # noqa: E402
 
@@ -238,10 +240,8 @@ def main() -> None:
                     port=args.port, log_level="warning", access_log=False)
         return
 
-    from sqlalchemy import text
 
     from bot.departments import load_company
-    from storage.db import Database
     from tests.support.fake_slack import FakeSlack, workspace_people
 
     company = load_company(ROOT / "departments.example.toml")
@@ -253,21 +253,10 @@ def main() -> None:
         report += bench("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.count,
                         args.concurrency, slack.api_url)
         if not args.no_postgres:
-            schema = f"voc_bench_{uuid.uuid4().hex[:8]}"
-            try:
-                admin = Database.connect(args.postgres)
-                with admin.engine.begin() as connection:
-                    connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            except Exception as exc:  # no server: say so and stop after SQLite
-                print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}")
-            else:
-                try:
-                    report += bench("PostgreSQL", f"{args.postgres}?options=-csearch_path%3D"
-                                    f"{schema}", args.count, args.concurrency, slack.api_url)
-                finally:
-                    with admin.engine.begin() as connection:
-                        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                    admin.dispose()
+            with postgres_scratch(args.postgres) as url:
+                if url:
+                    report += bench("PostgreSQL", url, args.count, args.concurrency,
+                                    slack.api_url)
     print("\n" + "\n".join(report))
 
 

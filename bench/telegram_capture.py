@@ -27,12 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from scratch import postgres_scratch  # bench/scratch.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -223,25 +223,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             bench(f"sqlite:///{folder}/bench.db", "SQLite", args.count, args.concurrency,
                   api_url)
-        from sqlalchemy import text
-
-        from storage.db import Database
-
-        schema = f"voc_bench_{uuid.uuid4().hex[:8]}"
-        admin = Database.connect(args.postgres)
-        try:
-            with admin.engine.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        except Exception as exc:
-            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}")
-            return
-        try:
-            bench(f"{args.postgres}?options=-csearch_path%3D{schema}", "PostgreSQL",
-                  args.count, args.concurrency, api_url)
-        finally:
-            with admin.engine.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with postgres_scratch(args.postgres) as url:
+            if url:
+                bench(url, "PostgreSQL", args.count, args.concurrency, api_url)
     finally:
         stop(fake)
 

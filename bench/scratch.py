@@ -1,0 +1,32 @@
+"""A throwaway PostgreSQL schema for a benchmark run (the scripts import it as a sibling)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+
+from storage.db import Database
+
+
+@contextmanager
+def postgres_scratch(admin_url: str) -> Iterator[str | None]:
+    """Yield a URL whose search path is a new schema, dropped afterwards; None if unreachable."""
+    schema = f"voc_bench_{uuid.uuid4().hex[:8]}"
+    admin = Database.connect(admin_url)
+    try:
+        with admin.engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # any failure to reach it: report and run SQLite only
+        print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}")
+        admin.dispose()
+        yield None
+        return
+    try:
+        yield f"{admin_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
