@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, update
+from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -120,6 +121,63 @@ def active_departments(*, session: Session) -> list[Department]:
 def signal_by_dedupe_key(*, session: Session, dedupe_key: str) -> Signal | None:
     """The signal stored for a platform event before, if any."""
     return session.exec(select(Signal).where(Signal.dedupe_key == dedupe_key)).first()
+
+
+# -- the capture path, in SQLAlchemy Core -------------------------------------------------------
+# Every chat request waits on capture, and there the ORM (flushes, identity map, instance state)
+# cost more than the SQL itself. These read plain rows and insert without ORM instances, on the
+# session's connection: in its transaction, but without the ORM execution layer, so they do not
+# autoflush (capture has nothing pending when it calls them: create_person flushes itself).
+_SIGNAL = Signal.__table__  # type: ignore[attr-defined]
+_EVENT = Event.__table__  # type: ignore[attr-defined]
+_SCORE = Score.__table__  # type: ignore[attr-defined]
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+_IDENTITY = Identity.__table__  # type: ignore[attr-defined]
+_DEPARTMENT = Department.__table__  # type: ignore[attr-defined]
+# Built once, with bound parameters: building a statement costs about as much as running it.
+_SIGNAL_ID_BY_DEDUPE_KEY = core_select(_SIGNAL.c.id).where(
+    _SIGNAL.c.dedupe_key == bindparam("dedupe_key"))
+_REPORTER_BY_IDENTITY = (
+    core_select(_PERSON.c.id, _PERSON.c.display_name, _PERSON.c.department_id,
+                _PERSON.c.chosen_department_id)
+    .join(_IDENTITY, _IDENTITY.c.person_id == _PERSON.c.id)
+    .where(_IDENTITY.c.identity == bindparam("identity")))
+_ACTIVE_DEPARTMENT_BY_SLUG = core_select(_DEPARTMENT).where(
+    _DEPARTMENT.c.slug == bindparam("slug"), _DEPARTMENT.c.archived_at.is_(None))
+_INSERT_SIGNAL = insert(_SIGNAL).returning(_SIGNAL.c.id)
+_INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
+_INSERT_SCORE = insert(_SCORE)
+
+
+def signal_id_by_dedupe_key(*, session: Session, dedupe_key: str) -> int | None:
+    """The id of the signal stored for a platform event before, if any."""
+    return session.connection().execute(
+        _SIGNAL_ID_BY_DEDUPE_KEY, {"dedupe_key": dedupe_key}).scalar()
+
+
+def reporter_by_identity(*, session: Session, identity: str) -> Row[Any] | None:
+    """id, display_name, department_id and chosen_department_id of the identity's person."""
+    return session.connection().execute(_REPORTER_BY_IDENTITY, {"identity": identity}).first()
+
+
+def department_row_by_slug(*, session: Session, slug: str) -> Row[Any] | None:
+    """An active department as a plain row (the same columns and names as `Department`)."""
+    return session.connection().execute(_ACTIVE_DEPARTMENT_BY_SLUG, {"slug": slug}).first()
+
+
+def insert_signal(*, session: Session, values: dict[str, Any]) -> int:
+    """Insert one signal row; its id."""
+    return int(session.connection().execute(_INSERT_SIGNAL, values).scalar_one())
+
+
+def insert_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert audit events in one statement; their ids in the order of `rows`."""
+    return [int(i) for i in session.connection().execute(_INSERT_EVENTS, list(rows)).scalars()]
+
+
+def insert_score(*, session: Session, values: dict[str, Any]) -> None:
+    """Insert one score row."""
+    session.connection().execute(_INSERT_SCORE, values)
 
 
 def lock_signal(*, session: Session, signal_id: int) -> Signal | None:

@@ -121,7 +121,9 @@ def _handlers() -> list:  # type: ignore[type-arg]
             entry_points=[
                 CallbackQueryHandler(notes.on_ask, pattern=pattern("resolve", "reopen")),
                 # Reassign with a department chosen (without one, a picker is offered first).
-                CallbackQueryHandler(notes.on_ask, pattern=pattern("reassign") + r"[^|]*\|.")],
+                CallbackQueryHandler(notes.on_ask, pattern=pattern("reassign") + r"[^|]*\|."),
+                # A pulse answer's "Add a comment" (its digits are one-press: commands.py).
+                CallbackQueryHandler(notes.on_ask, pattern=pattern("pulse") + r"[^|]*\|comment$")],
             states={notes.NOTE: [MessageHandler(TYPED, notes.on_note)]},
             fallbacks=cancel, name="answering", allow_reentry=True)
     return [

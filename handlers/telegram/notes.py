@@ -1,4 +1,5 @@
-"""Buttons that need a sentence first: Resolve (note), Reassign (reason), Not resolved (reason).
+"""Buttons that need a sentence first: Resolve (note), Reassign (reason), Not resolved (reason),
+and a pulse answer's "Add a comment" (the comment).
 
 The core is asked before the question, so someone who may not act gets the refusal as an alert
 instead of a question. In a group the question is a ForceReply to the presser: with privacy
@@ -17,8 +18,8 @@ from telegram.constants import ParseMode
 from telegram.ext import ConversationHandler
 
 from bot import render
-from bot.i18n import N_
-from bot.messages import Button
+from bot.i18n import N_, Translator
+from bot.messages import Button, OutboundMessage
 from bot.service import VocService
 from handlers.telegram import html
 from handlers.telegram.buttons import decode
@@ -32,19 +33,27 @@ class Ask:
     """What to ask, which right the core checks first, and the call the answer completes."""
 
     question: str
-    check: str
+    check: str | None  # None: nothing to check before asking (a pulse answer is one's own)
     call: Callable[[VocService, str, Button, str], Any]
-    done: str
+    done: Callable[[Any, Translator], OutboundMessage]
+
+
+def _done(action: str) -> Callable[[Any, Translator], OutboundMessage]:
+    return lambda signal, t: render.done_reply(signal, action, t)
 
 
 ASKS = {
     "resolve": Ask(N_("Resolution note: "), "resolve",
-                   lambda s, me, b, note: s.resolve(me, b.ref, note), "resolved"),
+                   lambda s, me, b, note: s.resolve(me, b.ref, note), _done("resolved")),
     "reassign": Ask(N_("Reason: "), "reassign",
                     lambda s, me, b, why: s.reassign(me, b.ref, b.value or "", why),
-                    "reassigned"),
+                    _done("reassigned")),
     "reopen": Ask(N_("Why is it not resolved? "), "reopen",
-                  lambda s, me, b, why: s.reopen(me, b.ref, why), "reopened"),
+                  lambda s, me, b, why: s.reopen(me, b.ref, why), _done("reopened")),
+    # "Add a comment" under a pulse answer's thanks (the core refuses it before a score).
+    "pulse": Ask(N_("Your comment: "), None,
+                 lambda s, me, b, text: s.answer_pulse(me, b.ref, "comment", text),
+                 lambda pulse, t: render.pulse_thanks(pulse, t)),
 }
 
 
@@ -55,7 +64,8 @@ async def on_ask(update: Update, context: Context) -> int:
     me, t = await whoami(update, context)
     button = decode(query.data)
     ask = ASKS[button.action]
-    await asyncio.to_thread(voc(context).service.check, me, button.ref, ask.check)
+    if ask.check is not None:
+        await asyncio.to_thread(voc(context).service.check, me, button.ref, ask.check)
     await query.answer()
     context.user_data["pending"] = button
     mention = f'<a href="tg://user?id={query.from_user.id}">' \
@@ -82,5 +92,5 @@ async def on_note(update: Update, context: Context) -> int:
     signal = await asyncio.to_thread(ask.call, voc(context).service, me, button,
                                      message.text or "")
     context.user_data.pop("pending", None)
-    await reply(update, render.done_reply(signal, ask.done, t))
+    await reply(update, ask.done(signal, t))
     return ConversationHandler.END

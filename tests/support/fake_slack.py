@@ -49,6 +49,7 @@ from storage.db import Database
 from storage.models import Outbox, Signal
 
 TOKEN = "xoxb-fake-bot-token"
+APP_TOKEN = "xapp-1-A0VOC-1-fake-app-level-token"  # Socket Mode (tests/support/fake_socket_mode.py)
 SIGNING_SECRET = "fake-signing-secret-for-tests"
 TEAM = {"id": "T0VOC", "domain": "northwind"}
 APP_ID = "A0VOC"
@@ -136,6 +137,7 @@ class FakeSlack:
         self.responses: dict[str, list[dict[str, Any]]] = {}  # response_url token -> bodies
         self.uploads: dict[str, dict[str, Any]] = {}
         self.failures: list[Failure] = []
+        self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self.lock = threading.RLock()
@@ -344,6 +346,14 @@ class FakeSlack:
         message.files = [{**f, **self.uploads.get(f["id"], {})} for f in files]
         return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
 
+    def m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Socket Mode: a WebSocket URL for the app-level token (never for the bot token)."""
+        if args.get("_token") != APP_TOKEN:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if self.socket_mode_url is None:
+            return {"ok": False, "error": "not_allowed"}  # the app has Socket Mode off
+        return {"ok": True, "url": self.socket_mode_url}
+
     # -- HTTP ------------------------------------------------------------------------------
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -397,6 +407,10 @@ class FakeSlack:
                     args.update(parse_qsl(raw.decode()))
                 authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}" or (
                     args.get("token") == TOKEN)
+                if url.path == "/api/apps.connections.open":  # the one app-level-token method
+                    bearer = self.headers.get("Authorization", "")
+                    args["_token"] = bearer.removeprefix("Bearer ")
+                    authorized = args["_token"] in (TOKEN, APP_TOKEN)
                 status, body, headers = fake.api(url.path[len("/api/"):], args, authorized)
                 self._answer(status, body, headers)
 
