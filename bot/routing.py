@@ -127,6 +127,13 @@ class Router:
                     base *= PHRASE_BONUS
                 weighted.append(_Term(label, stems, base / spread[stems]))
             self._terms.append((slug, weighted))
+        # stem -> (department index, term index): only terms sharing a stem with the text can
+        # score, so suggest() looks at those instead of every term of every department.
+        self._by_stem: dict[str, list[tuple[int, int]]] = {}
+        for d, (_, weighted_terms) in enumerate(self._terms):
+            for k, term in enumerate(weighted_terms):
+                for term_stem in set(term.stems):
+                    self._by_stem.setdefault(term_stem, []).append((d, k))
 
         vocab = {s for _, terms in raw for _, stems, _ in terms for s in stems}
         self._vocab = frozenset(vocab)
@@ -140,10 +147,15 @@ class Router:
     def suggest(self, text: str) -> Suggestion:
         """Return the best-scoring department, or the triage department when nothing matched."""
         strength = self._match(text)
+        candidates: dict[int, set[int]] = {}
+        for found in strength:
+            for d, k in self._by_stem.get(found, ()):
+                candidates.setdefault(d, set()).add(k)
         best_slug, best_score, best_hits = self._triage, 0.0, []
-        for slug, terms in self._terms:
+        for d, (slug, terms) in enumerate(self._terms):  # file order breaks ties, as before
             hits = []
-            for order, term in enumerate(terms):
+            for order in sorted(candidates.get(d, ())):
+                term = terms[order]
                 factor = min((strength.get(s, 0.0) for s in term.stems), default=0.0)
                 if factor:
                     hits.append((term.weight * factor, order, term.label))

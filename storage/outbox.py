@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import update
@@ -48,10 +49,15 @@ def enqueue(*, session: Session, messages: Sequence[NewMessage], now: datetime) 
          "not_before": now, "created_at": now}
         for m in messages
     ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = Outbox.__table__  # type: ignore[attr-defined]  # Core insert: compiled once, cached
-    statement = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    session.execute(statement, values)
+    session.execute(_insert_ignoring_duplicates(session.get_bind().dialect.name), values)
+
+
+@cache
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, built once per dialect (capture path)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = Outbox.__table__  # type: ignore[attr-defined]
+    return insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,
