@@ -49,7 +49,7 @@ from storage.db import Database
 from storage.models import Outbox, Signal
 
 TOKEN = "xoxb-fake-bot-token"
-APP_TOKEN = "xapp-1-A0VOC-1-fake-app-level-token"  # Socket Mode (tests/support/fake_socket_mode.py)
+APP_TOKEN = "xapp-fake-app-level-token-for-tests"  # Socket Mode (tests/support/fake_socket_mode.py)
 SIGNING_SECRET = "fake-signing-secret-for-tests"
 TEAM = {"id": "T0VOC", "domain": "northwind"}
 APP_ID = "A0VOC"
