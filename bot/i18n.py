@@ -9,13 +9,15 @@ from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel import Locale
+from babel.dates import parse_pattern
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 SUPPORTED_LOCALES = ("en", "ru", "zh")
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "voc"
+_SHORT = parse_pattern("d MMM HH:mm")  # short date and time
 
 
 def N_(message: str) -> str:
@@ -52,6 +54,7 @@ class Translator:
         self.locale = locale if locale in SUPPORTED_LOCALES else "en"
         self.timezone = ZoneInfo(timezone)
         self._catalog = _translations(self.locale)
+        self._babel_locale = Locale.parse(self.locale)
 
     def gettext(self, message: str) -> str:
         """The message in the reader's language."""
@@ -63,5 +66,5 @@ class Translator:
 
     def when(self, moment: datetime) -> str:
         """A moment in company time, formatted the reader's way (short date and time)."""
-        local = moment.astimezone(self.timezone)
-        return format_datetime(local, "d MMM HH:mm", tzinfo=self.timezone, locale=self.locale)
+        # Babel's format_datetime parses the locale and the pattern on every call: done once.
+        return str(_SHORT.apply(moment.astimezone(self.timezone), self._babel_locale))

@@ -2,13 +2,14 @@
 
 Each use case is one transaction: the state change, its audit event and the messages it causes
 (outbox rows) commit together or not at all. Methods are synchronous; adapters call them with
-`await asyncio.to_thread(...)` so database work never blocks their event loop.
+`await asyncio.to_thread(...)` so database work never blocks their event loop. Capture, the call
+every chat request waits on, also has `submit_capture`, which group-commits concurrent requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +19,10 @@ from sqlmodel import Session
 
 from bot import inputs, render
 from bot.cadence import round_bounds
+from bot.capture import ParsedDraft, parse_draft, write_signals
 from bot.departments import Company
-from bot.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from bot.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VocError
+from bot.group_commit import GroupCommit
 from bot.i18n import N_, SUPPORTED_LOCALES, Translator, normalise_locale
 from bot.identity import is_valid_identity
 from bot.messages import OutboundMessage
@@ -62,15 +65,6 @@ class Draft:
     dedupe_key: str | None = None  # the platform event id, so a re-delivery stores nothing new
 
 
-@dataclass(frozen=True)
-class _Reporter:
-    """What capture needs of the reporter."""
-
-    id: int
-    display_name: str
-    department_id: int | None  # their own: the file's, else the one they chose
-
-
 class VocService:
     """Capture, route, acknowledge, resolve, reassign, reopen, rate; queues and rights."""
 
@@ -80,6 +74,11 @@ class VocService:
         self.company = company
         self.clock = clock
         self.list_limit = list_limit
+        self._translators: dict[str, Translator] = {}
+        # Captures from every adapter share batches. SQLite has one writer at a time; on
+        # PostgreSQL two batches overlap so one's round trips hide the other's.
+        self.captures: GroupCommit[tuple[str, Draft], CaptureResult] = GroupCommit(
+            self.capture_many, parallel=1 if db.dialect == "sqlite" else 2)
         self.router = Router(
             [DepartmentProfile(d.slug, d.name, d.description, d.keywords)
              for d in company.departments],
@@ -89,7 +88,12 @@ class VocService:
     # -- people ----------------------------------------------------------------------------
     def translator(self, locale: str | None = None) -> Translator:
         """A translator in company time for `locale` (the company language by default)."""
-        return Translator(locale or self.company.locale, self.company.timezone)
+        locale = locale or self.company.locale
+        locale = locale if locale in SUPPORTED_LOCALES else "en"  # as Translator does
+        translator = self._translators.get(locale)
+        if translator is None:  # one per language: every reply and card needs one
+            translator = self._translators[locale] = Translator(locale, self.company.timezone)
+        return translator
 
     def identify(self, identity: str, *, display_name: str | None = None,
                  platform_locale: str | None = None) -> PersonView:
@@ -137,33 +141,61 @@ class VocService:
     # -- capture ---------------------------------------------------------------------------
     def capture(self, actor: str, draft: Draft) -> CaptureResult:
         """Store a signal, route it (suggested or chosen department) and queue its cards."""
-        kind = inputs.parse_kind(draft.kind)
-        text = inputs.signal_text(draft.text)
-        customer = inputs.optional_text(draft.customer, inputs.MAX_CUSTOMER)
-        link = inputs.optional_text(draft.source_link, inputs.MAX_LINK)
-        score = None if draft.score in (None, "") else inputs.parse_score(draft.score)
-        dedupe_key = inputs.strip_controls(draft.dedupe_key or "")[:200] or None
+        outcome = self.capture_many([(actor, draft)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def submit_capture(self, actor: str, draft: Draft) -> CaptureResult:
+        """`capture` from an event loop: written in a worker thread, in one transaction with
+        the captures that arrive meanwhile (bot/group_commit.py)."""
+        return await self.captures.submit((actor, draft))
+
+    def capture_many(self, requests: Sequence[tuple[str, Draft]]
+                     ) -> list[CaptureResult | Exception]:
+        """`capture` for many reporters in one transaction (group commit); per request, its
+        result or why it failed, so one bad request never costs the others theirs."""
+        outcomes: list[CaptureResult | Exception | None] = [None] * len(requests)
+        parsed: list[tuple[int, ParsedDraft]] = []
+        for index, (actor, draft) in enumerate(requests):
+            try:
+                parsed.append((index, parse_draft(self, actor, draft)))
+            except VocError as error:
+                outcomes[index] = error
+        drafts = [draft for _, draft in parsed]
         try:
-            with self.db.write() as session:
-                if dedupe_key and (seen_id := q.signal_id_by_dedupe_key(
-                        session=session, dedupe_key=dedupe_key)):
-                    seen = session.get(Signal, seen_id)
-                    assert seen is not None
-                    return CaptureResult(self._view_for(session, seen, actor), duplicate=True)
-                reporter = self._reporter(session, actor)
-                department, routing = self._choose_department(session, text, draft.department)
-                return CaptureResult(self._store_signal(
-                    session, reporter, actor, department, routing, kind=kind, text=text,
-                    customer=customer, score=score, link=link, anonymous=draft.anonymous,
-                    dedupe_key=dedupe_key))
+            written = self._write_captures(drafts) if drafts else []
         except IntegrityError as error:
-            conflict = error
-        # Another worker may have stored the same platform event a moment ago: answer with it.
+            # A platform re-delivered an event whose signal is stored (same dedupe key), maybe
+            # by another worker a moment ago: alone, each draft finds out which.
+            written = ([self._capture_alone(draft) for draft in drafts] if len(drafts) > 1
+                       else [self._stored_before(drafts[0], error)])
+        for (index, _), outcome in zip(parsed, written, strict=True):
+            outcomes[index] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _write_captures(self, drafts: Sequence[ParsedDraft]) -> list[CaptureResult | Exception]:
+        with self.db.write() as session:
+            return [view if isinstance(view, VocError) else CaptureResult(view)
+                    for view in write_signals(self, session, drafts)]
+
+    def _capture_alone(self, draft: ParsedDraft) -> CaptureResult | Exception:
+        try:
+            return self._write_captures([draft])[0]
+        except IntegrityError as error:
+            return self._stored_before(draft, error)
+        except Exception as error:  # this draft's own failure, reported to its reporter only
+            return error
+
+    def _stored_before(self, draft: ParsedDraft, conflict: IntegrityError
+                       ) -> CaptureResult | Exception:
+        """The signal stored before under the draft's dedupe key, else the conflict itself."""
         with self.db.read() as session:
-            seen = dedupe_key and q.signal_by_dedupe_key(session=session, dedupe_key=dedupe_key)
+            key = draft.dedupe_key
+            seen = key and q.signal_by_dedupe_key(session=session, dedupe_key=key)
             if not seen:
-                raise conflict
-            return CaptureResult(self._view_for(session, seen, actor), duplicate=True)
+                return conflict
+            return CaptureResult(self._view_for(session, seen, draft.actor), duplicate=True)
 
     @staticmethod
     def draft_problems(draft: Draft) -> dict[str, InvalidInput]:
@@ -482,72 +514,6 @@ class VocService:
                             department=department.name)
 
     # -- state changes ---------------------------------------------------------------------
-    # Capture is the path every platform request waits on, so it works on plain rows and Core
-    # inserts (storage/queries.py) and builds its view from the values it wrote, instead of
-    # ORM instances, flushes and a view read back: about half the time, the same rows.
-    def _choose_department(self, session: Session, text: str, slug: str | None
-                           ) -> tuple[Row[Any], dict[str, Any]]:
-        if slug:
-            return self._department_row_by_slug(session, slug), {"by": "reporter"}
-        suggestion = self.router.suggest(text)
-        department = q.department_row_by_slug(session=session, slug=suggestion.slug)
-        if department is None:  # the file changed under a running bot: triage still exists
-            department = self._department_row_by_slug(session, self.company.triage)
-        return department, {"by": "suggestion", "matched": list(suggestion.matched),
-                            "fallback": suggestion.is_fallback}
-
-    def _store_signal(self, session: Session, reporter: _Reporter, identity: str,
-                      department: Row[Any], routing: dict[str, Any], *, kind: Kind,
-                      text: str, customer: str | None, score: int | None, link: str | None,
-                      anonymous: bool, dedupe_key: str | None) -> SignalView:
-        """Write the new signal, its captured + routed events, its score and its cards in the
-        caller's transaction; the view for the reporter."""
-        now = self.clock()
-        ack_due_at = self.company.business_hours.add(now, department.ack_sla_hours)
-        signal_id = q.insert_signal(session=session, values=dict(
-            kind=kind, status=Status.ROUTED, text=text, customer=customer, score=score,
-            source_link=link, anonymous=anonymous, reporter_id=reporter.id,
-            reporter_identity=identity, reporter_department_id=reporter.department_id,
-            department_id=department.id,
-            routing={**routing, "card": 0},  # 0: the first routing's cards
-            dedupe_key=dedupe_key, created_at=now, routed_at=now, ack_due_at=ack_due_at,
-            updated_at=now))
-        captured = {"kind": kind.value}
-        routed = {"to": department.slug, "to_name": department.name, **routing}
-        _, routed_id = q.insert_events(session=session, rows=[
-            dict(signal_id=signal_id, actor_id=reporter.id, action="captured", at=now,
-                 details=captured),
-            dict(signal_id=signal_id, actor_id=None, action="routed", at=now, details=routed)])
-        if score is not None:
-            q.insert_score(session=session, values=dict(
-                kind="customer", source="chat", value=score, at=now, customer=customer,
-                comment=text[:inputs.MAX_NOTE], signal_id=signal_id, person_id=reporter.id,
-                dedupe_key=f"signal:{signal_id}"))
-        # The department's card and the reporter's reply differ only in whether an anonymous
-        # reporter is named (and in the clock reading for `overdue`): one view, then a copy.
-        hidden = None if anonymous else reporter.display_name
-        card_view = SignalView(
-            id=signal_id, kind=kind, status=Status.ROUTED, text=text,
-            department=self._department_view(department), reporter=hidden,
-            anonymous=anonymous, created_at=now, routed_at=now, ack_due_at=ack_due_at,
-            overdue=self.clock() > ack_due_at, customer=customer, score=score,
-            source_link=link, routed_by_keywords=tuple(routing.get("matched", ())),
-            routed_by_fallback=bool(routing.get("fallback")),
-            history=(EventView("captured", now, hidden, dict(captured)),
-                     EventView("routed", now, None, dict(routed))))
-        message = render.card(card_view, self.translator()).to_json()
-        enqueue(session=session, now=self.clock(), messages=[
-            NewMessage(dedupe_key=f"card:{routed_id}@{destination}", destination=destination,
-                       operation="send",
-                       card_key=self._card_key_of(signal_id, department.slug, 0, destination),
-                       payload={"message": message})
-            for destination in self._destinations(department)])
-        return replace(card_view, reporter=reporter.display_name,
-                       overdue=self.clock() > ack_due_at,
-                       history=(EventView("captured", now, reporter.display_name,
-                                          dict(captured)),
-                                EventView("routed", now, None, dict(routed))))
-
     def _route(self, signal: Signal, department: Department) -> None:
         now = self.clock()
         signal.department_id = self._id(department)
@@ -651,17 +617,6 @@ class VocService:
             raise InvalidInput(N_("“%(value)s” is not a valid identity like slack:U0123 or "
                                   "telegram:42."), value=identity[:64])
 
-    def _reporter(self, session: Session, identity: str) -> _Reporter:
-        """`_person` for capture: a plain row when the person exists (the usual case)."""
-        self._require_identity(identity)
-        row = q.reporter_by_identity(session=session, identity=identity)
-        if row is None:  # first contact: created race-safe, in a savepoint
-            person = self._person(session, identity)
-            return _Reporter(self._id(person), person.display_name,
-                             self._department_id_of(person))
-        own = row.department_id if row.department_id is not None else row.chosen_department_id
-        return _Reporter(row.id, row.display_name, own)
-
     def _person(self, session: Session, identity: str, *, display_name: str | None = None
                 ) -> Person:
         self._require_identity(identity)
@@ -693,11 +648,11 @@ class VocService:
             raise self._unknown_department(session, typed)
         return department
 
-    def _department_row_by_slug(self, session: Session, slug: str) -> Row[Any]:
+    def _department_row_by_slug(self, session: Session, slug: str) -> Any:
         """`_department_by_slug` as a plain row, for capture."""
         typed = inputs.strip_controls(slug)
-        department = (q.department_row_by_slug(session=session, slug=typed.lower())
-                      if typed == slug.strip() else None)
+        department = (q.department_rows_by_slug(session=session, slugs=[typed.lower()]).get(
+            typed.lower()) if typed == slug.strip() else None)
         if department is None:
             raise self._unknown_department(session, typed)
         return department

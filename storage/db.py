@@ -69,6 +69,10 @@ class Database:
 
     engine: Engine
 
+    def __post_init__(self) -> None:
+        # Built once: `execution_options` makes a new engine proxy each call.
+        self._write_engine = self.engine.execution_options(**{_WRITE: True})
+
     @classmethod
     def connect(cls, url: str, **kwargs: Any) -> Database:
         """Open a database from a URL (no I/O until first use)."""
@@ -82,8 +86,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction that changes state; committed on success, rolled back on error."""
-        with Session(self.engine.execution_options(**{_WRITE: True}),
-                     expire_on_commit=False) as session, session.begin():
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     @contextmanager

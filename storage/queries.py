@@ -135,39 +135,38 @@ _PERSON = Person.__table__  # type: ignore[attr-defined]
 _IDENTITY = Identity.__table__  # type: ignore[attr-defined]
 _DEPARTMENT = Department.__table__  # type: ignore[attr-defined]
 # Built once, with bound parameters: building a statement costs about as much as running it.
-_SIGNAL_ID_BY_DEDUPE_KEY = core_select(_SIGNAL.c.id).where(
-    _SIGNAL.c.dedupe_key == bindparam("dedupe_key"))
-_REPORTER_BY_IDENTITY = (
-    core_select(_PERSON.c.id, _PERSON.c.display_name, _PERSON.c.department_id,
-                _PERSON.c.chosen_department_id)
+# Capture writes many signals in one transaction (group commit): each query takes them all.
+_REPORTERS_BY_IDENTITY = (
+    core_select(_IDENTITY.c.identity, _PERSON.c.id, _PERSON.c.display_name,
+                _PERSON.c.department_id, _PERSON.c.chosen_department_id)
     .join(_IDENTITY, _IDENTITY.c.person_id == _PERSON.c.id)
-    .where(_IDENTITY.c.identity == bindparam("identity")))
-_ACTIVE_DEPARTMENT_BY_SLUG = core_select(_DEPARTMENT).where(
-    _DEPARTMENT.c.slug == bindparam("slug"), _DEPARTMENT.c.archived_at.is_(None))
-_INSERT_SIGNAL = insert(_SIGNAL).returning(_SIGNAL.c.id)
+    .where(_IDENTITY.c.identity.in_(bindparam("identities", expanding=True))))
+_ACTIVE_DEPARTMENTS_BY_SLUG = core_select(_DEPARTMENT).where(
+    _DEPARTMENT.c.slug.in_(bindparam("slugs", expanding=True)),
+    _DEPARTMENT.c.archived_at.is_(None))
+_INSERT_SIGNALS = insert(_SIGNAL).returning(_SIGNAL.c.id, sort_by_parameter_order=True)
 _INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
-_INSERT_SCORE = insert(_SCORE)
+_INSERT_SCORES = insert(_SCORE)
 
 
-def signal_id_by_dedupe_key(*, session: Session, dedupe_key: str) -> int | None:
-    """The id of the signal stored for a platform event before, if any."""
-    return session.connection().execute(
-        _SIGNAL_ID_BY_DEDUPE_KEY, {"dedupe_key": dedupe_key}).scalar()
+def reporters_by_identity(*, session: Session, identities: Sequence[str]) -> dict[str, Row[Any]]:
+    """id, display_name, department_id and chosen_department_id of each identity's person
+    (identities nobody has yet are missing)."""
+    rows: Any = session.connection().execute(_REPORTERS_BY_IDENTITY,
+                                             {"identities": list(identities)})
+    return {row.identity: row for row in rows}
 
 
-def reporter_by_identity(*, session: Session, identity: str) -> Row[Any] | None:
-    """id, display_name, department_id and chosen_department_id of the identity's person."""
-    return session.connection().execute(_REPORTER_BY_IDENTITY, {"identity": identity}).first()
+def department_rows_by_slug(*, session: Session, slugs: Sequence[str]) -> dict[str, Row[Any]]:
+    """Active departments as plain rows (the same columns and names as `Department`)."""
+    rows: Any = session.connection().execute(_ACTIVE_DEPARTMENTS_BY_SLUG,
+                                             {"slugs": list(slugs)})
+    return {row.slug: row for row in rows}
 
 
-def department_row_by_slug(*, session: Session, slug: str) -> Row[Any] | None:
-    """An active department as a plain row (the same columns and names as `Department`)."""
-    return session.connection().execute(_ACTIVE_DEPARTMENT_BY_SLUG, {"slug": slug}).first()
-
-
-def insert_signal(*, session: Session, values: dict[str, Any]) -> int:
-    """Insert one signal row; its id."""
-    return int(session.connection().execute(_INSERT_SIGNAL, values).scalar_one())
+def insert_signals(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert signal rows in one statement; their ids in the order of `rows`."""
+    return [int(i) for i in session.connection().execute(_INSERT_SIGNALS, list(rows)).scalars()]
 
 
 def insert_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -175,9 +174,10 @@ def insert_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[i
     return [int(i) for i in session.connection().execute(_INSERT_EVENTS, list(rows)).scalars()]
 
 
-def insert_score(*, session: Session, values: dict[str, Any]) -> None:
-    """Insert one score row."""
-    session.connection().execute(_INSERT_SCORE, values)
+def insert_scores(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert score rows in one statement."""
+    if rows:
+        session.connection().execute(_INSERT_SCORES, list(rows))
 
 
 def lock_signal(*, session: Session, signal_id: int) -> Signal | None:

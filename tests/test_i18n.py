@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import gettext
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -114,8 +115,11 @@ def test_catalog_parses_with_the_locale_plural_rule(locale: str) -> None:
     translations = catalog(locale)
     assert not translations.fuzzy, f"{locale}: the catalog header is marked fuzzy"
     expected = get_plural(locale)
-    assert (translations.num_plurals, translations.plural_expr) == (
-        expected.num_plurals, expected.plural_expr)
+    assert translations.num_plurals == expected.num_plurals
+    # Compared by what the rules choose, not as text: Babel releases spell them differently.
+    chosen, wanted = (gettext.c2py(expr) for expr in (translations.plural_expr,
+                                                       expected.plural_expr))
+    assert [chosen(n) for n in range(1000)] == [wanted(n) for n in range(1000)]
     for message in entries(locale):
         if message.pluralizable:
             assert len(forms(message)) == translations.num_plurals, message.id

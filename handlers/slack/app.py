@@ -143,9 +143,9 @@ class SlackBot:
                 task.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    async def budgeted(self, call: Callable[[], Any]) -> asyncio.Task[Any] | Any:
-        """Run a core call in a thread; its result, or the still-running task if too slow."""
-        task = asyncio.ensure_future(self.run(call))
+    async def budgeted(self, work: Awaitable[T]) -> asyncio.Task[T] | T:
+        """Await core work for up to `ack_budget`; its result, or the still-running task."""
+        task = asyncio.ensure_future(work)
         done, _ = await asyncio.wait({task}, timeout=self.ack_budget)
         return task.result() if task in done else task
 
@@ -228,12 +228,12 @@ def register_commands(app: AsyncApp, bot: SlackBot) -> None:
                                    channel=command.get("channel_id")))
             return
         who = await bot.who(client, user_id)
-        call = subcommand(bot.service, who, word.lower(), rest.strip(),
+        work = subcommand(bot, who, word.lower(), rest.strip(),
                           dedupe_key=f"slack:command:{command.get('trigger_id')}")
-        if call is None:
+        if work is None:
             await ack(**bot.reply(OutboundMessage(title=who.t.gettext(HELP))))
             return
-        outcome = await bot.budgeted(call)
+        outcome = await bot.budgeted(work)
         if isinstance(outcome, asyncio.Task):  # the database is slow today: answer later
             await ack(text=who.t.gettext("Working on it…"), response_type="ephemeral")
             bot.later(answer_later(bot, outcome, respond, who))
@@ -241,38 +241,37 @@ def register_commands(app: AsyncApp, bot: SlackBot) -> None:
         await ack(**bot.reply(outcome))
 
 
-def subcommand(service: VocService, who: Who, word: str, rest: str, *, dedupe_key: str
-               ) -> Callable[[], OutboundMessage] | None:
-    """The core call behind `/voc WORD REST`, rendered; None for help."""
-    t, me = who.t, who.identity
+def subcommand(bot: SlackBot, who: Who, word: str, rest: str, *, dedupe_key: str
+               ) -> Awaitable[OutboundMessage] | None:
+    """The core call behind `/voc WORD REST`, rendered (a refusal as a message); None for
+    help."""
+    service, t, me = bot.service, who.t, who.identity
 
-    def guarded(work: Callable[[], OutboundMessage]) -> Callable[[], OutboundMessage]:
-        def run() -> OutboundMessage:
-            try:
-                return work()
-            except VocError as error:
-                return SlackBot.refusal(error, t)
-        return run
+    async def guarded(work: Awaitable[OutboundMessage]) -> OutboundMessage:
+        try:
+            return await work
+        except VocError as error:
+            return SlackBot.refusal(error, t)
 
     if word == "help":
         return None
     if word == "mine":
-        return guarded(lambda: render.mine_reply(service.mine(me), t))
+        return guarded(bot.run(lambda: render.mine_reply(service.mine(me), t)))
     if word == "queue":
-        return guarded(lambda: render.queue_reply(service.queue(me, rest or None), t))
+        return guarded(bot.run(lambda: render.queue_reply(service.queue(me, rest or None), t)))
     if word == "show":
-        return guarded(lambda: render.detail_reply(service.show(me, rest), t))
+        return guarded(bot.run(lambda: render.detail_reply(service.show(me, rest), t)))
     if word == "score":
         value, _, comment = rest.partition(" ")
-        return guarded(lambda: render.score_reply(
-            service.record_score(me, value, comment=comment or None), t))
+        return guarded(bot.run(lambda: render.score_reply(
+            service.record_score(me, value, comment=comment or None), t)))
     if word == "digest":
-        return guarded(lambda: digest(service, me, t))
+        return guarded(bot.run(lambda: digest(service, me, t)))
 
-    def capture() -> OutboundMessage:
-        result = service.capture(me, Draft(word, rest, dedupe_key=dedupe_key))
+    async def capture() -> OutboundMessage:
+        result = await service.submit_capture(me, Draft(word, rest, dedupe_key=dedupe_key))
         return render.capture_reply(result.signal, t, duplicate=result.duplicate)
-    return guarded(capture)
+    return guarded(capture())
 
 
 def digest(service: VocService, actor: str, t: Translator) -> OutboundMessage:
@@ -444,7 +443,7 @@ def register_views(app: AsyncApp, bot: SlackBot) -> None:
 async def _store(bot: SlackBot, client: AsyncWebClient, user_id: str, who: Who,
                  draft: Draft) -> None:
     try:
-        result = await bot.run(bot.service.capture, who.identity, draft)
+        result = await bot.service.submit_capture(who.identity, draft)
         message = render.capture_reply(result.signal, who.t, duplicate=result.duplicate)
     except VocError as error:
         message = bot.refusal(error, who.t)
@@ -479,8 +478,8 @@ async def submitted(bot: SlackBot, ack: Any, body: dict[str, Any], view: dict[st
     values, meta = bk.view_values(view), bk.view_metadata(view)
     action, ref = str(meta.get("action", "")), str(meta.get("ref", ""))
     try:
-        outcome = await bot.budgeted(lambda: form_call(bot.service, who.identity, who.t,
-                                                       action, ref, values))
+        outcome = await bot.budgeted(bot.run(form_call, bot.service, who.identity, who.t,
+                                             action, ref, values))
     except VocError as error:  # shown under the field; the form stays open, nothing changed
         field = "note" if "note" in values else "department"
         if isinstance(error, NotFound) and "department" in values:

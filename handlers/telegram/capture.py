@@ -44,7 +44,7 @@ def _draft(context: Context) -> dict[str, Any]:
 
 async def _capture(update: Update, context: Context, draft: Draft) -> int:
     me, t = await whoami(update, context)
-    result = await asyncio.to_thread(voc(context).service.capture, me, draft)
+    result = await voc(context).service.submit_capture(me, draft)
     await reply(update, render.capture_reply(result.signal, t, duplicate=result.duplicate))
     if context.user_data is not None:
         context.user_data.pop("draft", None)
