@@ -28,6 +28,7 @@ from bot.service import VocService
 from handlers.telegram import capture, commands, notes
 from handlers.telegram.buttons import pattern
 from handlers.telegram.common import Context, People, Voc, reply, voc, whoami
+from handlers.telegram.request import AiohttpRequest
 
 log = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
@@ -67,10 +68,14 @@ class SeenUpdates:
 def build_application(token: str, api_url: str, service: VocService, *,
                       polling: bool) -> Application:  # type: ignore[type-arg]
     """The python-telegram-bot Application with every handler of the bot."""
-    builder = ApplicationBuilder().token(token).base_url(api_url).job_queue(None)
+    builder = (ApplicationBuilder().token(token).base_url(api_url).job_queue(None)
+               .request(AiohttpRequest()))  # not httpx: see handlers/telegram/request.py
     if api_url.endswith("/bot"):
         builder = builder.base_file_url(api_url[:-len("/bot")] + "/file/bot")
-    if not polling:
+    if polling:
+        # One long poll at a time; getUpdates reads for its poll timeout + this read timeout.
+        builder = builder.get_updates_request(AiohttpRequest(connection_pool_size=1))
+    else:
         builder = builder.updater(None)
     application = builder.build()
     application.bot_data["voc"] = Voc(service, People(service))
