@@ -1,21 +1,31 @@
-"""Slack capture over HTTP: signed `/voc complaint ...` against `voc serve` and two baselines.
+"""Slack capture over HTTP: signed `/voc complaint ...` against `voc serve` and three baselines.
 
-    python bench/slack_capture.py [--count 1000] [--concurrency 1 8 32] [--postgres URL]
-                                  [--no-postgres]
+    python bench/slack_capture.py [--count 1000] [--rounds 3] [--concurrency 1 8 32]
+                                  [--postgres URL] [--no-postgres]
 
-For each database (a SQLite file, and PostgreSQL when reachable, in a throwaway schema) it
-starts, each as its own process on a loopback port, with the same server stack (uvicorn,
-1 worker, Starlette, Bolt's AsyncApp with process_before_response=True, signature checks on):
+For each database (SQLite files, one per server, and PostgreSQL when reachable, in a throwaway
+schema) it starts at once, each as its own process on a loopback port, with the same server
+stack (uvicorn, 1 worker, Starlette, Bolt's AsyncApp with process_before_response=True,
+signature checks on):
   voc       `voc serve`: the real app (users.info cached, capture, outbox, ephemeral reply;
-            its dispatcher delivers the cards to a fake Slack Web API meanwhile)
+            its dispatcher delivers the cards to the fake Slack Web API meanwhile)
   ack       a bare Bolt app whose `/voc` handler only calls ack()
   insert    the same, inserting and committing one SQLModel row per request in a worker
             thread (the floor for "store something per request" without blocking the loop)
   insert@loop  the same insert run on the event loop, as naive code does
-and sends `count` signed slash commands at each concurrency, printing requests/s, p50/p99
-latency and voc's ratio to each baseline. Targets: p99 < 250 ms at concurrency 32, and
-throughput >= 0.5x the `insert` baseline. The load generator shares the machine: compare
-ratios measured in the same run rather than absolute numbers.
+The fake Slack Web API (tests/support/fake_slack.py) is a process of its own, so it does not
+share the load generator's GIL.
+
+Method (bench/servers.py): after 60 warm-up requests to each server, it waits until all are
+quiet (< 5% of a core over 0.5 s, read from /proc; voc's scheduler catches up at start-up).
+Then for each concurrency level it runs `rounds` rounds; each round sends `count` signed slash
+commands to every server in turn, in an order rotated from round to round, so machine noise
+and drift spread over all servers, and before each turn it waits until all are quiet again.
+Each line shows the median requests/s of the rounds (each round's in parentheses), p50/p99
+over all rounds' latencies, and the server's CPU time per request in its turns (+ outside
+them: work it deferred); ratios are of the medians.
+Targets: p99 < 250 ms at concurrency 32, and throughput >= 0.5x the `insert` baseline. The
+load generator shares the machine: compare ratios rather than absolute numbers.
 """
 
 from __future__ import annotations
@@ -23,12 +33,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -37,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scratch import postgres_scratch  # noqa: E402  (bench/scratch.py, beside this script)
+from servers import Server, free_port, measure_level, ratios, running, wait_quiet  # noqa: E402
 
 from tests.support.fake_slack import SIGNING_SECRET as SECRET  # noqa: E402
 from tests.support.fake_slack import TOKEN  # noqa: E402
@@ -44,6 +54,7 @@ from tests.support.fake_slack import TOKEN  # noqa: E402
 TEXTS = ("The courier was three hours late", "Курьер опоздал на три часа",
          "The website checkout crashes on payment", "Support answered quickly and politely")
 USERS = ("U0SALES1", "U0LOG1", "U0SUP1", "U0BENCH1", "U0BENCH2", "U0BENCH3")
+KINDS = ("voc", "ack", "insert", "insert@loop")
 
 
 # -- the baselines (run as: python bench/slack_capture.py --baseline ack|insert|insert@loop) ----
@@ -58,7 +69,8 @@ def baseline_app(kind: str, database_url: str, slack_api: str):  # type: ignore[
     from storage.db import Database
 
     class BenchRow(SQLModel, table=True):
-        __tablename__ = "bench_row"
+        # A table per baseline: they start at once and may share a database (PostgreSQL).
+        __tablename__ = "bench_row_" + kind.replace("@", "_")
         id: int | None = Field(default=None, primary_key=True)
         text: str
         created_at: datetime
@@ -142,88 +154,61 @@ async def load(url: str, count: int, concurrency: int) -> tuple[float, list[floa
 
 
 # -- orchestration ------------------------------------------------------------------------------
-def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise SystemExit(f"server exited: {output}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} never answered")
-
-
-def start(kind: str, database_url: str, port: int, slack_api: str) -> subprocess.Popen[bytes]:
+def environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
-    env |= {"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT),
-            "VOC_DEPARTMENTS": str(ROOT / "departments.example.toml")}
+    return env | {"PYTHONPATH": str(ROOT),
+                  "VOC_DEPARTMENTS": str(ROOT / "departments.example.toml")} | extra
+
+
+def spec(kind: str, database_url: str, slack_api: str
+         ) -> tuple[str, list[str], dict[str, str], int]:
+    port = free_port()
     if kind == "voc":
-        env |= {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_API_URL": slack_api}
-        args = [sys.executable, "-m", "bot", "serve", "--port", str(port)]
-    else:
-        args = [sys.executable, __file__, "--baseline", kind, "--port", str(port),
-                "--database", database_url, "--slack-api", slack_api]
-    return subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+        return kind, ["-m", "bot", "serve", "--port", str(port)], environment(
+            DATABASE_URL=database_url, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=slack_api), port
+    return kind, [__file__, "--baseline", kind, "--port", str(port), "--database",
+                  database_url, "--slack-api", slack_api], environment(
+        DATABASE_URL=database_url), port
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def row(name: str, rate: float, latencies: list[float], failures: int) -> str:
-    q = statistics.quantiles(latencies, n=100)
-    bad = f"  {failures} failed" if failures else ""
-    return (f"  {name:12} {rate:7.0f} req/s  p50 {q[49] * 1000:7.1f} ms  "
-            f"p99 {q[98] * 1000:7.1f} ms{bad}")
-
-
-def bench(label: str, database_url: str, count: int, levels: list[int], slack_api: str
-          ) -> list[str]:
+def bench(label: str, database_url: Callable[[str], str], count: int, rounds: int,
+          levels: list[int], slack_api: str) -> list[str]:
+    """Every server of one database at once; `database_url(kind)` is each one's database."""
     from storage.db import Database
 
-    db = Database.connect(database_url)
+    db = Database.connect(database_url("voc"))
     db.upgrade()
     db.dispose()
-    kinds = ["voc", "ack", "insert", "insert@loop"]
-    results: dict[tuple[str, int], float] = {}
-    lines = [f"{label}:"]
-    for kind in kinds:
-        port = free_port()
-        server = start(kind, database_url, port, slack_api)
-        try:
-            wait_up(f"http://127.0.0.1:{port}/healthz", server)
-            url = f"http://127.0.0.1:{port}/slack/events"
-            asyncio.run(load(url, 60, 4))  # warm up: imports, users.info, pools
-            for level in levels:
-                rate, latencies, failures = asyncio.run(load(url, count, level))
-                results[(kind, level)] = rate
-                lines.append(row(f"{kind} c={level}", rate, latencies, failures))
-                print(lines[-1], flush=True)
-        finally:
-            server.terminate()
-            server.wait(30)
-    for level in levels:
-        voc = results[("voc", level)]
-        lines.append(f"  ratios c={level}: voc/ack {voc / results[('ack', level)]:.2f}  "
-                     f"voc/insert {voc / results[('insert', level)]:.2f}  "
-                     f"voc/insert@loop {voc / results[('insert@loop', level)]:.2f}")
+    lines = [f"{label} ({rounds} rounds of {count} requests per server and level):"]
+    print(lines[0], flush=True)
+
+    def report(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+
+    with running([spec(kind, database_url(kind), slack_api) for kind in KINDS]) as servers:
+        for server in servers:  # warm up: imports, users.info, pools
+            _, _, failed = asyncio.run(load(server.url("/slack/events"), 60, 4))
+            if failed:
+                report(f"  {server.name}: {failed} of 60 warm-up requests failed")
+        report(f"  all servers {wait_quiet(servers)[1]}")
+
+        for index, level in enumerate(levels):
+            def measure(server: Server, level: int = level) -> tuple[float, list[float], int]:
+                return asyncio.run(load(server.url("/slack/events"), count, level))
+
+            results = measure_level(servers, rounds, index * rounds, measure, report)
+            for kind in KINDS:
+                report(results[kind].line(f"{kind} c={level}", "req"))
+            report(f"  ratios c={level}: " + ratios(results, "voc", KINDS[1:]))
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--count", type=int, default=1000, help="requests per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--postgres", default=os.environ.get(
         "VOC_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"))
@@ -240,23 +225,19 @@ def main() -> None:
                     port=args.port, log_level="warning", access_log=False)
         return
 
-
-    from bot.departments import load_company
-    from tests.support.fake_slack import FakeSlack, workspace_people
-
-    company = load_company(ROOT / "departments.example.toml")
-    people = workspace_people(company) | {u: {"name": u} for u in USERS}
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    port = free_port()
+    fake = ("fake Slack", ["-m", "tests.support.fake_slack", str(port), *USERS],
+            environment(), port)
+    slack_api = f"http://127.0.0.1:{port}/api/"
     report: list[str] = []
-    with FakeSlack([*channels, "C0LEADERS"], people) as slack, \
-            tempfile.TemporaryDirectory() as tmp:
-        report += bench("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.count,
-                        args.concurrency, slack.api_url)
+    with running([fake]), tempfile.TemporaryDirectory() as tmp:
+        report += bench("SQLite", lambda kind: f"sqlite:///{tmp}/{kind.replace('@', '_')}.db",
+                        args.count, args.rounds, args.concurrency, slack_api)
         if not args.no_postgres:
             with postgres_scratch(args.postgres) as url:
                 if url:
-                    report += bench("PostgreSQL", url, args.count, args.concurrency,
-                                    slack.api_url)
+                    report += bench("PostgreSQL", lambda _kind: url, args.count, args.rounds,
+                                    args.concurrency, slack_api)
     print("\n" + "\n".join(report))
 
 

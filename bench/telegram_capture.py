@@ -1,17 +1,33 @@
-"""`/complaint ...` through the Telegram webhook, against a bare python-telegram-bot webhook app.
+"""`/complaint ...` through the Telegram webhook, against bare python-telegram-bot webhook apps.
 
-    python bench/telegram_capture.py [--count 600] [--concurrency 1 8 32] [--postgres URL]
+    python bench/telegram_capture.py [--count 600] [--rounds 3] [--concurrency 1 8 32]
+                                     [--postgres URL] [--no-postgres]
 
-Three processes on 127.0.0.1: the fake Bot API server (tests/support/fake_telegram.py), the
-server under test, and this load generator (httpx, N requests in flight). For each engine
-(SQLite file; PostgreSQL if reachable) and concurrency it runs:
-  bare  Starlette + python-telegram-bot (`process_update`), a CommandHandler that inserts one
-        row through SQLModel (in a worker thread) and replies with one sendMessage
-  voc   `voc serve`: secret check, identify + capture (routing, events, outbox) in worker
-        threads, the localized HTML reply with its button; the dispatcher and scheduler run
-        in the same process, delivering the cards
-Every update is a distinct private `/complaint` from one of 50 users. Prints updates/s, p50/p99
-and voc/bare, measured in the same run (compare ratios: the machine is shared and noisy).
+Processes on 127.0.0.1: the fake Bot API server (tests/support/fake_telegram.py), the servers
+under test, and this load generator (aiohttp, N requests in flight; every answer must be a
+200). For each engine (SQLite files, one per server; PostgreSQL in a throwaway schema, if
+reachable) it starts at once:
+  bare          Starlette + python-telegram-bot (`process_update`), a CommandHandler that
+                inserts one row through SQLModel (in a worker thread) and replies with one
+                sendMessage, over PTB's default transport (HTTPXRequest)
+  bare-aiohttp  the same app with `.request(AiohttpRequest())`
+                (handlers/telegram/request.py, the transport voc uses)
+  voc           `voc serve`: secret check, identify + capture (routing, events, outbox) in
+                worker threads, the localized HTML reply with its button; the dispatcher and
+                scheduler run in the same process, delivering the cards
+voc/bare-aiohttp is the like-for-like comparison (same transport) and the one the targets
+apply to: throughput >= 0.5x, and voc's p99 < 250 ms at concurrency 32. voc/bare is shown
+beside it. Every update is a distinct private `/complaint` from one of 50 users.
+
+Method (bench/servers.py): after 100 warm-up updates to each server, it waits until all are
+quiet (< 5% of a core over 0.5 s, read from /proc; voc's scheduler catches up at start-up).
+Then for each concurrency level it runs `rounds` rounds; each round sends `count` updates to
+every server in turn, in an order rotated from round to round, so machine noise and drift
+spread over all servers, and before each turn it waits until all are quiet again. Each line
+shows the median updates/s of the rounds (each round's in parentheses), p50/p99 over all
+rounds' latencies, and the server's CPU time per update in its turns (+ outside them: work it
+deferred, such as voc's dispatcher); ratios are of the medians. The machine is shared and
+noisy: compare ratios measured in the same run rather than absolute numbers.
 """
 
 from __future__ import annotations
@@ -19,11 +35,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,8 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from scratch import postgres_scratch  # bench/scratch.py, beside this script
+from servers import Server, free_port, measure_level, ratios, running, wait_quiet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,10 +53,11 @@ TOKEN = "123456:TEST-fake-token"
 SECRET = "bench-webhook-secret"
 TEXTS = ("Курьер опоздал на три часа", "The website checkout crashes on payment",
          "Support answered quickly and politely", "Менеджер обещал скидку и отказал")
+KINDS = ("voc", "bare", "bare-aiohttp")
 
 
-# -- the bare app (run as a subprocess: `--bare PORT DATABASE_URL API_URL`) -------------------
-def serve_bare(port: int, url: str, api_url: str) -> None:
+# -- the bare apps (run as a subprocess: `--bare KIND PORT DATABASE_URL API_URL`) -------------
+def serve_bare(kind: str, port: int, url: str, api_url: str) -> None:
     """Starlette + python-telegram-bot + one SQLModel insert per /complaint, and a reply."""
     import uvicorn
     from sqlmodel import Field, SQLModel
@@ -57,7 +71,8 @@ def serve_bare(port: int, url: str, api_url: str) -> None:
     from storage.db import Database
 
     class BareRow(SQLModel, table=True):
-        __tablename__ = "bench_bare_row"
+        # A table per app: they start at once and may share a database (PostgreSQL).
+        __tablename__ = "bench_" + kind.replace("-", "_") + "_row"
         id: int | None = Field(default=None, primary_key=True)
         user_id: int
         text: str
@@ -65,8 +80,12 @@ def serve_bare(port: int, url: str, api_url: str) -> None:
 
     db = Database.connect(url)
     BareRow.metadata.create_all(db.engine, tables=[BareRow.__table__])  # type: ignore[attr-defined]
-    application = ApplicationBuilder().token(TOKEN).base_url(api_url).updater(None) \
-        .job_queue(None).build()
+    builder = ApplicationBuilder().token(TOKEN).base_url(api_url).updater(None).job_queue(None)
+    if kind == "bare-aiohttp":
+        from handlers.telegram.request import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest())
+    application = builder.build()
 
     def insert(user_id: int, text: str) -> None:
         with db.write() as session:
@@ -97,24 +116,6 @@ def serve_bare(port: int, url: str, api_url: str) -> None:
 
 
 # -- the load --------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args!r} exited with {process.returncode}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port}")
-
-
 def update(n: int) -> dict[str, Any]:
     """A private /complaint, shaped like Telegram's (one of 50 users)."""
     user = {"id": 500_000 + n % 50, "is_bot": False, "first_name": f"User{n % 50}",
@@ -126,108 +127,117 @@ def update(n: int) -> dict[str, Any]:
         "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": 10}]}}
 
 
-async def load(port: int, first: int, count: int, concurrency: int
-               ) -> tuple[float, list[float]]:
+async def load(url: str, first: int, count: int, concurrency: int
+               ) -> tuple[float, list[float], int]:
+    """Updates first.. first+count-1, `concurrency` in flight: (updates/s, latencies, failures);
+    the first failure of a run is printed."""
+    import aiohttp
+
     numbers = iter(range(first, first + count))
     latencies: list[float] = []
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                 timeout=60) as client:
-        async def worker() -> None:
-            for n in numbers:
-                started = time.perf_counter()
-                response = await client.post("/telegram/webhook", json=update(n),
-                                             headers=headers)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    raise SystemExit(f"HTTP {response.status_code}: {response.text[:300]}")
+    failures = 0
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
 
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        for n in numbers:
+            body = json.dumps(update(n))
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                text = await response.read()
+            latencies.append(time.perf_counter() - started)
+            if response.status != 200:
+                if not failures:
+                    print(f"  {url}: HTTP {response.status}: {text[:300]!r}", flush=True)
+                failures += 1
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return count / (time.perf_counter() - started), latencies
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return count / elapsed, latencies, failures
 
 
-def summary(name: str, rate: float, latencies: list[float]) -> str:
-    q = statistics.quantiles(latencies, n=100)
-    return f"{name:5} {rate:8.0f} updates/s  p50 {q[49] * 1000:7.1f} ms  p99 {q[98] * 1000:7.1f} ms"
-
-
-def start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    # A file, not a pipe: a pipe nobody reads blocks the server once it is full.
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process, in stop)
-    process = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT)
-    wait_until_listening(port, process)
-    return process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def bench(url: str, label: str, count: int, levels: list[int], api_url: str) -> None:
+# -- orchestration ---------------------------------------------------------------------------
+def bench(label: str, url_of: dict[str, str], count: int, rounds: int, levels: list[int],
+          api_url: str) -> list[str]:
+    """Every server of one database at once; `url_of[kind]` is each one's database."""
     from storage.db import Database
 
-    db = Database.connect(url)
+    db = Database.connect(url_of["voc"])
     db.upgrade()
     db.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
-    env |= {"PYTHONPATH": str(ROOT), "DATABASE_URL": url,
-            "VOC_DEPARTMENTS": str(ROOT / "departments.example.toml"),
+    env |= {"PYTHONPATH": str(ROOT), "VOC_DEPARTMENTS": str(ROOT / "departments.example.toml"),
             "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api_url,
             "TELEGRAM_WEBHOOK_SECRET": SECRET}
-    bare_port, voc_port = free_port(), free_port()
-    bare = start([__file__, "--bare", str(bare_port), url, api_url], env, bare_port)
-    ours = start(["-m", "bot", "serve", "--port", str(voc_port)], env, voc_port)
-    try:
-        first = 0
-        for port in (bare_port, voc_port):  # warm up connections, caches, people
-            asyncio.run(load(port, first, 100, 8))
-            first += 100
-        for concurrency in levels:
-            bare_rate, bare_lat = asyncio.run(load(bare_port, first, count, concurrency))
-            first += count
-            voc_rate, voc_lat = asyncio.run(load(voc_port, first, count, concurrency))
-            first += count
-            print(f"{label}, concurrency {concurrency}, {count} updates")
-            print("  " + summary("bare", bare_rate, bare_lat))
-            print("  " + summary("voc", voc_rate, voc_lat))
-            print(f"  voc/bare throughput ratio: {voc_rate / bare_rate:.2f}", flush=True)
-    finally:
-        stop(ours)
-        stop(bare)
+    specs = []
+    for kind in KINDS:
+        port = free_port()
+        args = (["-m", "bot", "serve", "--port", str(port)] if kind == "voc" else
+                [__file__, "--bare", kind, str(port), url_of[kind], api_url])
+        specs.append((kind, args, env | {"DATABASE_URL": url_of[kind]}, port))
+    lines = [f"{label} ({rounds} rounds of {count} updates per server and level):"]
+    print(lines[0], flush=True)
+
+    def report(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+
+    first = 0  # update ids stay distinct across servers, levels and rounds
+
+    def run(server: Server, count: int, concurrency: int) -> tuple[float, list[float], int]:
+        nonlocal first
+        first += count
+        return asyncio.run(load(server.url("/telegram/webhook"), first - count, count,
+                                concurrency))
+
+    with running(specs) as servers:
+        for server in servers:  # warm up connections, caches, people
+            _, _, failed = run(server, 100, 8)
+            if failed:
+                report(f"  {server.name}: {failed} of 100 warm-up updates failed")
+        report(f"  all servers {wait_quiet(servers)[1]}")
+        for index, level in enumerate(levels):
+            results = measure_level(servers, rounds, index * rounds,
+                                    lambda server, level=level: run(server, count, level),
+                                    report)
+            for kind in KINDS:
+                report(results[kind].line(f"{kind} c={level}", "updates"))
+            report(f"  ratios c={level}: "
+                   + ratios(results, "voc", ["bare-aiohttp", "bare"])
+                   + "  (voc/bare-aiohttp: same transport, the target's)")
+    return lines
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--bare":
-        serve_bare(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    if len(sys.argv) == 6 and sys.argv[1] == "--bare":
+        serve_bare(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--count", type=int, default=600)
+    parser.add_argument("--count", type=int, default=600, help="updates per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--postgres", default="postgresql+psycopg://root@127.0.0.1:5432/test")
+    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     fake_port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    fake = subprocess.Popen([sys.executable, "-m", "tests.support.fake_telegram",
-                             str(fake_port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-    wait_until_listening(fake_port, fake)
+    fake = ("fake Bot API", ["-m", "tests.support.fake_telegram", str(fake_port)],
+            {**os.environ, "PYTHONPATH": str(ROOT)}, fake_port)
     api_url = f"http://127.0.0.1:{fake_port}/bot"
-    try:
+    report: list[str] = []
+    with running([fake]):
         with tempfile.TemporaryDirectory() as folder:
-            bench(f"sqlite:///{folder}/bench.db", "SQLite", args.count, args.concurrency,
-                  api_url)
-        with postgres_scratch(args.postgres) as url:
-            if url:
-                bench(url, "PostgreSQL", args.count, args.concurrency, api_url)
-    finally:
-        stop(fake)
+            report += bench("SQLite", {kind: f"sqlite:///{folder}/{kind}.db" for kind in KINDS},
+                            args.count, args.rounds, args.concurrency, api_url)
+        if not args.no_postgres:
+            with postgres_scratch(args.postgres) as url:
+                if url:
+                    report += bench("PostgreSQL", dict.fromkeys(KINDS, url), args.count,
+                                    args.rounds, args.concurrency, api_url)
+    print("\n" + "\n".join(report))
 
 
 if __name__ == "__main__":

@@ -124,8 +124,8 @@ class Failure:
 class FakeSlack:
     """The Slack Web API, in memory, on a loopback port."""
 
-    def __init__(self, channels: list[str], users: dict[str, dict[str, Any]] | None = None
-                 ) -> None:
+    def __init__(self, channels: list[str], users: dict[str, dict[str, Any]] | None = None,
+                 *, port: int = 0) -> None:
         self.channels = set(channels)
         self.users = users or {}
         self.not_in_channel: set[str] = set()
@@ -142,7 +142,7 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.api_url = self.url + "/api/"
@@ -682,3 +682,36 @@ def slack_workspace(db: Database, company: Company) -> Iterator[Workspace]:
         runtime.components = [c for c in runtime.components if c.name != "scheduler"]
         with ServedApp(create_app(runtime)) as served:
             yield Workspace(slack, served.url, service)
+
+
+def main() -> None:
+    """`python -m tests.support.fake_slack PORT [USER_ID ...]`: serve until SIGTERM (benchmarks).
+
+    The channels and people are those of the departments file (VOC_DEPARTMENTS, else
+    departments.example.toml) with its leadership channel, plus each USER_ID (named after it).
+    """
+    import os
+    import signal
+    import sys
+    from pathlib import Path
+
+    from bot.departments import load_company
+
+    root = Path(__file__).resolve().parents[2]
+    company = load_company(Path(os.environ.get("VOC_DEPARTMENTS")
+                                or root / "departments.example.toml"))
+    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    if company.leadership_slack_channel:
+        channels.append(company.leadership_slack_channel)
+    people = workspace_people(company) | {user: {"name": user} for user in sys.argv[2:]}
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    with FakeSlack(channels, people, port=port) as slack:
+        print(slack.url, flush=True)
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        signal.signal(signal.SIGINT, lambda *_: stopped.set())
+        stopped.wait()
+
+
+if __name__ == "__main__":
+    main()
