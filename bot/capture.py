@@ -74,6 +74,7 @@ def write_signals(service: VocService, session: Session, drafts: Sequence[Parsed
     for the whole batch: the caller retries the drafts one by one. (Re-deliveries are rare, so
     no query looks for them first; on PostgreSQL the failed attempt leaves a gap in the
     references, as any rolled-back insert does.)"""
+    connection = session.connection()
     reporters = _reporters(service, session, {d.actor for d in drafts})
     chosen: list[tuple[Row[Any], dict[str, Any]] | VocError] = []
     slugs = {service.company.triage}
@@ -85,7 +86,7 @@ def write_signals(service: VocService, session: Session, drafts: Sequence[Parsed
                 else suggestion.slug if suggestion else None)
         if slug is not None:
             slugs.add(slug)
-    departments = q.department_rows_by_slug(session=session, slugs=sorted(slugs))
+    departments = q.department_rows_by_slug(connection=connection, slugs=sorted(slugs))
     for draft, suggestion in zip(drafts, suggestions, strict=True):
         if suggestion is None:
             assert draft.department is not None
@@ -115,7 +116,8 @@ def _typed_slug(typed: str) -> str | None:
 
 def _reporters(service: VocService, session: Session, identities: set[str]
                ) -> dict[str, _Reporter]:
-    rows = q.reporters_by_identity(session=session, identities=sorted(identities))
+    rows = q.reporters_by_identity(connection=session.connection(),
+                                   identities=sorted(identities))
     reporters = {}
     for identity in identities:
         row = rows.get(identity)
@@ -135,7 +137,8 @@ def _store(service: VocService, session: Session,
     now = service.clock()
     hours = service.company.business_hours
     due = [hours.add(now, department.ack_sla_hours) for _, _, (department, _) in items]
-    signal_ids = q.insert_signals(session=session, rows=[dict(
+    connection = session.connection()
+    signal_ids = q.insert_signals(connection=connection, rows=[dict(
         kind=draft.kind, status=Status.ROUTED, text=draft.text, customer=draft.customer,
         score=draft.score, source_link=draft.link, anonymous=draft.anonymous,
         reporter_id=reporter.id, reporter_identity=draft.actor,
@@ -147,14 +150,14 @@ def _store(service: VocService, session: Session,
     details = [({"kind": draft.kind.value},
                 {"to": department.slug, "to_name": department.name, **routing})
                for draft, _, (department, routing) in items]
-    event_ids = q.insert_events(session=session, rows=[
+    event_ids = q.insert_events(connection=connection, rows=[
         row for signal_id, (_, reporter, _), (captured, routed) in
         zip(signal_ids, items, details, strict=True)
         for row in (dict(signal_id=signal_id, actor_id=reporter.id, action="captured", at=now,
                          details=captured),
                     dict(signal_id=signal_id, actor_id=None, action="routed", at=now,
                          details=routed))])
-    q.insert_scores(session=session, rows=[dict(
+    q.insert_scores(connection=connection, rows=[dict(
         kind="customer", source="chat", value=draft.score, at=now, customer=draft.customer,
         comment=draft.text[:inputs.MAX_NOTE], signal_id=signal_id, person_id=reporter.id,
         dedupe_key=f"signal:{signal_id}")

@@ -6,7 +6,7 @@ so user text can never inject a mention or formatting.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -19,6 +19,11 @@ class Button:
     label: str
     value: str | None = None
     style: str = "default"  # "primary" | "danger" | "default"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict (as `dataclasses.asdict`)."""
+        return {"action": self.action, "ref": self.ref, "label": self.label,
+                "value": self.value, "style": self.style}
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,12 @@ class OutboundMessage:
     link: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-safe dict, as stored in the outbox."""
-        return asdict(self)
+        """A JSON-safe dict, as stored in the outbox (`dataclasses.asdict`, written out: every
+        card is serialised on the capture path, and asdict's generic recursion costs more than
+        the card's SQL)."""
+        return {"title": self.title, "quote": self.quote, "fields": self.fields,
+                "footer": self.footer, "buttons": tuple(b.to_json() for b in self.buttons),
+                "link": self.link}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutboundMessage:

@@ -651,8 +651,9 @@ class VocService:
     def _department_row_by_slug(self, session: Session, slug: str) -> Any:
         """`_department_by_slug` as a plain row, for capture."""
         typed = inputs.strip_controls(slug)
-        department = (q.department_rows_by_slug(session=session, slugs=[typed.lower()]).get(
-            typed.lower()) if typed == slug.strip() else None)
+        department = (q.department_rows_by_slug(connection=session.connection(),
+                                                slugs=[typed.lower()]).get(typed.lower())
+                      if typed == slug.strip() else None)
         if department is None:
             raise self._unknown_department(session, typed)
         return department

@@ -49,7 +49,9 @@ def enqueue(*, session: Session, messages: Sequence[NewMessage], now: datetime) 
          "not_before": now, "created_at": now}
         for m in messages
     ]
-    session.execute(_insert_ignoring_duplicates(session.get_bind().dialect.name), values)
+    # On the connection, not through the ORM: nothing here needs its flush (capture path).
+    connection = session.connection()
+    connection.execute(_insert_ignoring_duplicates(connection.dialect.name), values)
 
 
 @cache

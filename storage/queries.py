@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -135,49 +135,59 @@ _PERSON = Person.__table__  # type: ignore[attr-defined]
 _IDENTITY = Identity.__table__  # type: ignore[attr-defined]
 _DEPARTMENT = Department.__table__  # type: ignore[attr-defined]
 # Built once, with bound parameters: building a statement costs about as much as running it.
-# Capture writes many signals in one transaction (group commit): each query takes them all.
-_REPORTERS_BY_IDENTITY = (
+# Capture writes many signals in one transaction (group commit): each query takes them all,
+# on the transaction's connection (fetched once: through the session it costs each time).
+_REPORTERS = (
     core_select(_IDENTITY.c.identity, _PERSON.c.id, _PERSON.c.display_name,
                 _PERSON.c.department_id, _PERSON.c.chosen_department_id)
-    .join(_IDENTITY, _IDENTITY.c.person_id == _PERSON.c.id)
-    .where(_IDENTITY.c.identity.in_(bindparam("identities", expanding=True))))
-_ACTIVE_DEPARTMENTS_BY_SLUG = core_select(_DEPARTMENT).where(
-    _DEPARTMENT.c.slug.in_(bindparam("slugs", expanding=True)),
-    _DEPARTMENT.c.archived_at.is_(None))
+    .join(_IDENTITY, _IDENTITY.c.person_id == _PERSON.c.id))
+_REPORTERS_BY_IDENTITY = {  # one name (the usual batch) needs no IN-list expansion
+    False: _REPORTERS.where(_IDENTITY.c.identity.in_(bindparam("names", expanding=True))),
+    True: _REPORTERS.where(_IDENTITY.c.identity == bindparam("name"))}
+_ACTIVE_DEPARTMENTS = core_select(_DEPARTMENT).where(_DEPARTMENT.c.archived_at.is_(None))
+_ACTIVE_DEPARTMENTS_BY_SLUG = {
+    False: _ACTIVE_DEPARTMENTS.where(_DEPARTMENT.c.slug.in_(bindparam("names", expanding=True))),
+    True: _ACTIVE_DEPARTMENTS.where(_DEPARTMENT.c.slug == bindparam("name"))}
 _INSERT_SIGNALS = insert(_SIGNAL).returning(_SIGNAL.c.id, sort_by_parameter_order=True)
 _INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
 _INSERT_SCORES = insert(_SCORE)
 
 
-def reporters_by_identity(*, session: Session, identities: Sequence[str]) -> dict[str, Row[Any]]:
+def _by_names(connection: Connection, statements: dict[bool, Any], names: Sequence[str]
+              ) -> Any:
+    single = len(names) == 1
+    return connection.execute(statements[single],
+                              {"name": names[0]} if single else {"names": list(names)})
+
+
+def reporters_by_identity(*, connection: Connection, identities: Sequence[str]
+                          ) -> dict[str, Row[Any]]:
     """id, display_name, department_id and chosen_department_id of each identity's person
     (identities nobody has yet are missing)."""
-    rows: Any = session.connection().execute(_REPORTERS_BY_IDENTITY,
-                                             {"identities": list(identities)})
-    return {row.identity: row for row in rows}
+    return {row.identity: row for row in
+            _by_names(connection, _REPORTERS_BY_IDENTITY, identities)}
 
 
-def department_rows_by_slug(*, session: Session, slugs: Sequence[str]) -> dict[str, Row[Any]]:
+def department_rows_by_slug(*, connection: Connection, slugs: Sequence[str]
+                            ) -> dict[str, Row[Any]]:
     """Active departments as plain rows (the same columns and names as `Department`)."""
-    rows: Any = session.connection().execute(_ACTIVE_DEPARTMENTS_BY_SLUG,
-                                             {"slugs": list(slugs)})
-    return {row.slug: row for row in rows}
+    return {row.slug: row for row in _by_names(connection, _ACTIVE_DEPARTMENTS_BY_SLUG, slugs)}
 
 
-def insert_signals(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+def insert_signals(*, connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert signal rows in one statement; their ids in the order of `rows`."""
-    return [int(i) for i in session.connection().execute(_INSERT_SIGNALS, list(rows)).scalars()]
+    return [int(i) for i in connection.execute(_INSERT_SIGNALS, list(rows)).scalars()]
 
 
-def insert_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+def insert_events(*, connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert audit events in one statement; their ids in the order of `rows`."""
-    return [int(i) for i in session.connection().execute(_INSERT_EVENTS, list(rows)).scalars()]
+    return [int(i) for i in connection.execute(_INSERT_EVENTS, list(rows)).scalars()]
 
 
-def insert_scores(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def insert_scores(*, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert score rows in one statement."""
     if rows:
-        session.connection().execute(_INSERT_SCORES, list(rows))
+        connection.execute(_INSERT_SCORES, list(rows))
 
 
 def lock_signal(*, session: Session, signal_id: int) -> Signal | None:

@@ -114,7 +114,9 @@ def test_commands_and_buttons_arrive_over_the_websocket(socket_workspace: Socket
     assert ("Действия с VOC-1 доступны только руководителям отдела «Logistics» "
             "(или администратору).") in str(refusal)
     assert workspace.statuses() == ["routed"]
-    assert card.edits == 0 and slack.dm(KATE) == []
+    # (Kate may have a pulse question: the bot opens a monthly round on its first start of
+    # the month.)
+    assert card.edits == 0 and [m for m in slack.dm(KATE) if "VOC-1" in m.plain] == []
 
     # Olga heads Logistics: the card is updated in place and Kate gets a DM.
     olga.press(card, "Принять в работу")
