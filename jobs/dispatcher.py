@@ -96,7 +96,7 @@ class Dispatcher:
         self.alive_at = self.clock()
         if not self.ports:
             return 0
-        claimed = await asyncio.to_thread(self._claim)
+        claimed = await asyncio.to_thread(self._claim, self._blocked())
         if self.ordered:
             await self._deliver_in_order(claimed)
             return len(claimed)
@@ -107,10 +107,28 @@ class Dispatcher:
                                for items in by_destination.values()))
         return len(claimed)
 
-    def _claim(self) -> list[outbox.Claimed]:
+    def _claim(self, blocked: tuple[list[str], list[str]]) -> list[outbox.Claimed]:
+        destinations, platforms = blocked
         with self.db.write() as session:
-            return outbox.claim_due(session=session, platforms=list(self.ports),
-                                    now=self.clock(), limit=self.batch, lease=self.lease)
+            return outbox.claim_due(
+                session=session, platforms=[p for p in self.ports if p not in platforms],
+                skip_destinations=destinations, now=self.clock(), limit=self.batch,
+                lease=self.lease)
+
+    def _blocked(self) -> tuple[list[str], list[str]]:
+        """Destinations and platforms whose rate limit has no free slot now. Their rows stay
+        queued, unclaimed, until it frees: claiming them only to hand them back made a
+        backlog (Telegram allows a group 20 messages a minute) cost CPU and write
+        transactions in proportion to its size, all the time it waited."""
+        now = asyncio.get_running_loop().time()
+        destinations: list[str] = []
+        platforms: list[str] = []
+        for key, window in list(self._windows.items()):
+            if window.wait(now) > 0:
+                (platforms if key.endswith(":*") else destinations).append(key.removesuffix(":*"))
+            elif not window.sent:
+                del self._windows[key]  # nothing sent lately: forget it (one per person DMed)
+        return destinations, platforms
 
     async def _deliver_in_order(self, items: list[outbox.Claimed]) -> None:
         """Rows in queue order; on a hold-up the rest wait their turn."""

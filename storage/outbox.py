@@ -63,15 +63,18 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
 
 
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,
-              lease: timedelta) -> list[Claimed]:
-    """Take due rows (and rows whose delivery lease expired) for this dispatcher, oldest first."""
+              lease: timedelta, skip_destinations: Sequence[str] = ()) -> list[Claimed]:
+    """Take due rows (and rows whose delivery lease expired) for this dispatcher, oldest first,
+    leaving those of `skip_destinations` (rate-limited just now) where they are."""
+    if not platforms:
+        return []
     due = (col(Outbox.status) == PENDING) & (col(Outbox.not_before) <= now)
     stale = (col(Outbox.status) == SENDING) & (col(Outbox.lease_until) < now)
-    query = (
-        select(Outbox).where(col(Outbox.platform).in_(platforms), or_(due, stale))
-        .order_by(col(Outbox.id)).limit(limit)
-        .with_for_update(skip_locked=True)  # replicas on PostgreSQL share the outbox
-    )
+    query = select(Outbox).where(col(Outbox.platform).in_(platforms), or_(due, stale))
+    if skip_destinations:
+        query = query.where(col(Outbox.destination).not_in(skip_destinations))
+    query = (query.order_by(col(Outbox.id)).limit(limit)
+             .with_for_update(skip_locked=True))  # replicas on PostgreSQL share the outbox
     claimed = []
     for row in session.exec(query).all():
         claimed.append(Claimed(row=row, uncertain=row.status == SENDING))

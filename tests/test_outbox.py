@@ -328,6 +328,30 @@ def test_messages_to_one_channel_are_spaced_by_its_rate_limit(
         "The sales manager was rude", "The sales manager forgot the discount"]
 
 
+def test_a_backlog_waiting_for_its_rate_limit_is_left_alone_until_a_slot_frees(
+        service: VocService, db: Database, clock: FakeClock) -> None:
+    # Telegram allows a group 20 messages a minute: a burst of reports leaves a backlog that
+    # must wait, not be claimed and handed back in a loop (CPU and writes all the while).
+    chat = FakeChat(rate_limit=RateLimit(per_destination=(3, 1.0)), platforms=("slack",))
+    dispatch = Dispatcher(db, [chat], clock=clock, max_inline_wait=0.05)
+    for n in range(12):
+        report(service, f"The sales manager was rude #{n}")  # one card each, to sales
+
+    assert run_once(dispatch) > 0
+    assert len(chat.shown(SALES_SLACK)) == 3
+    pending = [(r.id, r.status, r.attempts) for r in rows(db)]
+
+    assert run_once(dispatch) == 0  # the channel's window is full: nothing claimed
+    assert run_once(dispatch) == 0
+    assert [(r.id, r.status, r.attempts) for r in rows(db)] == pending  # rows untouched
+
+    time.sleep(1.05)  # the window frees (it runs on the event loop's clock)
+    clock.advance(seconds=2)  # and so does the one held back in the first round
+    run_once(dispatch)
+    assert len(chat.shown(SALES_SLACK)) == 6
+    assert all(r.attempts <= 1 for r in rows(db))  # waiting spent no attempt
+
+
 # -- crashes and races -----------------------------------------------------------------------
 def claim_and_die(db: Database, clock: FakeClock) -> list[Outbox]:
     """A dispatcher takes rows and dies before recording the outcome."""
