@@ -86,7 +86,7 @@ def write_signals(service: VocService, session: Session, drafts: Sequence[Parsed
                 else suggestion.slug if suggestion else None)
         if slug is not None:
             slugs.add(slug)
-    departments = q.department_rows_by_slug(connection=connection, slugs=sorted(slugs))
+    departments = service.department_rows(connection, slugs)
     for draft, suggestion in zip(drafts, suggestions, strict=True):
         if suggestion is None:
             assert draft.department is not None

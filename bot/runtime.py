@@ -108,6 +108,7 @@ class Runtime:
                 await part.stop()
             except Exception:
                 log.exception("stopping %s failed", part.name)
+        self.service.captures.close()
         self.service.db.dispose()
 
     async def run_until_signalled(self) -> None:

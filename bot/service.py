@@ -8,12 +8,13 @@ every chat request waits on, also has `submit_capture`, which group-commits conc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -45,6 +46,8 @@ from storage.db import Database
 from storage.models import Department, Person, Score, Signal
 from storage.outbox import NewMessage, enqueue
 
+DEPARTMENTS_TTL = 30.0  # seconds a running bot may use department rows read before a sync
+
 
 def utc_now() -> datetime:
     """The real clock (tests and the demo pass their own)."""
@@ -75,6 +78,7 @@ class VocService:
         self.clock = clock
         self.list_limit = list_limit
         self._translators: dict[str, Translator] = {}
+        self._departments: tuple[float, dict[str, Any]] = (-DEPARTMENTS_TTL, {})
         # Captures from every adapter share batches. SQLite has one writer at a time; on
         # PostgreSQL two batches overlap so one's round trips hide the other's.
         self.captures: GroupCommit[tuple[str, Draft], CaptureResult] = GroupCommit(
@@ -647,6 +651,16 @@ class VocService:
         if department is None:
             raise self._unknown_department(session, typed)
         return department
+
+    def department_rows(self, connection: Connection, slugs: set[str]) -> dict[str, Any]:
+        """Active departments by slug, for capture: read at most every
+        `DEPARTMENTS_TTL` seconds (they change only when the departments file is synced),
+        and again at once when a slug asked for is missing."""
+        loaded_at, rows = self._departments
+        if time.monotonic() - loaded_at > DEPARTMENTS_TTL or not slugs <= rows.keys():
+            rows = q.active_department_rows(connection=connection)
+            self._departments = (time.monotonic(), rows)
+        return rows
 
     def _department_row_by_slug(self, session: Session, slug: str) -> Any:
         """`_department_by_slug` as a plain row, for capture."""

@@ -168,6 +168,11 @@ def reporters_by_identity(*, connection: Connection, identities: Sequence[str]
             _by_names(connection, _REPORTERS_BY_IDENTITY, identities)}
 
 
+def active_department_rows(*, connection: Connection) -> dict[str, Row[Any]]:
+    """Every active department as a plain row, by slug."""
+    return {row.slug: row for row in connection.execute(_ACTIVE_DEPARTMENTS)}
+
+
 def department_rows_by_slug(*, connection: Connection, slugs: Sequence[str]
                             ) -> dict[str, Row[Any]]:
     """Active departments as plain rows (the same columns and names as `Department`)."""

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from sqlmodel import col, select
 
+from bot.departments import Company, DepartmentSpec
 from bot.errors import InvalidInput, NotFound
 from bot.group_commit import GroupCommit
-from bot.service import Draft, VocService
+from bot.service import DEPARTMENTS_TTL, Draft, VocService
+from bot.sync import sync_company
 from bot.views import CaptureResult
 from storage.db import Database
 from storage.models import Event, Outbox, Score, Signal
+from tests.conftest import FakeClock
 
 IVAN, SUP1, SALES1 = "slack:U0LOG1", "slack:U0SUP1", "slack:U0SALES1"
 NEWCOMER = "telegram:777001"  # nobody the file names: first contact happens inside the batch
@@ -189,3 +193,32 @@ def test_a_caller_that_gives_up_does_not_disturb_the_batch() -> None:
         assert impatient.cancelled()
 
     asyncio.run(scenario())
+
+
+# -- department rows, read at most every DEPARTMENTS_TTL seconds ------------------------------
+def test_a_departments_sync_reaches_a_running_bot_within_the_ttl(
+        service: VocService, db: Database, company: Company, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("bot.service.time.monotonic", lambda: now[0])
+    first = service.capture(IVAN, Draft("complaint", "The courier was late"))
+    assert first.signal.ack_due_at == service.company.business_hours.add(clock(), 24)
+
+    # An admin moves Logistics to a 4-hour SLA and a new channel, and adds Legal.
+    legal = DepartmentSpec(slug="legal", name="Legal", slack_channel="C0LEGAL")
+    synced = replace(company, departments=(
+        *(replace(d, ack_sla_hours=4.0, slack_channel="C0LOGNEW") if d.slug == "logistics"
+          else d for d in company.departments), legal))
+    sync_company(db, synced, now=clock())
+
+    now[0] += DEPARTMENTS_TTL / 2  # read a moment ago: still the rows from before
+    stale = service.capture(IVAN, Draft("complaint", "The courier was late again"))
+    assert stale.signal.ack_due_at == service.company.business_hours.add(clock(), 24)
+    # A department nobody had a moment ago is looked up at once.
+    chosen = service.capture(IVAN, Draft("complaint", "A contract question", department="legal"))
+    assert chosen.signal.department.slug == "legal"
+
+    now[0] += DEPARTMENTS_TTL + 1
+    fresh = service.capture(IVAN, Draft("complaint", "The courier was late once more"))
+    assert fresh.signal.ack_due_at == service.company.business_hours.add(clock(), 4)
+    assert "slack:C0LOGNEW" in outbox_destinations(db)
