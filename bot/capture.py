@@ -74,37 +74,38 @@ def write_signals(service: VocService, session: Session, drafts: Sequence[Parsed
     for the whole batch: the caller retries the drafts one by one. (Re-deliveries are rare, so
     no query looks for them first; on PostgreSQL the failed attempt leaves a gap in the
     references, as any rolled-back insert does.)"""
-    connection = session.connection()
     reporters = _reporters(service, session, {d.actor for d in drafts})
-    chosen: list[tuple[Row[Any], dict[str, Any]] | VocError] = []
-    slugs = {service.company.triage}
-    suggestions = []
-    for draft in drafts:
-        suggestion = None if draft.department else service.router.suggest(draft.text)
-        suggestions.append(suggestion)
-        slug = (_typed_slug(draft.department) if draft.department
-                else suggestion.slug if suggestion else None)
-        if slug is not None:
-            slugs.add(slug)
-    departments = service.department_rows(connection, slugs)
+    routes = _routes(service, session, drafts)
+    storable = [(draft, reporters[draft.actor], route) for draft, route in
+                zip(drafts, routes, strict=True) if not isinstance(route, VocError)]
+    views = iter(_store(service, session, storable) if storable else [])
+    return [route if isinstance(route, VocError) else next(views) for route in routes]
+
+
+def _routes(service: VocService, session: Session, drafts: Sequence[ParsedDraft]
+            ) -> list[tuple[Row[Any], dict[str, Any]] | VocError]:
+    """Each draft's department and why: the reporter's choice, else the suggestion from the
+    text; an unknown choice refuses that draft."""
+    triage = service.company.triage
+    suggestions = [None if d.department else service.router.suggest(d.text) for d in drafts]
+    wanted = {triage} | {
+        slug for draft, suggestion in zip(drafts, suggestions, strict=True)
+        if (slug := suggestion.slug if suggestion else _typed_slug(draft.department or ""))}
+    departments = service.department_rows(session.connection(), wanted)
+    routes: list[tuple[Row[Any], dict[str, Any]] | VocError] = []
     for draft, suggestion in zip(drafts, suggestions, strict=True):
         if suggestion is None:
-            assert draft.department is not None
-            row = departments.get(_typed_slug(draft.department) or "")
-            chosen.append((row, {"by": "reporter"}) if row is not None else
-                          service._unknown_department(session,
-                                                      inputs.strip_controls(draft.department)))
+            row = departments.get(_typed_slug(draft.department or "") or "")
+            routes.append((row, {"by": "reporter"}) if row is not None else
+                          service._unknown_department(
+                              session, inputs.strip_controls(draft.department or "")))
             continue
         # The file may have changed under a running bot; the triage department still exists.
-        row = departments.get(suggestion.slug) or departments.get(service.company.triage)
-        if row is None:
-            row = service._department_row_by_slug(session, service.company.triage)
-        chosen.append((row, {"by": "suggestion", "matched": list(suggestion.matched),
+        row = (departments.get(suggestion.slug) or departments.get(triage)
+               or service._department_row_by_slug(session, triage))
+        routes.append((row, {"by": "suggestion", "matched": list(suggestion.matched),
                              "fallback": suggestion.is_fallback}))
-    storable = [(draft, reporters[draft.actor], choice) for draft, choice in
-                zip(drafts, chosen, strict=True) if not isinstance(choice, VocError)]
-    views = iter(_store(service, session, storable) if storable else [])
-    return [choice if isinstance(choice, VocError) else next(views) for choice in chosen]
+    return routes
 
 
 def _typed_slug(typed: str) -> str | None:
