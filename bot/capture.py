@@ -120,7 +120,7 @@ def _reporters(service: VocService, session: Session, identities: set[str]
     rows = q.reporters_by_identity(connection=session.connection(),
                                    identities=sorted(identities))
     reporters = {}
-    for identity in identities:
+    for identity in sorted(identities):  # two batches create newcomers in one order: no deadlock
         row = rows.get(identity)
         if row is None:  # first contact: created race-safe, in a savepoint
             person = service._person(session, identity)
