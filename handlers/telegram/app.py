@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -94,10 +96,13 @@ def build_application(token: str, api_url: str, service: VocService, *,
 
 
 def _handlers() -> list:  # type: ignore[type-arg]
-    cancel: list[BaseHandler[Update, Context, object]] = [
-        CommandHandler("cancel", capture.on_cancel),
-        CallbackQueryHandler(capture.on_cancel, pattern=pattern("cancel")),
-        MessageHandler(filters.COMMAND, capture.on_cancel)]
+    def cancel(callback: Callable[[Update, Context], Coroutine[Any, Any, int]]
+               ) -> list[BaseHandler[Update, Context, object]]:
+        """What stops a conversation: answering has its own (it keeps other chats' questions)."""
+        return [CommandHandler("cancel", callback),
+                CallbackQueryHandler(callback, pattern=pattern("cancel")),
+                MessageHandler(filters.COMMAND, callback)]
+
     with warnings.catch_warnings():
         # PTB warns that with per_message=False a button is tracked per chat and user, not
         # per message: exactly what these conversations want.
@@ -121,7 +126,7 @@ def _handlers() -> list:  # type: ignore[type-arg]
                 capture.CONFIRM: [CallbackQueryHandler(capture.on_confirm,
                                                        pattern=pattern("send"))],
             },
-            fallbacks=cancel, name="reporting", allow_reentry=True)
+            fallbacks=cancel(capture.on_cancel), name="reporting", allow_reentry=True)
         answering = ConversationHandler(
             entry_points=[
                 CallbackQueryHandler(notes.on_ask, pattern=pattern("resolve", "reopen")),
@@ -130,7 +135,7 @@ def _handlers() -> list:  # type: ignore[type-arg]
                 # A pulse answer's "Add a comment" (its digits are one-press: commands.py).
                 CallbackQueryHandler(notes.on_ask, pattern=pattern("pulse") + r"[^|]*\|comment$")],
             states={notes.NOTE: [MessageHandler(TYPED, notes.on_note)]},
-            fallbacks=cancel, name="answering", allow_reentry=True)
+            fallbacks=cancel(notes.on_cancel), name="answering", allow_reentry=True)
     return [
         answering,
         reporting,

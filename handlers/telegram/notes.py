@@ -4,16 +4,22 @@ and a pulse answer's "Add a comment" (the comment).
 The core is asked before the question, so someone who may not act gets the refusal as an alert
 instead of a question. In a group the question is a ForceReply to the presser: with privacy
 mode on, Telegram still delivers replies to the bot's own messages.
+
+A head may be asked in several chats at once (two department groups, the private chat), and
+the conversation runs per chat and user, so each open question is kept by where it was asked:
+the chat and the prompt message. An answer completes the prompt it replies to, else the newest
+question of that chat, never one asked elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import ForceReply, Update
+from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ConversationHandler
 
@@ -21,11 +27,13 @@ from bot import render
 from bot.i18n import N_, Translator
 from bot.messages import Button, OutboundMessage
 from bot.service import VocService
-from handlers.telegram import html
+from handlers.telegram import capture, html
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, voc, whoami
 
 NOTE = 0  # the conversation's one state: waiting for the sentence
+REMEMBERED = 20  # open questions kept per person; the oldest is forgotten first
+Where = tuple[int, int]  # (chat id, prompt message id)
 
 
 @dataclass(frozen=True)
@@ -57,40 +65,71 @@ ASKS = {
 }
 
 
+def _questions(context: Context) -> OrderedDict[Where, Button]:
+    """This person's open questions, oldest first (user_data is per user, across chats)."""
+    assert context.user_data is not None
+    questions: OrderedDict[Where, Button] = context.user_data.setdefault(
+        "questions", OrderedDict())
+    return questions
+
+
+def _asked(questions: OrderedDict[Where, Button], message: Message) -> Where | None:
+    """The prompt `message` replies to, else the newest question of its chat (people in a
+    private chat just type); None when nothing was asked there."""
+    replied = message.reply_to_message
+    if replied is not None and (message.chat_id, replied.message_id) in questions:
+        return message.chat_id, replied.message_id
+    return next((where for where in reversed(questions) if where[0] == message.chat_id), None)
+
+
 async def on_ask(update: Update, context: Context) -> int:
     """Check the right with the core, then ask the presser for the note or reason."""
-    query = update.callback_query
-    assert query is not None and query.data is not None and context.user_data is not None
+    query, chat, pressed = update.callback_query, update.effective_chat, update.effective_message
+    assert query is not None and query.data is not None and chat is not None
     me, t = await whoami(update, context)
     button = decode(query.data)
     ask = ASKS[button.action]
     if ask.check is not None:
         await asyncio.to_thread(voc(context).service.check, me, button.ref, ask.check)
     await query.answer()
-    context.user_data["pending"] = button
     mention = f'<a href="tg://user?id={query.from_user.id}">' \
               f"{html.escape(query.from_user.full_name)}</a>"
-    chat, pressed = update.effective_chat, update.effective_message
-    assert chat is not None
-    await chat.send_message(
+    prompt = await chat.send_message(
         f"{mention}, {html.escape(button.ref)} · {html.escape(t.gettext(ask.question))}",
         parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True),
         message_thread_id=pressed.message_thread_id if pressed and pressed.is_topic_message
         else None)
+    questions = _questions(context)
+    questions[chat.id, prompt.message_id] = button
+    while len(questions) > REMEMBERED:
+        questions.popitem(last=False)
     return NOTE
 
 
 async def on_note(update: Update, context: Context) -> int:
     """The sentence: the core call it completes (a refusal keeps the question open)."""
     message = update.effective_message
-    assert message is not None and context.user_data is not None
-    button = context.user_data.get("pending")
-    if not isinstance(button, Button):
+    assert message is not None
+    questions = _questions(context)
+    where = _asked(questions, message)
+    if where is None:
         return ConversationHandler.END
+    button = questions[where]
     me, t = await whoami(update, context)
     ask = ASKS[button.action]
     signal = await asyncio.to_thread(ask.call, voc(context).service, me, button,
                                      message.text or "")
-    context.user_data.pop("pending", None)
+    questions.pop(where, None)
     await reply(update, ask.done(signal, t))
-    return ConversationHandler.END
+    # Other questions asked in this chat are still waiting for their answers.
+    return NOTE if any(chat == message.chat_id for chat, _ in questions) \
+        else ConversationHandler.END
+
+
+async def on_cancel(update: Update, context: Context) -> int:
+    """/cancel (or another command) while asked: this chat's questions go, other chats' stay."""
+    chat = update.effective_chat
+    questions = _questions(context)
+    for where in [w for w in questions if chat is not None and w[0] == chat.id]:
+        del questions[where]
+    return await capture.on_cancel(update, context)
