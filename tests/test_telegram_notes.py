@@ -153,3 +153,23 @@ def test_cancel_in_the_private_chat_keeps_the_group_question(bot: Bot) -> None:
     bot.fake.expect(LOGISTICS, done(bot, "resolved", annas))
     bot.fake.expect(ANNA.id, rf"{annas}[\s\S]*Заменили курьера")
     assert statuses(bot) == {own: "resolved", annas: "resolved"}
+
+
+def test_a_reply_to_a_question_already_answered_goes_to_no_other_case(bot: Bot) -> None:
+    _answer, first = reported(bot, ANNA, "Курьер опоздал на три часа")
+    _answer, second = reported(bot, ANNA, "Водитель не помог занести шкаф")
+    first_card = bot.fake.expect(LOGISTICS, first)
+    second_card = bot.fake.expect(LOGISTICS, second)
+    first_prompt = asked(bot, LOGISTICS, first_card, "Решить", first)
+    bot.say(OLGA, "Заменили курьера", chat=LOGISTICS, reply_to=first_prompt)
+    bot.fake.expect(LOGISTICS, done(bot, "resolved", first))
+    second_prompt = asked(bot, LOGISTICS, second_card, "Решить", second)
+
+    bot.say(OLGA, "Ещё раз про курьера", chat=LOGISTICS, reply_to=first_prompt)
+    closed = bot.service.translator("ru").gettext(
+        "That question is no longer open: reply to the bot's latest question.")
+    bot.fake.expect(LOGISTICS, re.escape(closed))
+    assert statuses(bot) == {first: "resolved", second: "routed"}
+    bot.say(OLGA, "Водителя проинструктировали", chat=LOGISTICS, reply_to=second_prompt)
+    bot.fake.expect(LOGISTICS, done(bot, "resolved", second))
+    assert not any("Ещё раз про курьера" in m["text"] for m in bot.fake.sent(ANNA.id))

@@ -29,7 +29,7 @@ from bot.messages import Button, OutboundMessage
 from bot.service import VocService
 from handlers.telegram import capture, html
 from handlers.telegram.buttons import decode
-from handlers.telegram.common import Context, reply, voc, whoami
+from handlers.telegram.common import Context, reply, text_message, voc, whoami
 
 NOTE = 0  # the conversation's one state: waiting for the sentence
 REMEMBERED = 20  # open questions kept per person; the oldest is forgotten first
@@ -77,8 +77,11 @@ def _asked(questions: OrderedDict[Where, Button], message: Message) -> Where | N
     """The prompt `message` replies to, else the newest question of its chat (people in a
     private chat just type); None when nothing was asked there."""
     replied = message.reply_to_message
-    if replied is not None and (message.chat_id, replied.message_id) in questions:
-        return message.chat_id, replied.message_id
+    if replied is not None:
+        if (message.chat_id, replied.message_id) in questions:
+            return message.chat_id, replied.message_id
+        if replied.from_user is not None and replied.from_user.is_bot:
+            return None  # answers a question no longer open: never hand it to another case
     return next((where for where in reversed(questions) if where[0] == message.chat_id), None)
 
 
@@ -112,18 +115,25 @@ async def on_note(update: Update, context: Context) -> int:
     assert message is not None
     questions = _questions(context)
     where = _asked(questions, message)
-    if where is None:
-        return ConversationHandler.END
-    button = questions[where]
     me, t = await whoami(update, context)
+    if where is None:
+        if not _open_here(questions, message.chat_id):
+            return ConversationHandler.END
+        await reply(update, text_message(t.gettext(
+            "That question is no longer open: reply to the bot's latest question.")))
+        return NOTE
+    button = questions[where]
     ask = ASKS[button.action]
     signal = await asyncio.to_thread(ask.call, voc(context).service, me, button,
                                      message.text or "")
     questions.pop(where, None)
     await reply(update, ask.done(signal, t))
     # Other questions asked in this chat are still waiting for their answers.
-    return NOTE if any(chat == message.chat_id for chat, _ in questions) \
-        else ConversationHandler.END
+    return NOTE if _open_here(questions, message.chat_id) else ConversationHandler.END
+
+
+def _open_here(questions: OrderedDict[Where, Button], chat_id: int) -> bool:
+    return any(chat == chat_id for chat, _ in questions)
 
 
 async def on_cancel(update: Update, context: Context) -> int:
