@@ -76,7 +76,8 @@ def _company(settings: Settings, *, allow_example: bool = False) -> Company:
 
 
 def _database(ctx: typer.Context, *, current: bool = True) -> Database:
-    db = Database.connect(_settings(ctx).database_url)
+    settings = _settings(ctx)
+    db = Database.connect(settings.database_url, timeout=settings.voc_db_timeout)
     ctx.call_on_close(db.dispose)  # pooled connections are closed when the command ends
     if current:
         try:

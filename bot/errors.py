@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
+from storage.db import StoreUnavailable
 
 
 class VocError(Exception):
@@ -45,3 +46,23 @@ class InvalidTransition(VocError):
     """The signal is not in a state where this action makes sense."""
 
     code = "invalid_transition"
+
+
+class Unavailable(VocError):
+    """The database did not answer (down, locked, full, too slow): nothing was changed."""
+
+    code = "unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(N_("The bot cannot reach its database right now, so nothing was saved "
+                            "or changed. Please try again in a few minutes."))
+
+
+def as_refusal(error: BaseException) -> VocError | None:
+    """What to tell the person for `error`: a refusal as it is, a database outage as
+    Unavailable; None for anything else (a bug: log it, say something went wrong)."""
+    if isinstance(error, VocError):
+        return error
+    if isinstance(error, StoreUnavailable):
+        return Unavailable()
+    return None

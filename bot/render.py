@@ -120,6 +120,14 @@ def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False
                            buttons=buttons)
 
 
+def capture_failed(text: str, reason: str, t: Translator) -> OutboundMessage:
+    """A report that could not be stored after the platform was answered: why, and the
+    reporter's own words back, so nothing they wrote is lost."""
+    title = t.gettext("⚠ Your report was NOT saved: %(reason)s") % {"reason": reason}
+    return OutboundMessage(title=title, quote=text or None, footer=(
+        t.gettext("Your text is quoted above: send it again when the bot is back."),))
+
+
 def reporter_note(signal: SignalView, event: EventView, t: Translator) -> OutboundMessage:
     """The note telling the reporter what happened to their signal."""
     params = {"kind": kind_label(signal.kind, t), "ref": signal.ref, "who": _who(event.actor, t),

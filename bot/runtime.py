@@ -27,6 +27,7 @@ from jobs.dispatcher import Dispatcher, RetryPolicy
 
 log = logging.getLogger(__name__)
 DISPATCHER_STALE = timedelta(seconds=30)
+HEALTH_TIMEOUT = 3.0  # seconds /healthz waits for the database
 
 
 class Component(Protocol):
@@ -126,7 +127,10 @@ class Runtime:
         """What /healthz reports: the database answers and the dispatcher is alive."""
         report = {"database": "ok", "dispatcher": "ok"}
         try:
-            await asyncio.to_thread(self._ping_database)
+            # A database that hangs must not hang the probe: it is what the probe is for.
+            await asyncio.wait_for(asyncio.to_thread(self._ping_database), HEALTH_TIMEOUT)
+        except TimeoutError:
+            report["database"] = f"unreachable: no answer within {HEALTH_TIMEOUT:g} s"
         except Exception as exc:  # any failure means unhealthy; the type tells the operator why
             report["database"] = f"unreachable: {type(exc).__name__}"
         dispatcher = self.dispatcher

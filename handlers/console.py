@@ -14,7 +14,7 @@ from typing import TextIO
 
 from bot.delivery import RateLimit
 from bot.departments import Company
-from bot.errors import VocError
+from bot.errors import Unavailable, VocError, as_refusal
 from bot.i18n import N_, Translator
 from bot.messages import Button, OutboundFile, OutboundMessage
 from bot.render import (
@@ -29,6 +29,7 @@ from bot.render import (
 from bot.service import Draft, VocService
 from bot.views import PersonView, SignalView
 from jobs.dispatcher import Dispatcher
+from storage.db import StoreUnavailable
 
 HELP = N_("""Commands (the same as /voc in Slack):
   /voc complaint|praise|idea TEXT   report at once (the department is suggested)
@@ -134,8 +135,8 @@ class ConsoleChat:
                 break
             try:
                 await self.handle(line.strip())
-            except VocError as error:
-                self.write("⚠ " + error.render(self.t))
+            except (VocError, StoreUnavailable) as error:
+                self.write("⚠ " + (as_refusal(error) or Unavailable()).render(self.t))
             await self.deliver()
 
     async def deliver(self) -> None:

@@ -13,11 +13,24 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "voc_write"
+DEFAULT_TIMEOUT = 30.0  # seconds: connect, pool checkout, statement (PostgreSQL), lock wait
+# What a database that is down, unreachable, locked, full or too slow raises (not a bug of
+# ours: an IntegrityError, say, is not among them).
+_OUTAGES = (OperationalError, InterfaceError, PoolTimeout)
+
+
+class StoreUnavailable(RuntimeError):
+    """The database did not answer in time or refused to work; the transaction changed nothing.
+
+    The message is safe to log (no URL, no password); the cause is chained.
+    """
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -37,12 +50,20 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine configured for concurrent use: WAL and up-front write locks on SQLite."""
+def create_db_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> Engine:
+    """An engine configured for concurrent use: WAL and up-front write locks on SQLite.
+
+    `timeout` bounds every wait on the database (connecting, a pooled connection, a statement,
+    a lock), so a database that hangs fails requests instead of holding them indefinitely.
+    """
     url = normalise_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, **kwargs)
-    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        return create_engine(_postgres_timeouts(make_url(url), timeout), pool_pre_ping=True,
+                             pool_timeout=timeout,
+                             connect_args={"connect_timeout": max(2, round(timeout))},
+                             **kwargs)
+    busy_ms = max(1, round(timeout * 1000))
+    engine = create_engine(url, connect_args={"timeout": timeout}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -50,7 +71,7 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         # deferred read-then-write transactions fail with "database is locked" under load.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON",
+        for pragma in ("journal_mode=WAL", f"busy_timeout={busy_ms}", "foreign_keys=ON",
                        "synchronous=NORMAL"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -61,6 +82,31 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _postgres_timeouts(url: URL, timeout: float) -> URL:
+    """The URL with a server-side statement timeout added to any `options` it has."""
+    options = url.query.get("options", "")
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    if "statement_timeout" in options:
+        return url  # the operator chose one
+    limit = f"-c statement_timeout={max(1, round(timeout * 1000))}"
+    return url.update_query_dict({"options": f"{options} {limit}".strip()})
+
+
+@contextmanager
+def _outage_as_unavailable() -> Iterator[None]:
+    try:
+        yield
+    except _OUTAGES as error:
+        cause = getattr(error, "orig", None) or error
+        raise StoreUnavailable(f"the database is unavailable ({type(cause).__name__}: "
+                               f"{_first_line(cause)})") from error
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:200]
 
 
 @dataclass
@@ -74,9 +120,9 @@ class Database:
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
 
     @classmethod
-    def connect(cls, url: str, **kwargs: Any) -> Database:
+    def connect(cls, url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> Database:
         """Open a database from a URL (no I/O until first use)."""
-        return cls(create_db_engine(url, **kwargs))
+        return cls(create_db_engine(url, timeout=timeout, **kwargs))
 
     @property
     def dialect(self) -> str:
@@ -85,14 +131,18 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One transaction that changes state; committed on success, rolled back on error."""
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+        """One transaction that changes state; committed on success, rolled back on error.
+
+        A database outage surfaces as StoreUnavailable."""
+        with _outage_as_unavailable(), Session(self._write_engine,
+                                               expire_on_commit=False) as session, \
+                session.begin():
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only transaction: never commits; rows stay readable after the block."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with _outage_as_unavailable(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     def alembic_config(self) -> Config:
@@ -108,6 +158,8 @@ class Database:
         """Apply migrations up to `revision`."""
         config = self.alembic_config()
         with self.engine.begin() as connection:
+            if self.dialect == "postgresql":  # an index on a large table may take a while
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
 

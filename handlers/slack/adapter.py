@@ -52,7 +52,8 @@ class SlackAdapter:
         self.slack_port = SlackPort(make_client(settings, wait_on_rate_limit=False))
         self.port: DeliveryPort = self.slack_port
         secret = settings.slack_signing_secret
-        self.bot = SlackBot(service)
+        # A person waits for an answer at most a little longer than the database may take.
+        self.bot = SlackBot(service, patience=1.5 * settings.voc_db_timeout + 1)
         self.app = build_app(self.bot, client=self.client,
                              signing_secret=secret.get_secret_value() if secret else None)
         self.handler = AsyncSlackRequestHandler(self.app)

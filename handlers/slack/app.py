@@ -28,16 +28,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
-from bot.errors import NotFound, VocError
-from bot.i18n import N_, Translator
+from bot.errors import NotFound, Unavailable, VocError, as_refusal
+from bot.i18n import N_, Translator, normalise_locale
 from bot.messages import OutboundMessage
 from bot.service import Draft, VocService
 from handlers.slack import blocks as bk
+from storage.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ACK_BUDGET = 2.0  # seconds a listener may spend before answering Slack some other way
 LOCALE_TTL = 3600.0  # how long users.info answers are trusted
+PATIENCE = 45.0  # seconds after the ack before a person hears that the database is not answering
 
 HELP = N_("""*/voc* — the voice of the customer
 • `/voc complaint|praise|idea TEXT` — report at once (the department is suggested)
@@ -68,7 +70,7 @@ class SlackBot:
     """State shared by the listeners: the core, the users.info cache and background work."""
 
     def __init__(self, service: VocService, *, ack_budget: float = ACK_BUDGET,
-                 locale_ttl: float = LOCALE_TTL) -> None:
+                 locale_ttl: float = LOCALE_TTL, patience: float = PATIENCE) -> None:
         self.service = service
         # Core calls run in worker threads. SQLite has one writer at a time: a single thread
         # queues them without the busy-wait sleeps (up to 100 ms each) of competing threads,
@@ -77,6 +79,7 @@ class SlackBot:
         self.executor = ThreadPoolExecutor(1 if sqlite else 12, thread_name_prefix="voc-slack")
         self.ack_budget = ack_budget
         self.locale_ttl = locale_ttl
+        self.patience = patience
         self._people: dict[str, tuple[float, asyncio.Future[str]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.home_users: set[str] = set()
@@ -114,9 +117,18 @@ class SlackBot:
             platform_locale = user.get("locale")
         except SlackApiError as error:  # e.g. users:read missing: company language it is
             log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
-        person = await self.run(self.service.identify, f"slack:{user_id}",
-                                         display_name=name, platform_locale=platform_locale)
+        try:
+            person = await self.run(self.service.identify, f"slack:{user_id}",
+                                    display_name=name, platform_locale=platform_locale)
+        except StoreUnavailable:
+            # Answer in Slack's idea of their language now; ask the database next time.
+            self.later(self._forget_soon(user_id))
+            return normalise_locale(platform_locale) or self.service.company.locale
         return person.locale
+
+    async def _forget_soon(self, user_id: str) -> None:
+        await asyncio.sleep(0)  # after `who` has cached this answer
+        self.forget(user_id)
 
     def forget(self, user_id: str) -> None:
         """Drop a cached language (after the person changes it)."""
@@ -160,6 +172,32 @@ class SlackBot:
     def refusal(error: VocError, t: Translator) -> OutboundMessage:
         """A refusal as a one-line message."""
         return OutboundMessage(title="⚠ " + error.render(t))
+
+    @staticmethod
+    def failure(error: BaseException, t: Translator) -> OutboundMessage:
+        """What the person hears when a core call fails: the refusal, that the database is
+        unavailable, or (a bug, logged) that something went wrong."""
+        refusal = as_refusal(error)
+        if refusal is None:
+            log.error("Slack request failed", exc_info=error)
+            return OutboundMessage(
+                title="⚠ " + t.gettext("Something went wrong; please try again later."))
+        if isinstance(refusal, Unavailable):
+            log.warning("Slack request refused: %s", error)
+        return SlackBot.refusal(refusal, t)
+
+    async def follow_up(self, work: Awaitable[OutboundMessage],
+                        send: Callable[[OutboundMessage], Awaitable[Any]], *,
+                        late: OutboundMessage) -> None:
+        """Send `work`'s answer when it comes. If the database holds it past `patience`, send
+        `late` first (the person must not wait in silence) and the answer if it still comes."""
+        task = asyncio.ensure_future(work)
+        try:
+            message = await asyncio.wait_for(asyncio.shield(task), self.patience)
+        except TimeoutError:
+            await send(late)
+            message = await task
+        await send(message)
 
     async def tell(self, client: AsyncWebClient, respond: AsyncRespond | None, user_id: str,
                    message: OutboundMessage, *, replace: bool = False) -> None:
@@ -236,7 +274,10 @@ def register_commands(app: AsyncApp, bot: SlackBot) -> None:
         outcome = await bot.budgeted(work)
         if isinstance(outcome, asyncio.Task):  # the database is slow today: answer later
             await ack(text=who.t.gettext("Working on it…"), response_type="ephemeral")
-            bot.later(answer_later(bot, outcome, respond, who))
+            late = not_answering(who.t, rest if is_capture(word.lower()) else None)
+            bot.later(bot.follow_up(outcome, lambda m: respond(**bot.reply(m),
+                                                               replace_original=False),
+                                    late=late))
             return
         await ack(**bot.reply(outcome))
 
@@ -250,8 +291,8 @@ def subcommand(bot: SlackBot, who: Who, word: str, rest: str, *, dedupe_key: str
     async def guarded(work: Awaitable[OutboundMessage]) -> OutboundMessage:
         try:
             return await work
-        except VocError as error:
-            return SlackBot.refusal(error, t)
+        except Exception as error:
+            return SlackBot.failure(error, t)
 
     if word == "help":
         return None
@@ -269,9 +310,38 @@ def subcommand(bot: SlackBot, who: Who, word: str, rest: str, *, dedupe_key: str
         return guarded(bot.run(lambda: digest(service, me, t)))
 
     async def capture() -> OutboundMessage:
-        result = await service.submit_capture(me, Draft(word, rest, dedupe_key=dedupe_key))
-        return render.capture_reply(result.signal, t, duplicate=result.duplicate)
-    return guarded(capture())
+        return await captured_reply(bot, who, Draft(word, rest, dedupe_key=dedupe_key))
+    return capture()
+
+
+def is_capture(word: str) -> bool:
+    """Whether `/voc WORD ...` reports something (every word but the listed subcommands)."""
+    return word not in ("help", "mine", "queue", "show", "score", "digest")
+
+
+async def captured_reply(bot: SlackBot, who: Who, draft: Draft) -> OutboundMessage:
+    """Store a report; the reporter's answer, or why it was not stored with their words back
+    (after Slack was answered, this message is all they will know)."""
+    try:
+        result = await bot.service.submit_capture(who.identity, draft)
+    except Exception as error:
+        refusal = as_refusal(error)
+        if refusal is not None and not isinstance(refusal, Unavailable):
+            return bot.refusal(refusal, who.t)  # a bad field: the answer says which
+        return render.capture_failed(draft.text, _reason(bot.failure(error, who.t)), who.t)
+    return render.capture_reply(result.signal, who.t, duplicate=result.duplicate)
+
+
+def _reason(message: OutboundMessage) -> str:
+    return message.title.removeprefix("⚠ ")
+
+
+def not_answering(t: Translator, draft_text: str | None) -> OutboundMessage:
+    """What a person hears when the database keeps their request past the bot's patience."""
+    reason = Unavailable().render(t)
+    if draft_text is not None:
+        return render.capture_failed(draft_text, reason, t)
+    return OutboundMessage(title="⚠ " + reason)
 
 
 def digest(service: VocService, actor: str, t: Translator) -> OutboundMessage:
@@ -279,16 +349,6 @@ def digest(service: VocService, actor: str, t: Translator) -> OutboundMessage:
     from jobs.digest import digest_preview  # the digest builder pulls in matplotlib: lazily
 
     return digest_preview(service, actor, week=None)
-
-
-async def answer_later(bot: SlackBot, task: asyncio.Task[Any], respond: AsyncRespond,
-                       who: Who) -> None:
-    """Send a slow core call's result through response_url."""
-    try:
-        message = await task
-    except VocError as error:
-        message = bot.refusal(error, who.t)
-    await respond(**bot.reply(message), replace_original=False)
 
 
 async def open_capture(bot: SlackBot, client: AsyncWebClient, user_id: str, trigger_id: str,
@@ -359,10 +419,9 @@ async def press(bot: SlackBot, client: AsyncWebClient, respond: AsyncRespond,
             await client.views_open(trigger_id=body["trigger_id"], view=bk.note_modal(
                 t, "pulse_comment", ref, metadata=_reply_to(body)))
             return
-        message, replace = await bot.run(direct_action, service, me, t, name, ref,
-                                                   value)
-    except VocError as error:
-        await bot.tell(client, respond, user_id, bot.refusal(error, t))
+        message, replace = await bot.run(direct_action, service, me, t, name, ref, value)
+    except Exception as error:
+        await bot.tell(client, respond, user_id, bot.failure(error, t))
         return
     await bot.tell(client, respond, user_id, message, replace=replace)
     bot.refresh_home(client, user_id)
@@ -442,12 +501,10 @@ def register_views(app: AsyncApp, bot: SlackBot) -> None:
 
 async def _store(bot: SlackBot, client: AsyncWebClient, user_id: str, who: Who,
                  draft: Draft) -> None:
-    try:
-        result = await bot.service.submit_capture(who.identity, draft)
-        message = render.capture_reply(result.signal, who.t, duplicate=result.duplicate)
-    except VocError as error:
-        message = bot.refusal(error, who.t)
-    await bot.tell(client, None, user_id, message)
+    """Store a submitted form (Slack has its answer already): the reporter hears by DM."""
+    await bot.follow_up(captured_reply(bot, who, draft),
+                        lambda message: bot.tell(client, None, user_id, message),
+                        late=not_answering(who.t, draft.text))
     bot.refresh_home(client, user_id)
 
 
@@ -480,29 +537,32 @@ async def submitted(bot: SlackBot, ack: Any, body: dict[str, Any], view: dict[st
     try:
         outcome = await bot.budgeted(bot.run(form_call, bot.service, who.identity, who.t,
                                              action, ref, values))
-    except VocError as error:  # shown under the field; the form stays open, nothing changed
+    except (VocError, StoreUnavailable) as error:
+        # Shown under the field: the form stays open with what they typed, nothing changed.
+        refusal = as_refusal(error) or Unavailable()
         field = "note" if "note" in values else "department"
         if isinstance(error, NotFound) and "department" in values:
             field = "department"
-        await ack(response_action="errors", errors={field: error.render(who.t)})
+        await ack(response_action="errors", errors={field: refusal.render(who.t)})
         return
     respond = AsyncRespond(response_url=meta.get("response_url"))
     if isinstance(outcome, asyncio.Task):
         await ack()
-        bot.later(_confirm_later(bot, client, outcome, respond, user_id, who))
+        bot.later(bot.follow_up(_rendered(bot, outcome, who.t),
+                                lambda message: bot.tell(client, respond, user_id, message),
+                                late=not_answering(who.t, None)))
         return
     await ack()
     bot.later(bot.tell(client, respond, user_id, outcome))
     bot.refresh_home(client, user_id)
 
 
-async def _confirm_later(bot: SlackBot, client: AsyncWebClient, task: asyncio.Task[Any],
-                         respond: AsyncRespond, user_id: str, who: Who) -> None:
+async def _rendered(bot: SlackBot, work: Awaitable[OutboundMessage], t: Translator
+                    ) -> OutboundMessage:
     try:
-        message = await task
-    except VocError as error:
-        message = bot.refusal(error, who.t)
-    await bot.tell(client, respond, user_id, message)
+        return await work
+    except Exception as error:
+        return bot.failure(error, t)
 
 
 # -- events ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -652,6 +653,7 @@ class Workspace:
     slack: FakeSlack
     url: str
     service: VocService
+    runtime: Runtime
 
     def user(self, user_id: str) -> SlackUser:
         return SlackUser(self.slack, f"{self.url}/slack/events", user_id)
@@ -669,19 +671,26 @@ class Workspace:
 @pytest.fixture(name="workspace")
 def slack_workspace(db: Database, company: Company) -> Iterator[Workspace]:
     """The fake Slack, and `voc serve`'s ASGI app on a loopback port, on each database."""
+    with running_workspace(db, company) as workspace:
+        yield workspace
+
+
+@contextmanager
+def running_workspace(db: Database, company: Company, **settings: Any) -> Iterator[Workspace]:
+    """`voc serve`'s app with these settings on `db` (synced with `company`), and the fake."""
     sync_company(db, company, now=datetime.now(UTC))
     service = VocService(db, company)  # the real clock: the dispatcher's clock is real too
     channels = [d.slack_channel for d in company.departments if d.slack_channel]
     with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], workspace_people(company)) as slack:
-        settings = Settings(_env_file=None, slack_bot_token=TOKEN,
-                            slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
-                            database_url=str(db.engine.url))
-        runtime = Runtime.build(settings, service, http_mode=True)
+        runtime = Runtime.build(Settings(
+            _env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.api_url, database_url=str(db.engine.url), **settings),
+            service, http_mode=True)
         # Scheduled jobs (digest, reminders, pulses) are tested on their own; here they would
         # only add posts of their own to the conversations these tests read.
         runtime.components = [c for c in runtime.components if c.name != "scheduler"]
         with ServedApp(create_app(runtime)) as served:
-            yield Workspace(slack, served.url, service)
+            yield Workspace(slack, served.url, service, runtime)
 
 
 def main() -> None:
