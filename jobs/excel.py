@@ -3,12 +3,16 @@
 Sheets: Summary (weekly NPS and signals, with a line chart), Departments (loop health, with a
 bar chart), Signals, Events, Scores. Cells are typed (dates as dates in company time, scores
 as numbers), headers frozen and filterable. Rows are streamed from the database in batches,
-so memory stays flat whatever the size.
+so memory stays flat whatever the size. Text is always written as text: a string that looks like
+a formula (= + - @ tab CR, as OWASP lists them) or an error code is a quote-prefixed string
+cell, never a formula, and characters XML cannot carry are dropped (rows stored before imports
+cleaned them must not break the export or the digest).
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +20,7 @@ from typing import Any, BinaryIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -31,6 +36,11 @@ from storage import digest_queries as dq
 Progress = Callable[[int], None]  # called with the number of rows just written
 BATCH = 5000
 _BOLD = Font(bold=True)
+# Characters XML 1.0 cannot carry: openpyxl's ILLEGAL_CHARACTERS_RE, plus U+FFFE and U+FFFF,
+# which lxml refuses too (none of them is printable, so most strings skip the search).
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_FORMULA_START = frozenset("=+-@\t\r")  # what spreadsheets may read as a formula (OWASP's list)
+_CAREFUL_START = _FORMULA_START | {"#"}  # and "#N/A", which openpyxl writes as an error
 
 
 def export_workbook(service: VocService, *, start: datetime | None = None,
@@ -119,7 +129,7 @@ class _Sheets:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(rows, 0) + 1}"
         header_cells = []
         for label, _ in headers:
-            cell = WriteOnlyCell(ws, value=label)
+            cell = WriteOnlyCell(ws, value=_NOT_XML.sub("", label))
             cell.font = _BOLD
             header_cells.append(cell)
         ws.append(header_cells)
@@ -192,10 +202,10 @@ class _Sheets:
             row, kinds = loop.get(dept, dq.LoopRow(dept)), per_kind.get(dept, {})
             share = WriteOnlyCell(ws, value=row.within_sla / row.due if row.due else None)
             share.number_format = "0%"
-            ws.append([names[dept][1], names[dept][0], sum(kinds.values()),
-                       kinds.get("complaint", 0), kinds.get("praise", 0), kinds.get("idea", 0),
-                       share, _round(row.median_ack_hours, 1), row.resolved, row.open,
-                       row.open_overdue])
+            ws.append(_row(ws, [names[dept][1], names[dept][0], sum(kinds.values()),
+                                kinds.get("complaint", 0), kinds.get("praise", 0),
+                                kinds.get("idea", 0), share, _round(row.median_ack_hours, 1),
+                                row.resolved, row.open, row.open_overdue]))
         if ids:
             chart = BarChart()
             chart.type = "bar"
@@ -225,8 +235,9 @@ class _Sheets:
                      .join(dq.person_t, p.id == s.reporter_id).where(*where).order_by(s.id))
         local = self.local
         for r in self.stream(session, statement):
-            ws.append([f"VOC-{r[0]}", local(r[1]), r[2], r[3], names[r[4]][1], r[5], r[6], r[7],
-                       anonymous if r[8] else r[9], local(r[10]), local(r[11]), local(r[12])])
+            ws.append(_row(ws, [f"VOC-{r[0]}", local(r[1]), r[2], r[3], names[r[4]][1], r[5],
+                                r[6], r[7], anonymous if r[8] else r[9], local(r[10]),
+                                local(r[11]), local(r[12])]))
 
     def events(self, session: Session) -> None:
         t = self.t
@@ -245,8 +256,8 @@ class _Sheets:
         anonymous = t.gettext("anonymous")
         for r in self.stream(session, statement):
             hidden = r[6] and r[4] == r[5]  # an anonymous reporter stays anonymous
-            ws.append([f"VOC-{r[0]}", self.local(r[1]), r[2], anonymous if hidden else r[3],
-                       _details(r[7])])
+            ws.append(_row(ws, [f"VOC-{r[0]}", self.local(r[1]), r[2],
+                                anonymous if hidden else r[3], _details(r[7])]))
 
     def scores(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
@@ -267,8 +278,26 @@ class _Sheets:
             return None if dept is None else names[dept][1]
 
         for r in self.stream(session, statement):
-            ws.append([self.local(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], name(r[7]),
-                       name(r[8]), r[9], None if r[10] is None else f"VOC-{r[10]}"])
+            ws.append(_row(ws, [self.local(r[0]), r[1], r[2], r[3], r[4], r[5], r[6],
+                                name(r[7]), name(r[8]), r[9],
+                                None if r[10] is None else f"VOC-{r[10]}"]))
+
+
+def _row(ws: Any, values: list[Any]) -> list[Any]:
+    """A row whose strings stay text in any spreadsheet tool (see the module docstring)."""
+    return [_text(ws, v) if type(v) is str and (
+        v[:1] in _CAREFUL_START or (not v.isprintable() and _NOT_XML.search(v))) else v
+        for v in values]
+
+
+def _text(ws: Any, value: str) -> Any:
+    value = _NOT_XML.sub("", value)
+    if value[:1] not in _FORMULA_START and value not in ERROR_CODES:
+        return value
+    cell = WriteOnlyCell(ws, value=value)  # openpyxl binds "=..." as a formula, "#N/A" as an error
+    cell.data_type = "s"
+    cell.quotePrefix = True  # and it stays text when someone edits it in Excel or LibreOffice
+    return cell
 
 
 def _round(value: float | None, digits: int = 0) -> float | int | None:

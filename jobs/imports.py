@@ -2,7 +2,9 @@
 
 Columns (header row, any order, any case): date, score, customer, segment, comment. Each good
 row gets a dedupe key made of its content and its occurrence in the file, so importing the same
-file again adds nothing, while two identical answers in one file both count.
+file again adds nothing, while two identical answers in one file both count. Control characters
+are dropped from every cell before anything else (PostgreSQL refuses NUL; XML, hence Excel,
+refuses most of the others); only a comment keeps its line breaks and tabs.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
+from bot.inputs import strip_controls
 from bot.service import VocService
 from storage.models import Score
 
 COLUMNS = ("date", "score", "customer", "segment", "comment")
 REQUIRED = ("date", "score")
 LIMITS = {"customer": 200, "segment": 100, "comment": 2000}
+MULTILINE = ("comment",)  # the fields that keep line breaks and tabs
+_NONCHARACTERS = str.maketrans("", "", "\ufffe\uffff")  # not Cc, yet refused by XML
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
                  "%Y-%m-%dT%H:%M", "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d/%m/%Y")
 
@@ -63,7 +68,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _header(cells: list[Any], path: Path) -> list[str | None]:
-    names = [str(c).strip().lower() if c is not None else None for c in cells]
+    names = [strip_controls(str(c)).lower() if c is not None else None for c in cells]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise ImportFileError(f"{path.name}: row 1 must name the columns {', '.join(COLUMNS)} "
@@ -111,6 +116,7 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def parse_row(raw: dict[str, Any], timezone: str, now: datetime) -> dict[str, Any]:
     """A row's typed values; ValueError with the reason otherwise."""
+    raw = {name: clean_cell(value, multiline=name in MULTILINE) for name, value in raw.items()}
     moment = _parse_date(raw.get("date"), timezone)
     if moment > now + timedelta(days=1):
         raise ValueError(f"date {moment.date().isoformat()} is in the future")
@@ -123,6 +129,17 @@ def parse_row(raw: dict[str, Any], timezone: str, now: datetime) -> dict[str, An
             raise ValueError(f"{name} is {len(text)} characters long; the limit is {limit}")
         values[name] = text
     return values
+
+
+def clean_cell(value: Any, *, multiline: bool = False) -> Any:
+    """A text cell without control characters (a single-line field's line breaks and tabs become
+    spaces); other values as they are."""
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    if not multiline:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return strip_controls(text).translate(_NONCHARACTERS)
 
 
 def _parse_date(value: Any, timezone: str) -> datetime:

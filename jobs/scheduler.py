@@ -92,26 +92,27 @@ class Scheduler:
         background: a failing job must not keep the bot from starting)."""
         self.scheduler = self.build(asyncio.get_running_loop())
         self.scheduler.start()
-        self._catch_up = asyncio.create_task(self._catch_up_logged(), name="scheduler-catch-up")
+        self._catch_up = asyncio.create_task(self.catch_up(), name="scheduler-catch-up")
 
     async def stop(self) -> None:
         """Stop scheduling (a job in its worker thread finishes its transaction)."""
         if self._catch_up is not None:
-            await self._catch_up  # it logs its own failure
+            await self._catch_up  # it logs its own failures
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    async def _catch_up_logged(self) -> None:
-        try:
-            await self.catch_up()
-        except Exception:
-            log.exception("catching up scheduled jobs failed; they run again on schedule")
-
     async def catch_up(self) -> None:
         """Run the latest due digest (claimed: posted only if it never was), a sweep, a pulse
-        tick (only after the day's pulse time, as the schedule would)."""
-        await self.digest()
-        await self.sweep()
+        tick (only after the day's pulse time, as the schedule would). Each runs whatever
+        happened to the one before; a failure is logged and that job runs again on schedule."""
+        for name, job in (("weekly digest", self.digest), ("SLA sweep", self.sweep),
+                          ("internal NPS pulse", self._pulse_if_due)):
+            try:
+                await job()
+            except Exception:
+                log.exception("catching up the %s failed; it runs again on schedule", name)
+
+    async def _pulse_if_due(self) -> None:
         now = self.service.clock().astimezone(ZoneInfo(self.service.company.timezone))
         if self.service.company.pulse != "off" and (now.hour, now.minute) >= PULSE_TIME:
             await self.pulse()
