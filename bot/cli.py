@@ -14,9 +14,10 @@ import typer
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.departments import Company, DepartmentsFileError, load_company
-from bot.identity import is_valid_identity
-from bot.service import VocService, utc_now
+from bot.core.company import Company
+from bot.core.identity import is_valid_identity
+from bot.core.service import VocService, utc_now
+from bot.departments import DepartmentsFileError, load_company
 from bot.sync import sync_company
 from storage import outbox
 from storage.db import Database, SchemaOutOfDate, safe_url
@@ -277,7 +278,7 @@ def digest(ctx: typer.Context,
            dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print it")] = False,
            ) -> None:
     """Build the weekly digest: print it, or queue it (exactly once per week and audience)."""
-    from bot.cadence import Week
+    from bot.core.cadence import Week
     from jobs.digest import digest_figures, post_digest, render_digest
 
     if post and dry_run:
@@ -311,7 +312,7 @@ def export(ctx: typer.Context,
     """Excel workbook of signals, events and scores (Summary, Departments, Signals, ...)."""
     from datetime import date, timedelta
 
-    from bot.cadence import local_midnight
+    from bot.core.cadence import local_midnight
     from jobs.excel import count_rows, write_workbook
 
     if output.suffix.lower() != ".xlsx":

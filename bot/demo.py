@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
-from bot.cadence import Week, pulse_round, round_bounds
-from bot.errors import VocError
-from bot.service import Draft, VocService
+from bot.core.cadence import Week, pulse_round, round_bounds
+from bot.core.errors import VocError
+from bot.core.service import Draft, VocService
 from storage import outbox
 from storage.models import Signal
 

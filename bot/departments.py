@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.cadence import PULSE_CADENCES
-from bot.i18n import SUPPORTED_LOCALES
-from bot.identity import IDENTITY_HELP, is_valid_identity
-from bot.sla import BusinessHours
+from bot.core.cadence import PULSE_CADENCES
+from bot.core.company import Company, DepartmentSpec, PersonSpec
+from bot.core.i18n import SUPPORTED_LOCALES
+from bot.core.identity import IDENTITY_HELP, is_valid_identity
+from bot.core.sla import BusinessHours
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 DIGEST_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)")
@@ -28,55 +29,6 @@ _DEPARTMENT_KEYS = {
     "telegram_chat", "telegram_topic", "ack_sla_hours", "suppliers",
 }
 _PERSON_KEYS = {"name", "identities", "locale"}
-
-
-@dataclass(frozen=True)
-class DepartmentSpec:
-    """One `[[department]]` table, validated."""
-
-    slug: str
-    name: str
-    description: str = ""
-    keywords: tuple[str, ...] = ()
-    heads: tuple[str, ...] = ()
-    members: tuple[str, ...] = ()
-    slack_channel: str | None = None
-    telegram_chat: int | None = None
-    telegram_topic: int | None = None
-    ack_sla_hours: float = 24.0
-    suppliers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PersonSpec:
-    """One optional `[[person]]` table: several identities that are one person, with a name."""
-
-    name: str
-    identities: tuple[str, ...]
-    locale: str | None = None
-
-
-@dataclass(frozen=True)
-class Company:
-    """The whole validated file: the company settings, its departments and named people."""
-
-    timezone: str
-    locale: str
-    triage: str
-    business_hours: BusinessHours
-    digest: str = "mon 09:00"
-    pulse: str = "monthly"  # internal NPS pulse cadence: off, weekly, monthly, quarterly
-    leadership: tuple[str, ...] = ()
-    admins: tuple[str, ...] = ()
-    leadership_slack_channel: str | None = None
-    leadership_telegram_chat: int | None = None
-    departments: tuple[DepartmentSpec, ...] = ()
-    people: tuple[PersonSpec, ...] = ()
-    source: str = "departments.toml"
-
-    def department(self, slug: str) -> DepartmentSpec | None:
-        """The department with this slug, if any."""
-        return next((d for d in self.departments if d.slug == slug), None)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.config import Settings
-from bot.delivery import DeliveryPort
-from bot.service import VocService
+from bot.core.delivery import DeliveryPort
+from bot.core.service import VocService
 from jobs.dispatcher import Dispatcher, RetryPolicy
 
 log = logging.getLogger(__name__)

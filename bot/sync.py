@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
-from bot.departments import Company
+from bot.core.company import Company
 from storage import queries as q
 from storage.db import Database
 from storage.models import Department, DepartmentHead, DepartmentSupplier, Identity, Person

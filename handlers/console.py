@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot.delivery import RateLimit
-from bot.departments import Company
-from bot.errors import Unavailable, VocError, as_refusal
-from bot.i18n import N_, Translator
-from bot.messages import Button, OutboundFile, OutboundMessage
-from bot.render import (
+from bot.core.company import Company
+from bot.core.delivery import RateLimit
+from bot.core.errors import Unavailable, VocError, as_refusal
+from bot.core.i18n import N_, Translator
+from bot.core.messages import Button, OutboundFile, OutboundMessage
+from bot.core.render import (
     capture_reply,
     detail_reply,
     done_reply,
@@ -26,8 +26,8 @@ from bot.render import (
     queue_reply,
     score_reply,
 )
-from bot.service import Draft, VocService
-from bot.views import PersonView, SignalView
+from bot.core.service import Draft, VocService
+from bot.core.views import PersonView, SignalView
 from jobs.dispatcher import Dispatcher
 from storage.db import StoreUnavailable
 

@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to PNG in memory (set before pyplot is imported)
 from matplotlib.figure import Figure
 
-from bot.i18n import Translator
+from bot.core.i18n import Translator
 
 if TYPE_CHECKING:
     from jobs.digest import DigestFigures

@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 
 from babel.dates import format_date
 
-from bot.cadence import Week
-from bot.errors import Forbidden, InvalidInput
-from bot.i18n import N_, Translator
-from bot.messages import OutboundFile, OutboundMessage
-from bot.nps import Nps
-from bot.render import KIND_MARKS, signal_line
-from bot.service import VocService
-from bot.views import Kind
+from bot.core.cadence import Week
+from bot.core.errors import Forbidden, InvalidInput
+from bot.core.i18n import N_, Translator
+from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.nps import Nps
+from bot.core.render import KIND_MARKS, signal_line
+from bot.core.service import VocService
+from bot.core.views import Kind
 from jobs.dispatcher import file_payload
 from storage import claims
 from storage import digest_queries as dq

@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
-from bot.messages import OutboundFile, OutboundMessage
-from bot.service import utc_now
+from bot.core.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
+from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.service import utc_now
 from storage import outbox
 from storage.db import Database
 from storage.models import Outbox

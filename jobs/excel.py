@@ -27,10 +27,10 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.cadence import Week
-from bot.i18n import Translator
-from bot.nps import Nps
-from bot.service import VocService
+from bot.core.cadence import Week
+from bot.core.i18n import Translator
+from bot.core.nps import Nps
+from bot.core.service import VocService
 from storage import digest_queries as dq
 
 Progress = Callable[[int], None]  # called with the number of rows just written

@@ -23,8 +23,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
-from bot.inputs import strip_controls
-from bot.service import VocService
+from bot.core.inputs import strip_controls
+from bot.core.service import VocService
 from storage.models import Score
 
 COLUMNS = ("date", "score", "customer", "segment", "comment")

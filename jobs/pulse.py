@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from bot import render
-from bot.cadence import pulse_round, reminder_lead, round_bounds
-from bot.service import VocService
+from bot.core import render
+from bot.core.cadence import pulse_round, reminder_lead, round_bounds
+from bot.core.service import VocService
 from storage import claims
 from storage import queries as q
 from storage.models import Score

@@ -20,9 +20,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.cadence import Week, parse_weekly
-from bot.departments import Company
-from bot.service import VocService
+from bot.core.cadence import Week, parse_weekly
+from bot.core.company import Company
+from bot.core.service import VocService
 from jobs.digest import PostReport, post_digest
 from jobs.pulse import PulseReport, pulse_tick
 from jobs.sla_sweep import SweepReport, sweep

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, or_, select
 
-from bot import render
-from bot.service import VocService
-from bot.views import Status
+from bot.core import render
+from bot.core.service import VocService
+from bot.core.views import Status
 from jobs.digest import leadership_destinations
 from storage import queries as q
 from storage.models import Department, DepartmentHead, Identity, Person, Signal

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.departments import Company, load_company
-from bot.service import VocService
+from bot.core.company import Company
+from bot.core.service import VocService
+from bot.departments import load_company
 from bot.sync import sync_company
 from storage.db import Database
 

@@ -1,4 +1,4 @@
-"""Capture writes with Core and builds its views from what it wrote (bot/service.py): both must
+"""Capture writes with Core and builds its views from what it wrote (bot/core/capture.py): both must
 match what the ORM reads back, for the reporter and in the department's cards."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlmodel import col, select
 
-from bot import render
-from bot.service import Draft, VocService
+from bot.core import render
+from bot.core.service import Draft, VocService
 from storage.db import Database
 from storage.models import Event, Outbox, Score, Signal
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.service import Draft
+from bot.core.service import Draft
 from storage.models import Outbox
 from tests.conftest import ROOT
 from tests.support.file_platform import FilePlatform

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.departments import Company, DepartmentsFileError, load_company, parse_company
-from bot.errors import Forbidden, NotFound
-from bot.service import Draft, VocService
+from bot.core.company import Company
+from bot.core.errors import Forbidden, NotFound
+from bot.core.service import Draft, VocService
+from bot.core.views import Status
+from bot.departments import DepartmentsFileError, load_company, parse_company
 from bot.sync import sync_company
-from bot.views import Status
 from storage.db import Database
 from storage.models import Department
 from tests.conftest import EXAMPLE_COMPANY, FakeClock

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select
 
-from bot.cadence import Week
-from bot.delivery import RateLimit
-from bot.errors import Forbidden, InvalidInput
-from bot.messages import OutboundFile, OutboundMessage
-from bot.nps import Nps
-from bot.service import Draft, VocService
+from bot.core.cadence import Week
+from bot.core.delivery import RateLimit
+from bot.core.errors import Forbidden, InvalidInput
+from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.nps import Nps
+from bot.core.service import Draft, VocService
 from jobs.digest import (
     MIN_RESPONDENTS,
     digest_figures,

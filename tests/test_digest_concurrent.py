@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from sqlmodel import select
 
-from bot.service import Draft, VocService
+from bot.core.service import Draft, VocService
 from storage.db import Database
 from storage.models import JobClaim, Outbox
 from tests.conftest import EXAMPLE_COMPANY, ROOT, postgres_url

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import select
 
-from bot.service import Draft, VocService
+from bot.core.service import Draft, VocService
 from jobs.excel import export_workbook
 from jobs.imports import ImportFileError, import_scores
 from storage.db import Database

@@ -19,9 +19,9 @@ from openpyxl import load_workbook
 from sqlalchemy import text, update
 from sqlmodel import col, select
 
-from bot.cadence import Week
-from bot.messages import OutboundFile
-from bot.service import Draft, VocService
+from bot.core.cadence import Week
+from bot.core.messages import OutboundFile
+from bot.core.service import Draft, VocService
 from jobs.digest import post_digest
 from jobs.dispatcher import Dispatcher
 from jobs.excel import export_workbook

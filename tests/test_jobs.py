@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.cadence import Week
-from bot.errors import Forbidden, InvalidTransition
-from bot.render import pulse_thanks
-from bot.service import Draft, VocService
+from bot.core.cadence import Week
+from bot.core.errors import Forbidden, InvalidTransition
+from bot.core.render import pulse_thanks
+from bot.core.service import Draft, VocService
 from jobs.pulse import asks, pulse_tick
 from jobs.scheduler import Scheduler, digest_trigger, due_digest_week, next_runs
 from jobs.sla_sweep import escalation_due, sweep

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from bot.delivery import PermanentDeliveryError, RateLimit, RetryAfter
-from bot.messages import OutboundFile, OutboundMessage
-from bot.service import Draft, VocService
+from bot.core.delivery import PermanentDeliveryError, RateLimit, RetryAfter
+from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.service import Draft, VocService
 from jobs.dispatcher import Dispatcher, RetryPolicy, file_payload
 from storage import outbox
 from storage.db import Database

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import routing
-from bot.routing import DepartmentProfile, Router, Suggestion
+from bot.core import routing
+from bot.core.routing import DepartmentProfile, Router, Suggestion
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "departments.example.toml"
 

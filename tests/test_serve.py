@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from bot.config import Settings
+from bot.core.service import VocService
 from bot.runtime import Runtime
-from bot.service import VocService
 from storage.db import Database
 from tests.test_console_e2e import voc, voc_env
 

@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlmodel import col, func, select
 
-from bot import render
-from bot.departments import Company
-from bot.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VocError
-from bot.service import Draft, VocService
-from bot.views import Kind, SignalView, Status
+from bot.core import render
+from bot.core.company import Company
+from bot.core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VocError
+from bot.core.service import Draft, VocService
+from bot.core.views import Kind, SignalView, Status
 from storage.db import Database
 from storage.models import Department, Event, Outbox, Score, Signal
 from tests.conftest import FakeClock

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import PermanentDeliveryError, RetryAfter
-from bot.messages import OutboundFile, OutboundMessage
+from bot.core.delivery import PermanentDeliveryError, RetryAfter
+from bot.core.messages import OutboundFile, OutboundMessage
 from handlers.slack.port import SlackPort
 from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture)
     TOKEN,

@@ -10,7 +10,7 @@ import asyncio
 import time
 from datetime import timedelta
 
-from bot.service import VocService
+from bot.core.service import VocService
 from jobs.scheduler import Scheduler
 from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture)
     Workspace,

@@ -20,7 +20,7 @@ import pytest
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.service import VocService
+from bot.core.service import VocService
 from handlers.telegram.adapter import TelegramAdapter
 from jobs.dispatcher import Dispatcher
 from storage.models import Outbox, Score, Signal

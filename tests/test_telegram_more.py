@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
-from bot.departments import Company, parse_company
-from bot.service import VocService
+from bot.core.company import Company
+from bot.core.service import VocService
+from bot.departments import parse_company
 from bot.sync import sync_company
 from jobs.pulse import pulse_tick
 from storage.db import Database

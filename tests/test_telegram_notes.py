@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from bot.core.service import VocService
 from bot.departments import parse_company
-from bot.service import VocService
 from bot.sync import sync_company
 from storage.db import Database
 from tests.conftest import EXAMPLE_COMPANY, FakeClock

@@ -23,7 +23,7 @@ from telegram import Bot, InputFile
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.service import VocService
+from bot.core.service import VocService
 from handlers.telegram.app import build_application
 from handlers.telegram.request import AiohttpRequest
 from tests.support.fake_telegram import TOKEN, FakeTelegram, User

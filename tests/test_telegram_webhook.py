@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.core.service import VocService
 from bot.runtime import Runtime
 from bot.server import create_app
-from bot.service import VocService
 from tests.support.fake_telegram import TOKEN, FakeTelegram
 from tests.test_console_e2e import voc, voc_env
 from tests.test_serve import free_port, wait_until_up

@@ -27,11 +27,11 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import render
-from bot.errors import NotFound, Unavailable, VocError, as_refusal
-from bot.i18n import N_, Translator, normalise_locale
-from bot.messages import OutboundMessage
-from bot.service import Draft, VocService
+from bot.core import render
+from bot.core.errors import NotFound, Unavailable, VocError, as_refusal
+from bot.core.i18n import N_, Translator, normalise_locale
+from bot.core.messages import OutboundMessage
+from bot.core.service import Draft, VocService
 from handlers.slack import blocks as bk
 from storage.db import StoreUnavailable
 

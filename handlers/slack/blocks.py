@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.i18n import Translator
-from bot.messages import Button, OutboundMessage
-from bot.views import DepartmentView, Kind
+from bot.core.i18n import Translator
+from bot.core.messages import Button, OutboundMessage
+from bot.core.views import DepartmentView, Kind
 
 ACTION_PREFIX = "voc:"
 ACTION_RE = re.compile(r"^voc:[a-z_]+:\d+$")

@@ -14,8 +14,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import PermanentDeliveryError, RateLimit, RetryAfter
-from bot.messages import OutboundFile, OutboundMessage
+from bot.core.delivery import PermanentDeliveryError, RateLimit, RetryAfter
+from bot.core.messages import OutboundFile, OutboundMessage
 from handlers.slack.blocks import fallback_text, message_blocks
 
 METADATA_EVENT = "voc_outbox"

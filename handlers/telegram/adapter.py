@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse, Response
 from telegram import Update
 
 from bot.config import Settings
-from bot.delivery import DeliveryPort
-from bot.service import VocService
+from bot.core.delivery import DeliveryPort
+from bot.core.service import VocService
 from handlers.telegram.app import build_application, register_commands
 from handlers.telegram.port import TelegramPort
 

@@ -23,10 +23,10 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.errors import VocError
-from bot.i18n import N_
-from bot.messages import OutboundMessage
-from bot.service import VocService
+from bot.core.errors import VocError
+from bot.core.i18n import N_
+from bot.core.messages import OutboundMessage
+from bot.core.service import VocService
 from handlers.telegram import capture, commands, notes
 from handlers.telegram.buttons import pattern
 from handlers.telegram.common import Context, People, Voc, reply, voc, whoami

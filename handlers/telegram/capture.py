@@ -19,10 +19,10 @@ from telegram import (
 )
 from telegram.ext import ConversationHandler
 
-from bot import render
-from bot.messages import Button, OutboundMessage
-from bot.service import Draft
-from bot.views import Kind
+from bot.core import render
+from bot.core.messages import Button, OutboundMessage
+from bot.core.service import Draft
+from bot.core.views import Kind
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, text_message, voc, whoami
 

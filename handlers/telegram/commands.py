@@ -13,10 +13,10 @@ from typing import Any
 
 from telegram import Update
 
-from bot import render
-from bot.i18n import N_, SUPPORTED_LOCALES, Translator
-from bot.messages import Button, OutboundMessage
-from bot.service import VocService
+from bot.core import render
+from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
+from bot.core.messages import Button, OutboundMessage
+from bot.core.service import VocService
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, text_message, voc, whoami
 

@@ -23,10 +23,10 @@ from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ConversationHandler
 
-from bot import render
-from bot.i18n import N_, Translator
-from bot.messages import Button, OutboundMessage
-from bot.service import VocService
+from bot.core import render
+from bot.core.i18n import N_, Translator
+from bot.core.messages import Button, OutboundMessage
+from bot.core.service import VocService
 from handlers.telegram import capture, html
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, text_message, voc, whoami

@@ -16,8 +16,8 @@ from telegram import Bot, InputFile
 from telegram import error as tg
 from telegram.constants import ParseMode
 
-from bot.delivery import PermanentDeliveryError, RateLimit, RetryAfter
-from bot.messages import OutboundFile, OutboundMessage
+from bot.core.delivery import PermanentDeliveryError, RateLimit, RetryAfter
+from bot.core.messages import OutboundFile, OutboundMessage
 from handlers.telegram import html
 from handlers.telegram.buttons import keyboard
 from handlers.telegram.common import NO_PREVIEW

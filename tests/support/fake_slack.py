@@ -41,10 +41,10 @@ from slack_sdk.signature import SignatureVerifier
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.departments import Company
+from bot.core.company import Company
+from bot.core.service import VocService
 from bot.runtime import Runtime
 from bot.server import create_app
-from bot.service import VocService
 from bot.sync import sync_company
 from storage.db import Database
 from storage.models import Outbox, Signal

@@ -18,17 +18,17 @@ from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import inputs, render
-from bot.cadence import round_bounds
-from bot.capture import ParsedDraft, parse_draft, write_signals
-from bot.departments import Company
-from bot.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VocError
-from bot.group_commit import GroupCommit
-from bot.i18n import N_, SUPPORTED_LOCALES, Translator, normalise_locale
-from bot.identity import is_valid_identity
-from bot.messages import OutboundMessage
-from bot.routing import DepartmentProfile, Router
-from bot.views import (
+from bot.core import inputs, render
+from bot.core.cadence import round_bounds
+from bot.core.capture import ParsedDraft, parse_draft, write_signals
+from bot.core.company import Company
+from bot.core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VocError
+from bot.core.group_commit import GroupCommit
+from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator, normalise_locale
+from bot.core.identity import is_valid_identity
+from bot.core.messages import OutboundMessage
+from bot.core.routing import DepartmentProfile, Router
+from bot.core.views import (
     CaptureResult,
     DepartmentView,
     EventView,
@@ -152,7 +152,7 @@ class VocService:
 
     async def submit_capture(self, actor: str, draft: Draft) -> CaptureResult:
         """`capture` from an event loop: written in a worker thread, in one transaction with
-        the captures that arrive meanwhile (bot/group_commit.py)."""
+        the captures that arrive meanwhile (bot/core/group_commit.py)."""
         return await self.captures.submit((actor, draft))
 
     def capture_many(self, requests: Sequence[tuple[str, Draft]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import N_, Translator
+from bot.core.i18n import N_, Translator
 from storage.db import StoreUnavailable
 
 

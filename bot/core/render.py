@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import N_, Translator
-from bot.messages import Button, OutboundMessage
-from bot.views import EventView, Kind, PulseView, QueueView, ScoreView, SignalView, Status
+from bot.core.i18n import N_, Translator
+from bot.core.messages import Button, OutboundMessage
+from bot.core.views import EventView, Kind, PulseView, QueueView, ScoreView, SignalView, Status
 
 KIND_LABELS = {Kind.COMPLAINT: N_("Complaint"), Kind.PRAISE: N_("Praise"), Kind.IDEA: N_("Idea")}
 KIND_MARKS = {Kind.COMPLAINT: "🔴", Kind.PRAISE: "🟢", Kind.IDEA: "💡"}

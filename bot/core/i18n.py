@@ -15,7 +15,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 SUPPORTED_LOCALES = ("en", "ru", "zh")
-LOCALE_DIR = Path(__file__).parent / "locale"
+LOCALE_DIR = Path(__file__).parent.parent / "locale"  # bot/locale: catalogs ship with the package
 DOMAIN = "voc"
 _SHORT = parse_pattern("d MMM HH:mm")  # short date and time
 

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row
 from sqlmodel import Session
 
-from bot import inputs, render
-from bot.errors import VocError
-from bot.views import EventView, Kind, SignalView, Status
+from bot.core import inputs, render
+from bot.core.errors import VocError
+from bot.core.views import EventView, Kind, SignalView, Status
 from storage import queries as q
 from storage.outbox import NewMessage, enqueue
 
 if TYPE_CHECKING:
-    from bot.service import Draft, VocService
+    from bot.core.service import Draft, VocService
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.errors import InvalidInput
-from bot.i18n import N_
-from bot.views import Kind
+from bot.core.errors import InvalidInput
+from bot.core.i18n import N_
+from bot.core.views import Kind
 
 MAX_TEXT = 4000
 MAX_NOTE = 2000
