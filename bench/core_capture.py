@@ -23,8 +23,8 @@ from scratch import postgres_scratch  # bench/scratch.py, beside this script
 from sqlalchemy import text
 from sqlmodel import Field, Session, SQLModel
 
+from bot.core.service import Draft, VocService
 from bot.departments import load_company
-from bot.service import Draft, VocService
 from bot.sync import sync_company
 from storage.db import Database
 

@@ -24,9 +24,9 @@ from typing import Any
 from scratch import postgres_scratch  # bench/scratch.py, beside this script
 from sqlalchemy import insert, select, text
 
-from bot.cadence import Week
+from bot.core.cadence import Week
+from bot.core.service import VocService
 from bot.departments import load_company
-from bot.service import VocService
 from bot.sync import sync_company
 from jobs.digest import digest_figures
 from storage.db import Database

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, text
 
+from bot.core.service import VocService
 from bot.departments import load_company
-from bot.service import VocService
 from bot.sync import sync_company
 from storage.db import Database
 from storage.models import Department, Event, Person, Score, Signal
