@@ -18,8 +18,10 @@ from bot.core.errors import Forbidden, InvalidInput
 from bot.core.i18n import N_, Translator
 from bot.core.messages import OutboundFile, OutboundMessage
 from bot.core.nps import Nps
+from bot.core.reminders import leadership_destinations
 from bot.core.render import KIND_MARKS, signal_line
 from bot.core.service import VocService
+from bot.core.viewing import signal_view
 from bot.core.views import Kind
 from jobs.dispatcher import file_payload
 from storage import claims
@@ -241,7 +243,7 @@ def _open_lines(service: VocService, slug: str, t: Translator) -> list[str]:
             return []
         rows, _ = q.open_queue(session=session, department_id=department.id,
                                now=service.clock(), limit=10)
-        return [signal_line(service._view(session, s, viewer=None, history=False), t)
+        return [signal_line(signal_view(service, session, s, viewer=None, history=False), t)
                 for s in rows]
 
 
@@ -279,17 +281,6 @@ def _week(service: VocService, week: str | None) -> Week:
                            value=week[:20]) from None
 
 
-def leadership_destinations(service: VocService) -> list[str]:
-    """Where the company digest and escalations go."""
-    company = service.company
-    destinations = []
-    if company.leadership_slack_channel:
-        destinations.append(f"slack:{company.leadership_slack_channel}")
-    if company.leadership_telegram_chat is not None:
-        destinations.append(f"telegram:{company.leadership_telegram_chat}")
-    return destinations
-
-
 def head_audiences(service: VocService) -> list[tuple[str, int, str, str]]:
     """(department slug, person id, DM destination, locale) for every head of every active
     department: one DM per person, to the first identity the file lists for them."""
@@ -302,7 +293,7 @@ def head_audiences(service: VocService) -> list[tuple[str, int, str, str]]:
                 if person is None or person.id is None or person.id in seen:
                     continue
                 seen.add(person.id)
-                audiences.append((spec.slug, person.id, identity, service._locale(person)))
+                audiences.append((spec.slug, person.id, identity, service.locale_of(person)))
     return audiences
 
 

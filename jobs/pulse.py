@@ -66,7 +66,7 @@ def asks(service: VocService) -> list[Ask]:
                 seen.add(person.id)
                 for slug in spec.suppliers:
                     supplier = company.department(slug)
-                    result.append(Ask(person.id, identity, service._locale(person), slug,
+                    result.append(Ask(person.id, identity, service.locale_of(person), slug,
                                       supplier.name if supplier else slug))
     return result
 

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from bot.core import render
 from bot.core.service import Draft, VocService
+from bot.core.viewing import signal_view
 from storage.db import Database
 from storage.models import Event, Outbox, Score, Signal
 
@@ -47,7 +48,7 @@ def test_capture_matches_what_the_orm_reads_back(
         stored = session.exec(select(Score).where(Score.signal_id == signal.id)).all()
         assert [(s.value, s.dedupe_key) for s in stored] == (
             [(score, f"signal:{signal.id}")] if score is not None else [])
-        card = json.loads(json.dumps(render.card(service._view(session, signal, viewer=None),
+        card = json.loads(json.dumps(render.card(signal_view(service, session, signal, viewer=None),
                                                  service.translator()).to_json()))
         rows = session.exec(select(Outbox).order_by(col(Outbox.id))).all()
     assert rows

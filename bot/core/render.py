@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.core.actions import Action, label
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.views import EventView, Kind, PulseView, QueueView, ScoreView, SignalView, Status
@@ -81,15 +82,20 @@ def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundM
     buttons: list[Button] = []
     if active and signal.status in (Status.ROUTED, Status.ACKNOWLEDGED):
         if signal.status == Status.ROUTED:
-            buttons.append(Button("ack", signal.ref, t.gettext("Acknowledge"), style="primary"))
-        buttons.append(Button("resolve", signal.ref, t.gettext("Resolve")))
-        buttons.append(Button("reassign", signal.ref, t.gettext("Reassign")))
+            buttons.append(_button(Action.ACKNOWLEDGE, signal, t, style="primary"))
+        buttons.append(_button(Action.RESOLVE, signal, t))
+        buttons.append(_button(Action.REASSIGN, signal, t))
     return OutboundMessage(
         title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
         footer=tuple(history_line(e, t) for e in signal.history if e.action != "routed"),
         buttons=tuple(buttons),
         link=signal.source_link,
     )
+
+
+def _button(action: Action, signal: SignalView, t: Translator, *, style: str = "default"
+            ) -> Button:
+    return Button(action, signal.ref, t.gettext(label(action)), style=style)
 
 
 def moved_card(signal: SignalView, t: Translator) -> OutboundMessage:
@@ -115,7 +121,7 @@ def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False
               (t.gettext("Acknowledge by"), t.when(signal.ack_due_at))]
     buttons: tuple[Button, ...] = ()
     if signal.status == Status.ROUTED:
-        buttons = (Button("change_department", signal.ref, t.gettext("Change department")),)
+        buttons = (_button(Action.CHANGE_DEPARTMENT, signal, t),)
     return OutboundMessage(title=title, quote=signal.text, fields=tuple(fields),
                            buttons=buttons)
 
@@ -137,8 +143,8 @@ def reporter_note(signal: SignalView, event: EventView, t: Translator) -> Outbou
         title = t.gettext("Your %(kind)s %(ref)s was acknowledged by %(who)s (%(department)s).")
     elif event.action == "resolved":
         title = t.gettext("Your %(kind)s %(ref)s was resolved by %(who)s (%(department)s).")
-        buttons = [Button("rate", signal.ref, str(v), value=str(v)) for v in range(11)]
-        buttons.append(Button("reopen", signal.ref, t.gettext("Not resolved"), style="danger"))
+        buttons = [Button(Action.RATE, signal.ref, str(v), value=str(v)) for v in range(11)]
+        buttons.append(_button(Action.REOPEN, signal, t, style="danger"))
     else:  # reassigned
         title = t.gettext("Your %(kind)s %(ref)s was passed to %(department)s by %(who)s.")
     footer = [history_line(event, t)]
@@ -225,8 +231,7 @@ def sla_reminder(signal: SignalView, t: Translator) -> OutboundMessage:
         "kind": kind_label(signal.kind, t), "ref": signal.ref,
         "department": signal.department.name, "when": t.when(signal.ack_due_at)}
     return OutboundMessage(title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
-                           buttons=(Button("ack", signal.ref, t.gettext("Acknowledge"),
-                                           style="primary"),),
+                           buttons=(_button(Action.ACKNOWLEDGE, signal, t, style="primary"),),
                            link=signal.source_link)
 
 

@@ -1,0 +1,86 @@
+"""What a person can do to a case, as data: its button, its audit event, who may, in which state.
+
+The use cases (cases.py) and the pre-check adapters make before asking for a note (`check`)
+apply the same `allowed`, so a refusal is decided once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from sqlmodel import Session
+
+from bot.core import guards
+from bot.core.i18n import N_
+from storage.models import Person, Signal
+
+
+class Action(StrEnum):
+    """An action on a case; the value is what its button carries (kept stable: posted cards
+    keep their buttons)."""
+
+    ACKNOWLEDGE = "ack"
+    RESOLVE = "resolve"
+    REASSIGN = "reassign"
+    CHANGE_DEPARTMENT = "change_department"
+    REOPEN = "reopen"
+    RATE = "rate"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Action | None:
+        return cls.ACKNOWLEDGE if value == "acknowledge" else None  # the use case's name
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One action: the event it records (also its confirmation's key), its button's label,
+    what it asks for first, whose it is and the states it needs."""
+
+    event: str
+    label: str | None  # None: its buttons are values (the digits of a rating)
+    asks: Literal["note", "reason", "department", None]
+    by: Literal["head", "reporter"]
+    states: tuple[Callable[[Signal], None], ...] = ()
+
+
+def _not_resolved_yet(signal: Signal) -> None:
+    guards.require_resolved(signal, N_("%(ref)s is not resolved, so it cannot be reopened."))
+
+
+def _rated_once_resolved(signal: Signal) -> None:
+    guards.require_resolved(signal, N_("%(ref)s can be rated once it is resolved."))
+
+
+RULES: dict[Action, Rule] = {  # labels in the order cards show them
+    Action.ACKNOWLEDGE: Rule("acknowledged", N_("Acknowledge"), None, "head",
+                             (guards.require_not_acknowledged, guards.require_open)),
+    Action.RESOLVE: Rule("resolved", N_("Resolve"), "note", "head", (guards.require_open,)),
+    Action.REASSIGN: Rule("reassigned", N_("Reassign"), "reason", "head",
+                          (guards.require_open,)),
+    Action.CHANGE_DEPARTMENT: Rule("rerouted", N_("Change department"), "department",
+                                   "reporter", (guards.require_reroutable,)),
+    Action.REOPEN: Rule("reopened", N_("Not resolved"), "reason", "reporter",
+                        (_not_resolved_yet,)),
+    Action.RATE: Rule("rated", None, None, "reporter", (_rated_once_resolved,)),
+}
+
+
+def allowed(session: Session, action: Action, person: Person | None, signal: Signal) -> None:
+    """Raise the refusal `person` would get for `action` on `signal` now."""
+    rule = RULES[action]
+    if rule.by == "head":
+        guards.require_head(session, person, signal)
+    else:
+        guards.require_reporter(person, signal)
+    for state in rule.states:
+        state(signal)
+
+
+def label(action: Action) -> str:
+    """The msgid of the action's button label."""
+    text = RULES[action].label
+    assert text is not None, f"{action} has no label of its own"
+    return text

@@ -1,0 +1,109 @@
+"""The messages a change causes, queued in its transaction: department cards (posted, updated
+in place, marked as moved), the reporter's note, notices to a department.
+
+Every card has a key per destination and per routing: a signal moved away and back gets new
+cards, so two routings never edit one card.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core import render
+from bot.core.context import Core
+from bot.core.lookups import department_of
+from bot.core.messages import OutboundMessage
+from bot.core.viewing import event_view, signal_view
+from bot.core.views import SignalView
+from storage.models import Department, Event, Person, Signal
+from storage.outbox import NewMessage, enqueue
+
+
+def destinations(department: Department) -> list[str]:
+    """Where the department's cards go: its Slack channel and/or Telegram chat (or topic)."""
+    found = []
+    if department.slack_channel:
+        found.append(f"slack:{department.slack_channel}")
+    if department.telegram_chat is not None:
+        topic = f"/{department.telegram_topic}" if department.telegram_topic else ""
+        found.append(f"telegram:{department.telegram_chat}{topic}")
+    return found
+
+
+def card_key(signal_id: int | None, slug: str, routing_event: int, destination: str) -> str:
+    """The key of one card: signal, department, the routing's event and the destination."""
+    return f"card:{signal_id}:{slug}:{routing_event}@{destination}"
+
+
+def current_card_key(signal: Signal, department: Department, destination: str) -> str:
+    """The card of the signal's current routing in one destination."""
+    return card_key(signal.id, department.slug, (signal.routing or {}).get("card", 0),
+                    destination)
+
+
+def new_cards(signal_id: int, department: Department, routing_event: int, event_id: int | None,
+              message: dict[str, Any]) -> list[NewMessage]:
+    """The posts of a routing's card (`message` as JSON) to each of the department's chats."""
+    return [NewMessage(dedupe_key=f"card:{event_id}@{destination}", destination=destination,
+                       operation="send",
+                       card_key=card_key(signal_id, department.slug, routing_event, destination),
+                       payload={"message": message})
+            for destination in destinations(department)]
+
+
+def post_cards(core: Core, session: Session, signal: Signal, department: Department,
+               event_id: int | None) -> None:
+    """Post the signal's card to the department it was just routed to."""
+    view = signal_view(core, session, signal, viewer=None)
+    message = render.card(view, core.translator()).to_json()
+    enqueue(session=session, now=core.clock(), messages=new_cards(
+        signal.id or 0, department, (signal.routing or {}).get("card", 0), event_id, message))
+
+
+def update_cards(core: Core, session: Session, signal: Signal, event: Event, *,
+                 notify_reporter: bool) -> None:
+    """Edit the signal's cards in place after `event` (and tell the reporter, if asked)."""
+    department = department_of(session, signal.department_id)
+    view = signal_view(core, session, signal, viewer=None)
+    message = render.card(view, core.translator()).to_json()
+    enqueue(session=session, now=core.clock(), messages=[NewMessage(
+        dedupe_key=f"card-update:{event.id}@{destination}", destination=destination,
+        operation="update", card_key=current_card_key(signal, department, destination),
+        payload={"message": message}) for destination in destinations(department)])
+    if notify_reporter:
+        note_reporter(core, session, signal, view, event)
+
+
+def mark_moved(core: Core, session: Session, view: SignalView, source: Department,
+               ended_routing: int, event: Event) -> None:
+    """Turn the cards of the routing that `event` ended into "moved to ..." (no buttons)."""
+    message = render.moved_card(view, core.translator()).to_json()
+    enqueue(session=session, now=core.clock(), messages=[NewMessage(
+        dedupe_key=f"card-update:{event.id}@{destination}", destination=destination,
+        operation="update", card_key=card_key(view.id, source.slug, ended_routing, destination),
+        payload={"message": message}) for destination in destinations(source)])
+
+
+def note_reporter(core: Core, session: Session, signal: Signal, view: SignalView,
+                  event: Event) -> None:
+    """Tell the reporter what happened (not when they did it themselves), in their language."""
+    if event.actor_id == signal.reporter_id:
+        return
+    reporter = session.get(Person, signal.reporter_id)
+    assert reporter is not None
+    t = core.translator(core.locale_of(reporter))
+    note = render.reporter_note(view, event_view(view, event), t)
+    enqueue(session=session, now=core.clock(), messages=[NewMessage(
+        dedupe_key=f"note:{event.id}", destination=signal.reporter_identity,
+        operation="send", payload={"message": note.to_json()})])
+
+
+def to_department(core: Core, session: Session, department: Department, key: str,
+                  message: OutboundMessage) -> None:
+    """A message to every chat of a department (`key` makes it once only)."""
+    enqueue(session=session, now=core.clock(), messages=[
+        NewMessage(dedupe_key=f"{key}@{destination}", destination=destination,
+                   operation="send", payload={"message": message.to_json()})
+        for destination in destinations(department)])

@@ -1,0 +1,151 @@
+"""Working a case: acknowledge, resolve, reassign, change department, reopen, rate; `check`.
+
+Each is one transaction: the state change, its audit event and the messages it causes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core import inputs, render
+from bot.core.actions import Action, allowed
+from bot.core.cards import mark_moved, note_reporter, post_cards, to_department, update_cards
+from bot.core.context import Core
+from bot.core.errors import InvalidInput, InvalidTransition
+from bot.core.i18n import N_
+from bot.core.lookups import department_by_slug, department_of, person_of, row_id, signal_of
+from bot.core.trail import record_event
+from bot.core.viewing import event_view, signal_view
+from bot.core.views import SignalView, Status, format_ref
+from storage import queries as q
+from storage.models import Department, Person, Score, Signal
+
+
+def check(core: Core, actor: str, ref: str, action: Action | str) -> SignalView:
+    """Raise the refusal `action` would get on `ref` now, changing nothing (adapters ask
+    before collecting a note or a reason, so nobody types one in vain)."""
+    with core.db.read() as session:
+        person = q.person_by_identity(session=session, identity=actor)
+        signal = signal_of(session, ref)
+        allowed(session, Action(action), person, signal)
+        return signal_view(core, session, signal, viewer=person, history=False)
+
+
+def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
+    """A head of the owning department takes the signal on."""
+    with core.db.write() as session:
+        person, signal = _acting(core, session, actor, ref, Action.ACKNOWLEDGE)
+        now = core.clock()
+        signal.status, signal.acknowledged_at, signal.updated_at = Status.ACKNOWLEDGED, now, now
+        event = record_event(core, session, signal, person, "acknowledged", {})
+        update_cards(core, session, signal, event, notify_reporter=True)
+        return signal_view(core, session, signal, viewer=person)
+
+
+def resolve(core: Core, actor: str, ref: str, note: str) -> SignalView:
+    """A head closes the signal with a note saying what was done."""
+    text = inputs.required_note(note, what="note")
+    with core.db.write() as session:
+        person, signal = _acting(core, session, actor, ref, Action.RESOLVE)
+        now = core.clock()
+        signal.status, signal.resolved_at, signal.updated_at = Status.RESOLVED, now, now
+        signal.acknowledged_at = signal.acknowledged_at or now
+        event = record_event(core, session, signal, person, "resolved", {"note": text})
+        update_cards(core, session, signal, event, notify_reporter=True)
+        return signal_view(core, session, signal, viewer=person)
+
+
+def reassign(core: Core, actor: str, ref: str, department: str, reason: str) -> SignalView:
+    """A head passes the signal to another department, saying why."""
+    why = inputs.required_note(reason, what="reason")
+    with core.db.write() as session:
+        person, signal = _acting(core, session, actor, ref, Action.REASSIGN)
+        move(core, session, signal, person, department, "reassigned", {"reason": why})
+        return signal_view(core, session, signal, viewer=person)
+
+
+def change_department(core: Core, actor: str, ref: str, department: str) -> SignalView:
+    """The reporter corrects the suggested department, before anyone acknowledged it."""
+    with core.db.write() as session:
+        person, signal = _acting(core, session, actor, ref, Action.CHANGE_DEPARTMENT)
+        move(core, session, signal, person, department, "rerouted", {})
+        return signal_view(core, session, signal, viewer=person)
+
+
+def reopen(core: Core, actor: str, ref: str, reason: str) -> SignalView:
+    """The reporter says it is not resolved: back to the same department, which is told."""
+    why = inputs.required_note(reason, what="reason")
+    with core.db.write() as session:
+        person, signal = _acting(core, session, actor, ref, Action.REOPEN)
+        department = department_of(session, signal.department_id)
+        route(core, signal, department)
+        signal.resolved_at = None
+        event = record_event(core, session, signal, person, "reopened", {"reason": why})
+        update_cards(core, session, signal, event, notify_reporter=False)
+        view = signal_view(core, session, signal, viewer=None)
+        notice = render.reopened_notice(view, event_view(view, event), core.translator())
+        to_department(core, session, department, f"reopened:{event.id}", notice)
+        return signal_view(core, session, signal, viewer=person)
+
+
+def rate(core: Core, actor: str, ref: str, value: int | str) -> SignalView:
+    """The reporter rates the handling once: an internal NPS answer for the department."""
+    score_value = inputs.parse_score(value)
+    with core.db.write() as session:
+        person, signal = _acting(core, session, actor, ref, Action.RATE)
+        if q.handling_rating(session=session, signal_id=row_id(signal)) is not None:
+            raise InvalidTransition(N_("You have already rated %(ref)s."),
+                                    ref=format_ref(row_id(signal)))
+        session.add(Score(kind="internal", source="handling", value=score_value,
+                          at=core.clock(), signal_id=signal.id, person_id=person.id,
+                          rater_department_id=signal.reporter_department_id,
+                          rated_department_id=signal.department_id,
+                          dedupe_key=f"handling:{signal.id}"))
+        event = record_event(core, session, signal, person, "rated", {"value": score_value})
+        update_cards(core, session, signal, event, notify_reporter=False)
+        return signal_view(core, session, signal, viewer=person)
+
+
+def route(core: Core, signal: Signal, department: Department) -> None:
+    """Give the signal to `department`, due within its acknowledge SLA in business hours."""
+    now = core.clock()
+    signal.department_id = row_id(department)
+    signal.status, signal.routed_at, signal.updated_at = Status.ROUTED, now, now
+    signal.acknowledged_at = None
+    signal.ack_due_at = core.company.business_hours.add(now, department.ack_sla_hours)
+    signal.reminded_at = signal.escalated_at = None  # a new routing gets its own chasing
+
+
+def move(core: Core, session: Session, signal: Signal, person: Person, slug: str, action: str,
+         details: dict[str, Any]) -> None:
+    """Route the signal to the department `slug` names: the old cards say where it went,
+    the new department gets cards of its own."""
+    target = department_by_slug(session, slug)
+    source = department_of(session, signal.department_id)
+    if target.id == source.id:
+        raise InvalidInput(N_("%(ref)s already belongs to %(department)s."),
+                           ref=format_ref(row_id(signal)), department=source.name)
+    ended_routing = (signal.routing or {}).get("card", 0)
+    route(core, signal, target)
+    event = record_event(core, session, signal, person, action, {
+        "from": source.slug, "from_name": source.name, "to": target.slug,
+        "to_name": target.name, **details})
+    # Each routing gets cards of its own, so a signal moved away and back never has two
+    # routings editing one card.
+    signal.routing = {"by": "reporter" if action == "rerouted" else "head", "card": event.id}
+    view = signal_view(core, session, signal, viewer=None)
+    mark_moved(core, session, view, source, ended_routing, event)
+    post_cards(core, session, signal, target, event.id)
+    if action == "reassigned":
+        note_reporter(core, session, signal, view, event)
+
+
+def _acting(core: Core, session: Session, actor: str, ref: str, action: Action
+            ) -> tuple[Person, Signal]:
+    """The actor and the signal (locked), once `action` is allowed."""
+    person = person_of(core, session, actor)
+    signal = signal_of(session, ref, lock=True)
+    allowed(session, action, person, signal)
+    return person, signal

@@ -1,0 +1,70 @@
+"""What every use case needs: the store, the company, the clock, translators and the router.
+
+`Core` is shared by the use-case modules (capture, cases, queues, people, pulses, reminders);
+`VocService` (service.py) is a `Core` that offers them to adapters and jobs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from bot.core.company import Company
+from bot.core.i18n import SUPPORTED_LOCALES, Translator
+from bot.core.routing import DepartmentProfile, Router
+from storage import queries as q
+from storage.db import Database
+from storage.models import Department, Person
+
+DEPARTMENTS_TTL = 30.0  # seconds a running bot may use department rows read before a sync
+
+
+def utc_now() -> datetime:
+    """The real clock (tests and the demo pass their own)."""
+    return datetime.now(UTC)
+
+
+class Core:
+    """The database, the validated company, the clock, and what is built once from them."""
+
+    def __init__(self, db: Database, company: Company, *,
+                 clock: Callable[[], datetime] = utc_now, list_limit: int = 50) -> None:
+        self.db = db
+        self.company = company
+        self.clock = clock
+        self.list_limit = list_limit
+        self.router = Router(
+            [DepartmentProfile(d.slug, d.name, d.description, d.keywords)
+             for d in company.departments],
+            company.triage,
+        )
+        self._translators: dict[str, Translator] = {}
+        self._departments: tuple[float, dict[str, Department]] = (-DEPARTMENTS_TTL, {})
+
+    def translator(self, locale: str | None = None) -> Translator:
+        """A translator in company time for `locale` (the company language by default)."""
+        locale = locale or self.company.locale
+        locale = locale if locale in SUPPORTED_LOCALES else "en"  # as Translator does
+        translator = self._translators.get(locale)
+        if translator is None:  # one per language: every reply and card needs one
+            translator = self._translators[locale] = Translator(locale, self.company.timezone)
+        return translator
+
+    def locale_of(self, person: Person) -> str:
+        """The language a person reads: chosen, else their platform's, else the company's."""
+        return person.locale or person.platform_locale or self.company.locale
+
+    def active_departments(self, session: Session, slugs: set[str]) -> dict[str, Department]:
+        """Active departments by slug, for capture: read at most every `DEPARTMENTS_TTL`
+        seconds (they change only when the departments file is synced), and again at once
+        when a slug asked for is missing."""
+        loaded_at, departments = self._departments
+        if time.monotonic() - loaded_at > DEPARTMENTS_TTL or not slugs <= departments.keys():
+            departments = {d.slug: d for d in q.active_departments(session=session)}
+            for department in departments.values():
+                session.expunge(department)  # kept across transactions: read-only copies
+            self._departments = (time.monotonic(), departments)
+        return departments

@@ -1,0 +1,71 @@
+"""Who may do what, in which state: each rule once, used by the use cases and by `check`."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.core.errors import Forbidden, InvalidTransition
+from bot.core.i18n import N_
+from bot.core.lookups import department_of, row_id
+from bot.core.views import Status, format_ref
+from storage import queries as q
+from storage.models import Department, Person, Signal
+
+
+def require_head(session: Session, person: Person | None, signal: Signal) -> None:
+    """Only a head of the owning department, or an admin."""
+    if person is None or (not person.is_admin and not q.is_head(
+            session=session, person_id=row_id(person), department_id=signal.department_id)):
+        department = department_of(session, signal.department_id)
+        raise Forbidden(N_("Only the heads of %(department)s (or an admin) can act on "
+                           "%(ref)s."), department=department.name,
+                        ref=format_ref(row_id(signal)))
+
+
+def require_reporter(person: Person | None, signal: Signal) -> None:
+    """Only the person who reported it."""
+    if person is None or signal.reporter_id != person.id:
+        raise Forbidden(N_("Only the person who reported %(ref)s can do that."),
+                        ref=format_ref(row_id(signal)))
+
+
+def require_reroutable(signal: Signal) -> None:
+    """The reporter may move it only before anyone acted, and never undo a head's move."""
+    if signal.status != Status.ROUTED or (signal.routing or {}).get("by") == "head":
+        raise InvalidTransition(
+            N_("%(ref)s is already being handled; ask its department to reassign it."),
+            ref=format_ref(row_id(signal)))
+
+
+def require_open(signal: Signal) -> None:
+    """Not resolved yet."""
+    if signal.status == Status.RESOLVED:
+        raise InvalidTransition(N_("%(ref)s is already resolved."),
+                                ref=format_ref(row_id(signal)))
+
+
+def require_not_acknowledged(signal: Signal) -> None:
+    """Not acknowledged already."""
+    if signal.status == Status.ACKNOWLEDGED:
+        raise InvalidTransition(N_("%(ref)s is already acknowledged."),
+                                ref=format_ref(row_id(signal)))
+
+
+def require_resolved(signal: Signal, refusal: str) -> None:
+    """Resolved (to reopen or rate it); `refusal` says why it matters."""
+    if signal.status != Status.RESOLVED:
+        raise InvalidTransition(refusal, ref=format_ref(row_id(signal)))
+
+
+def require_can_view(session: Session, person: Person | None, department: Department) -> None:
+    """Members and heads of the department, leadership and admins."""
+    # Membership by the departments file only: a department chosen by the person themself
+    # (Telegram /start) attributes their reports but opens no one's queue.
+    allowed = person is not None and (
+        person.is_admin or person.is_leadership
+        or person.department_id == department.id
+        or q.is_head(session=session, person_id=row_id(person),
+                     department_id=row_id(department)))
+    if not allowed:
+        raise Forbidden(N_("Only members and heads of %(department)s can see its signals."),
+                        department=department.name)

@@ -1,0 +1,57 @@
+"""What people look at: their own reports, a department's queue, one signal with its history."""
+
+from __future__ import annotations
+
+from bot.core.context import Core
+from bot.core.errors import InvalidInput
+from bot.core.guards import require_can_view
+from bot.core.i18n import N_
+from bot.core.lookups import department_by_slug, department_of, own_department_id, row_id, signal_of
+from bot.core.viewing import department_view, signal_view
+from bot.core.views import QueueView, SignalView
+from storage import queries as q
+
+
+def mine(core: Core, actor: str) -> list[SignalView]:
+    """The actor's newest reports."""
+    with core.db.read() as session:
+        person = q.person_by_identity(session=session, identity=actor)
+        if person is None:
+            return []
+        rows = q.signals_of_reporter(session=session, reporter_id=row_id(person),
+                                     limit=core.list_limit)
+        return [signal_view(core, session, s, viewer=person, history=False) for s in rows]
+
+
+def queue(core: Core, actor: str, department: str | None = None) -> QueueView:
+    """A department's open signals, overdue first: the actor's own unless one is named."""
+    with core.db.read() as session:
+        person = q.person_by_identity(session=session, identity=actor)
+        headed = q.headed_departments(session=session, person_id=person.id) if (
+            person and person.id) else []
+        if department:
+            chosen = department_by_slug(session, department)
+        elif headed:
+            chosen = headed[0]
+        elif person is not None and (own := own_department_id(person)) is not None:
+            chosen = department_of(session, own)
+        else:
+            raise InvalidInput(N_("You are not in any department: name one, e.g. "
+                                  "/voc queue logistics."))
+        require_can_view(session, person, chosen)
+        rows, overdue = q.open_queue(session=session, department_id=row_id(chosen),
+                                     now=core.clock(), limit=core.list_limit)
+        others = tuple(d.slug for d in headed if d.id != chosen.id)
+        return QueueView(department_view(chosen),
+                         tuple(signal_view(core, session, s, viewer=person, history=False)
+                               for s in rows), overdue, others)
+
+
+def show(core: Core, actor: str, ref: str) -> SignalView:
+    """One signal with its history, for those allowed to see it."""
+    with core.db.read() as session:
+        person = q.person_by_identity(session=session, identity=actor)
+        signal = signal_of(session, ref)
+        if person is None or signal.reporter_id != person.id:
+            require_can_view(session, person, department_of(session, signal.department_id))
+        return signal_view(core, session, signal, viewer=person)

@@ -1,0 +1,115 @@
+"""Chasing late cases: remind the heads once when the acknowledge SLA passes, escalate to
+leadership once at twice the SLA (both in business hours). Both show on the card's history.
+
+Each signal is handled in its own transaction under a row lock, and the step is recorded on the
+signal (`reminded_at`, `escalated_at`, cleared by a new routing), so two sweeps running at once
+(two replicas, or a sweep that overlaps the next) remind once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from bot.core import render
+from bot.core.cards import update_cards
+from bot.core.context import Core
+from bot.core.lookups import department_of
+from bot.core.trail import record_event
+from bot.core.viewing import signal_view
+from bot.core.views import Status
+from storage import queries as q
+from storage.models import Department, DepartmentHead, Identity, Person, Signal
+from storage.outbox import NewMessage, enqueue
+
+
+@dataclass
+class SweepReport:
+    """How many heads' reminders and leadership escalations a sweep queued."""
+
+    reminded: int = 0
+    escalated: int = 0
+
+
+def late_signals(core: Core, now: datetime, limit: int) -> list[int]:
+    """Routed signals past their acknowledge SLA that still owe a reminder or an escalation."""
+    with core.db.read() as session:
+        return [signal_id for signal_id in session.exec(
+            select(Signal.id).where(
+                Signal.status == Status.ROUTED, col(Signal.ack_due_at) <= now,
+                or_(col(Signal.reminded_at).is_(None), col(Signal.escalated_at).is_(None)))
+            .order_by(col(Signal.ack_due_at)).limit(limit)) if signal_id is not None]
+
+
+def chase(core: Core, signal_id: int, now: datetime) -> tuple[int, int]:
+    """Remind and/or escalate one late signal: (reminded, escalated), each 0 or 1."""
+    with core.db.write() as session:
+        signal = q.lock_signal(session=session, signal_id=signal_id)
+        if signal is None or signal.status != Status.ROUTED or signal.ack_due_at > now:
+            return 0, 0
+        department = department_of(session, signal.department_id)
+        reminded = escalated = 0
+        if signal.reminded_at is None:
+            signal.reminded_at = now
+            _remind(core, session, signal, department, now)
+            reminded = 1
+        if signal.escalated_at is None and escalation_due(core, signal, department) <= now:
+            signal.escalated_at = now
+            _escalate(core, session, signal, now)
+            escalated = 1
+        return reminded, escalated
+
+
+def escalation_due(core: Core, signal: Signal, department: Department) -> datetime:
+    """When an unacknowledged signal goes to leadership: twice its SLA after routing."""
+    return core.company.business_hours.add(signal.routed_at, 2 * department.ack_sla_hours)
+
+
+def leadership_destinations(core: Core) -> list[str]:
+    """Where the company digest and escalations go."""
+    company = core.company
+    destinations = []
+    if company.leadership_slack_channel:
+        destinations.append(f"slack:{company.leadership_slack_channel}")
+    if company.leadership_telegram_chat is not None:
+        destinations.append(f"telegram:{company.leadership_telegram_chat}")
+    return destinations
+
+
+def _remind(core: Core, session: Session, signal: Signal, department: Department,
+            now: datetime) -> None:
+    event = record_event(core, session, signal, None, "reminded", {})
+    view = signal_view(core, session, signal, viewer=None)
+    for person_id, identity, locale in _heads(core, session, department):
+        message = render.sla_reminder(view, core.translator(locale))
+        enqueue(session=session, now=now, messages=[NewMessage(
+            f"remind:{event.id}:{person_id}", identity, "send", {"message": message.to_json()})])
+    update_cards(core, session, signal, event, notify_reporter=False)
+
+
+def _escalate(core: Core, session: Session, signal: Signal, now: datetime) -> None:
+    event = record_event(core, session, signal, None, "escalated", {})
+    view = signal_view(core, session, signal, viewer=None)
+    message = render.escalation(view, core.translator())
+    enqueue(session=session, now=now, messages=[
+        NewMessage(f"escalate:{event.id}@{destination}", destination, "send",
+                   {"message": message.to_json()})
+        for destination in leadership_destinations(core)])
+    update_cards(core, session, signal, event, notify_reporter=False)
+
+
+def _heads(core: Core, session: Session, department: Department) -> list[tuple[int, str, str]]:
+    """(person id, DM identity, locale) of each head: one DM per person."""
+    rows = session.exec(
+        select(Person, Identity.identity)
+        .join(DepartmentHead, col(DepartmentHead.person_id) == col(Person.id))
+        .join(Identity, col(Identity.person_id) == col(Person.id))
+        .where(DepartmentHead.department_id == department.id)
+        .order_by(col(Person.id), col(Identity.identity)))
+    heads: dict[int, tuple[int, str, str]] = {}
+    for person, identity in rows:
+        assert person.id is not None
+        heads.setdefault(person.id, (person.id, identity, core.locale_of(person)))
+    return list(heads.values())
