@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from bot.core import inputs
 from bot.core.cadence import round_bounds
@@ -13,7 +14,7 @@ from bot.core.lookups import department_by_slug, department_of, person_of, row_i
 from bot.core.viewing import department_view
 from bot.core.views import PulseView
 from storage import queries as q
-from storage.models import Score
+from storage.models import Department, Person, Score
 
 ALREADY = N_("You have already answered the %(round)s pulse about %(supplier)s.")
 
@@ -30,12 +31,7 @@ def answer_pulse(core: Core, actor: str, ref: str, value: int | str,
         with core.db.write() as session:
             person = person_of(core, session, actor)
             supplier = department_by_slug(session, supplier_slug)
-            rater = (department_of(session, person.department_id)
-                     if person.department_id is not None else None)
-            if rater is None or not q.is_supplier(session=session, customer_id=row_id(rater),
-                                                  supplier_id=row_id(supplier)):
-                raise Forbidden(N_("Only departments that %(supplier)s serves rate it in "
-                                   "pulses."), supplier=supplier.name)
+            rater = _rater(session, person, supplier)
             key = f"pulse:{round_id}:{supplier.slug}:{person.id}"
             score = q.score_by_dedupe_key(session=session, dedupe_key=key)
             if adding_comment:
@@ -59,6 +55,17 @@ def answer_pulse(core: Core, actor: str, ref: str, value: int | str,
                              score.comment)
     except IntegrityError:  # the same person answered twice at the same moment
         raise InvalidTransition(ALREADY, round=round_id, supplier=supplier_slug) from None
+
+
+def _rater(session: Session, person: Person, supplier: Department) -> Department:
+    """The person's department, if it is one that `supplier` serves (only those rate it)."""
+    rater = (department_of(session, person.department_id)
+             if person.department_id is not None else None)
+    if rater is None or not q.is_supplier(session=session, customer_id=row_id(rater),
+                                          supplier_id=row_id(supplier)):
+        raise Forbidden(N_("Only departments that %(supplier)s serves rate it in pulses."),
+                        supplier=supplier.name)
+    return rater
 
 
 def pulse_of(core: Core, ref: str) -> tuple[str, str]:
