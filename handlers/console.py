@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from bot.core.actions import RULES, Action, action_of
 from bot.core.company import Company
 from bot.core.delivery import RateLimit
 from bot.core.errors import Unavailable, VocError, as_refusal
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundFile, OutboundMessage
 from bot.core.render import (
+    action_done,
     capture_reply,
     detail_reply,
-    done_reply,
     mine_reply,
     pulse_thanks,
     queue_reply,
@@ -231,27 +231,31 @@ class ConsoleChat:
         if button is None:
             self.write(self.t.gettext("There is no button %(n)d.") % {"n": number})
             return
-        t, me = self.t, self.identity
         if button.action == "pulse":
             await self._pulse(button)
             return
-        actions: dict[str, Callable[[], Awaitable[SignalView | None]]] = {
-            "ack": lambda: asyncio.to_thread(self.service.acknowledge, me, button.ref),
-            "resolve": lambda: self._ask(t.gettext("Resolution note: "),
-                                         lambda note: self.service.resolve(me, button.ref, note)),
-            "reopen": lambda: self._ask(t.gettext("Why is it not resolved? "),
-                                        lambda why: self.service.reopen(me, button.ref, why)),
-            "rate": lambda: self._ask(t.gettext("Your rating 0-10: "),
-                                      lambda value: self.service.rate(me, button.ref, value)),
-            "reassign": lambda: self._reassign(button.ref),
-            "change_department": lambda: self._change_department(button.ref),
-        }
-        signal = await actions[button.action]()
+        action = action_of(button.action)
+        if action is None:
+            self.write("⚠ " + self.t.gettext("This button is no longer supported."))
+            return
+        signal = await self._act(action, button)
         if signal is not None:
-            action = {"ack": "acknowledged", "resolve": "resolved", "reopen": "reopened",
-                      "rate": "rated", "reassign": "reassigned",
-                      "change_department": "rerouted"}[button.action]
-            self.show(done_reply(signal, action, self.t))
+            self.show(action_done(signal, action, self.t))
+
+    async def _act(self, action: Action, button: Button) -> SignalView | None:
+        """Ask what the action needs (after the core said it is allowed), then do it."""
+        rule, me, ref = RULES[action], self.identity, button.ref
+        if rule.asks_first:  # refuse before anyone types a note in vain
+            await asyncio.to_thread(self.service.check, me, ref, action)
+        department = await self.pick_department(None) if rule.needs_department else ""
+        text = await self.ask(self.t.gettext(rule.note_prompt)) if rule.note_prompt else ""
+        value: str | None = button.value or ""
+        if action == Action.RATE:  # the 0-10 row is one entry here: it asks for the value
+            value = await self.ask(self.t.gettext("Your rating 0-10: "))
+        if department is None or text is None or value is None:
+            return None
+        return await asyncio.to_thread(self.service.perform, me, action, ref, text=text,
+                                       department=department, value=value)
 
     async def _pulse(self, button: Button) -> None:
         """An internal NPS pulse answer (the 0-10 row asks for the value), or its comment."""
@@ -265,25 +269,6 @@ class ConsoleChat:
             return
         pulse = await asyncio.to_thread(self.service.answer_pulse, me, ref, value, text)
         self.show(pulse_thanks(pulse, self.t))
-
-    async def _ask(self, prompt: str, call: Callable[[str], SignalView]) -> SignalView | None:
-        answer = await self.ask(prompt)
-        return None if answer is None else await asyncio.to_thread(call, answer)
-
-    async def _reassign(self, ref: str) -> SignalView | None:
-        department = await self.pick_department(None)
-        reason = await self.ask(self.t.gettext("Reason: "))
-        if department is None or reason is None:
-            return None
-        return await asyncio.to_thread(self.service.reassign, self.identity, ref, department,
-                                       reason)
-
-    async def _change_department(self, ref: str) -> SignalView | None:
-        department = await self.pick_department(None)
-        if department is None:
-            return None
-        return await asyncio.to_thread(self.service.change_department, self.identity, ref,
-                                       department)
 
     # -- output ----------------------------------------------------------------------------
     def show(self, message: OutboundMessage) -> None:

@@ -37,13 +37,19 @@ class Action(StrEnum):
 @dataclass(frozen=True)
 class Rule:
     """One action: the event it records (also its confirmation's key), its button's label,
-    what it asks for first, whose it is and the states it needs."""
+    whose it is, the states it needs, and what the person must give first."""
 
     event: str
     label: str | None  # None: its buttons are values (the digits of a rating)
-    asks: Literal["note", "reason", "department", None]
     by: Literal["head", "reporter"]
     states: tuple[Callable[[Signal], None], ...] = ()
+    needs_department: bool = False  # a department to move it to, chosen first
+    note_prompt: str | None = None  # the question for a required note or reason
+
+    @property
+    def asks_first(self) -> bool:
+        """Whether a person is asked something before it is done (so: refuse before)."""
+        return self.needs_department or self.note_prompt is not None
 
 
 def _not_resolved_yet(signal: Signal) -> None:
@@ -55,16 +61,17 @@ def _rated_once_resolved(signal: Signal) -> None:
 
 
 RULES: dict[Action, Rule] = {  # labels in the order cards show them
-    Action.ACKNOWLEDGE: Rule("acknowledged", N_("Acknowledge"), None, "head",
+    Action.ACKNOWLEDGE: Rule("acknowledged", N_("Acknowledge"), "head",
                              (guards.require_not_acknowledged, guards.require_open)),
-    Action.RESOLVE: Rule("resolved", N_("Resolve"), "note", "head", (guards.require_open,)),
-    Action.REASSIGN: Rule("reassigned", N_("Reassign"), "reason", "head",
-                          (guards.require_open,)),
-    Action.CHANGE_DEPARTMENT: Rule("rerouted", N_("Change department"), "department",
-                                   "reporter", (guards.require_reroutable,)),
-    Action.REOPEN: Rule("reopened", N_("Not resolved"), "reason", "reporter",
-                        (_not_resolved_yet,)),
-    Action.RATE: Rule("rated", None, None, "reporter", (_rated_once_resolved,)),
+    Action.RESOLVE: Rule("resolved", N_("Resolve"), "head", (guards.require_open,),
+                         note_prompt=N_("Resolution note: ")),
+    Action.REASSIGN: Rule("reassigned", N_("Reassign"), "head", (guards.require_open,),
+                          needs_department=True, note_prompt=N_("Reason: ")),
+    Action.CHANGE_DEPARTMENT: Rule("rerouted", N_("Change department"), "reporter",
+                                   (guards.require_reroutable,), needs_department=True),
+    Action.REOPEN: Rule("reopened", N_("Not resolved"), "reporter", (_not_resolved_yet,),
+                        note_prompt=N_("Why is it not resolved? ")),
+    Action.RATE: Rule("rated", None, "reporter", (_rated_once_resolved,)),
 }
 
 
@@ -77,6 +84,14 @@ def allowed(session: Session, action: Action, person: Person | None, signal: Sig
         guards.require_reporter(person, signal)
     for state in rule.states:
         state(signal)
+
+
+def action_of(name: str) -> Action | None:
+    """The action a button names; None for one this version does not know (an old card)."""
+    try:
+        return Action(name)
+    except ValueError:
+        return None
 
 
 def label(action: Action) -> str:

@@ -33,6 +33,25 @@ def check(core: Core, actor: str, ref: str, action: Action | str) -> SignalView:
         return signal_view(core, session, signal, viewer=person, history=False)
 
 
+def perform(core: Core, actor: str, action: Action, ref: str, *, text: str = "",
+            department: str = "", value: str = "") -> SignalView:
+    """Do `action` on `ref` with what the person gave: the note or reason (`text`), the
+    department to move it to, or the value of the pressed button (a rating)."""
+    match action:
+        case Action.ACKNOWLEDGE:
+            return acknowledge(core, actor, ref)
+        case Action.RESOLVE:
+            return resolve(core, actor, ref, text)
+        case Action.REASSIGN:
+            return reassign(core, actor, ref, department, text)
+        case Action.CHANGE_DEPARTMENT:
+            return change_department(core, actor, ref, department)
+        case Action.REOPEN:
+            return reopen(core, actor, ref, text)
+        case Action.RATE:
+            return rate(core, actor, ref, value)
+
+
 def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
     """A head of the owning department takes the signal on."""
     with core.db.write() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.actions import Action, label
+from bot.core.actions import RULES, Action, label
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.views import EventView, Kind, PulseView, QueueView, ScoreView, SignalView, Status
@@ -208,6 +208,11 @@ def score_reply(score: ScoreView, t: Translator) -> OutboundMessage:
     """Confirmation of a customer NPS answer."""
     return OutboundMessage(title=t.gettext("Recorded a customer score of %(value)d/10.") % {
         "value": score.value}, quote=score.comment)
+
+
+def action_done(signal: SignalView, action: Action, t: Translator) -> OutboundMessage:
+    """Confirmation to the person who did `action`."""
+    return done_reply(signal, RULES[action].event, t)
 
 
 def done_reply(signal: SignalView, action: str, t: Translator) -> OutboundMessage:

@@ -111,6 +111,12 @@ class VocService(Core):
         """Raise the refusal `action` would get on `ref` now, changing nothing."""
         return cases.check(self, actor, ref, action)
 
+    def perform(self, actor: str, action: Action, ref: str, *, text: str = "",
+                department: str = "", value: str = "") -> SignalView:
+        """Any action on a case with what the person gave (note, department, value)."""
+        return cases.perform(self, actor, action, ref, text=text, department=department,
+                             value=value)
+
     def acknowledge(self, actor: str, ref: str) -> SignalView:
         """A head of the owning department takes the signal on."""
         return cases.acknowledge(self, actor, ref)

@@ -28,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import render
+from bot.core.actions import RULES, Action, action_of
 from bot.core.errors import NotFound, Unavailable, VocError, as_refusal
 from bot.core.i18n import N_, Translator, normalise_locale
 from bot.core.messages import OutboundMessage
@@ -51,11 +52,6 @@ HELP = N_("""*/voc* — the voice of the customer
 • `/voc digest` — this week's digest (leadership)
 • Message menu → *Report to VoC* — report a message as it is""")
 
-# What each button does: the core check made before a form opens, the form, and the call.
-FORMS = {"resolve": "resolve", "reassign": "reassign", "reopen": "reopen",
-         "change_department": "change_department"}
-DONE = {"ack": "acknowledged", "resolve": "resolved", "reassign": "reassigned",
-        "reopen": "reopened", "rate": "rated", "change_department": "rerouted"}
 
 
 @dataclass
@@ -411,9 +407,10 @@ async def press(bot: SlackBot, client: AsyncWebClient, respond: AsyncRespond,
     who = await bot.who(client, user_id)
     name, ref, value = bk.parse_button(action)
     service, me, t = bot.service, who.identity, who.t
+    case_action = action_of(name)
     try:
-        if name in FORMS:
-            await open_form(bot, client, body, name, ref, who)
+        if case_action is not None and RULES[case_action].asks_first:
+            await open_form(bot, client, body, case_action, ref, who)
             return
         if name == "pulse" and value == "comment":
             await client.views_open(trigger_id=body["trigger_id"], view=bk.note_modal(
@@ -430,28 +427,28 @@ async def press(bot: SlackBot, client: AsyncWebClient, respond: AsyncRespond,
 def direct_action(service: VocService, me: str, t: Translator, name: str, ref: str,
                   value: str | None) -> tuple[OutboundMessage, bool]:
     """Buttons that need no form: (the confirmation, whether it replaces the message)."""
-    if name == "ack":
-        return render.done_reply(service.acknowledge(me, ref), DONE[name], t), False
-    if name == "rate":
-        return render.done_reply(service.rate(me, ref, value or ""), DONE[name], t), False
+    if (action := action_of(name)) is not None:
+        signal = service.perform(me, action, ref, value=value or "")
+        return render.action_done(signal, action, t), False
     if name == "pulse":
         return render.pulse_thanks(service.answer_pulse(me, ref, value or ""), t), True
     raise NotFound(N_("This button is no longer supported."))
 
 
-async def open_form(bot: SlackBot, client: AsyncWebClient, body: dict[str, Any], name: str,
-                    ref: str, who: Who) -> None:
+async def open_form(bot: SlackBot, client: AsyncWebClient, body: dict[str, Any],
+                    action: Action, ref: str, who: Who) -> None:
     """Refuse now if the core would refuse; otherwise ask for the note, reason or department."""
-    signal = await bot.run(bot.service.check, who.identity, ref, name)
+    signal = await bot.run(bot.service.check, who.identity, ref, action)
     metadata = _reply_to(body)
-    if name in ("reassign", "change_department"):
+    rule = RULES[action]
+    if rule.needs_department:
         departments = await bot.run(bot.service.departments)
         current = signal.department.slug
-        view = (bk.note_modal(who.t, name, signal.ref, departments=departments,
-                              current=current, metadata=metadata) if name == "reassign"
+        view = (bk.note_modal(who.t, action, signal.ref, departments=departments,
+                              current=current, metadata=metadata) if rule.note_prompt
                 else bk.department_modal(who.t, signal.ref, departments, current, metadata))
     else:
-        view = bk.note_modal(who.t, name, signal.ref, metadata=metadata)
+        view = bk.note_modal(who.t, action, signal.ref, metadata=metadata)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -512,16 +509,10 @@ def form_call(service: VocService, me: str, t: Translator, action: str, ref: str
               values: dict[str, Any]) -> OutboundMessage:
     """The core call behind a submitted form, rendered."""
     note = values.get("note") or ""
-    if action == "resolve":
-        return render.done_reply(service.resolve(me, ref, note), "resolved", t)
-    if action == "reassign":
-        return render.done_reply(service.reassign(me, ref, values.get("department") or "",
-                                                  note), "reassigned", t)
-    if action == "reopen":
-        return render.done_reply(service.reopen(me, ref, note), "reopened", t)
-    if action == "change_department":
-        return render.done_reply(service.change_department(
-            me, ref, values.get("department") or ""), "rerouted", t)
+    if (case_action := action_of(action)) is not None:
+        signal = service.perform(me, case_action, ref, text=note,
+                                 department=values.get("department") or "")
+        return render.action_done(signal, case_action, t)
     if action == "pulse_comment":
         return render.pulse_thanks(service.answer_pulse(me, ref, "comment", comment=note), t)
     raise NotFound(N_("This form is no longer supported."))

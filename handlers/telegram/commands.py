@@ -14,6 +14,7 @@ from typing import Any
 from telegram import Update
 
 from bot.core import render
+from bot.core.actions import Action
 from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.service import VocService
@@ -42,16 +43,20 @@ class Press:
     clears_keyboard: bool = False  # a one-time answer (a rating): the keypad goes away
 
 
-def _done(action: str) -> Callable[[Any, Translator], OutboundMessage]:
-    return lambda view, t: render.done_reply(view, action, t)
+def _case_press(action: Action) -> Press:
+    """A button that acts on a case: the core's action with the button's value (the chosen
+    department, or the rating)."""
+    return Press(lambda s, me, b: s.perform(me, action, b.ref, department=b.value or "",
+                                            value=b.value or ""),
+                 lambda view, t: render.action_done(view, action, t),
+                 clears_keyboard=action != Action.ACKNOWLEDGE)  # a choice made, a rating given
 
 
+# Resolve, Reassign (once a department is chosen) and Not resolved need a sentence first:
+# notes.py asks for it.
 PRESSES: dict[str, Press] = {
-    "ack": Press(lambda s, me, b: s.acknowledge(me, b.ref), _done("acknowledged")),
-    "rate": Press(lambda s, me, b: s.rate(me, b.ref, b.value or ""), _done("rated"),
-                  clears_keyboard=True),
-    "change_department": Press(lambda s, me, b: s.change_department(me, b.ref, b.value or ""),
-                               _done("rerouted"), clears_keyboard=True),
+    **{action.value: _case_press(action) for action in
+       (Action.ACKNOWLEDGE, Action.RATE, Action.CHANGE_DEPARTMENT)},
     "join": Press(lambda s, me, b: s.choose_department(me, b.value or ""),
                   lambda person, t: text_message(t.gettext("Your department: %(slug)s.") % {
                       "slug": person.department}), clears_keyboard=True),
@@ -60,14 +65,13 @@ PRESSES: dict[str, Press] = {
                   clears_keyboard=True),
     "score": Press(lambda s, me, b: s.record_score(me, b.value or ""), render.score_reply,
                    clears_keyboard=True),
+    # Internal NPS pulses: a 0-10 keypad like the rating.
+    "pulse": Press(lambda s, me, b: s.answer_pulse(me, b.ref, b.value or ""),
+                   render.pulse_thanks, clears_keyboard=True),
 }
-if hasattr(VocService, "answer_pulse") and hasattr(render, "pulse_thanks"):
-    # Internal NPS pulses (scheduled jobs): a 0-10 keypad like the rating.
-    PRESSES["pulse"] = Press(lambda s, me, b: s.answer_pulse(me, b.ref, b.value or ""),
-                             render.pulse_thanks, clears_keyboard=True)
 # Buttons that first offer a choice of department (the core checks the right before).
-PICKERS = {"reassign": N_("Pass %(ref)s to which department?"),
-           "change_department": N_("Which department should %(ref)s go to?")}
+PICKERS = {Action.REASSIGN: N_("Pass %(ref)s to which department?"),
+           Action.CHANGE_DEPARTMENT: N_("Which department should %(ref)s go to?")}
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -107,8 +111,8 @@ async def offer_departments(update: Update, context: Context, button: Button) ->
     choices = tuple(Button(button.action, button.ref, d.name, value=d.slug)
                     for d in departments if d.slug != signal.department.slug)
     await query.answer()
-    await reply(update, text_message(t.gettext(PICKERS[button.action]) % {"ref": button.ref},
-                                     choices))
+    question = t.gettext(PICKERS[Action(button.action)]) % {"ref": button.ref}
+    await reply(update, text_message(question, choices))
 
 
 async def on_start(update: Update, context: Context) -> None:

@@ -24,6 +24,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ConversationHandler
 
 from bot.core import render
+from bot.core.actions import RULES, Action
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.service import VocService
@@ -46,18 +47,19 @@ class Ask:
     done: Callable[[Any, Translator], OutboundMessage]
 
 
-def _done(action: str) -> Callable[[Any, Translator], OutboundMessage]:
-    return lambda signal, t: render.done_reply(signal, action, t)
+def _case_ask(action: Action) -> Ask:
+    """An action on a case that needs a sentence: its question, the core's check first, then
+    the action with the sentence (and the department the button carries, for Reassign)."""
+    rule = RULES[action]
+    assert rule.note_prompt is not None
+    return Ask(rule.note_prompt, action,
+               lambda s, me, b, text: s.perform(me, action, b.ref, text=text,
+                                                department=b.value or ""),
+               lambda signal, t: render.action_done(signal, action, t))
 
 
 ASKS = {
-    "resolve": Ask(N_("Resolution note: "), "resolve",
-                   lambda s, me, b, note: s.resolve(me, b.ref, note), _done("resolved")),
-    "reassign": Ask(N_("Reason: "), "reassign",
-                    lambda s, me, b, why: s.reassign(me, b.ref, b.value or "", why),
-                    _done("reassigned")),
-    "reopen": Ask(N_("Why is it not resolved? "), "reopen",
-                  lambda s, me, b, why: s.reopen(me, b.ref, why), _done("reopened")),
+    **{action.value: _case_ask(action) for action, rule in RULES.items() if rule.note_prompt},
     # "Add a comment" under a pulse answer's thanks (the core refuses it before a score).
     "pulse": Ask(N_("Your comment: "), None,
                  lambda s, me, b, text: s.answer_pulse(me, b.ref, "comment", text),
