@@ -144,10 +144,8 @@ _REPORTERS = (
 _REPORTERS_BY_IDENTITY = {  # one name (the usual batch) needs no IN-list expansion
     False: _REPORTERS.where(_IDENTITY.c.identity.in_(bindparam("names", expanding=True))),
     True: _REPORTERS.where(_IDENTITY.c.identity == bindparam("name"))}
-_ACTIVE_DEPARTMENTS = core_select(_DEPARTMENT).where(_DEPARTMENT.c.archived_at.is_(None))
-_ACTIVE_DEPARTMENTS_BY_SLUG = {
-    False: _ACTIVE_DEPARTMENTS.where(_DEPARTMENT.c.slug.in_(bindparam("names", expanding=True))),
-    True: _ACTIVE_DEPARTMENTS.where(_DEPARTMENT.c.slug == bindparam("name"))}
+_ACTIVE_DEPARTMENT_IDS = core_select(_DEPARTMENT.c.id).where(
+    _DEPARTMENT.c.archived_at.is_(None))
 _INSERT_SIGNALS = insert(_SIGNAL).returning(_SIGNAL.c.id, sort_by_parameter_order=True)
 _INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
 _INSERT_SCORES = insert(_SCORE)
@@ -168,15 +166,9 @@ def reporters_by_identity(*, connection: Connection, identities: Sequence[str]
             _by_names(connection, _REPORTERS_BY_IDENTITY, identities)}
 
 
-def active_department_rows(*, connection: Connection) -> dict[str, Row[Any]]:
-    """Every active department as a plain row, by slug."""
-    return {row.slug: row for row in connection.execute(_ACTIVE_DEPARTMENTS)}
-
-
-def department_rows_by_slug(*, connection: Connection, slugs: Sequence[str]
-                            ) -> dict[str, Row[Any]]:
-    """Active departments as plain rows (the same columns and names as `Department`)."""
-    return {row.slug: row for row in _by_names(connection, _ACTIVE_DEPARTMENTS_BY_SLUG, slugs)}
+def active_department_ids(*, connection: Connection) -> frozenset[int]:
+    """The ids of the departments not archived (a cheap check that a cached list is current)."""
+    return frozenset(connection.execute(_ACTIVE_DEPARTMENT_IDS).scalars())
 
 
 def insert_signals(*, connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:

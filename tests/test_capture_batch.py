@@ -196,7 +196,7 @@ def test_a_caller_that_gives_up_does_not_disturb_the_batch() -> None:
     asyncio.run(scenario())
 
 
-# -- department rows, read at most every DEPARTMENTS_TTL seconds ------------------------------
+# -- department rows: archived or added at once, other changes within DEPARTMENTS_TTL ---------
 def test_a_departments_sync_reaches_a_running_bot_within_the_ttl(
         service: VocService, db: Database, company: Company, clock: FakeClock,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,21 +205,34 @@ def test_a_departments_sync_reaches_a_running_bot_within_the_ttl(
     first = service.capture(IVAN, Draft("complaint", "The courier was late"))
     assert first.signal.ack_due_at == service.company.business_hours.add(clock(), 24)
 
-    # An admin moves Logistics to a 4-hour SLA and a new channel, and adds Legal.
-    legal = DepartmentSpec(slug="legal", name="Legal", slack_channel="C0LEGAL")
-    synced = replace(company, departments=(
-        *(replace(d, ack_sla_hours=4.0, slack_channel="C0LOGNEW") if d.slug == "logistics"
-          else d for d in company.departments), legal))
-    sync_company(db, synced, now=clock())
-
+    # An admin moves Logistics to a 4-hour SLA and a new channel.
+    moved = replace(company, departments=tuple(
+        replace(d, ack_sla_hours=4.0, slack_channel="C0LOGNEW") if d.slug == "logistics"
+        else d for d in company.departments))
+    sync_company(db, moved, now=clock())
     now[0] += DEPARTMENTS_TTL / 2  # read a moment ago: still the rows from before
     stale = service.capture(IVAN, Draft("complaint", "The courier was late again"))
     assert stale.signal.ack_due_at == service.company.business_hours.add(clock(), 24)
-    # A department nobody had a moment ago is looked up at once.
+
+    # A department added (or archived) is seen at once, and with it the other changes.
+    legal = DepartmentSpec(slug="legal", name="Legal", slack_channel="C0LEGAL")
+    sync_company(db, replace(moved, departments=(*moved.departments, legal)), now=clock())
     chosen = service.capture(IVAN, Draft("complaint", "A contract question", department="legal"))
     assert chosen.signal.department.slug == "legal"
-
-    now[0] += DEPARTMENTS_TTL + 1
     fresh = service.capture(IVAN, Draft("complaint", "The courier was late once more"))
     assert fresh.signal.ack_due_at == service.company.business_hours.add(clock(), 4)
     assert "slack:C0LOGNEW" in outbox_destinations(db)
+
+
+def test_an_archived_department_gets_no_new_signal_even_from_a_warm_cache(
+        service: VocService, db: Database, company: Company, clock: FakeClock) -> None:
+    warm = service.capture(IVAN, Draft("complaint", "The courier was late"))
+    assert warm.signal.department.slug == "logistics"
+    without = replace(company, departments=tuple(
+        replace(d, suppliers=tuple(s for s in d.suppliers if s != "logistics"))
+        for d in company.departments if d.slug != "logistics"))
+    sync_company(db, without, now=clock())  # archives Logistics
+    routed = service.capture(IVAN, Draft("complaint", "The courier was late again"))
+    assert routed.signal.department.slug == company.triage
+    with pytest.raises(NotFound):
+        service.capture(IVAN, Draft("complaint", "Late", department="logistics"))

@@ -141,17 +141,32 @@ def suggest(core: Core, text: str) -> DepartmentView:
 
 
 def record_score(core: Core, actor: str, value: int | str, *, customer: str | None = None,
-                 comment: str | None = None, segment: str | None = None) -> ScoreView:
-    """A customer's 0-10 NPS answer, reported from chat."""
+                 comment: str | None = None, segment: str | None = None,
+                 dedupe_key: str | None = None) -> ScoreView:
+    """A customer's 0-10 NPS answer, reported from chat. A re-delivered request (the same
+    `dedupe_key`, the platform's id of the message) records nothing new and returns the score
+    recorded the first time."""
     score_value = inputs.parse_score(value)
-    with core.db.write() as session:
-        person = person_of(core, session, actor)
-        score = Score(kind="customer", source="chat", value=score_value, at=core.clock(),
-                      customer=inputs.optional_text(customer, inputs.MAX_CUSTOMER),
-                      segment=inputs.optional_text(segment, 100),
-                      comment=inputs.optional_text(comment, inputs.MAX_NOTE),
-                      person_id=person.id)
-        session.add(score)
-        session.flush()
-        assert score.id is not None
-        return ScoreView(score.id, score.value, score.customer, score.comment)
+    key = inputs.strip_controls(dedupe_key or "")[:200] or None
+    try:
+        with core.db.write() as session:
+            person = person_of(core, session, actor)
+            score = Score(kind="customer", source="chat", value=score_value, at=core.clock(),
+                          customer=inputs.optional_text(customer, inputs.MAX_CUSTOMER),
+                          segment=inputs.optional_text(segment, 100),
+                          comment=inputs.optional_text(comment, inputs.MAX_NOTE),
+                          person_id=person.id, dedupe_key=key)
+            session.add(score)
+            session.flush()
+            return _score_view(score)
+    except IntegrityError:
+        with core.db.read() as session:
+            stored = q.score_by_dedupe_key(session=session, dedupe_key=key) if key else None
+            if stored is None:
+                raise
+            return _score_view(stored)
+
+
+def _score_view(score: Score) -> ScoreView:
+    assert score.id is not None
+    return ScoreView(score.id, score.value, score.customer, score.comment)

@@ -42,7 +42,8 @@ class Core:
             company.triage,
         )
         self._translators: dict[str, Translator] = {}
-        self._departments: tuple[float, dict[str, Department]] = (-DEPARTMENTS_TTL, {})
+        self._departments: tuple[float, frozenset[int], dict[str, Department]] = (
+            -DEPARTMENTS_TTL, frozenset(), {})
 
     def translator(self, locale: str | None = None) -> Translator:
         """A translator in company time for `locale` (the company language by default)."""
@@ -58,13 +59,16 @@ class Core:
         return person.locale or person.platform_locale or self.company.locale
 
     def active_departments(self, session: Session, slugs: set[str]) -> dict[str, Department]:
-        """Active departments by slug, for capture: read at most every `DEPARTMENTS_TTL`
-        seconds (they change only when the departments file is synced), and again at once
-        when a slug asked for is missing."""
-        loaded_at, departments = self._departments
-        if time.monotonic() - loaded_at > DEPARTMENTS_TTL or not slugs <= departments.keys():
+        """Active departments by slug, for capture. Read again when a department was archived
+        or added (one query of their ids per batch tells), when a slug asked for is missing,
+        and at least every `DEPARTMENTS_TTL` seconds (names, channels and SLAs change only
+        when the departments file is synced)."""
+        loaded_at, ids, departments = self._departments
+        active = q.active_department_ids(connection=session.connection())
+        if (active != ids or not slugs <= departments.keys()
+                or time.monotonic() - loaded_at > DEPARTMENTS_TTL):
             departments = {d.slug: d for d in q.active_departments(session=session)}
             for department in departments.values():
                 session.expunge(department)  # kept across transactions: read-only copies
-            self._departments = (time.monotonic(), departments)
+            self._departments = (time.monotonic(), active, departments)
         return departments

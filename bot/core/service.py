@@ -101,10 +101,11 @@ class VocService(Core):
         return capturing.suggest(self, text)
 
     def record_score(self, actor: str, value: int | str, *, customer: str | None = None,
-                     comment: str | None = None, segment: str | None = None) -> ScoreView:
-        """A customer's 0-10 NPS answer, reported from chat."""
+                     comment: str | None = None, segment: str | None = None,
+                     dedupe_key: str | None = None) -> ScoreView:
+        """A customer's 0-10 NPS answer, reported from chat (once per `dedupe_key`)."""
         return capturing.record_score(self, actor, value, customer=customer, comment=comment,
-                                      segment=segment)
+                                      segment=segment, dedupe_key=dedupe_key)
 
     # -- working a case --------------------------------------------------------------------
     def check(self, actor: str, ref: str, action: Action | str) -> SignalView:

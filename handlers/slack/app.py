@@ -301,7 +301,8 @@ def subcommand(bot: SlackBot, who: Who, word: str, rest: str, *, dedupe_key: str
     if word == "score":
         value, _, comment = rest.partition(" ")
         return guarded(bot.run(lambda: render.score_reply(
-            service.record_score(me, value, comment=comment or None), t)))
+            service.record_score(me, value, comment=comment or None, dedupe_key=dedupe_key),
+            t)))
     if word == "digest":
         return guarded(bot.run(lambda: digest(service, me, t)))
 

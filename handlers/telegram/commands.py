@@ -19,6 +19,7 @@ from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.service import VocService
 from handlers.telegram.buttons import decode
+from handlers.telegram.capture import dedupe_key
 from handlers.telegram.common import Context, reply, text_message, voc, whoami
 
 HELP = N_("""Report what a customer said, in this private chat:
@@ -178,8 +179,10 @@ async def on_score(update: Update, context: Context) -> None:
                                                for v in range(11))))
         return
     comment = " ".join(context.args[1:]) or None
-    score = await asyncio.to_thread(voc(context).service.record_score, me, context.args[0],
-                                    comment=comment)
+    message = update.effective_message
+    score = await asyncio.to_thread(
+        voc(context).service.record_score, me, context.args[0], comment=comment,
+        dedupe_key=dedupe_key(message) if message else None)
     await reply(update, render.score_reply(score, t))
 
 
