@@ -145,7 +145,8 @@ def move(core: Core, session: Session, signal: Signal, person: Person, slug: str
     source = department_of(session, signal.department_id)
     if target.id == source.id:
         raise InvalidInput(N_("%(ref)s already belongs to %(department)s."),
-                           ref=format_ref(row_id(signal)), department=source.name)
+                           ref=format_ref(row_id(signal)), department=source.name
+                           ).at("department")
     ended_routing = (signal.routing or {}).get("card", 0)
     route(core, signal, target)
     event = record_event(core, session, signal, person, action, {

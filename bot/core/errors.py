@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from bot.core.i18n import N_, Translator
 from storage.db import StoreUnavailable
@@ -12,11 +12,17 @@ class VocError(Exception):
     """A refusal with an English message template (msgid) and its parameters."""
 
     code = "error"
+    field: str | None = None  # the form field it is about (forms show it next to that field)
 
     def __init__(self, message: str, **params: Any) -> None:
         self.message = message
         self.params = params
         super().__init__(message % params if params else message)
+
+    def at(self, field: str) -> Self:
+        """The same refusal, about the form field `field`."""
+        self.field = field
+        return self
 
     def render(self, translator: Translator) -> str:
         """The refusal in the reader's language."""

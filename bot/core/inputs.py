@@ -33,7 +33,7 @@ def parse_kind(value: str) -> Kind:
     if kind is None:
         raise InvalidInput(N_("“%(value)s” is not a kind of signal: use complaint, praise or "
                               "idea."),
-                           value=value.strip()[:40])
+                           value=value.strip()[:40]).at("kind")
     return kind
 
 
@@ -41,11 +41,11 @@ def signal_text(value: str | None) -> str:
     """The signal's text: 1 to 4000 characters after trimming."""
     text = strip_controls(value or "")
     if not text:
-        raise InvalidInput(N_("The text is empty: write what the customer said."))
+        raise InvalidInput(N_("The text is empty: write what the customer said.")).at("text")
     if len(text) > MAX_TEXT:
         raise InvalidInput(N_("The text is %(length)d characters long; the limit is %(limit)d. "
                               "Shorten it or split it into two reports."),
-                           length=len(text), limit=MAX_TEXT)
+                           length=len(text), limit=MAX_TEXT).at("text")
     return text
 
 
@@ -54,11 +54,11 @@ def required_note(value: str | None, *, what: str) -> str:
     text = strip_controls(value or "")
     if not text:
         if what == "note":
-            raise InvalidInput(N_("A resolution note is required: say what was done."))
-        raise InvalidInput(N_("A reason is required: say why."))
+            raise InvalidInput(N_("A resolution note is required: say what was done.")).at("note")
+        raise InvalidInput(N_("A reason is required: say why.")).at("note")
     if len(text) > MAX_NOTE:
         raise InvalidInput(N_("That is %(length)d characters long; the limit is %(limit)d."),
-                           length=len(text), limit=MAX_NOTE)
+                           length=len(text), limit=MAX_NOTE).at("note")
     return text
 
 
@@ -80,7 +80,7 @@ def parse_score(value: int | str | None) -> int:
         value = int(typed)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
         raise InvalidInput(N_("A score is a whole number from 0 to 10; “%(value)s” is not."),
-                           value=typed[:20] or "?")
+                           value=typed[:20] or "?").at("score")
     return value
 
 

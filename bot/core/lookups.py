@@ -81,4 +81,4 @@ def unknown_department(session: Session, typed: str) -> NotFound:
     """The refusal for a department nobody has: it lists the ones that exist."""
     known = ", ".join(d.slug for d in q.active_departments(session=session))
     return NotFound(N_("Unknown department “%(slug)s”. Known: %(known)s."),
-                    slug=inputs.strip_controls(typed)[:40], known=known)
+                    slug=inputs.strip_controls(typed)[:40], known=known).at("department")
