@@ -11,9 +11,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot.core.actions import RULES, Action, action_of
+from bot.core.actions import RULES, action_of
 from bot.core.company import Company
 from bot.core.delivery import RateLimit
+from bot.core.domain import Action
 from bot.core.errors import Unavailable, VocError, as_refusal
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundFile, OutboundMessage

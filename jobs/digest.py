@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from babel.dates import format_date
 
 from bot.core.cadence import Week
+from bot.core.domain import Kind
 from bot.core.errors import Forbidden, InvalidInput
 from bot.core.i18n import N_, Translator
 from bot.core.messages import OutboundFile, OutboundMessage
@@ -22,7 +23,6 @@ from bot.core.reminders import leadership_destinations
 from bot.core.render import KIND_MARKS, signal_line
 from bot.core.service import VocService
 from bot.core.viewing import signal_view
-from bot.core.views import Kind
 from jobs.dispatcher import file_payload
 from storage import claims
 from storage import digest_queries as dq

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, se
 from sqlalchemy import Table as SATable
 from sqlmodel import Session
 
+from bot.core.domain import OPEN_STATUSES, ScoreKind, Status
 from storage.models import Department, Person, Score, Signal
 
 signal_t: SATable = Signal.__table__  # type: ignore[attr-defined]
@@ -91,7 +92,7 @@ def customer_nps_by_week(*, session: Session, bounds: Sequence[datetime]) -> lis
     """Customer NPS answers per week, as promoter/passive/detractor counts."""
     at = score_t.c.at
     inner = select(_bucket(at, bounds).label("week"), score_t.c.value).where(
-        score_t.c.kind == "customer", at >= bounds[0], at < bounds[-1]).subquery()
+        score_t.c.kind == ScoreKind.CUSTOMER, at >= bounds[0], at < bounds[-1]).subquery()
     rows = session.execute(select(inner.c.week, *_nps_sums(inner.c.value))
                            .group_by(inner.c.week))
     weeks = [Counts() for _ in bounds[1:]]
@@ -146,9 +147,9 @@ def loop_health(*, session: Session, start: datetime, end: datetime, as_of: date
 
     for dept, open_, overdue in session.execute(
             select(s.department_id, func.count(),
-                   func.sum(case((and_(s.status == "routed", s.ack_due_at < as_of), 1),
+                   func.sum(case((and_(s.status == Status.ROUTED, s.ack_due_at < as_of), 1),
                                  else_=0)))
-            .where(s.status.in_(("routed", "acknowledged")), *one)
+            .where(s.status.in_(OPEN_STATUSES), *one)
             .group_by(s.department_id)):
         put(dept, open=int(open_), open_overdue=int(overdue or 0))
     return {dept: LoopRow(department_id=dept, **values) for dept, values in rows.items()}
@@ -161,7 +162,7 @@ def internal_nps(*, session: Session, start: datetime, end: datetime) -> dict[in
     rows = session.execute(
         select(sc.rated_department_id, *_nps_sums(sc.value),
                func.count(func.distinct(sc.person_id)))
-        .where(sc.kind == "internal", sc.at >= start, sc.at < end,
+        .where(sc.kind == ScoreKind.INTERNAL, sc.at >= start, sc.at < end,
                sc.rated_department_id.is_not(None))
         .group_by(sc.rated_department_id))
     return {int(dept): Counts(int(p), int(pa), int(d), int(people))

@@ -8,6 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from bot.core.domain import (
+    MAX_CUSTOMER,
+    MAX_DEDUPE_KEY,
+    MAX_LINK,
+    MAX_NAME,
+    MAX_SEGMENT,
+)
 from storage.types import UTCDateTime
 
 
@@ -20,7 +27,7 @@ class Department(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=40, unique=True)
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=MAX_NAME)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     slack_channel: str | None = Field(default=None, max_length=40)
@@ -50,7 +57,7 @@ class Person(SQLModel, table=True):
     """One employee, whatever platforms they use."""
 
     id: int | None = Field(default=None, primary_key=True)
-    display_name: str = Field(max_length=200)
+    display_name: str = Field(max_length=MAX_NAME)
     department_id: int | None = Field(default=None, foreign_key="department.id")  # from the file
     # Chosen by the person (Telegram /start) when the file does not name them; sync keeps it.
     chosen_department_id: int | None = Field(default=None, foreign_key="department.id")
@@ -84,19 +91,19 @@ class Signal(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)
-    status: str = Field(max_length=16)
+    kind: str = Field(max_length=16)  # a Kind
+    status: str = Field(max_length=16)  # a Status
     text: str = Field(sa_column=Column(Text, nullable=False))
-    customer: str | None = Field(default=None, max_length=200)
+    customer: str | None = Field(default=None, max_length=MAX_CUSTOMER)
     score: int | None = None
-    source_link: str | None = Field(default=None, max_length=1000)
+    source_link: str | None = Field(default=None, max_length=MAX_LINK)
     anonymous: bool = False
     reporter_id: int = Field(foreign_key="person.id")
     reporter_identity: str = Field(max_length=64)
     reporter_department_id: int | None = Field(default=None, foreign_key="department.id")
     department_id: int = Field(foreign_key="department.id")
     routing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    dedupe_key: str | None = Field(default=None, max_length=MAX_DEDUPE_KEY, unique=True)
     created_at: datetime = _at()
     routed_at: datetime = _at()
     ack_due_at: datetime = _at()
@@ -116,7 +123,7 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     signal_id: int = Field(foreign_key="signal.id")
     actor_id: int | None = Field(default=None, foreign_key="person.id")
-    action: str = Field(max_length=32)
+    action: str = Field(max_length=32)  # an EventAction
     at: datetime = _at(index=True)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
@@ -132,19 +139,19 @@ class Score(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)
-    source: str = Field(max_length=16)
+    kind: str = Field(max_length=16)  # a ScoreKind
+    source: str = Field(max_length=16)  # a ScoreSource
     value: int
     at: datetime = _at()
-    customer: str | None = Field(default=None, max_length=200)
-    segment: str | None = Field(default=None, max_length=100)
+    customer: str | None = Field(default=None, max_length=MAX_CUSTOMER)
+    segment: str | None = Field(default=None, max_length=MAX_SEGMENT)
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     signal_id: int | None = Field(default=None, foreign_key="signal.id", index=True)
     person_id: int | None = Field(default=None, foreign_key="person.id")
     rater_department_id: int | None = Field(default=None, foreign_key="department.id")
     rated_department_id: int | None = Field(default=None, foreign_key="department.id")
     pulse_round: str | None = Field(default=None, max_length=32)
-    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    dedupe_key: str | None = Field(default=None, max_length=MAX_DEDUPE_KEY, unique=True)
 
 
 class Outbox(SQLModel, table=True):

@@ -10,9 +10,9 @@ import pytest
 from sqlmodel import select
 
 from bot.core.company import Company
+from bot.core.domain import Status
 from bot.core.errors import Forbidden, NotFound
 from bot.core.service import Draft, VocService
-from bot.core.views import Status
 from bot.departments import DepartmentsFileError, load_company, parse_company
 from bot.sync import sync_company
 from storage.db import Database

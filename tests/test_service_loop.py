@@ -21,9 +21,10 @@ from sqlmodel import col, func, select
 
 from bot.core import render
 from bot.core.company import Company
+from bot.core.domain import Kind, Status
 from bot.core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VocError
 from bot.core.service import Draft, VocService
-from bot.core.views import Kind, SignalView, Status
+from bot.core.views import SignalView
 from storage.db import Database
 from storage.models import Department, Event, Outbox, Score, Signal
 from tests.conftest import FakeClock

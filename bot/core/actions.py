@@ -8,30 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Literal
 
 from sqlmodel import Session
 
 from bot.core import guards
+from bot.core.domain import Action
 from bot.core.i18n import N_
 from storage.models import Person, Signal
-
-
-class Action(StrEnum):
-    """An action on a case; the value is what its button carries (kept stable: posted cards
-    keep their buttons)."""
-
-    ACKNOWLEDGE = "ack"
-    RESOLVE = "resolve"
-    REASSIGN = "reassign"
-    CHANGE_DEPARTMENT = "change_department"
-    REOPEN = "reopen"
-    RATE = "rate"
-
-    @classmethod
-    def _missing_(cls, value: object) -> Action | None:
-        return cls.ACKNOWLEDGE if value == "acknowledge" else None  # the use case's name
 
 
 @dataclass(frozen=True)

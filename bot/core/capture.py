@@ -9,14 +9,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import inputs
+from bot.core import domain, inputs
 from bot.core.capture_batch import write_signals
 from bot.core.context import Core
+from bot.core.domain import Kind
 from bot.core.errors import InvalidInput, NotFound, VocError
 from bot.core.i18n import N_
 from bot.core.lookups import person_of, require_identity
 from bot.core.viewing import department_view, signal_view_for
-from bot.core.views import CaptureResult, DepartmentView, Kind, ScoreView
+from bot.core.views import CaptureResult, DepartmentView, ScoreView
 from storage import queries as q
 from storage.models import Score
 
@@ -55,9 +56,9 @@ def parse_draft(actor: str, draft: Draft) -> ParsedDraft:
     require_identity(actor)
     return ParsedDraft(
         actor=actor, kind=inputs.parse_kind(draft.kind), text=inputs.signal_text(draft.text),
-        customer=inputs.optional_text(draft.customer, inputs.MAX_CUSTOMER),
+        customer=inputs.optional_text(draft.customer, domain.MAX_CUSTOMER),
         score=None if draft.score in (None, "") else inputs.parse_score(draft.score),
-        link=inputs.optional_text(draft.source_link, inputs.MAX_LINK),
+        link=inputs.optional_text(draft.source_link, domain.MAX_LINK),
         anonymous=draft.anonymous, department=draft.department,
         dedupe_key=inputs.strip_controls(draft.dedupe_key or "")[:200] or None)
 
@@ -68,7 +69,7 @@ def draft_problems(draft: Draft) -> dict[str, InvalidInput]:
     checks: dict[str, Callable[[], object]] = {
         "kind": lambda: inputs.parse_kind(draft.kind),
         "text": lambda: inputs.signal_text(draft.text),
-        "customer": lambda: inputs.optional_text(draft.customer, inputs.MAX_CUSTOMER),
+        "customer": lambda: inputs.optional_text(draft.customer, domain.MAX_CUSTOMER),
         "score": lambda: None if draft.score in (None, "") else inputs.parse_score(draft.score),
     }
     problems: dict[str, InvalidInput] = {}
@@ -152,9 +153,9 @@ def record_score(core: Core, actor: str, value: int | str, *, customer: str | No
         with core.db.write() as session:
             person = person_of(core, session, actor)
             score = Score(kind="customer", source="chat", value=score_value, at=core.clock(),
-                          customer=inputs.optional_text(customer, inputs.MAX_CUSTOMER),
+                          customer=inputs.optional_text(customer, domain.MAX_CUSTOMER),
                           segment=inputs.optional_text(segment, 100),
-                          comment=inputs.optional_text(comment, inputs.MAX_NOTE),
+                          comment=inputs.optional_text(comment, domain.MAX_NOTE),
                           person_id=person.id, dedupe_key=key)
             session.add(score)
             session.flush()

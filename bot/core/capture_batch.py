@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from bot.core import inputs, render
+from bot.core import domain, render
 from bot.core.cards import new_cards
 from bot.core.context import Core
+from bot.core.domain import Status
 from bot.core.errors import VocError
 from bot.core.lookups import (
     department_by_slug,
@@ -32,7 +33,7 @@ from bot.core.lookups import (
     unknown_department,
 )
 from bot.core.viewing import department_view
-from bot.core.views import EventView, SignalView, Status
+from bot.core.views import EventView, SignalView
 from storage import queries as q
 from storage.models import Department
 from storage.outbox import NewMessage, enqueue
@@ -136,7 +137,7 @@ def _store(core: Core, session: Session,
                          details=routed))])
     q.insert_scores(connection=connection, rows=[dict(
         kind="customer", source="chat", value=draft.score, at=now, customer=draft.customer,
-        comment=draft.text[:inputs.MAX_NOTE], signal_id=signal_id, person_id=reporter.id,
+        comment=draft.text[:domain.MAX_NOTE], signal_id=signal_id, person_id=reporter.id,
         dedupe_key=f"signal:{signal_id}")
         for signal_id, (draft, reporter, _) in zip(signal_ids, items, strict=True)
         if draft.score is not None])

@@ -10,15 +10,16 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core import inputs, render
-from bot.core.actions import Action, allowed
+from bot.core.actions import allowed
 from bot.core.cards import mark_moved, note_reporter, post_cards, to_department, update_cards
 from bot.core.context import Core
+from bot.core.domain import Action, Status
 from bot.core.errors import InvalidInput, InvalidTransition
 from bot.core.i18n import N_
 from bot.core.lookups import department_by_slug, department_of, person_of, row_id, signal_of
 from bot.core.trail import record_event
 from bot.core.viewing import event_view, signal_view
-from bot.core.views import SignalView, Status, format_ref
+from bot.core.views import SignalView, format_ref
 from storage import queries as q
 from storage.models import Department, Person, Score, Signal
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from bot.core.domain import Status
 from bot.core.errors import Forbidden, InvalidTransition
 from bot.core.i18n import N_
 from bot.core.lookups import department_of, row_id
-from bot.core.views import Status, format_ref
+from bot.core.views import format_ref
 from storage import queries as q
 from storage.models import Department, Person, Signal
 

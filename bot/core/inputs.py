@@ -5,14 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.core.domain import MAX_NOTE, MAX_TEXT, Kind
 from bot.core.errors import InvalidInput
 from bot.core.i18n import N_
-from bot.core.views import Kind
-
-MAX_TEXT = 4000
-MAX_NOTE = 2000
-MAX_CUSTOMER = 200
-MAX_LINK = 1000
 
 KIND_ALIASES = {
     "complaint": Kind.COMPLAINT, "praise": Kind.PRAISE, "idea": Kind.IDEA,

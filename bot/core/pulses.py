@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.core import inputs
+from bot.core import domain, inputs
 from bot.core.cadence import round_bounds
 from bot.core.context import Core
 from bot.core.errors import Forbidden, InvalidInput, InvalidTransition
@@ -26,7 +26,7 @@ def answer_pulse(core: Core, actor: str, ref: str, value: int | str,
     round_id, supplier_slug = pulse_of(core, ref)
     adding_comment = value == "comment"
     score_value = None if adding_comment else inputs.parse_score(value)
-    text = inputs.optional_text(comment, inputs.MAX_NOTE)
+    text = inputs.optional_text(comment, domain.MAX_NOTE)
     try:
         with core.db.write() as session:
             person = person_of(core, session, actor)

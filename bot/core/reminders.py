@@ -16,10 +16,10 @@ from sqlmodel import Session, col, or_, select
 from bot.core import render
 from bot.core.cards import update_cards
 from bot.core.context import Core
+from bot.core.domain import Status
 from bot.core.lookups import department_of
 from bot.core.trail import record_event
 from bot.core.viewing import signal_view
-from bot.core.views import Status
 from storage import queries as q
 from storage.models import Department, DepartmentHead, Identity, Person, Signal
 from storage.outbox import NewMessage, enqueue

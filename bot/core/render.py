@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.actions import RULES, Action, label
+from bot.core.actions import RULES, label
+from bot.core.domain import Action, Kind, Status
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
-from bot.core.views import EventView, Kind, PulseView, QueueView, ScoreView, SignalView, Status
+from bot.core.views import EventView, PulseView, QueueView, ScoreView, SignalView
 
 KIND_LABELS = {Kind.COMPLAINT: N_("Complaint"), Kind.PRAISE: N_("Praise"), Kind.IDEA: N_("Idea")}
 KIND_MARKS = {Kind.COMPLAINT: "🔴", Kind.PRAISE: "🟢", Kind.IDEA: "💡"}

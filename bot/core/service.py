@@ -14,10 +14,10 @@ from datetime import datetime
 
 from bot.core import capture as capturing
 from bot.core import cases, people, pulses, queues
-from bot.core.actions import Action
 from bot.core.capture import Draft
 from bot.core.company import Company
 from bot.core.context import Core, utc_now
+from bot.core.domain import Action
 from bot.core.errors import InvalidInput
 from bot.core.group_commit import GroupCommit
 from bot.core.views import (

@@ -7,9 +7,10 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.context import Core
+from bot.core.domain import Kind, Status
 from bot.core.lookups import department_of, own_department_id, row_id
 from bot.core.trail import history_of
-from bot.core.views import DepartmentView, EventView, Kind, PersonView, SignalView, Status
+from bot.core.views import DepartmentView, EventView, PersonView, SignalView
 from storage import queries as q
 from storage.models import Department, Person, Signal
 

@@ -4,27 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
-
-class Kind(StrEnum):
-    """What the customer said."""
-
-    COMPLAINT = "complaint"
-    PRAISE = "praise"
-    IDEA = "idea"
-
-
-class Status(StrEnum):
-    """Where a signal is in its loop; reassign and reopen send it back to ROUTED."""
-
-    NEW = "new"
-    ROUTED = "routed"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-
-
-OPEN_STATUSES = (Status.ROUTED, Status.ACKNOWLEDGED)
+from bot.core.domain import Kind, Status
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from bot.core.domain import Kind
 from bot.core.i18n import Translator
 from bot.core.messages import Button, OutboundMessage
-from bot.core.views import DepartmentView, Kind
+from bot.core.views import DepartmentView
 
 ACTION_PREFIX = "voc:"
 ACTION_RE = re.compile(r"^voc:[a-z_]+:\d+$")

@@ -20,9 +20,9 @@ from telegram import (
 from telegram.ext import ConversationHandler
 
 from bot.core import render
+from bot.core.domain import Kind
 from bot.core.messages import Button, OutboundMessage
 from bot.core.service import Draft
-from bot.core.views import Kind
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, text_message, voc, whoami
 

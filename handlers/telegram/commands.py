@@ -14,7 +14,7 @@ from typing import Any
 from telegram import Update
 
 from bot.core import render
-from bot.core.actions import Action
+from bot.core.domain import Action
 from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.service import VocService

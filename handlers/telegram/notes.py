@@ -24,7 +24,8 @@ from telegram.constants import ParseMode
 from telegram.ext import ConversationHandler
 
 from bot.core import render
-from bot.core.actions import RULES, Action
+from bot.core.actions import RULES
+from bot.core.domain import Action
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.service import VocService

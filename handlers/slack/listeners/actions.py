@@ -8,7 +8,8 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import render
-from bot.core.actions import RULES, Action, action_of
+from bot.core.actions import RULES, action_of
+from bot.core.domain import Action
 from bot.core.errors import NotFound
 from bot.core.i18n import N_, Translator
 from bot.core.messages import OutboundMessage

@@ -1,0 +1,85 @@
+"""The domain's words, once: kinds, statuses, actions, audit events, score kinds and field
+limits. Storage (columns, queries) and the core both use them; this module imports nothing of
+ours, so storage may depend on it without depending on the rest of the core.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What the customer said."""
+
+    COMPLAINT = "complaint"
+    PRAISE = "praise"
+    IDEA = "idea"
+
+
+class Status(StrEnum):
+    """Where a signal is in its loop; reassign and reopen send it back to ROUTED."""
+
+    NEW = "new"
+    ROUTED = "routed"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+OPEN_STATUSES = (Status.ROUTED, Status.ACKNOWLEDGED)
+
+
+class Action(StrEnum):
+    """An action on a case; the value is what its button carries (kept stable: posted cards
+    keep their buttons). Its rules are in actions.py."""
+
+    ACKNOWLEDGE = "ack"
+    RESOLVE = "resolve"
+    REASSIGN = "reassign"
+    CHANGE_DEPARTMENT = "change_department"
+    REOPEN = "reopen"
+    RATE = "rate"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Action | None:
+        return cls.ACKNOWLEDGE if value == "acknowledge" else None  # the use case's name
+
+
+class EventAction(StrEnum):
+    """What an audit event records."""
+
+    CAPTURED = "captured"
+    ROUTED = "routed"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    REASSIGNED = "reassigned"
+    REROUTED = "rerouted"  # the reporter changed the suggested department
+    REOPENED = "reopened"
+    RATED = "rated"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+
+
+class ScoreKind(StrEnum):
+    """A customer's NPS answer, or one department's rating of another."""
+
+    CUSTOMER = "customer"
+    INTERNAL = "internal"
+
+
+class ScoreSource(StrEnum):
+    """Where a score came from."""
+
+    CHAT = "chat"
+    IMPORT = "import"
+    HANDLING = "handling"  # a reporter rating how their case was handled
+    PULSE = "pulse"
+
+
+# Field limits, in characters: what people may type, and the columns that hold it.
+MAX_TEXT = 4000
+MAX_NOTE = 2000
+MAX_CUSTOMER = 200
+MAX_SEGMENT = 100
+MAX_LINK = 1000
+MAX_NAME = 200  # display names, department names
+MAX_DEDUPE_KEY = 200
