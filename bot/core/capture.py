@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from bot.core import domain, inputs
 from bot.core.capture_batch import write_signals
 from bot.core.context import Core
-from bot.core.domain import Kind
+from bot.core.domain import MAX_CUSTOMER, MAX_DEDUPE_KEY, MAX_LINK, Kind
 from bot.core.errors import InvalidInput, NotFound, VocError
 from bot.core.i18n import N_
 from bot.core.lookups import person_of, require_identity
@@ -36,49 +38,76 @@ class Draft:
     dedupe_key: str | None = None  # the platform event id, so a re-delivery stores nothing new
 
 
-@dataclass(frozen=True)
-class ParsedDraft:
-    """A draft whose every field passed validation, with the reporter's identity."""
+class _Refused(ValueError):
+    """A field's refusal, carried through pydantic's error collection."""
 
-    actor: str
-    kind: Kind
-    text: str
-    customer: str | None
-    score: int | None
-    link: str | None
+    def __init__(self, refusal: InvalidInput) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
+def _field(check: Callable[[Any], Any]) -> Any:
+    """A pydantic "before" validator from one of `inputs`' checks."""
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except InvalidInput as refusal:
+            raise _Refused(refusal) from None
+    return BeforeValidator(validate)
+
+
+class ParsedDraft(BaseModel):
+    """A draft whose every field passed validation, with the reporter's identity. Built by
+    `parse_draft`; each field's check is the one refusal people see for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: str  # checked first, by parse_draft
+    kind: Annotated[Kind, _field(lambda v: inputs.parse_kind(str(v)))]
+    text: Annotated[str, _field(inputs.signal_text)]
+    customer: Annotated[str | None, _field(lambda v: inputs.optional_text(v, MAX_CUSTOMER))]
+    score: Annotated[int | None, _field(
+        lambda v: None if v in (None, "") else inputs.parse_score(v))]
+    link: Annotated[str | None, _field(lambda v: inputs.optional_text(v, MAX_LINK))]
     anonymous: bool
     department: str | None  # the slug the reporter chose, as typed; None: the suggestion
-    dedupe_key: str | None
+    dedupe_key: Annotated[str | None, _field(
+        lambda v: inputs.strip_controls(v or "")[:MAX_DEDUPE_KEY] or None)]
+
+
+def _validated(actor: str, draft: Draft) -> ParsedDraft | dict[str, InvalidInput]:
+    """The parsed draft, or each field's refusal by field name (the report form's names)."""
+    try:
+        return ParsedDraft(actor=actor, kind=draft.kind, text=draft.text,
+                           customer=draft.customer, score=draft.score, link=draft.source_link,
+                           anonymous=draft.anonymous, department=draft.department,
+                           dedupe_key=draft.dedupe_key)
+    except ValidationError as invalid:
+        problems: dict[str, InvalidInput] = {}
+        for error in invalid.errors(include_url=False):
+            cause = (error.get("ctx") or {}).get("error")
+            name = str(error["loc"][0]) if error["loc"] else "draft"
+            problems[name] = (cause.refusal if isinstance(cause, _Refused) else InvalidInput(
+                N_("“%(value)s” is not valid here."), value=str(error.get("input"))[:40]
+            ).at(name))
+        return problems
 
 
 def parse_draft(actor: str, draft: Draft) -> ParsedDraft:
-    """Validate a draft (InvalidInput names the first bad field); nothing is read or written."""
+    """Validate a draft: the first bad field's refusal (in the form's order); nothing is read
+    or written."""
     require_identity(actor)
-    return ParsedDraft(
-        actor=actor, kind=inputs.parse_kind(draft.kind), text=inputs.signal_text(draft.text),
-        customer=inputs.optional_text(draft.customer, domain.MAX_CUSTOMER),
-        score=None if draft.score in (None, "") else inputs.parse_score(draft.score),
-        link=inputs.optional_text(draft.source_link, domain.MAX_LINK),
-        anonymous=draft.anonymous, department=draft.department,
-        dedupe_key=inputs.strip_controls(draft.dedupe_key or "")[:200] or None)
+    parsed = _validated(actor, draft)
+    if isinstance(parsed, dict):
+        raise next(iter(parsed.values()))
+    return parsed
 
 
 def draft_problems(draft: Draft) -> dict[str, InvalidInput]:
     """What capture would refuse in each field of a draft, by field name (changes nothing):
     forms show every problem next to its field at once."""
-    checks: dict[str, Callable[[], object]] = {
-        "kind": lambda: inputs.parse_kind(draft.kind),
-        "text": lambda: inputs.signal_text(draft.text),
-        "customer": lambda: inputs.optional_text(draft.customer, domain.MAX_CUSTOMER),
-        "score": lambda: None if draft.score in (None, "") else inputs.parse_score(draft.score),
-    }
-    problems: dict[str, InvalidInput] = {}
-    for name, check in checks.items():
-        try:
-            check()
-        except InvalidInput as error:
-            problems[name] = error
-    return problems
+    parsed = _validated("", draft)  # the form's fields (who reports is checked on capture)
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def capture_many(core: Core, requests: Sequence[tuple[str, Draft]]
