@@ -151,8 +151,13 @@ def service(db: Database, company: Company, clock: FakeClock) -> VocService:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say loudly when the PostgreSQL half of the suite did not run."""
-    if _postgres_missing:
+    """Say loudly when the PostgreSQL half of the suite did not run (the skips come from
+    pytest-xdist's workers as reports, so they are read from the reports)."""
+    skipped = [report.longrepr for report in terminalreporter.stats.get("skipped", [])]
+    reasons = [str(why[2] if isinstance(why, tuple) else why).removeprefix("Skipped: ")
+               for why in skipped if "PostgreSQL not reachable" in str(why)]
+    if _postgres_missing or reasons:
+        reason = (_postgres_missing or reasons)[0]
         terminalreporter.section("PostgreSQL tests SKIPPED", sep="!", red=True, bold=True)
-        terminalreporter.write_line(_postgres_missing[0] + ": start PostgreSQL or set "
+        terminalreporter.write_line(reason + ": start PostgreSQL or set "
                                     "VOC_TEST_POSTGRES_URL; only SQLite was exercised.")
