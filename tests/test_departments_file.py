@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.core.company import Company
+from bot.core.company import Company, DepartmentSpec, PersonSpec
 from bot.core.domain import Status
 from bot.core.errors import Forbidden, NotFound
 from bot.core.service import Draft, VocService
+from bot.core.sla import BusinessHours
 from bot.departments import DepartmentsFileError, load_company, parse_company
 from bot.sync import sync_company
 from storage.db import Database
@@ -218,6 +219,200 @@ def test_lines_stay_right_after_an_invalid_department() -> None:
 
     supplier_problem = next(p for p in error.problems if p.field == "suppliers")
     assert supplier_problem.line == line_of(text, "suppliers")
+
+
+# -- the exact words, as the hand-written checks said them ------------------------------------
+HELP = "expected slack:<user id, like U0123ABC> or telegram:<numeric user id>"
+At = str | tuple[str, int]  # a needle, or a needle and its occurrence
+
+
+def line_at(text: str, at: At) -> int:
+    return line_of(text, at) if isinstance(at, str) else line_of(text, *at)
+
+
+@pytest.mark.parametrize(("old", "new", "at", "says"), [
+    pytest.param('slug = "logistics"', 'slug = "Logistics!"', "Logistics!",
+                 "department 'Logistics!': field 'slug': slug 'Logistics!' must be lowercase "
+                 "letters, digits, '-' or '_'", id="slug format"),
+    pytest.param('slug = "logistics"\n', "", ("[[department]]", 2),
+                 "field 'slug': is required", id="slug missing"),
+    pytest.param('name = "Logistics"', 'name = " "', 'name = " "',
+                 "department 'logistics': field 'name': must be a non-empty string",
+                 id="blank name"),
+    pytest.param('suppliers = ["cco"]', 'suppliers = "cco"', "suppliers",
+                 "department 'logistics': field 'suppliers': must be a list of strings",
+                 id="suppliers not a list"),
+    pytest.param('suppliers = ["cco"]', 'suppliers = ["logistics"]', "suppliers",
+                 "department 'logistics': field 'suppliers': a department cannot be its own "
+                 "supplier", id="own supplier"),
+    pytest.param('suppliers = ["cco"]', 'suppliers = ["cco"]\nack_sla_hours = 0', "ack_sla",
+                 "department 'logistics': field 'ack_sla_hours': must be a number of business "
+                 "hours between 0 and 2160", id="sla zero"),
+    pytest.param('suppliers = ["cco"]', 'suppliers = ["cco"]\nack_sla_hours = true', "ack_sla",
+                 "department 'logistics': field 'ack_sla_hours': must be a number of business "
+                 "hours between 0 and 2160", id="sla not a number"),
+    pytest.param('slack_channel = "C0CCO"', 'slack_channel = "C0CCO"\ntelegram_topic = 5',
+                 "telegram_topic", "department 'cco': field 'telegram_topic': must be a "
+                 "positive forum topic id, with telegram_chat set", id="topic without chat"),
+    pytest.param('members = ["slack:U0LOG1"]', 'members = ["slack:U0LOG1"]\ntelegram_topic = -1',
+                 "telegram_topic", "department 'logistics': field 'telegram_topic': must be a "
+                 "positive forum topic id, with telegram_chat set", id="negative topic"),
+    pytest.param('heads = ["slack:U0CCOHEAD"]', 'heads = ["slack:U0CCOHEAD"]\nmembers = '
+                 '["slack:U0LOG1"]', ("members", 2),
+                 "department 'logistics': field 'members': slack:U0LOG1 is already a member "
+                 "of 'cco'", id="member of two departments"),
+    pytest.param('digest = "mon 09:00"', 'digest = "mon 09:00"\npulse = "yearly"', "pulse",
+                 "field 'pulse': unknown pulse cadence 'yearly' (use off, weekly, monthly, "
+                 "quarterly)", id="pulse cadence"),
+    pytest.param('digest = "mon 09:00"', 'digest = "mon 09:00"\nbusiness_hours = "18:00-09:00"',
+                 "business_hours", "field 'business_hours': business hours '18:00-09:00' must "
+                 "close later the same day; windows crossing midnight are not supported",
+                 id="business hours across midnight"),
+    pytest.param('digest = "mon 09:00"', 'digest = "mon 09:00"\nholidays = ["2026-13-01"]',
+                 "[company]", "field 'business_hours': holiday '2026-13-01' is not a valid "
+                 "date like '2026-12-31'", id="bad holiday"),
+    pytest.param('digest = "mon 09:00"', 'digest = "mon 09:00"\nbusiness_days = []',
+                 "[company]", "field 'business_hours': business days () must be a non-empty "
+                 "list like ['mon', 'fri']", id="no business days"),
+    pytest.param('digest = "mon 09:00"', 'digest = "mon 09:00"\nleadership = ["slack:u1"]',
+                 "leadership", f"field 'leadership': malformed identity 'slack:u1': {HELP}",
+                 id="leadership identity"),
+    pytest.param('triage = "cco"\n', "", "[company]", "field 'triage': is required",
+                 id="triage missing"),
+    pytest.param('timezone = "Europe/Moscow"', 'timezone = "Europe"', "timezone",
+                 "field 'timezone': unknown timezone 'Europe' (use an IANA name like "
+                 "Europe/Moscow)", id="timezone that is a directory of zones"),
+])
+def test_message_reads_exactly_as_before(old: str, new: str, at: At, says: str) -> None:
+    text = edit(SMALL_COMPANY, old, new)
+
+    assert str(problems_of(text)) == f"{SOURCE}:{line_at(text, at)}: {says}"
+
+
+@pytest.mark.parametrize(("person", "at", "says"), [
+    pytest.param('name = "Olga"\nidentities = []', "identities",
+                 "field 'identities': must list at least one identity", id="no identity"),
+    pytest.param('name = "Olga"\nlocale = "ru"', "[[person]]",
+                 "field 'identities': must list at least one identity", id="identities missing"),
+    pytest.param('name = "Olga"\nidentities = ["slack:U0LOG1"]\nlocale = "fr"', 'locale = "fr"',
+                 "field 'locale': unsupported locale 'fr'", id="unsupported locale"),
+    pytest.param('identities = ["slack:U0LOG1"]', "[[person]]", "field 'name': is required",
+                 id="name missing"),
+    pytest.param('name = "Olga"\nidentities = ["slack:U0LOG1"]\nemail = "olga@acme.test"',
+                 "email", "field 'email': unknown field (allowed: identities, locale, name)",
+                 id="unknown field"),
+    pytest.param('name = "A"\nidentities = ["slack:U0LOG1"]\n\n[[person]]\nname = "B"\n'
+                 'identities = ["slack:U0LOG1"]', ('identities = ["slack:U0LOG1"]', 2),
+                 "field 'identities': slack:U0LOG1 already belongs to 'A'",
+                 id="identity of two people"),
+])
+def test_person_message_reads_exactly_as_before(person: str, at: At, says: str) -> None:
+    text = f"{SMALL_COMPANY}\n[[person]]\n{person}\n"
+
+    assert str(problems_of(text)) == f"{SOURCE}:{line_at(text, at)}: {says}"
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    pytest.param(SMALL_COMPANY + "\n[team]\nlead = 1\n", [f"{SOURCE}: unknown table [team]"],
+                 id="unknown table"),
+    pytest.param('department = 5\n[company]\ntriage = "cco"\n', [
+        f"{SOURCE}: [[department]] must be an array of tables",
+        f"{SOURCE}:3: field 'triage': unknown triage department 'cco'"], id="not an array"),
+    pytest.param('department = [1]\n[company]\ntriage = "cco"\n', [
+        f"{SOURCE}: [[department]] must be a table",
+        f"{SOURCE}:3: field 'triage': unknown triage department 'cco'"], id="not a table"),
+    pytest.param('[[department]]\nslug = "cco"\nname = "CCO"\nslack_channel = "C0CCO"\n', [
+        f"{SOURCE}: the [company] table is missing", f"{SOURCE}: field 'triage': is required"],
+        id="no company"),
+])
+def test_file_level_problems(text: str, says: list[str]) -> None:
+    assert str(problems_of(text)).splitlines() == says
+
+
+def test_department_with_an_unusable_slug_is_named_by_its_position() -> None:
+    text = edit(SMALL_COMPANY, 'slug = "logistics"', "slug = 5")
+    text = edit(text, 'name = "Logistics"', 'name = ""')
+
+    slug_line, name_line = line_of(text, "slug = 5"), line_of(text, 'name = ""')
+
+    assert str(problems_of(text)).splitlines() == [
+        f"{SOURCE}:{slug_line}: field 'slug': must be a non-empty string",
+        f"{SOURCE}:{name_line}: department '#2': field 'name': must be a non-empty string",
+    ]
+
+
+def test_department_with_a_malformed_slug_still_counts_for_the_other_checks() -> None:
+    text = edit(SMALL_COMPANY, 'slug = "logistics"', 'slug = "Logistics!"')
+    text = edit(text, 'slack_channel = "C0CCO"', 'slack_channel = "C0CCO"\n'
+                'suppliers = ["Logistics!"]')
+
+    error = problems_of(text)
+
+    assert [(p.department, p.field) for p in error.problems] == [("Logistics!", "slug")]
+
+
+def test_every_problem_of_an_incomplete_department_is_reported() -> None:
+    text = edit(SMALL_COMPANY, 'name = "Logistics"\n', "")
+    text = edit(text, 'suppliers = ["cco"]', 'suppliers = "cco"')
+
+    error = problems_of(text)
+
+    assert sorted((p.field, p.message) for p in error.problems) == [
+        ("name", "is required"), ("suppliers", "must be a list of strings")]
+
+
+@pytest.mark.parametrize(("setting", "says"), [
+    pytest.param('leadership_slack_channel = ["C0LEAD"]', "must be a non-empty string",
+                 id="channel not a string"),
+    pytest.param('leadership_telegram_chat = "-1001000"',
+                 "must be a Telegram chat id (an integer such as -1001001)",
+                 id="chat not an integer"),
+])
+def test_leadership_destinations_are_checked(setting: str, says: str) -> None:
+    """They used to be dropped silently when mistyped; now they are refused like the rest."""
+    text = edit(SMALL_COMPANY, 'digest = "mon 09:00"', f'digest = "mon 09:00"\n{setting}')
+    field = setting.split(" ")[0]
+
+    assert str(problems_of(text)) == f"{SOURCE}:{line_of(text, field)}: field {field!r}: {says}"
+
+
+def test_overrides_replace_the_file_and_are_checked_where_the_file_sets_them() -> None:
+    text = edit(SMALL_COMPANY, 'timezone = "Europe/Moscow"', "timezone = 7")
+
+    company = parse_company(text, source=SOURCE, timezone="UTC", locale="ru")
+    with pytest.raises(DepartmentsFileError) as caught:
+        parse_company(SMALL_COMPANY, source=SOURCE, timezone="Mars/Olympus_Mons")
+
+    assert (company.timezone, company.locale) == ("UTC", "ru")
+    assert str(caught.value) == (
+        f"{SOURCE}:{line_of(SMALL_COMPANY, 'timezone')}: field 'timezone': unknown timezone "
+        "'Mars/Olympus_Mons' (use an IANA name like Europe/Moscow)")
+
+
+def test_empty_settings_mean_their_defaults() -> None:
+    text = SMALL_COMPANY
+    for name in ("timezone", "locale", "digest"):
+        text = re.sub(rf'{name} = ".*"', f'{name} = ""', text)
+    text = edit(text, 'digest = ""', 'digest = ""\npulse = ""\nbusiness_hours = ""')
+
+    company = parse_company(text, source=SOURCE)
+
+    assert (company.timezone, company.locale, company.digest, company.pulse) == (
+        "UTC", "en", "mon 09:00", "monthly")
+    assert company.business_hours == BusinessHours.parse("UTC")
+
+
+def test_valid_tables_become_the_cores_specs() -> None:
+    text = SMALL_COMPANY + '\n[[person]]\nname = "Olga"\nidentities = ["slack:U0LOGHEAD"]\n'
+
+    company = parse_company(text, source=SOURCE)
+
+    assert company.department("logistics") == DepartmentSpec(
+        slug="logistics", name="Logistics", heads=("slack:U0LOGHEAD", "telegram:1001"),
+        members=("slack:U0LOG1",), slack_channel="C0LOGISTICS", telegram_chat=-1001001,
+        ack_sla_hours=24.0, suppliers=("cco",))
+    assert company.people == (PersonSpec(name="Olga", identities=("slack:U0LOGHEAD",)),)
+    assert company.business_hours == BusinessHours.parse("Europe/Moscow")
 
 
 # -- sync ------------------------------------------------------------------------------------

@@ -1,0 +1,271 @@
+"""Pydantic models of the departments file's tables (DESIGN 5.3), speaking today's messages.
+
+A model refuses unknown fields and values of the wrong type; its validators check what a value
+means (a slug, an identity, a timezone, a digest time...) and refuse with the very sentence the
+admin reads. `describe` turns any error of these models into that sentence and its field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from bot.core.cadence import PULSE_CADENCES
+from bot.core.company import Company, DepartmentSpec, PersonSpec
+from bot.core.i18n import SUPPORTED_LOCALES
+from bot.core.identity import IDENTITY_HELP, is_valid_identity
+from bot.core.sla import BusinessHours
+
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+DIGEST_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)")
+MAX_SLA_HOURS = 24 * 90
+
+NON_EMPTY_STRING = "must be a non-empty string"
+LIST_OF_STRINGS = "must be a list of strings"
+CHAT_ID = "must be a Telegram chat id (an integer such as -1001001)"
+FORUM_TOPIC = "must be a positive forum topic id, with telegram_chat set"
+SLA_HOURS = f"must be a number of business hours between 0 and {MAX_SLA_HOURS}"
+
+ACROSS_TABLES = {"across_tables": True}
+"""Validation context for the checks across tables: slugs and identities count as written."""
+FORMAT_ERRORS = frozenset({"slug", "identity"})
+"""Refusals that leave the value usable by the checks across tables (ACROSS_TABLES)."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Field metadata: what to say when the field's value has the wrong type."""
+
+    message: str
+
+
+def refusal(kind: str, message: str) -> PydanticCustomError:
+    """A validation error whose text is `message`, exactly (no template is applied to it)."""
+    return PydanticCustomError(kind, "{message}", {"message": message})
+
+
+def _across_tables(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("across_tables"))
+
+
+def _non_blank(text: str) -> str:
+    if not text.strip():
+        raise refusal("blank", NON_EMPTY_STRING)
+    return text
+
+
+def _slug(slug: str, info: ValidationInfo) -> str:
+    if not _across_tables(info) and not SLUG_RE.fullmatch(slug):
+        raise refusal("slug", f"slug {slug!r} must be lowercase letters, digits, '-' or '_'")
+    return slug
+
+
+def _identity(identity: str, info: ValidationInfo) -> str:
+    if not _across_tables(info) and not is_valid_identity(identity):
+        raise refusal("identity", f"malformed identity {identity!r}: {IDENTITY_HELP}")
+    return identity
+
+
+Text = Annotated[str, Shape(NON_EMPTY_STRING)]
+OptionalText = Annotated[str | None, Shape(NON_EMPTY_STRING)]
+RequiredText = Annotated[str, Shape(NON_EMPTY_STRING), AfterValidator(_non_blank)]
+Slug = Annotated[str, Shape(NON_EMPTY_STRING), AfterValidator(_non_blank), AfterValidator(_slug)]
+Texts = Annotated[list[str], Shape(LIST_OF_STRINGS)]
+Identities = Annotated[list[Annotated[str, AfterValidator(_identity)]], Shape(LIST_OF_STRINGS)]
+ChatId = Annotated[int | None, Shape(CHAT_ID)]
+TopicId = Annotated[int | None, Shape(FORUM_TOPIC)]
+SlaHours = Annotated[int | float, Shape(SLA_HOURS)]
+
+
+class Table(BaseModel):
+    """A table of the file: no unknown field, no type conversion (TOML has the types)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    header: ClassVar[str]
+
+
+class CompanyTable(Table):
+    """`[company]`: settings of the whole company."""
+
+    header = "[company]"
+    timezone: Text = "UTC"
+    locale: Text = "en"
+    digest: Text = "mon 09:00"
+    pulse: Text = "monthly"
+    business_days: Texts = ["mon", "tue", "wed", "thu", "fri"]
+    holidays: Texts = []
+    business_hours: Text = Field("09:00-18:00", validate_default=True)  # after what it uses
+    leadership: Identities = []
+    admins: Identities = []
+    leadership_slack_channel: OptionalText = None
+    leadership_telegram_chat: ChatId = None
+    triage: RequiredText
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        """`timezone = ""` and the like mean the default, as they always have."""
+        if not isinstance(data, dict):
+            return data
+        defaulted = {"timezone", "locale", "digest", "pulse", "business_hours"}
+        return {key: value for key, value in data.items()
+                if not (key in defaulted and value == "")}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise refusal(
+                "timezone", f"unknown timezone {name!r} (use an IANA name like Europe/Moscow)"
+            ) from None
+        return name
+
+    @field_validator("locale")
+    @classmethod
+    def _supported_locale(cls, locale: str) -> str:
+        if locale not in SUPPORTED_LOCALES:
+            supported = ", ".join(SUPPORTED_LOCALES)
+            raise refusal("locale", f"unsupported locale {locale!r} (supported: {supported})")
+        return locale
+
+    @field_validator("digest")
+    @classmethod
+    def _weekly_time(cls, digest: str) -> str:
+        if not DIGEST_RE.fullmatch(digest):
+            raise refusal("digest", f"{digest!r} is not like \"mon 09:00\"")
+        return digest
+
+    @field_validator("pulse")
+    @classmethod
+    def _pulse_cadence(cls, pulse: str) -> str:
+        if pulse not in PULSE_CADENCES:
+            cadences = ", ".join(PULSE_CADENCES)
+            raise refusal("pulse", f"unknown pulse cadence {pulse!r} (use {cadences})")
+        return pulse
+
+    @field_validator("business_hours")
+    @classmethod
+    def _opening_hours(cls, hours: str, info: ValidationInfo) -> str:
+        """Checked with the timezone, days and holidays validated before it (or their defaults,
+        or nothing when they are invalid)."""
+        try:
+            BusinessHours.parse(info.data.get("timezone", "UTC"), hours,
+                                tuple(info.data.get("business_days", ())),
+                                tuple(info.data.get("holidays", ())))
+        except ValueError as exc:
+            raise refusal("business_hours", str(exc)) from None
+        return hours
+
+    def to_company(self, *, departments: Sequence[DepartmentTable],
+                   people: Sequence[PersonTable], source: str) -> Company:
+        """The core's view of the company, with the file's valid departments and people."""
+        return Company(
+            timezone=self.timezone, locale=self.locale, triage=self.triage,
+            business_hours=BusinessHours.parse(self.timezone, self.business_hours,
+                                               tuple(self.business_days), tuple(self.holidays)),
+            digest=self.digest, pulse=self.pulse,
+            leadership=tuple(self.leadership), admins=tuple(self.admins),
+            leadership_slack_channel=self.leadership_slack_channel,
+            leadership_telegram_chat=self.leadership_telegram_chat,
+            departments=tuple(d.spec() for d in departments),
+            people=tuple(p.spec() for p in people), source=source,
+        )
+
+
+class DepartmentTable(Table):
+    """One `[[department]]`."""
+
+    header = "[[department]]"
+    slug: Slug
+    name: RequiredText
+    description: Text = ""
+    keywords: Texts = []
+    heads: Identities = []
+    members: Identities = []
+    slack_channel: OptionalText = None
+    telegram_chat: ChatId = None
+    telegram_topic: TopicId = None  # after telegram_chat, which it needs
+    ack_sla_hours: SlaHours = 24
+    suppliers: Texts = []
+
+    @field_validator("telegram_topic")
+    @classmethod
+    def _topic_in_chat(cls, topic: int | None, info: ValidationInfo) -> int | None:
+        if topic is not None and (topic <= 0 or info.data.get("telegram_chat") is None):
+            raise refusal("telegram_topic", FORUM_TOPIC)
+        return topic
+
+    @field_validator("ack_sla_hours")
+    @classmethod
+    def _sla_in_range(cls, hours: float) -> float:
+        if not 0 < hours <= MAX_SLA_HOURS:
+            raise refusal("ack_sla_hours", SLA_HOURS)
+        return hours
+
+    def spec(self) -> DepartmentSpec:
+        """The core's view of this department."""
+        return DepartmentSpec(
+            slug=self.slug, name=self.name, description=self.description,
+            keywords=tuple(self.keywords), heads=tuple(self.heads), members=tuple(self.members),
+            slack_channel=self.slack_channel, telegram_chat=self.telegram_chat,
+            telegram_topic=self.telegram_topic, ack_sla_hours=float(self.ack_sla_hours),
+            suppliers=tuple(self.suppliers),
+        )
+
+
+class PersonTable(Table):
+    """One optional `[[person]]`: identities that are one person."""
+
+    header = "[[person]]"
+    name: RequiredText
+    identities: Identities = Field([], validate_default=True)
+    locale: OptionalText = None
+
+    @field_validator("identities")
+    @classmethod
+    def _at_least_one(cls, identities: list[str]) -> list[str]:
+        if not identities:
+            raise refusal("no_identity", "must list at least one identity")
+        return identities
+
+    @field_validator("locale")
+    @classmethod
+    def _supported_locale(cls, locale: str | None) -> str | None:
+        if locale is not None and locale not in SUPPORTED_LOCALES:
+            raise refusal("locale", f"unsupported locale {locale!r}")
+        return locale
+
+    def spec(self) -> PersonSpec:
+        """The core's view of this person."""
+        return PersonSpec(name=self.name, identities=tuple(self.identities), locale=self.locale)
+
+
+def describe(model: type[Table], error: ErrorDetails) -> tuple[str | None, str]:
+    """The field an error of `model` is about (None: the table itself) and what to say."""
+    if not error["loc"]:
+        return None, f"{model.header} must be a table"
+    field_name = str(error["loc"][0])
+    if error["type"] == "missing":
+        return field_name, "is required"
+    if error["type"] == "extra_forbidden":
+        return field_name, f"unknown field (allowed: {', '.join(sorted(model.model_fields))})"
+    if "message" in error.get("ctx", {}):
+        return field_name, error["msg"]
+    shape = next(m for m in model.model_fields[field_name].metadata if isinstance(m, Shape))
+    return field_name, shape.message
