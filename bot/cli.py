@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote_plus
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from typer.core import TyperGroup
 
 from bot.config import Settings
 from bot.core.company import Company
@@ -20,9 +26,54 @@ from bot.core.service import VocService, utc_now
 from bot.departments import DepartmentsFileError, load_company
 from bot.sync import sync_company
 from storage import outbox
-from storage.db import Database, SchemaOutOfDate, safe_url
+from storage.db import Database, SchemaOutOfDate, StoreUnavailable, normalise_url, safe_url
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error for a person (no traceback) and return the exit to raise."""
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+class _Commands(TyperGroup):
+    """Every command, with what goes wrong outside the program (the database is down, missing,
+    read-only or newer than the code) said in one line on stderr, exit status 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's Context (its click is vendored)
+        try:
+            return super().invoke(ctx)
+        except SchemaOutOfDate as exc:
+            raise fail(str(exc), 1) from None
+        except (StoreUnavailable, OperationalError, InterfaceError, PoolTimeout) as exc:
+            raise fail(_database_problem(ctx, exc), 1) from None
+
+
+def _database_problem(ctx: typer.Context, error: BaseException) -> str:
+    """`Cannot use the database URL: what the driver said`, without the password."""
+    said = _driver_said(error)
+    if not isinstance(ctx.obj, Context):
+        return f"Cannot use the database: {said}"
+    url = make_url(normalise_url(ctx.obj.settings.database_url))
+    if url.password:
+        for form in {str(url.password), quote_plus(str(url.password))}:
+            said = said.replace(form, "***")
+    return f"Cannot use the database {safe_url(str(url))}: {said}"
+
+
+def _driver_said(error: BaseException) -> str:
+    """The driver's own message, on one line: StoreUnavailable -> SQLAlchemy -> driver."""
+    cause = error
+    while isinstance(inner := (cause.__cause__ if isinstance(cause, StoreUnavailable)
+                               else getattr(cause, "orig", None)), BaseException):
+        cause = inner
+    lines = [" ".join(line.split()) for line in str(cause).splitlines() if line.strip()]
+    said = " ".join(line if index == len(lines) - 1 or line[-1] in ".:;?!" else line + "."
+                    for index, line in enumerate(lines)) or type(cause).__name__
+    # psycopg: "connection failed: connection to server at ... failed: FATAL:  <the reason>"
+    return said.split("FATAL: ")[-1].removeprefix("connection failed: ")[:300]
+
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, cls=_Commands,
                   help="voc-bot: closes the voice-of-the-customer loop across departments.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 departments_app = typer.Typer(no_args_is_help=True, help="The departments file.")
@@ -41,21 +92,20 @@ class Context:
     settings: Settings
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print an error for a person (no traceback) and return the exit to raise."""
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
-
-
 @app.callback()
 def main_callback(ctx: typer.Context) -> None:
     """Read the settings once (environment and .env)."""
     try:
         ctx.obj = Context(Settings())
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-                             for e in exc.errors())
-        raise fail(f"Invalid settings: {problems}") from None
+        raise fail(f"Invalid settings: {'; '.join(map(_setting_problem, exc.errors()))}") from None
+
+
+def _setting_problem(error: Any) -> str:
+    """`NAME: what is wrong` (the value itself is never repeated: it may be a secret)."""
+    name = ".".join(str(p) for p in error["loc"]).upper()
+    message = re.sub(r"^Value error, ", "", str(error["msg"]))
+    return message if message.startswith(name) else f"{name}: {message}"
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -78,7 +128,10 @@ def _company(settings: Settings, *, allow_example: bool = False) -> Company:
 
 def _database(ctx: typer.Context, *, current: bool = True) -> Database:
     settings = _settings(ctx)
-    db = Database.connect(settings.database_url, timeout=settings.voc_db_timeout)
+    try:
+        db = Database.connect(settings.database_url, timeout=settings.voc_db_timeout)
+    except ArgumentError as exc:  # its message never contains the URL (nor its password)
+        raise fail(f"Invalid settings: DATABASE_URL: {exc}") from None
     ctx.call_on_close(db.dispose)  # pooled connections are closed when the command ends
     if current:
         try:
@@ -184,6 +237,7 @@ def demo(ctx: typer.Context,
     """Fill the database with realistic sample data, print a digest preview, write a workbook."""
     from bot.demo import demo_digest_and_workbook, fill_demo
 
+    _check_writable(excel)
     service = _service(ctx, allow_example=True)
     try:
         report = fill_demo(service, signals=signals, weeks=weeks, seed=seed, append=append)
@@ -317,6 +371,7 @@ def export(ctx: typer.Context,
 
     if output.suffix.lower() != ".xlsx":
         raise fail(f"{output}: the output must be a .xlsx file.")
+    _check_writable(output)  # before the work, not after it
     service = _service(ctx, allow_example=True)
     tz = service.company.timezone
     try:
@@ -327,9 +382,24 @@ def export(ctx: typer.Context,
     if start and end and start >= end:
         raise fail("--from must be on or before --to.")
     total = count_rows(service, start=start, end=end)
-    with typer.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-        write_workbook(service, output, start=start, end=end, progress=bar.update)
+    try:
+        with typer.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+            write_workbook(service, output, start=start, end=end, progress=bar.update)
+    except OSError as exc:  # the disk filled up, or the folder went away meanwhile
+        raise fail(f"{output}: cannot write the workbook ({exc.strerror or exc}).", 1) from None
     typer.echo(f"{output}: {total} rows")
+
+
+def _check_writable(output: Path) -> None:
+    """Refuse an output file that cannot be written, in one line."""
+    folder = output.parent
+    if not folder.is_dir():
+        raise fail(f"{output}: the folder {folder} does not exist.")
+    if output.is_dir():
+        raise fail(f"{output}: is a folder; give a file name like report.xlsx.")
+    if not os.access(folder, os.W_OK | os.X_OK) or (output.exists()
+                                                     and not os.access(output, os.W_OK)):
+        raise fail(f"{output}: no permission to write there.")
 
 
 @app.command("import-scores")

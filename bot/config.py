@@ -2,19 +2,63 @@
 
 from __future__ import annotations
 
+import re
+from itertools import pairwise
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values copied from templates: a bot started with one of these would fail later, obscurely.
-_PLACEHOLDERS = {"changeme", "xoxb-your-token", "xapp-your-token", "your-secret", "secret"}
+_PLACEHOLDERS = {"changeme", "xoxb-your-token", "xapp-your-token", "your-secret", "secret",
+                 # the example tokens of Telegram's documentation
+                 "123456:abc-def1234ghikl-zyx57w2v1u123ew11",
+                 "110201543:aahdqtcvch1vgwjxfseofsas0k5paldsaw"}
+# Real Slack tokens and signing secrets, Telegram bot tokens and any webhook secret worth the
+# name are longer than this (Slack's signing secret, the shortest, has 32 characters).
+MIN_SECRET_LENGTH = 16
+# Words a template puts where the secret goes ("your-signing-secret", "xoxb-TODO",
+# "token-goes-here"), matched as whole words so that random tokens never match by chance.
+_PLACEHOLDER_WORDS = frozenset({
+    "todo", "fixme", "tbd", "xxx", "changeme", "replaceme", "placeholder", "redacted",
+    "dummy", "example", "sample", "your", "yours", "here", "insert", "paste", "none", "null",
+    "undefined"})
+_PLACEHOLDER_PAIRS = frozenset({("change", "me"), ("replace", "me"), ("fill", "in"),
+                                ("set", "me"), ("goes", "here")})
+_TEMPLATE_MARKS = re.compile(r"^<.*>$|^\[.*\]$|\$\{|\{\{|%[A-Z_]+%|\.\.\.|…")
+_SLACK_PREFIX = re.compile(r"^(xox[abpre]|xapp)-", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[^0-9a-z]+")
+_SECRET_SETTINGS = frozenset({"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
+                              "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"})
+
+
+def placeholder_reason(value: str) -> str | None:
+    """Why `value` cannot be a real token or secret (a few words, never the value), or None."""
+    lowered = value.strip().lower()
+    if lowered in _PLACEHOLDERS:
+        return "it is a well-known template value"
+    if _TEMPLATE_MARKS.search(value):
+        return "it is a template's blank to fill in"
+    words = [w for w in _SEPARATORS.split(lowered) if w]
+    if _PLACEHOLDER_WORDS.intersection(words) or _PLACEHOLDER_PAIRS.intersection(
+            pairwise(words)):
+        return "it contains a word that templates put in blanks"
+    body = _SEPARATORS.sub("", _SLACK_PREFIX.sub("", lowered))
+    longest = max(words, key=len, default="")
+    if len(set(body)) < 4 or len(set(longest)) == 1:
+        return "it repeats one or two characters"
+    if len(value.strip()) < MIN_SECRET_LENGTH:
+        return (f"it is too short for a real token or secret (at least {MIN_SECRET_LENGTH} "
+                "characters)")
+    return None
 
 
 class Settings(BaseSettings):
     """Every setting of DESIGN 5.2; `.env.example` documents each one."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a refused value may be a real secret; errors name only the setting.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      hide_input_in_errors=True)
 
     database_url: str = "sqlite:///voc.db"
     voc_departments: Path = Path("departments.toml")
@@ -45,12 +89,20 @@ class Settings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        if isinstance(value, str):
-            if not value.strip():
+    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            if not text.strip():
                 return None
-            if value.strip().lower() in _PLACEHOLDERS:
-                raise ValueError("is still the placeholder from .env.example; set the real value")
+            name = (info.field_name or "this setting").upper()
+            if name in _SECRET_SETTINGS:
+                reason = placeholder_reason(text)
+            elif text.strip().lower() in _PLACEHOLDERS:
+                reason = "it is a well-known template value"
+            else:
+                reason = None
+            if reason is not None:  # the value itself is never repeated: it may be real
+                raise ValueError(f"{name} is not a real value: {reason}. Set the real one.")
         return value
 
     @property

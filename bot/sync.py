@@ -1,16 +1,28 @@
-"""Write the departments file to the database: idempotent; removed departments are archived."""
+"""Write the departments file to the database: idempotent; removed departments are archived.
+
+Replicas starting together and concurrent `voc departments sync` runs write one after another:
+on PostgreSQL the transaction first takes an advisory lock (on SQLite, BEGIN IMMEDIATE already
+serialises writers), so each run reads what the previous one committed instead of inserting
+the same departments and people again.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from bot.core.company import Company
 from storage import queries as q
 from storage.db import Database
 from storage.models import Department, DepartmentHead, DepartmentSupplier, Identity, Person
+
+# pg_advisory_xact_lock key of the sync (any constant the rest of the bot does not use).
+SYNC_LOCK_KEY = 0x766F_6373_796E_63  # "vocsync"
+_ATTEMPTS = 3
 
 
 @dataclass
@@ -46,8 +58,21 @@ class SyncReport:
 
 def sync_company(db: Database, company: Company, *, now: datetime) -> SyncReport:
     """Make the database match the file, in one transaction."""
+    for _ in range(_ATTEMPTS - 1):
+        try:
+            return _sync_once(db, company, now)
+        except IntegrityError:
+            # Someone outside the sync (a first-contact capture) created one of the people the
+            # file names at the same moment: the rolled-back run starts again and finds them.
+            continue
+    return _sync_once(db, company, now)
+
+
+def _sync_once(db: Database, company: Company, now: datetime) -> SyncReport:
     report = SyncReport()
     with db.write() as session:
+        if db.dialect == "postgresql":  # released when the transaction ends
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_KEY})
         by_slug = _sync_departments(session, company, report, now)
         _sync_people(session, company, by_slug, report, now)
     return report

@@ -7,6 +7,11 @@ so memory stays flat whatever the size. Text is always written as text: a string
 a formula (= + - @ tab CR, as OWASP lists them) or an error code is a quote-prefixed string
 cell, never a formula, and characters XML cannot carry are dropped (rows stored before imports
 cleaned them must not break the export or the digest).
+
+The workbook keeps the bot's promises: an anonymous reporter is named nowhere (not as the actor
+of their own events, not through the department of their handling rating), and pulse answers
+appear only as totals per rated department and round (whole rounds, from the digest's
+MIN_RESPONDENTS people up), never one by one.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlmodel import Session
 
-from bot.core.cadence import Week
+from bot.core.actions import RULES
+from bot.core.cadence import Week, round_bounds
 from bot.core.i18n import Translator
 from bot.core.nps import Nps
 from bot.core.service import VocService
+from jobs.digest import MIN_RESPONDENTS
 from storage import digest_queries as dq
 
 Progress = Callable[[int], None]  # called with the number of rows just written
@@ -41,6 +48,10 @@ _BOLD = Font(bold=True)
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _FORMULA_START = frozenset("=+-@\t\r")  # what spreadsheets may read as a formula (OWASP's list)
 _CAREFUL_START = _FORMULA_START | {"#"}  # and "#N/A", which openpyxl writes as an error
+# What a reporter does on their own case: on an anonymous one its actor is never named, even
+# if the event's actor no longer matches the signal's reporter (accounts merged since).
+_REPORTER_EVENTS = frozenset({"captured"} | {rule.event for rule in RULES.values()
+                                              if rule.by == "reporter"})
 
 
 def export_workbook(service: VocService, *, start: datetime | None = None,
@@ -63,8 +74,9 @@ def count_rows(service: VocService, *, start: datetime | None, end: datetime | N
             dq.signal_t, s.id == e.signal_id)).where(s.created_at >= start,
                                                       s.created_at < end)).scalar_one()
         scores = session.execute(select(func.count()).where(
-            sc.at >= start, sc.at < end)).scalar_one()
-    return int(signals) + int(events) + int(scores)
+            sc.at >= start, sc.at < end, ~_is_pulse())).scalar_one()
+        totals = len(_pulse_totals(session, start, end))
+    return int(signals) + int(events) + int(scores) + totals
 
 
 def write_workbook(service: VocService, target: BinaryIO | Path, *,
@@ -84,6 +96,33 @@ def write_workbook(service: VocService, target: BinaryIO | Path, *,
         sheets.events(session)
         sheets.scores(session, names)
     book.save(target)  # openpyxl accepts paths and binary files
+
+
+def _is_pulse() -> ColumnElement[bool]:
+    sc = dq.score_t.c
+    return or_(sc.source == "pulse", sc.pulse_round.is_not(None))
+
+
+def _pulse_totals(session: Session, start: datetime, end: datetime
+                  ) -> list[tuple[str | None, int | None, Nps, int]]:
+    """(round, rated department, counts, distinct people) of every pulse round answered in
+    [start, end), over the whole round: totals that a narrower date range cannot split into
+    the answers of fewer people."""
+    sc = dq.score_t.c
+    in_range = and_(sc.at >= start, sc.at < end)
+    rounds = select(sc.pulse_round).where(_is_pulse(), in_range, sc.pulse_round.is_not(None))
+    value = sc.value
+    rows = session.execute(
+        select(sc.pulse_round, sc.rated_department_id,
+               func.sum(case((value >= 9, 1), else_=0)),
+               func.sum(case((and_(value >= 7, value <= 8), 1), else_=0)),
+               func.sum(case((value <= 6, 1), else_=0)),
+               func.count(func.distinct(sc.person_id)))
+        .where(_is_pulse(), or_(sc.pulse_round.in_(rounds),
+                                and_(sc.pulse_round.is_(None), in_range)))
+        .group_by(sc.pulse_round, sc.rated_department_id))
+    return [(r[0], None if r[1] is None else int(r[1]), Nps(int(r[2]), int(r[3]), int(r[4])),
+             int(r[5])) for r in rows]
 
 
 def _event_t() -> Any:
@@ -255,32 +294,57 @@ class _Sheets:
                      .select_from(joined).where(*where).order_by(e.signal_id, e.at, e.id))
         anonymous = t.gettext("anonymous")
         for r in self.stream(session, statement):
-            hidden = r[6] and r[4] == r[5]  # an anonymous reporter stays anonymous
+            hidden = r[6] and (r[4] == r[5] or r[2] in _REPORTER_EVENTS)  # stays anonymous
             ws.append(_row(ws, [f"VOC-{r[0]}", self.local(r[1]), r[2],
                                 anonymous if hidden else r[3], _details(r[7])]))
 
     def scores(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
-        sc = dq.score_t.c
-        where = (sc.at >= self.start, sc.at < self.end)
-        total = session.execute(select(func.count()).where(*where)).scalar_one()
+        sc, s = dq.score_t.c, dq.signal_t.c
+        where = (sc.at >= self.start, sc.at < self.end, ~_is_pulse())
+        answers = session.execute(select(func.count()).where(*where)).scalar_one()
+        totals = _pulse_totals(session, self.start, self.end)
         headers = [(t.gettext("At"), 17), (t.gettext("Kind"), 10), (t.gettext("Source"), 10),
                    (t.gettext("Score"), 8), (t.gettext("Customer"), 20),
                    (t.gettext("Segment"), 12), (t.gettext("Comment"), 50),
                    (t.gettext("Rating department"), 20), (t.gettext("Rated department"), 20),
-                   (t.gettext("Pulse round"), 12), (t.gettext("Signal"), 10)]
-        ws = self.sheet(t.gettext("Scores"), headers, int(total))
+                   (t.gettext("Pulse round"), 12), (t.gettext("Signal"), 10),
+                   (t.gettext("Answers"), 10), (t.gettext("Internal NPS"), 12),
+                   (t.gettext("Margin ±"), 10)]
+        ws = self.sheet(t.gettext("Scores"), headers, int(answers) + len(totals))
+        # Customer scores and handling ratings, one by one (pulse answers never: see below).
         statement = (select(sc.at, sc.kind, sc.source, sc.value, sc.customer, sc.segment,
                             sc.comment, sc.rater_department_id, sc.rated_department_id,
-                            sc.pulse_round, sc.signal_id).where(*where).order_by(sc.at, sc.id))
+                            sc.pulse_round, sc.signal_id, s.anonymous)
+                     .select_from(dq.score_t.outerjoin(dq.signal_t, s.id == sc.signal_id))
+                     .where(*where).order_by(sc.at, sc.id))
 
         def name(dept: int | None) -> str | None:
             return None if dept is None else names[dept][1]
 
         for r in self.stream(session, statement):
+            rater = None if r[11] else name(r[7])  # an anonymous reporter's department: never
             ws.append(_row(ws, [self.local(r[0]), r[1], r[2], r[3], r[4], r[5], r[6],
-                                name(r[7]), name(r[8]), r[9],
+                                rater, name(r[8]), r[9],
                                 None if r[10] is None else f"VOC-{r[10]}"]))
+        # Pulse answers: totals per rated department and round, hidden below the digest's floor.
+        hidden = t.gettext("fewer than %(min)d people answered, not shown") % {
+            "min": MIN_RESPONDENTS}
+        for round_id, rated, nps, people in sorted(
+                totals, key=lambda row: (row[0] or "", name(row[1]) or "")):
+            shown = people >= MIN_RESPONDENTS
+            ws.append(_row(ws, [self.local(self._round_start(round_id)), "internal", "pulse",
+                                None, None, None, None if shown else hidden, None, name(rated),
+                                round_id, None, nps.n if shown else None,
+                                _round(nps.score) if shown else None,
+                                _round(nps.margin) if shown else None]))
+        self.progress(len(totals))
+
+    def _round_start(self, round_id: str | None) -> datetime | None:
+        try:
+            return None if round_id is None else round_bounds(round_id, self.tz)[0]
+        except ValueError:  # not a round this version knows: the row still says which
+            return None
 
 
 def _row(ws: Any, values: list[Any]) -> list[Any]:

@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -155,9 +156,13 @@ class Database:
         return config
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply migrations up to `revision`."""
+        """Apply migrations up to `revision`; SchemaOutOfDate when the database is at a
+        revision this code does not know (a newer voc-bot upgraded it)."""
         config = self.alembic_config()
         with self.engine.begin() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            if current is not None and not self._knows(current):
+                raise SchemaOutOfDate(self._newer_than_code(current))
             if self.dialect == "postgresql":  # an index on a large table may take a while
                 connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             config.attributes["connection"] = connection
@@ -180,8 +185,24 @@ class Database:
         if current is None:
             raise SchemaOutOfDate(f"The database {where} has no voc-bot tables yet. "
                                   "Run `voc db upgrade` to create them.")
+        if not self._knows(current):
+            raise SchemaOutOfDate(self._newer_than_code(current))
         raise SchemaOutOfDate(f"The database {where} is at schema {current}, this voc-bot needs "
                               f"{head}. Run `voc db upgrade` (back up the database first).")
+
+    def _knows(self, revision: str) -> bool:
+        """Whether this code's migrations include `revision`."""
+        try:
+            return ScriptDirectory.from_config(self.alembic_config()).get_revision(
+                revision) is not None
+        except CommandError:  # "Can't locate revision identified by ..."
+            return False
+
+    def _newer_than_code(self, current: str) -> str:
+        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        return (f"The database {safe_url(str(self.engine.url))} is at schema {current}, which "
+                f"this voc-bot does not know (its newest is {head}): a newer voc-bot upgraded "
+                "it. Run that version, or restore the backup taken before the upgrade.")
 
     def dispose(self) -> None:
         """Close pooled connections."""
