@@ -1,16 +1,97 @@
-"""`voc serve`: one HTTP app for Slack events, the Telegram webhook and health checks."""
+"""`voc serve`: one HTTP app for Slack events, the Telegram webhook and health checks.
+
+Before a platform adapter sees a request, its body is read here with a size limit, and Slack's
+signature is checked on the raw bytes: nothing unauthenticated or oversized is parsed, and a
+body Bolt could not parse is refused with 400 instead of failing inside it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+# Platform requests are small: a Slack modal submission or interaction payload is a few KB to
+# a few hundred KB (100 blocks at most, 3,000 characters a text), a Telegram update a few KB
+# (4,096 characters a message). 1 MiB leaves room for both and refuses anything bigger
+# before it is read whole or parsed on the event loop.
+MAX_BODY = 1 << 20
+SLACK_MAX_AGE = 5 * 60  # seconds: Slack's own rule for a request's timestamp
+
+
+class _Refused(Exception):
+    """A request answered before any adapter sees it."""
+
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(error)
+        self.response = JSONResponse({"error": error}, status_code=status)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, read up to `limit` bytes; 413 past it (declared or sent)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdecimal():
+            raise _Refused(400, "bad Content-Length")
+        if int(declared) > limit:
+            raise _Refused(413, f"request body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def with_body(request: Request, body: bytes) -> Request:
+    """The same request, its body already read (adapters read it again from here)."""
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await request.receive()  # http.disconnect, when it comes
+
+    return Request(request.scope, receive)
+
+
+def check_slack_request(request: Request, body: bytes, signing_secret: str) -> None:
+    """Slack's signature over the raw bytes (401), then a body Bolt can parse (400)."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    fresh = timestamp.isdecimal() and abs(time.time() - int(timestamp)) <= SLACK_MAX_AGE
+    expected = "v0=" + hmac.new(signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + body,
+                                hashlib.sha256).hexdigest()
+    signed = fresh and hmac.compare_digest(expected.encode(), signature.encode())
+    if not signed and not _ssl_check(body):  # Slack's certificate check: Bolt answers it
+        raise _Refused(401, "invalid request")
+    from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request
+
+    try:
+        to_async_bolt_request(request, body)  # what Bolt does first: decode and parse
+    except Exception as exc:  # whatever the bytes held, they are the sender's mistake
+        raise _Refused(400, f"malformed Slack request ({type(exc).__name__})") from None
+
+
+def _ssl_check(body: bytes) -> bool:
+    return parse_qs(body.decode("utf-8", "replace")).get("ssl_check") == ["1"]
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -21,7 +102,18 @@ def create_app(runtime: Runtime) -> Starlette:
         if adapter is None:
             return JSONResponse({"error": f"{name} is not configured on this server"},
                                 status_code=503)
-        return await adapter.handle_http(request)
+        try:
+            body = await read_body(request)
+            secret = runtime.settings.slack_signing_secret
+            if name == "slack" and secret is not None:
+                check_slack_request(request, body, secret.get_secret_value())
+        except _Refused as refused:
+            log.warning("refused a request to %s: %s", request.url.path, refused)
+            return refused.response
+        if runtime.platforms().get(name) != "up":  # the platform will send it again
+            return JSONResponse({"error": f"{name} is not connected yet; try again later"},
+                                status_code=503, headers={"Retry-After": "5"})
+        return await adapter.handle_http(with_body(request, body))
 
     async def slack_events(request: Request) -> Response:
         return await platform(request, "slack")
@@ -29,11 +121,16 @@ def create_app(runtime: Runtime) -> Starlette:
     async def telegram_webhook(request: Request) -> Response:
         return await platform(request, "telegram")
 
-    async def healthz(_request: Request) -> Response:
-        report = await runtime.health()
-        healthy = all(value == "ok" for value in report.values())
-        return JSONResponse({"status": "ok" if healthy else "unhealthy", **report},
+    def report(result: dict[str, str]) -> Response:
+        healthy = all(value == "ok" for value in result.values())
+        return JSONResponse({"status": "ok" if healthy else "unhealthy", **result},
                             status_code=200 if healthy else 503)
+
+    async def healthz(_request: Request) -> Response:
+        return report(await runtime.health())
+
+    async def readyz(_request: Request) -> Response:
+        return report(await runtime.readiness())
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -47,4 +144,5 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
     ], lifespan=lifespan)
