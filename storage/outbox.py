@@ -1,8 +1,18 @@
-"""Outbox rows: enqueue in the caller's transaction, claim for delivery, record the outcome."""
+"""Outbox rows: enqueue in the caller's transaction, claim for delivery, record the outcome.
+
+A claimed row is `sending` under a lease (`lease_until`). The lease is also the claim's token:
+the dispatcher that holds a row renews it while the row waits in its memory (`renew_leases`),
+and hands it back only under the same token (`postpone(..., lease=...)`). A row whose lease
+ran out may be claimed by another dispatcher, which sets a later lease; the first one's
+renewal then finds its token gone and it leaves the row alone. No column beyond the lease is
+needed, and two claims can never hold the same token (the second one's lease starts after the
+first one's ended).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -32,7 +42,9 @@ class NewMessage:
 
 @dataclass(frozen=True)
 class Claimed:
-    """A row taken for delivery; `uncertain` means an earlier attempt died mid-delivery."""
+    """A row taken for delivery. `uncertain`: an earlier attempt may have reached the
+    platform (it died mid-delivery, or failed without a clear answer: a timeout, a dropped
+    connection, a 5xx), so ask the platform before sending it again."""
 
     row: Outbox
     uncertain: bool
@@ -65,7 +77,8 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,
               lease: timedelta, skip_destinations: Sequence[str] = ()) -> list[Claimed]:
     """Take due rows (and rows whose delivery lease expired) for this dispatcher, oldest first,
-    leaving those of `skip_destinations` (rate-limited just now) where they are."""
+    leaving those of `skip_destinations` (rate-limited just now) where they are. Each row's
+    `lease_until` is the claim's token (see the module docstring)."""
     if not platforms:
         return []
     due = (col(Outbox.status) == PENDING) & (col(Outbox.not_before) <= now)
@@ -77,12 +90,32 @@ def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limi
              .with_for_update(skip_locked=True))  # replicas on PostgreSQL share the outbox
     claimed = []
     for row in session.exec(query).all():
-        claimed.append(Claimed(row=row, uncertain=row.status == SENDING))
+        # Attempts count only failures and crashes (a 429 or a release gives its attempt
+        # back), and any of those may have reached the platform before it failed.
+        claimed.append(Claimed(row=row, uncertain=row.status == SENDING or row.attempts > 0))
         row.status, row.lease_until = SENDING, now + lease
         row.attempts += 1
         session.add(row)
     session.flush()
     return claimed
+
+
+def renew_leases(*, session: Session, held: Mapping[int, datetime], until: datetime
+                 ) -> set[int]:
+    """Extend to `until` the lease of each row still `sending` under the token it was claimed
+    or last renewed with (`held`: id -> token). Return the ids renewed; a missing one was
+    finished already, or lost (its lease ran out and another dispatcher took it)."""
+    by_token: dict[datetime, list[int]] = defaultdict(list)
+    for outbox_id, token in held.items():
+        by_token[token].append(outbox_id)
+    renewed: set[int] = set()
+    for token, ids in by_token.items():  # one statement per claim: rows claimed together
+        result = session.execute(
+            update(Outbox).where(col(Outbox.id).in_(ids), col(Outbox.status) == SENDING,
+                                 col(Outbox.lease_until) == token)
+            .values(lease_until=until).returning(col(Outbox.id)))
+        renewed.update(int(outbox_id) for outbox_id in result.scalars())
+    return renewed
 
 
 def card_message_id(*, session: Session, card_key: str) -> tuple[str, str | None] | None:
@@ -116,13 +149,19 @@ def finish(*, session: Session, outbox_id: int, status: str, now: datetime,
 
 
 def postpone(*, session: Session, outbox_id: int, not_before: datetime, error: str | None,
-             count_attempt: bool) -> None:
-    """Put a row back to pending until `not_before`."""
+             count_attempt: bool, lease: datetime | None = None) -> bool:
+    """Put a row back to pending until `not_before`; with `lease`, only if it is still held
+    under that token (a row another dispatcher took over is left to it). True if it was."""
     values: dict[str, Any] = {"status": PENDING, "lease_until": None, "not_before": not_before,
                               "last_error": error}
     if not count_attempt:
         values["attempts"] = col(Outbox.attempts) - 1
-    session.execute(update(Outbox).where(col(Outbox.id) == outbox_id).values(**values))
+    statement = update(Outbox).where(col(Outbox.id) == outbox_id)
+    if lease is not None:
+        statement = statement.where(col(Outbox.status) == SENDING,
+                                    col(Outbox.lease_until) == lease)
+    result = session.execute(statement.values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def list_by_status(*, session: Session, status: str, limit: int = 100) -> Sequence[Outbox]:
@@ -133,7 +172,9 @@ def list_by_status(*, session: Session, status: str, limit: int = 100) -> Sequen
 
 
 def retry_dead(*, session: Session, ids: Sequence[int] | None, now: datetime) -> int:
-    """Send dead rows (all, or the given ids) back to pending with a fresh attempt count."""
+    """Send dead rows (all, or the given ids) back to pending with a fresh attempt count: each
+    gets the dispatcher's `max_attempts` again before it can be dead-lettered (its age, past
+    the limit already, no longer holds it back)."""
     statement = update(Outbox).where(col(Outbox.status) == DEAD)
     if ids is not None:
         statement = statement.where(col(Outbox.id).in_(ids))

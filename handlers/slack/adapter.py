@@ -1,18 +1,30 @@
-"""SlackAdapter: the Bolt app, its delivery port, and how it is served (HTTP or Socket Mode)."""
+"""SlackAdapter: the Bolt app, its delivery port, and how it is served (HTTP or Socket Mode).
+
+Every Web API call is bounded. Each client gets one pooled aiohttp session that carries the
+client's own timeout (a session handed to slack_sdk replaces its per-call timeout, so without
+this aiohttp's 5-minute default applied): listeners' calls at most `LISTENER_TIMEOUT`, the
+dispatcher's at most `DELIVERY_TIMEOUT` per request. `users.info`, which a command awaits
+before it can answer, gets `USERS_INFO_TIMEOUT`; past it the call fails like a Slack error,
+and the person is served in the company's language (Slack wants an answer within 3 s).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import aiohttp
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,22 +35,56 @@ from handlers.slack.app import SlackBot, build_app
 from handlers.slack.port import SlackPort
 
 log = logging.getLogger(__name__)
+LISTENER_TIMEOUT = 10  # seconds a listener's Web API call may take (views.open, DMs, home)
+DELIVERY_TIMEOUT = 20  # seconds one dispatcher request may take (posts, edits, uploads)
+USERS_INFO_TIMEOUT = 0.8  # users.info, awaited before a command answers: 0.8 s + ACK_BUDGET < 3 s
 
 
 def make_client(settings: Settings, *, wait_on_rate_limit: bool) -> AsyncWebClient:
-    """A Web API client for `SLACK_API_URL`; listeners' clients also wait out a 429 once.
-
-    The dispatcher's client does not: its 429 becomes `RetryAfter`, and the dispatcher
-    postpones the row instead of sleeping while holding it.
+    """A Web API client for `SLACK_API_URL`: a listener's (`wait_on_rate_limit`: waits out
+    a 429 once, `LISTENER_TIMEOUT`) or the dispatcher's (`DELIVERY_TIMEOUT`, one retry of a
+    dropped connection, no waiting: its 429 becomes `RetryAfter`, and the dispatcher
+    postpones the row instead of sleeping while holding it).
     """
     assert settings.slack_bot_token is not None
     base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else (
         settings.slack_api_url + "/")
-    handlers: list[AsyncRetryHandler] = [AsyncConnectionErrorRetryHandler(max_retry_count=2)]
+    handlers: list[AsyncRetryHandler] = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2 if wait_on_rate_limit else 1)]
     if wait_on_rate_limit:
         handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
     return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url,
-                          timeout=10, retry_handlers=handlers)
+                          timeout=LISTENER_TIMEOUT if wait_on_rate_limit else DELIVERY_TIMEOUT,
+                          retry_handlers=handlers)
+
+
+def open_session(client: AsyncWebClient, *, listener: bool = False) -> None:
+    """Give `client` one pooled session (slack_sdk would otherwise open one per call) bounded
+    by the client's own timeout; a listener's also bounds users.info (a client middleware:
+    aiohttp 3.12 or later)."""
+    client.session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=client.timeout),
+        middlewares=(_bounded_users_info,) if listener else ())
+
+
+async def _bounded_users_info(request: ClientRequest, handler: ClientHandlerType
+                              ) -> ClientResponse:
+    """users.info within USERS_INFO_TIMEOUT, or a SlackApiError (`timeout`): listeners treat
+    it as they treat Slack refusing the lookup."""
+    if not request.url.path.endswith("/users.info"):
+        return await handler(request)
+    try:
+        async with asyncio.timeout(USERS_INFO_TIMEOUT):
+            response = await handler(request)
+            await response.read()  # the body too: slack_sdk reads it after we return
+            return response
+    except TimeoutError:
+        data = {"ok": False, "error": "timeout"}
+        refusal = AsyncSlackResponse(client=None, http_verb=request.method,
+                                     api_url=str(request.url), req_args={}, data=data,
+                                     headers={}, status_code=504)
+        raise SlackApiError(  # type: ignore[no-untyped-call]
+            f"users.info did not answer within {USERS_INFO_TIMEOUT:g} s", refusal) from None
 
 
 class SlackAdapter:
@@ -63,9 +109,8 @@ class SlackAdapter:
 
     async def start(self) -> None:
         """Open the HTTP sessions; under `voc run`, connect Socket Mode."""
-        # One pooled session per client (slack_sdk would otherwise open one per call).
-        self.client.session = aiohttp.ClientSession()
-        self.slack_port.client.session = aiohttp.ClientSession()
+        open_session(self.client, listener=True)
+        open_session(self.slack_port.client)
         if self.http_mode:
             return
         if self.app_token is None:
