@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     voc_outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    # ... and only once it is this old: an outage of minutes or hours dead-letters nothing.
+    voc_outbox_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     # Seconds any wait on the database may last (connect, pool, statement, lock), so a database
     # that hangs fails a request clearly instead of holding it.
     voc_db_timeout: float = Field(default=30.0, gt=0, le=3600)

@@ -117,7 +117,9 @@ class Runtime:
         runtime.components.append(Scheduler(service))
         # Ports join as their adapters come up: a platform that is down claims no rows.
         runtime.dispatcher = Dispatcher(
-            service.db, [], policy=RetryPolicy(max_attempts=settings.voc_outbox_max_attempts))
+            service.db, [], policy=RetryPolicy(
+                max_attempts=settings.voc_outbox_max_attempts,
+                max_age=timedelta(hours=settings.voc_outbox_max_age_hours)))
         return runtime
 
     # -- start and stop ---------------------------------------------------------------------

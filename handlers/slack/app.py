@@ -44,6 +44,8 @@ ACK_BUDGET = 2.0  # seconds a listener may spend before answering Slack some oth
 LOCALE_TTL = 3600.0  # how long users.info answers are trusted
 PATIENCE = 45.0  # seconds after the ack before a person hears that the database is not answering
 Send = Callable[[OutboundMessage], Awaitable[Any]]
+# users.info answers that asking again would not change (the app's scopes, a deleted user).
+LASTING_ERRORS = {"missing_scope", "not_allowed_token_type", "user_not_found"}
 
 
 @dataclass
@@ -105,6 +107,8 @@ class SlackBot:
             platform_locale = user.get("locale")
         except SlackApiError as error:  # e.g. users:read missing: company language it is
             log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
+            if error.response.get("error") not in LASTING_ERRORS:  # slow or down: ask again
+                asyncio.get_running_loop().call_soon(self.forget, user_id)
         try:
             person = await self.run(self.service.identify, f"slack:{user_id}",
                                     display_name=name, platform_locale=platform_locale)
