@@ -219,6 +219,20 @@ def test_control_characters_are_stripped_but_lines_and_tabs_kept(
     assert resolved.history[-1].details == {"note": "Called the customer"}
 
 
+def test_lone_surrogates_and_noncharacters_are_dropped_before_the_database(
+        service: VocService, db: Database) -> None:
+    # JSON may carry "\\ud800" (a lone surrogate: no UTF-8 exists for it) and U+FFFF (no
+    # workbook can hold it); both came from hostile chat payloads.
+    signal = capture(service, "Courier\ud800 late\uffff again\ufffe",
+                     customer="ACME\udfff Ltd").signal
+
+    assert signal.text == "Courier late again"
+    assert signal.customer == "ACME Ltd"
+    assert stored_texts(db) == [signal.text]
+    person = service.identify("telegram:778", display_name="Pavel\ud83d Sidorov")
+    assert person.display_name == "Pavel Sidorov"
+
+
 def test_chat_markup_is_stored_verbatim(service: VocService, db: Database) -> None:
     text = "<!channel> *bold* _italic_ <@U0CEO> <b>html</b> &amp; `code` [link](http://x)"
 

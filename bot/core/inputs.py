@@ -17,9 +17,16 @@ KIND_ALIASES = {
 _REF_RE = re.compile(r"^\s*(?:voc-?)?(\d{1,12})\s*$", re.IGNORECASE)
 
 
+_UNWRITABLE = {"Cc", "Cs"}  # control characters; lone surrogates (no UTF-8 for them)
+_NONCHARACTERS = {"\ufffe", "\uffff"}  # refused by XML, so by every workbook
+
+
 def strip_controls(value: str) -> str:
-    """Drop control characters other than newline and tab (PostgreSQL refuses NUL in text)."""
-    return "".join(c for c in value if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
+    """Drop control characters other than newline and tab (PostgreSQL refuses NUL in text),
+    lone surrogates (a JSON `\\ud800` no database can store) and the noncharacters
+    U+FFFE/U+FFFF."""
+    return "".join(c for c in value if c in "\n\t" or (
+        unicodedata.category(c) not in _UNWRITABLE and c not in _NONCHARACTERS)).strip()
 
 
 def parse_kind(value: str) -> Kind:
