@@ -4,7 +4,7 @@
 
 For each engine (a SQLite file, and PostgreSQL if reachable) it bulk-loads synthetic signals
 and scores (Core executemany on SQLite, COPY on PostgreSQL), then times, best of `--repeat`:
-  digest       jobs.digest.digest_figures: this week plus the 12-week trend, loop health,
+  digest       bot.core.digest.digest_figures: this week plus the 12-week trend, loop health,
                internal NPS, top verbatims (everything the leadership digest shows)
   hand SQL     the same figures as hand-written SQL strings on the raw connection
 and prints both and the ratio digest / hand SQL (targets: < 0.5 s on PostgreSQL, < 1 s on
@@ -25,10 +25,10 @@ from scratch import postgres_scratch  # bench/scratch.py, beside this script
 from sqlalchemy import insert, select, text
 
 from bot.core.cadence import Week
+from bot.core.digest import digest_figures
 from bot.core.service import VocService
 from bot.departments import load_company
 from bot.sync import sync_company
-from jobs.digest import digest_figures
 from storage.db import Database
 from storage.models import Department, Person, Score, Signal
 

@@ -333,7 +333,8 @@ def digest(ctx: typer.Context,
            ) -> None:
     """Build the weekly digest: print it, or queue it (exactly once per week and audience)."""
     from bot.core.cadence import Week
-    from jobs.digest import digest_figures, post_digest, render_digest
+    from bot.core.digest import digest_figures, render_digest
+    from jobs.digest import post_digest
 
     if post and dry_run:
         raise fail("Choose one of --post and --dry-run.")

@@ -224,7 +224,7 @@ def _customer_scores(demo: VocService, clock: _Clock, rng: random.Random, report
 def _pulse_answers(demo: VocService, clock: _Clock, rng: random.Random, start: datetime,
                    end: datetime) -> int:
     """Monthly internal NPS pulse rounds in the period, answered by about four in five."""
-    from jobs.pulse import asks
+    from bot.core.pulses import asks
 
     questions = asks(demo)
     moments, moment = [], end
@@ -252,7 +252,7 @@ def _pulse_answers(demo: VocService, clock: _Clock, rng: random.Random, start: d
 def demo_digest_and_workbook(service: VocService, path: Path) -> str:
     """The digest preview of the last complete week (as leadership reads it) and a workbook
     of everything, for the demo's closing words."""
-    from jobs.digest import digest_figures, render_digest
+    from bot.core.digest import digest_figures, render_digest
     from jobs.excel import write_workbook
 
     week = Week.last_complete(service.clock(), service.company.timezone)

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from bot.core.i18n import Translator
 
 if TYPE_CHECKING:
-    from jobs.digest import DigestFigures
+    from bot.core.digest import DigestFigures
 
 
 def digest_chart(figures: DigestFigures, t: Translator) -> bytes:

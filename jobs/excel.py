@@ -34,10 +34,10 @@ from sqlmodel import Session
 
 from bot.core.actions import RULES
 from bot.core.cadence import Week, round_bounds
+from bot.core.digest import MIN_RESPONDENTS
 from bot.core.i18n import Translator
 from bot.core.nps import Nps
 from bot.core.service import VocService
-from jobs.digest import MIN_RESPONDENTS
 from storage import digest_queries as dq
 
 Progress = Callable[[int], None]  # called with the number of rows just written

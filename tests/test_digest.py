@@ -17,17 +17,12 @@ from sqlalchemy import insert, select
 
 from bot.core.cadence import Week
 from bot.core.delivery import RateLimit
+from bot.core.digest import MIN_RESPONDENTS, digest_figures, digest_preview, render_digest
 from bot.core.errors import Forbidden, InvalidInput
 from bot.core.messages import OutboundFile, OutboundMessage
 from bot.core.nps import Nps
 from bot.core.service import Draft, VocService
-from jobs.digest import (
-    MIN_RESPONDENTS,
-    digest_figures,
-    digest_preview,
-    post_digest,
-    render_digest,
-)
+from jobs.digest import post_digest
 from jobs.dispatcher import Dispatcher
 from storage.db import Database
 from storage.models import Department, JobClaim, Outbox, Person, Score, Signal

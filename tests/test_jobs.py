@@ -11,9 +11,10 @@ from sqlmodel import select
 
 from bot.core.cadence import Week
 from bot.core.errors import Forbidden, InvalidTransition
+from bot.core.pulses import asks
 from bot.core.render import pulse_thanks
 from bot.core.service import Draft, VocService
-from jobs.pulse import asks, pulse_tick
+from jobs.pulse import pulse_tick
 from jobs.scheduler import Scheduler, digest_trigger, due_digest_week, next_runs
 from jobs.sla_sweep import escalation_due, sweep
 from storage.db import Database
@@ -206,3 +207,16 @@ def test_start_catches_up_a_missed_digest_once_and_it_is_delivered_once(
     assert "2026-W47:leadership" in periods and len(periods) == len(set(periods))
     texts = [(d, key) for d, key, _ in port.sent if key.startswith("digest:2026-W47:leadership")]
     assert sorted(d for d, _ in texts) == sorted(list(LEADERSHIP) * 3)
+
+
+def test_everyone_asked_in_a_pulse_may_answer_what_they_are_asked(service: VocService) -> None:
+    # The CCO head also heads Marketing: they rate their own department's suppliers, the ones
+    # `answer_pulse` lets them rate, and are never asked a question they would be refused.
+    questions = asks(service)
+    cco_head = service.person("slack:U0CCOHEAD")
+    assert cco_head is not None and len(cco_head.heads) == 2
+    assert {a.supplier for a in questions if a.person_id == cco_head.id}
+    assert len({(a.person_id, a.supplier) for a in questions}) == len(questions)  # once each
+    round_id = "2026-11"
+    for ask in questions:
+        service.answer_pulse(ask.destination, f"{round_id}:{ask.supplier}", 8)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -41,6 +41,10 @@ class Core:
              for d in company.departments],
             company.triage,
         )
+        # Where to write to someone with several accounts: the one the file lists first.
+        listed = [i for d in company.departments for i in (*d.heads, *d.members)]
+        listed += [i for person in company.people for i in person.identities]
+        self._listed = {identity: n for n, identity in reversed(list(enumerate(listed)))}
         self._translators: dict[str, Translator] = {}
         self._departments: tuple[float, frozenset[int], dict[str, Department]] = (
             -DEPARTMENTS_TTL, frozenset(), {})
@@ -53,6 +57,11 @@ class Core:
         if translator is None:  # one per language: every reply and card needs one
             translator = self._translators[locale] = Translator(locale, self.company.timezone)
         return translator
+
+    def dm_identity(self, identities: Iterable[str]) -> str:
+        """Which of a person's accounts to write to: the one the departments file lists first
+        for them (its order says which chat they read), else the first alphabetically."""
+        return min(identities, key=lambda i: (self._listed.get(i, len(self._listed)), i))
 
     def locale_of(self, person: Person) -> str:
         """The language a person reads: chosen, else their platform's, else the company's."""

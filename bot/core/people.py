@@ -1,6 +1,11 @@
-"""People and departments: first contact, language, a chosen department, who is leadership."""
+"""People and departments: first contact, language, a chosen department, who heads what,
+who is leadership."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
 
 from bot.core import inputs
 from bot.core.context import Core
@@ -10,6 +15,16 @@ from bot.core.lookups import department_by_slug, department_of, person_of, row_i
 from bot.core.viewing import department_view, person_view
 from bot.core.views import DepartmentView, PersonView
 from storage import queries as q
+from storage.models import DepartmentHead, Identity, Person
+
+
+@dataclass(frozen=True)
+class Head:
+    """A head of a department, and where and in which language to write to them."""
+
+    person_id: int
+    identity: str  # the DM destination: their first identity
+    locale: str
 
 
 def identify(core: Core, identity: str, *, display_name: str | None = None,
@@ -72,3 +87,18 @@ def require_leadership(core: Core, actor: str) -> PersonView:
     if found is None or not (found.is_leadership or found.is_admin):
         raise Forbidden(N_("Only leadership and admins can see the company digest."))
     return found
+
+
+def heads_of(core: Core, session: Session, department_id: int) -> list[Head]:
+    """The department's heads as synced from the departments file, one per person."""
+    rows = session.exec(
+        select(Person, Identity.identity)
+        .join(DepartmentHead, col(DepartmentHead.person_id) == col(Person.id))
+        .join(Identity, col(Identity.person_id) == col(Person.id))
+        .where(DepartmentHead.department_id == department_id)
+        .order_by(col(Person.id), col(Identity.identity)))
+    accounts: dict[int, tuple[Person, list[str]]] = {}
+    for head, identity in rows:
+        accounts.setdefault(row_id(head), (head, []))[1].append(identity)
+    return [Head(person_id, core.dm_identity(identities), core.locale_of(head))
+            for person_id, (head, identities) in accounts.items()]

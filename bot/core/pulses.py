@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from dataclasses import dataclass
 
-from bot.core import domain, inputs
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from bot.core import domain, inputs, render
 from bot.core.cadence import round_bounds
 from bot.core.context import Core
+from bot.core.domain import ScoreSource
 from bot.core.errors import Forbidden, InvalidInput, InvalidTransition
 from bot.core.i18n import N_
 from bot.core.lookups import department_by_slug, department_of, person_of, row_id
 from bot.core.viewing import department_view
 from bot.core.views import PulseView
 from storage import queries as q
-from storage.models import Department, Person, Score
+from storage.models import Department, DepartmentSupplier, Identity, Person, Score
+from storage.outbox import NewMessage
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question of a round: a person about one supplier of their department."""
+
+    person_id: int
+    destination: str  # their first identity
+    locale: str
+    supplier: str
+    supplier_name: str
+
+    def key(self, round_id: str) -> str:
+        """The answer's dedupe key (as `answer_pulse` stores it)."""
+        return pulse_key(round_id, self.supplier, self.person_id)
+
 
 ALREADY = N_("You have already answered the %(round)s pulse about %(supplier)s.")
 
@@ -32,7 +53,7 @@ def answer_pulse(core: Core, actor: str, ref: str, value: int | str,
             person = person_of(core, session, actor)
             supplier = department_by_slug(session, supplier_slug)
             rater = _rater(session, person, supplier)
-            key = f"pulse:{round_id}:{supplier.slug}:{person.id}"
+            key = pulse_key(round_id, supplier.slug, row_id(person))
             score = q.score_by_dedupe_key(session=session, dedupe_key=key)
             if adding_comment:
                 if score is None:
@@ -78,3 +99,48 @@ def pulse_of(core: Core, ref: str) -> tuple[str, str]:
     if not slug or not start <= core.clock() < end:
         raise InvalidTransition(N_("The %(round)s pulse is closed."), round=round_id)
     return round_id, slug
+
+
+def pulse_key(round_id: str, supplier: str, person_id: int) -> str:
+    """One person's answer about one supplier in one round (unique: answered once)."""
+    return f"pulse:{round_id}:{supplier}:{person_id}"
+
+
+def asks(core: Core) -> list[Ask]:
+    """Every question of a round: each person the departments file places in a department
+    that has suppliers, once per supplier (the same people `answer_pulse` lets answer)."""
+    supplier = aliased(Department)
+    customer = aliased(Department)
+    with core.db.read() as session:
+        rows = session.exec(
+            select(Person, Identity.identity, supplier.slug, supplier.name)
+            .join(Identity, col(Identity.person_id) == col(Person.id))
+            .join(customer, col(customer.id) == col(Person.department_id))
+            .join(DepartmentSupplier, col(DepartmentSupplier.customer_id) == col(customer.id))
+            .join(supplier, col(supplier.id) == col(DepartmentSupplier.supplier_id))
+            .where(col(customer.archived_at).is_(None), col(supplier.archived_at).is_(None))
+            .order_by(col(Person.id), col(supplier.slug), col(Identity.identity)))
+        accounts: dict[int, list[str]] = {}
+        suppliers: dict[tuple[int, str], tuple[Person, str]] = {}
+        for person, identity, slug, name in rows:
+            accounts.setdefault(row_id(person), []).append(identity)
+            suppliers.setdefault((row_id(person), slug), (person, name))
+    return [Ask(person_id, core.dm_identity(accounts[person_id]), core.locale_of(person), slug,
+                name) for (person_id, slug), (person, name) in suppliers.items()]
+
+
+def unanswered(session: Session, round_id: str, questions: list[Ask]) -> list[Ask]:
+    """The questions of the round nobody has answered yet."""
+    answered = set(session.exec(select(Score.dedupe_key).where(
+        Score.pulse_round == round_id, col(Score.source) == ScoreSource.PULSE)))
+    return [ask for ask in questions if ask.key(round_id) not in answered]
+
+
+def question(core: Core, ask: Ask, round_id: str, *, reminder: bool) -> NewMessage:
+    """The question (or its reminder) to one person about one supplier, in their language."""
+    t = core.translator(ask.locale)
+    ref = f"{round_id}:{ask.supplier}"
+    message = render.pulse_question(ref, ask.supplier_name, round_id, t, reminder=reminder)
+    kind = "pulse-reminder" if reminder else "pulse"
+    return NewMessage(f"{kind}:{round_id}:{ask.supplier}:{ask.person_id}", ask.destination,
+                      "send", {"message": message.to_json()})

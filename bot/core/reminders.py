@@ -17,11 +17,12 @@ from bot.core import render
 from bot.core.cards import update_cards
 from bot.core.context import Core
 from bot.core.domain import Status
-from bot.core.lookups import department_of
+from bot.core.lookups import department_of, row_id
+from bot.core.people import heads_of
 from bot.core.trail import record_event
 from bot.core.viewing import signal_view
 from storage import queries as q
-from storage.models import Department, DepartmentHead, Identity, Person, Signal
+from storage.models import Department, Signal
 from storage.outbox import NewMessage, enqueue
 
 
@@ -82,10 +83,11 @@ def _remind(core: Core, session: Session, signal: Signal, department: Department
             now: datetime) -> None:
     event = record_event(core, session, signal, None, "reminded", {})
     view = signal_view(core, session, signal, viewer=None)
-    for person_id, identity, locale in _heads(core, session, department):
-        message = render.sla_reminder(view, core.translator(locale))
+    for head in heads_of(core, session, row_id(department)):
+        message = render.sla_reminder(view, core.translator(head.locale))
         enqueue(session=session, now=now, messages=[NewMessage(
-            f"remind:{event.id}:{person_id}", identity, "send", {"message": message.to_json()})])
+            f"remind:{event.id}:{head.person_id}", head.identity, "send",
+            {"message": message.to_json()})])
     update_cards(core, session, signal, event, notify_reporter=False)
 
 
@@ -100,16 +102,3 @@ def _escalate(core: Core, session: Session, signal: Signal, now: datetime) -> No
     update_cards(core, session, signal, event, notify_reporter=False)
 
 
-def _heads(core: Core, session: Session, department: Department) -> list[tuple[int, str, str]]:
-    """(person id, DM identity, locale) of each head: one DM per person."""
-    rows = session.exec(
-        select(Person, Identity.identity)
-        .join(DepartmentHead, col(DepartmentHead.person_id) == col(Person.id))
-        .join(Identity, col(Identity.person_id) == col(Person.id))
-        .where(DepartmentHead.department_id == department.id)
-        .order_by(col(Person.id), col(Identity.identity)))
-    heads: dict[int, tuple[int, str, str]] = {}
-    for person, identity in rows:
-        assert person.id is not None
-        heads.setdefault(person.id, (person.id, identity, core.locale_of(person)))
-    return list(heads.values())

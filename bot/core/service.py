@@ -13,13 +13,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.core import capture as capturing
-from bot.core import cases, people, pulses, queues
+from bot.core import cases, digest, people, pulses, queues
 from bot.core.capture import Draft
 from bot.core.company import Company
 from bot.core.context import Core, utc_now
 from bot.core.domain import Action
 from bot.core.errors import InvalidInput
 from bot.core.group_commit import GroupCommit
+from bot.core.messages import OutboundMessage
 from bot.core.views import (
     CaptureResult,
     DepartmentView,
@@ -154,6 +155,12 @@ class VocService(Core):
     def show(self, actor: str, ref: str) -> SignalView:
         """One signal with its history, for those allowed to see it."""
         return queues.show(self, actor, ref)
+
+    # -- leadership ------------------------------------------------------------------------
+    def digest_preview(self, actor: str, week: str | None = None) -> OutboundMessage:
+        """The week's digest for the actor: the company's for leadership and admins, their
+        department's for heads; Forbidden for anyone else."""
+        return digest.digest_preview(self, actor, week)
 
     # -- pulses ----------------------------------------------------------------------------
     def answer_pulse(self, actor: str, ref: str, value: int | str,

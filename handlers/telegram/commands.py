@@ -188,8 +188,6 @@ async def on_score(update: Update, context: Context) -> None:
 
 async def on_digest(update: Update, context: Context) -> None:
     """/digest [YYYY-Www]: the digest preview; the core decides who may see which."""
-    from jobs.digest import digest_preview  # builds charts: imported on first use
-
     me, _t = await whoami(update, context)
     week = context.args[0] if context.args else None
-    await reply(update, await asyncio.to_thread(digest_preview, voc(context).service, me, week))
+    await reply(update, await asyncio.to_thread(voc(context).service.digest_preview, me, week))

@@ -12,7 +12,7 @@ from bot.core import render
 from bot.core.errors import Unavailable, as_refusal
 from bot.core.i18n import N_, Translator
 from bot.core.messages import OutboundMessage
-from bot.core.service import Draft, VocService
+from bot.core.service import Draft
 from handlers.slack import blocks as bk
 from handlers.slack.app import SlackBot, Who
 
@@ -68,15 +68,8 @@ def subcommand(bot: SlackBot, who: Who, word: str, rest: str, *, dedupe_key: str
         return bot.run(lambda: render.score_reply(service.record_score(
             me, value, comment=comment or None, dedupe_key=dedupe_key), t))
     if word == "digest":
-        return bot.run(digest, service, me)
+        return bot.run(lambda: service.digest_preview(me))
     return captured_reply(bot, who, Draft(word, rest, dedupe_key=dedupe_key))
-
-
-def digest(service: VocService, actor: str) -> OutboundMessage:
-    """This week's digest preview: the company's for leadership, the department's for heads."""
-    from jobs.digest import digest_preview  # the digest builder pulls in matplotlib: lazily
-
-    return digest_preview(service, actor, week=None)
 
 
 async def captured_reply(bot: SlackBot, who: Who, draft: Draft) -> OutboundMessage:
