@@ -209,14 +209,9 @@ class _Sheets:
         ws.append([t.gettext("Period"), self.local(self.start), self.local(self.end)])
         ws.append([t.gettext("Customer NPS"), _round(total.score), total.n,
                    _round(total.margin)])
-        chart = LineChart()
-        chart.title = t.gettext("Customer NPS by week")
-        chart.y_axis.title = t.gettext("Customer NPS")
-        chart.height, chart.width = 8, 18
-        chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=len(weeks) + 1),
-                       titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=len(weeks) + 1))
-        ws.add_chart(chart, "J2")
+        line = LineChart()
+        line.y_axis.title = t.gettext("Customer NPS")
+        _chart(ws, line, t.gettext("Customer NPS by week"), rows=len(weeks), at="J2")
 
     def departments(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
@@ -246,14 +241,9 @@ class _Sheets:
                                 kinds.get("idea", 0), share, _round(row.median_ack_hours, 1),
                                 row.resolved, row.open, row.open_overdue]))
         if ids:
-            chart = BarChart()
-            chart.type = "bar"
-            chart.title = t.gettext("Signals per department")
-            chart.height, chart.width = 8, 18
-            chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=len(ids) + 1),
-                           titles_from_data=True)
-            chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=len(ids) + 1))
-            ws.add_chart(chart, "M2")
+            bars = BarChart()
+            bars.type = "bar"
+            _chart(ws, bars, t.gettext("Signals per department"), rows=len(ids), at="M2")
 
     def signals(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
@@ -362,6 +352,15 @@ def _text(ws: Any, value: str) -> Any:
     cell.data_type = "s"
     cell.quotePrefix = True  # and it stays text when someone edits it in Excel or LibreOffice
     return cell
+
+
+def _chart(ws: Any, chart: Any, title: str, *, rows: int, at: str) -> None:
+    """A native chart of column 3 against the labels of column 1, `rows` rows below the header."""
+    chart.title = title
+    chart.height, chart.width = 8, 18
+    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=rows + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
+    ws.add_chart(chart, at)
 
 
 def _round(value: float | None, digits: int = 0) -> float | int | None:
