@@ -26,7 +26,8 @@ class Rule:
     event: str
     label: str | None  # None: its buttons are values (the digits of a rating)
     by: Literal["head", "reporter"]
-    states: tuple[Callable[[Signal], None], ...] = ()
+    states: tuple[Callable[[Signal], None], ...] = ()  # what the case must be
+    once: Callable[[Session, Signal], None] | None = None  # what must not have happened yet
     needs_department: bool = False  # a department to move it to, chosen first
     note_prompt: str | None = None  # the question for a required note or reason
 
@@ -55,7 +56,8 @@ RULES: dict[Action, Rule] = {  # labels in the order cards show them
                                    (guards.require_reroutable,), needs_department=True),
     Action.REOPEN: Rule("reopened", N_("Not resolved"), "reporter", (_not_resolved_yet,),
                         note_prompt=N_("Why is it not resolved? ")),
-    Action.RATE: Rule("rated", None, "reporter", (_rated_once_resolved,)),
+    Action.RATE: Rule("rated", None, "reporter", (_rated_once_resolved,),
+                      once=guards.require_not_rated),
 }
 
 
@@ -68,6 +70,8 @@ def allowed(session: Session, action: Action, person: Person | None, signal: Sig
         guards.require_reporter(person, signal)
     for state in rule.states:
         state(signal)
+    if rule.once is not None:
+        rule.once(session, signal)
 
 
 def action_of(name: str) -> Action | None:

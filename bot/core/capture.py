@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from bot.core import domain, inputs
@@ -108,6 +108,27 @@ def draft_problems(draft: Draft) -> dict[str, InvalidInput]:
     forms show every problem next to its field at once."""
     parsed = _validated("", draft)  # the form's fields (who reports is checked on capture)
     return parsed if isinstance(parsed, dict) else {}
+
+
+def check_answer(field: str, value: Any) -> Any:
+    """One answer of a step-by-step report, checked as capture will check it (the same
+    validator): its parsed value, or the InvalidInput about that field."""
+    info = ParsedDraft.model_fields[field]
+    checker = _ANSWERS.get(field)
+    if checker is None:
+        annotated: Any = Annotated[info.annotation, *info.metadata]  # the field as declared
+        checker = _ANSWERS[field] = TypeAdapter(annotated)
+    try:
+        return checker.validate_python(value)
+    except ValidationError as invalid:
+        cause = (invalid.errors()[0].get("ctx") or {}).get("error")
+        if isinstance(cause, _Refused):
+            raise cause.refusal from None
+        raise InvalidInput(N_("“%(value)s” is not valid here."), value=str(value)[:40]
+                           ).at(field) from None
+
+
+_ANSWERS: dict[str, TypeAdapter[Any]] = {}
 
 
 def capture_many(core: Core, requests: Sequence[tuple[str, Draft]]

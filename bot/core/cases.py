@@ -14,7 +14,7 @@ from bot.core.actions import allowed
 from bot.core.cards import mark_moved, note_reporter, post_cards, to_department, update_cards
 from bot.core.context import Core
 from bot.core.domain import Action, Status
-from bot.core.errors import InvalidInput, InvalidTransition
+from bot.core.errors import InvalidInput
 from bot.core.i18n import N_
 from bot.core.lookups import department_by_slug, department_of, person_of, row_id, signal_of
 from bot.core.trail import record_event
@@ -115,9 +115,6 @@ def rate(core: Core, actor: str, ref: str, value: int | str) -> SignalView:
     score_value = inputs.parse_score(value)
     with core.db.write() as session:
         person, signal = _acting(core, session, actor, ref, Action.RATE)
-        if q.handling_rating(session=session, signal_id=row_id(signal)) is not None:
-            raise InvalidTransition(N_("You have already rated %(ref)s."),
-                                    ref=format_ref(row_id(signal)))
         session.add(Score(kind="internal", source="handling", value=score_value,
                           at=core.clock(), signal_id=signal.id, person_id=person.id,
                           rater_department_id=signal.reporter_department_id,

@@ -70,3 +70,10 @@ def require_can_view(session: Session, person: Person | None, department: Depart
     if not allowed:
         raise Forbidden(N_("Only members and heads of %(department)s can see its signals."),
                         department=department.name)
+
+
+def require_not_rated(session: Session, signal: Signal) -> None:
+    """Rated at most once."""
+    if q.handling_rating(session=session, signal_id=row_id(signal)) is not None:
+        raise InvalidTransition(N_("You have already rated %(ref)s."),
+                                ref=format_ref(row_id(signal)))

@@ -81,6 +81,12 @@ def departments(core: Core) -> list[DepartmentView]:
         return [department_view(d) for d in q.active_departments(session=session)]
 
 
+def find_department(core: Core, typed: str) -> DepartmentView:
+    """The active department a person typed (a slug, any case), or a refusal listing them."""
+    with core.db.read() as session:
+        return department_view(department_by_slug(session, typed))
+
+
 def require_leadership(core: Core, actor: str) -> PersonView:
     """The actor, if leadership or an admin (digests, exports); Forbidden otherwise."""
     found = person(core, actor)

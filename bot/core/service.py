@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.core import capture as capturing
 from bot.core import cases, digest, people, pulses, queues
@@ -68,6 +69,15 @@ class VocService(Core):
     def departments(self) -> list[DepartmentView]:
         """Active departments, for pickers."""
         return people.departments(self)
+
+    def find_department(self, typed: str) -> DepartmentView:
+        """The active department a person typed, or a refusal listing the known ones."""
+        return people.find_department(self, typed)
+
+    @staticmethod
+    def check_answer(field: str, value: Any) -> Any:
+        """One answer of a step-by-step report, checked as capture checks it."""
+        return capturing.check_answer(field, value)
 
     def require_leadership(self, actor: str) -> PersonView:
         """The actor, if leadership or an admin (digests, exports); Forbidden otherwise."""

@@ -1,0 +1,71 @@
+"""Lines typed at the terminal.
+
+On a terminal: prompt_toolkit's line editing and history (arrows, Ctrl-A/E, pasting long text
+whole). From a pipe (the README tour, tests): plain lines, echoed so the transcript reads like a
+dialog. Either way Ctrl-C stops the chat at once: the plain reader is a daemon thread, so
+nothing waits for an Enter that never comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TextIO
+
+
+class Lines:
+    """The keyboard of one terminal chat."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self._interactive = _is_terminal(stdin) and _is_terminal(stdout)
+        self._queue: asyncio.Queue[str | None] | None = None
+        self._session: object | None = None
+
+    async def read(self, prompt: str) -> str | None:
+        """One line (without its newline); None at the end of input."""
+        if self._interactive:
+            return await self._edited(prompt)
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        line = await self._piped().get()
+        if line is not None:  # echo piped input so a transcript reads like a dialog
+            self.stdout.write(line + "\n")
+            self.stdout.flush()
+        return line
+
+    async def _edited(self, prompt: str) -> str | None:
+        from prompt_toolkit import PromptSession  # only a real terminal needs it
+
+        if self._session is None:
+            self._session = PromptSession()
+        session = self._session
+        assert isinstance(session, PromptSession)
+        try:
+            return str(await session.prompt_async(prompt))
+        except EOFError:  # Ctrl-D
+            return None
+
+    def _piped(self) -> asyncio.Queue[str | None]:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            loop, queue = asyncio.get_running_loop(), self._queue
+
+            def pump() -> None:
+                try:
+                    for line in iter(self.stdin.readline, ""):
+                        loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
+                    loop.call_soon_threadsafe(queue.put_nowait, None)
+                except (RuntimeError, ValueError):  # the chat ended first (loop or file closed)
+                    return
+
+            threading.Thread(target=pump, name="voc-console-input", daemon=True).start()
+        return self._queue
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
