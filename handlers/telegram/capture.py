@@ -21,6 +21,7 @@ from telegram.ext import ConversationHandler
 
 from bot.core import render
 from bot.core.domain import Kind
+from bot.core.errors import VocError
 from bot.core.messages import Button, OutboundMessage
 from bot.core.service import Draft
 from handlers.telegram.buttons import decode
@@ -113,6 +114,8 @@ async def on_text(update: Update, context: Context) -> int:
     message = update.effective_message
     assert message is not None
     _me, t = await whoami(update, context)
+    if not await _passes(update, context, "text", message.text):
+        return TEXT  # asked again: the refusal says why
     _draft(context)["text"] = message.text
     await reply(update, text_message(t.gettext("Customer (optional): "),
                                      (Button("skip", "", t.gettext("Skip")),)))
@@ -125,7 +128,10 @@ async def on_customer(update: Update, context: Context) -> int:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(None)
     elif update.effective_message:
-        _draft(context)["customer"] = update.effective_message.text
+        typed = update.effective_message.text
+        if not await _passes(update, context, "customer", typed):
+            return CUSTOMER
+        _draft(context)["customer"] = typed
     _me, t = await whoami(update, context)
     keypad = tuple(Button("value", "", str(v), value=str(v)) for v in range(11))
     await reply(update, text_message(t.gettext("Customer's score 0-10 (optional): "),
@@ -145,6 +151,7 @@ async def on_score(update: Update, context: Context) -> int:
     suggested = await asyncio.to_thread(service.suggest, _draft(context)["text"])
     others = await asyncio.to_thread(service.departments)
     ordered = [suggested, *(d for d in others if d.slug != suggested.slug)]
+    _draft(context)["suggested"] = suggested.slug
     await reply(update, text_message(t.gettext("Which department should handle it?"), tuple(
         Button("department", "", ("✓ " if d is suggested else "") + d.name, value=d.slug)
         for d in ordered)))
@@ -183,7 +190,9 @@ async def on_confirm(update: Update, context: Context) -> int:
     draft = _draft(context)
     return await _capture(update, context, Draft(
         draft["kind"], draft["text"], customer=draft.get("customer"), score=draft.get("score"),
-        department=draft.get("department"),
+        # The suggestion kept is the suggestion (its reason stays "matched: ..."), no choice.
+        department=None if draft.get("department") == draft.get("suggested")
+        else draft.get("department"),
         dedupe_key=f"telegram:{query.message.chat.id}:{query.message.message_id}"))
 
 
@@ -196,5 +205,23 @@ async def on_cancel(update: Update, context: Context) -> int:
         context.user_data.pop("draft", None)
         context.user_data.pop("pending", None)
     _me, t = await whoami(update, context)
-    await reply(update, text_message(t.gettext("Cancelled.")))
+    typed = update.effective_message.text if update.effective_message else None
+    command = (typed or "").split(None, 1)[0].split("@")[0] if not update.callback_query else ""
+    if command.startswith("/") and command != "/cancel":  # never swallowed without a word
+        await reply(update, text_message(t.gettext(
+            "Cancelled the report. Send %(command)s again to run it.") % {"command": command}))
+    else:
+        await reply(update, text_message(t.gettext("Cancelled.")))
     return END
+
+
+async def _passes(update: Update, context: Context, field: str, value: str | None) -> bool:
+    """Whether an answer passes capture's check for `field`; if not, the refusal is sent and
+    the same question stays open (what was typed before is kept)."""
+    try:
+        voc(context).service.check_answer(field, value or "")
+        return True
+    except VocError as error:
+        _me, t = await whoami(update, context)
+        await reply(update, text_message("⚠ " + error.render(t)))
+        return False
