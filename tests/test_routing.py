@@ -365,3 +365,12 @@ def test_a_long_text_is_fast(router: Router) -> None:
     # Cold includes stemming every distinct word once; the margin absorbs slow CI machines.
     assert cold < 0.030
     assert warm < 0.010
+
+
+def test_the_reason_names_each_matching_word_once(router: Router) -> None:
+    # One word of the text can match two keywords ("delivery" and "deliver"): named once.
+    for text in ("The sofa was delivered late and the delivery crew was rude",
+                 "Delivery was late again, deliveries always are"):
+        words = [w.casefold() for w in router.suggest(text).matched]
+        assert words and not any(a != b and (a.startswith(b) or b.startswith(a))
+                                 for a in words for b in words), words

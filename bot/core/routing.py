@@ -165,8 +165,7 @@ class Router:
         if best_score == 0.0:
             return Suggestion(self._triage, (), True)
         best_hits.sort(key=lambda h: (-h[0], h[1]))
-        labels = tuple(dict.fromkeys(h[2] for h in best_hits))[:MAX_MATCHED]
-        return Suggestion(best_slug, labels, False)
+        return Suggestion(best_slug, _distinct(h[2] for h in best_hits), False)
 
     def _match(self, text: str) -> dict[str, float]:
         """Map each vocabulary stem found in the text to 1.0 (exact) or PREFIX_FACTOR."""
@@ -185,6 +184,19 @@ class Router:
             for v in related:
                 found.setdefault(v, PREFIX_FACTOR)
         return found
+
+
+def _distinct(labels: Iterable[str]) -> tuple[str, ...]:
+    """The reason's words, strongest first, without near-repeats ("deliver" after "delivery":
+    one word of the text matched both)."""
+    kept: list[str] = []
+    for label in labels:
+        folded = label.casefold()
+        if not any(folded.startswith(k) or k.startswith(folded) for k in map(str.casefold, kept)):
+            kept.append(label)
+        if len(kept) == MAX_MATCHED:
+            break
+    return tuple(kept)
 
 
 def _heads(stem: str) -> tuple[str, ...]:
