@@ -9,13 +9,13 @@ from __future__ import annotations
 from tests.test_telegram_flows import PAVEL, Bot, bot  # noqa: F401 (bot: a fixture)
 
 
-def start_report(bot: Bot) -> None:
-    bot.say(PAVEL, "/start")
+def start_report(running: Bot) -> None:
+    running.say(PAVEL, "/start")
     welcome = bot.fake.expect(PAVEL.id, r"Which department")
-    bot.press(PAVEL, welcome, "Customer support")
-    bot.fake.expect(PAVEL.id, r"Your department: support")
-    bot.say(PAVEL, "/complaint")
-    bot.fake.expect(PAVEL.id, r"What did the customer say\?")
+    running.press(PAVEL, welcome, "Customer support")
+    running.fake.expect(PAVEL.id, r"Your department: support")
+    running.say(PAVEL, "/complaint")
+    running.fake.expect(PAVEL.id, r"What did the customer say\?")
 
 
 def test_a_bad_answer_is_asked_again_and_nothing_is_lost(bot: Bot) -> None:  # noqa: F811

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import parse_pattern
+from babel.dates import get_timezone_location, parse_pattern
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -55,6 +55,9 @@ class Translator:
         self.timezone = ZoneInfo(timezone)
         self._catalog = _translations(self.locale)
         self._babel_locale = Locale.parse(self.locale)
+        # Due dates are in company time, read by people in other zones too: say which.
+        self._zone = get_timezone_location(self.timezone, locale=self._babel_locale,
+                                           return_city=True)
 
     def gettext(self, message: str) -> str:
         """The message in the reader's language."""
@@ -65,6 +68,8 @@ class Translator:
         return self._catalog.ngettext(singular, plural, count)
 
     def when(self, moment: datetime) -> str:
-        """A moment in company time, formatted the reader's way (short date and time)."""
+        """A moment in company time, formatted the reader's way (short date and time) with the
+        company's time zone: "25 Nov 17:00 (Moscow)"."""
         # Babel's format_datetime parses the locale and the pattern on every call: done once.
-        return str(_SHORT.apply(moment.astimezone(self.timezone), self._babel_locale))
+        local = _SHORT.apply(moment.astimezone(self.timezone), self._babel_locale)
+        return f"{local} ({self._zone})"
