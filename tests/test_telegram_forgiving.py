@@ -11,7 +11,7 @@ from tests.test_telegram_flows import PAVEL, Bot, bot  # noqa: F401 (bot: a fixt
 
 def start_report(running: Bot) -> None:
     running.say(PAVEL, "/start")
-    welcome = bot.fake.expect(PAVEL.id, r"Which department")
+    welcome = running.fake.expect(PAVEL.id, r"Which department")
     running.press(PAVEL, welcome, "Customer support")
     running.fake.expect(PAVEL.id, r"Your department: support")
     running.say(PAVEL, "/complaint")
