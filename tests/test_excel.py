@@ -136,7 +136,7 @@ def test_cli_export_import_and_digest(db_url: str, tmp_path: Path) -> None:
     result = invoke("export", "--from", "2026-11-01", "--to", "2026-11-30", "-o", str(out),
                     db_url=db_url)
     assert result.exit_code == 0, result.output
-    assert load_workbook(out)["Scores"]["D2"].value == 9
+    assert load_workbook(out).worksheets[4]["D2"].value == 9  # Scores, in the company language
     assert invoke("export", "-o", str(tmp_path / "x.csv"), db_url=db_url).exit_code == 2
     result = invoke("digest", "--week", "2026-W45", "--dry-run", db_url=db_url, VOC_LOCALE="en")
     assert result.exit_code == 0, result.output

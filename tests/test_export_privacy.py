@@ -70,7 +70,7 @@ def pulses_and_cases(service: VocService, clock: FakeClock) -> tuple[str, str, d
 
 def check_pulses(content: bytes, t: Translator) -> None:
     scores = rows_of(content, "Scores")
-    pulse = [row for row in scores if row["Source"] == "pulse"]
+    pulse = [row for row in scores if row["Source"] == t.gettext("pulse")]
     # never one row per answer: no score, no comment, no rating department, no second
     assert all(row["Score"] is None and row["Rating department"] is None for row in pulse)
     assert SECRET_COMMENT not in every_cell(content) and "fine" not in every_cell(content)
@@ -88,7 +88,7 @@ def check_pulses(content: bytes, t: Translator) -> None:
 
 def check_anonymity(content: bytes, hidden: str, named: str, t: Translator) -> None:
     scores = rows_of(content, "Scores")
-    handling = {row["Signal"]: row for row in scores if row["Source"] == "handling"}
+    handling = {row["Signal"]: row for row in scores if row["Source"] == t.gettext("handling")}
     assert handling[named]["Rating department"] == "Sales"
     assert handling[hidden]["Rating department"] is None  # Kate's department stays unsaid
     assert (handling[hidden]["Rated department"], handling[hidden]["Score"]) == (
@@ -98,7 +98,8 @@ def check_anonymity(content: bytes, hidden: str, named: str, t: Translator) -> N
     anonymous = t.gettext("anonymous")
     assert signal["Reported by"] == anonymous
     events = [r for r in rows_of(content, "Events") if r["Ref"] == hidden]
-    assert {r["Action"] for r in events} >= {"captured", "resolved", "rated"}
+    assert {r["Action"] for r in events} >= {t.gettext(a) for a in ("captured", "resolved",
+                                                                   "rated")}
     assert all(r["By"] in (anonymous, "Olga Petrova", None) for r in events), events
     assert "Kate Brown" not in {v for r in [*events, signal] for v in r.values()}
 
