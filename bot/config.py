@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Seconds any wait on the database may last (connect, pool, statement, lock), so a database
     # that hangs fails a request clearly instead of holding it.
     voc_db_timeout: float = Field(default=30.0, gt=0, le=3600)
+    # Seconds between reads of an idle outbox: a safety net only. Rows queued by this process,
+    # and on PostgreSQL by any process (LISTEN/NOTIFY), are delivered at once.
+    voc_outbox_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator(
         "voc_timezone",

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from bot.config import Settings
 from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
-from jobs.dispatcher import Dispatcher, RetryPolicy
+from jobs.dispatcher import PLATFORM_LIMITS, Dispatcher, RetryPolicy
 
 log = logging.getLogger(__name__)
 DISPATCHER_STALE = timedelta(seconds=30)
@@ -119,7 +119,8 @@ class Runtime:
         runtime.dispatcher = Dispatcher(
             service.db, [], policy=RetryPolicy(
                 max_attempts=settings.voc_outbox_max_attempts,
-                max_age=timedelta(hours=settings.voc_outbox_max_age_hours)))
+                max_age=timedelta(hours=settings.voc_outbox_max_age_hours)),
+            limits=PLATFORM_LIMITS, poll_seconds=settings.voc_outbox_poll_seconds)
         return runtime
 
     # -- start and stop ---------------------------------------------------------------------
@@ -160,6 +161,7 @@ class Runtime:
         if self.dispatcher is not None:  # a new dict: the dispatcher may be iterating the old
             self.dispatcher.ports = self.dispatcher.ports | dict.fromkeys(
                 adapter.port.platforms, adapter.port)
+            self.dispatcher.wake()  # its rows waited for it
         return True
 
     async def _keep_starting(self, name: str, adapter: ChatAdapter) -> None:

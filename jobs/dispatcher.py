@@ -26,6 +26,17 @@ served again within 5 minutes, without `voc outbox retry`), and is dead-lettered
 BOTH hold: it failed `max_attempts` times (VOC_OUTBOX_MAX_ATTEMPTS, default 8) AND it is
 older than `max_age` (24 hours). An outage of minutes or hours therefore loses nothing;
 `voc outbox retry` gives a dead row `max_attempts` fresh attempts.
+
+Waking (`run`). A transaction of this process that queues rows wakes the dispatcher right after
+its commit; on PostgreSQL a LISTEN connection wakes it for other processes' commits too
+(storage/outbox.py). Between wakes it sleeps until the next row falls due (a postponed retry,
+an expired lease) or a rate-limited destination may send again, and reads the outbox every
+`poll_seconds` as a safety net (a SQLite database written by another process, a lost LISTEN
+connection). Idle, it reads and never writes: rows are claimed only when one is due.
+
+Rate limits (`Rate`, `PLATFORM_LIMITS`). Each delivery draws one token from each of its token
+buckets: a burst may go at once, then the bucket refills at the platform's steady rate. A
+destination or platform whose bucket is empty is left out of the claim until it refills.
 """
 
 from __future__ import annotations
@@ -36,11 +47,12 @@ import contextlib
 import inspect
 import logging
 import random
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from bot.core.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
 from bot.core.messages import OutboundFile, OutboundMessage
@@ -51,6 +63,9 @@ from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+POLL_SECONDS = 5.0  # the safety-net read of an idle outbox (VOC_OUTBOX_POLL_SECONDS)
+HEARTBEAT_SECONDS = 10.0  # an idle dispatcher says it is alive this often, without the database
+RECHECK_SECONDS = 0.2  # a due row was not claimable (another replica is taking it): look again
 
 
 @dataclass
@@ -75,21 +90,137 @@ class RetryPolicy:
         return attempts >= self.max_attempts and age >= self.max_age
 
 
-@dataclass
-class _Window:
-    """Sliding-window limiter: when may the next message go out?"""
+@dataclass(frozen=True)
+class Rate:
+    """A token bucket: `burst` messages may go at once, then `per_second` on average."""
 
-    count: int
-    seconds: float
-    sent: deque[float] = field(default_factory=deque)
+    burst: int
+    per_second: float
+
+
+# What each bucket holds back while it is empty: the rows of the destinations that drew on it,
+# all the platform's rows, or none (the row waits in memory, or is postponed, when its turn comes).
+Holds = Literal["destination", "platform", "nothing"]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One bucket a delivery draws on; `key` names what the platform counts (a channel, a
+    chat, a whole workspace), so deliveries that share a key share the bucket."""
+
+    key: str
+    rate: Rate
+    holds: Holds = "destination"
+
+
+# (destination, operation) -> the buckets one delivery draws on.
+Limits = Callable[[str, str], Sequence[Limit]]
+
+# -- what the platforms allow ----------------------------------------------------------------
+# Where a platform states "N per W seconds", burst + per_second * W <= N: a bucket holds at
+# most `burst` tokens when a window starts and gains per_second * W during it, so no window of
+# W seconds ever carries more than N messages.
+#
+# Slack, chat.postMessage: "Posting messages: 1 per second. Short bursts >1 allowed. If you
+# attempt bursts, there is no guarantee that messages will be delivered" (rate-limit docs,
+# https://docs.slack.dev/apis/web-api/rate-limits); the method's page: "1 message per second to
+# a specific channel ... limiting posting to several hundred messages per minute [across the
+# workspace]. Generous burst behavior is also granted"
+# (https://docs.slack.dev/reference/methods/chat.postMessage). Slack does not say how long a
+# burst may be, so we take 3: a report's card plus a couple of others to the same channel go out
+# at once, and a longer burst would risk a 429 (a Retry-After wait: no message lost, but slower).
+SLACK_CHANNEL = Rate(burst=3, per_second=1.0)
+# "Several hundred messages per minute" read as its floor, 300: 10 + 4/s * 60 = 250 <= 300.
+SLACK_WORKSPACE = Rate(burst=10, per_second=4.0)
+# chat.update is Web API Tier 3, "50+ per minute" per app and workspace (rate-limit docs):
+# 5 + 0.75/s * 60 = 50.
+SLACK_UPDATES = Rate(burst=5, per_second=0.75)
+# Telegram, Bots FAQ "My bot is hitting limits, how do I avoid this?"
+# (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): "When
+# sending messages inside a particular chat, avoid sending more than one message per second. We
+# may allow short bursts that go over this limit"; "the API will not allow more than 30 messages
+# per second or so" (bulk, to many chats); "your bot will not be able to send more than 20
+# messages per minute to the same group". Edits count as messages here (an edit can be
+# flood-limited too). A private chat gets Slack's burst of 3; a group 5 + 15/min * 1 min = 20;
+# everything 5 + 25/s * 1 s = 30.
+TELEGRAM_PRIVATE = Rate(burst=3, per_second=1.0)
+TELEGRAM_GROUP = Rate(burst=5, per_second=15 / 60)
+TELEGRAM_OVERALL = Rate(burst=5, per_second=25.0)
+
+
+def slack_limits(destination: str, operation: str) -> list[Limit]:
+    """A post draws on its channel's bucket and the workspace's; an edit on chat.update's."""
+    if operation == "update":
+        return [Limit("slack:chat.update", SLACK_UPDATES, "nothing")]
+    return [Limit(destination, SLACK_CHANNEL),
+            Limit("slack:chat.postMessage", SLACK_WORKSPACE, "platform")]
+
+
+def telegram_limits(destination: str, operation: str) -> list[Limit]:
+    """The chat's bucket (a group's forum topics share their group's) and the bot's overall.
+    Groups and channels have negative ids (`telegram:-1001/7`), people positive ones. A long
+    message the port splits into several draws one token only."""
+    chat = destination.partition("/")[0]
+    group = not chat.partition(":")[2].isdecimal()
+    return [Limit(chat, TELEGRAM_GROUP if group else TELEGRAM_PRIVATE),
+            Limit("telegram:*", TELEGRAM_OVERALL, "platform")]
+
+
+PLATFORM_LIMITS: Mapping[str, Limits] = {"slack": slack_limits, "telegram": telegram_limits}
+
+
+def declared_limits(limit: RateLimit, platform: str) -> Limits:
+    """The buckets of a port's own `RateLimit` (ports without an entry in the dispatcher's
+    limits: the terminal, test doubles): `count` at once, then `count` per `seconds`."""
+    def limits(destination: str, operation: str) -> list[Limit]:
+        count, seconds = limit.per_destination
+        found = [Limit(destination, Rate(count, count / seconds))]
+        if limit.overall:
+            count, seconds = limit.overall
+            found.append(Limit(f"{platform}:*", Rate(count, count / seconds), "platform"))
+        return found
+
+    return limits
+
+
+@dataclass
+class _Bucket:
+    """A token bucket's state: `tokens` at time `at`, and the destinations that drew on it."""
+
+    limit: Limit
+    platform: str
+    tokens: float
+    at: float
+    destinations: set[str] = field(default_factory=set)
+
+    def _refill(self, now: float) -> None:
+        rate = self.limit.rate
+        self.tokens = min(float(rate.burst), self.tokens + (now - self.at) * rate.per_second)
+        self.at = max(self.at, now)
 
     def wait(self, now: float) -> float:
-        while self.sent and now - self.sent[0] >= self.seconds:
-            self.sent.popleft()
-        return 0.0 if len(self.sent) < self.count else self.seconds - (now - self.sent[0])
+        """Seconds until a token is free (0: now)."""
+        self._refill(now)
+        missing = 1.0 - self.tokens
+        return 0.0 if missing <= 1e-9 else missing / self.limit.rate.per_second
 
-    def record(self, now: float) -> None:
-        self.sent.append(now)
+    def take(self, now: float, destination: str) -> None:
+        self._refill(now)
+        self.tokens -= 1.0
+        self.destinations.add(destination)
+
+    def full(self, now: float) -> bool:
+        self._refill(now)
+        return self.tokens >= self.limit.rate.burst
+
+
+@dataclass
+class _Blocked:
+    """What the claim leaves out because its buckets are empty, and when the first refills."""
+
+    destinations: list[str] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    frees_in: float | None = None
 
 
 class LeaseLost(Exception):
@@ -103,7 +234,10 @@ class Dispatcher:
     def __init__(self, db: Database, ports: Sequence[DeliveryPort], *,
                  clock: Callable[[], datetime] = utc_now, policy: RetryPolicy | None = None,
                  batch: int = 50, lease: timedelta = timedelta(seconds=60),
-                 max_inline_wait: float = 5.0, ordered: bool = False) -> None:
+                 max_inline_wait: float = 5.0, ordered: bool = False,
+                 limits: Mapping[str, Limits] | None = None, poll_seconds: float = POLL_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.db = db
         self.ports = {platform: port for port in ports for platform in port.platforms}
         self.clock = clock
@@ -114,22 +248,117 @@ class Dispatcher:
         self.call_timeout = lease.total_seconds() / 2
         self.max_inline_wait = max_inline_wait
         self.ordered = ordered  # one queue in id order instead of destinations in parallel
-        self._windows: dict[str, _Window] = {}
+        # Platform -> its buckets (PLATFORM_LIMITS in production); others use the port's own.
+        self.limits = dict(limits or {})
+        self.poll_seconds = poll_seconds
+        self.monotonic = monotonic  # the rate limits' clock, and how they wait (tests: fakes)
+        self.sleep = sleep
+        self._buckets: dict[str, _Bucket] = {}
         self._held: dict[int, datetime] = {}  # rows claimed and not yet settled -> lease token
         self._lease_lock = asyncio.Lock()  # renewals and hand-backs see the same tokens
+        self._wake: asyncio.Event | None = None  # set while `run` runs
         self.alive_at: datetime | None = None  # for health checks
 
-    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
-        """Deliver until `stop` is set; sleep briefly when there is nothing to do."""
-        while not stop.is_set():
+    async def run(self, stop: asyncio.Event, *, idle_seconds: float | None = None) -> None:
+        """Deliver until `stop` is set. Woken by commits that queue rows (see the module
+        docstring); otherwise the outbox is read when a row falls due and every
+        `idle_seconds` (default `poll_seconds`)."""
+        poll = self.poll_seconds if idle_seconds is None else idle_seconds
+        loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
+
+        def woken_by_commit() -> None:  # in the committing thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to wake
+                loop.call_soon_threadsafe(wake.set)
+
+        unsubscribe = outbox.on_commit(self.db.engine.url, woken_by_commit)
+        helpers = [asyncio.create_task(self._stop_wakes(stop), name="outbox-stop")]
+        if self.db.dialect == "postgresql":
+            helpers.append(asyncio.create_task(self._listen(), name="outbox-listen"))
+        try:
+            while not stop.is_set():
+                await self._idle(await self._turn(poll))
+        finally:
+            unsubscribe()
+            for helper in helpers:
+                helper.cancel()
+            for helper in helpers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
+            self._wake = None
+
+    def wake(self) -> None:
+        """Look at the outbox now (a port joined, say); from the event loop's thread."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _turn(self, poll: float) -> float:
+        """Deliver what is due; return how long the outbox may be left alone."""
+        self.alive_at = self.clock()
+        assert self._wake is not None
+        self._wake.clear()  # before reading: a commit from now on wakes the next turn
+        if not self.ports:
+            return poll
+        try:
+            blocked = self._blocked()
+            due = await asyncio.to_thread(self._next_due, blocked)
+            now = self.clock()
+            if due is not None and due <= now:
+                # Nothing claimed although a row was due: another replica is claiming it (its
+                # lease will show in the next read), so look again shortly, not at once.
+                return 0.0 if await self.run_once() else min(poll, RECHECK_SECONDS)
+            wait = poll if due is None else min(poll, (due - now).total_seconds())
+            return wait if blocked.frees_in is None else min(wait, blocked.frees_in)
+        except Exception:
+            log.exception("outbox dispatch failed; retrying shortly")
+            return min(poll, 1.0)
+
+    async def _idle(self, seconds: float) -> None:
+        """Sleep `seconds` unless woken (a commit, NOTIFY, stop), saying we are alive."""
+        assert self._wake is not None
+        end = asyncio.get_running_loop().time() + seconds
+        while (left := end - asyncio.get_running_loop().time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(left, HEARTBEAT_SECONDS))
+                return
+            self.alive_at = self.clock()
+
+    async def _stop_wakes(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.wake()
+
+    async def _listen(self) -> None:
+        """PostgreSQL: wake on every NOTIFY of the outbox channel (rows queued by any process),
+        over a connection of its own; reconnect with backoff while the poll stands in."""
+        import psycopg  # PostgreSQL only
+
+        engine = self.db.engine
+        _args, params = engine.dialect.create_connect_args(engine.url)
+        params.pop("context", None)  # SQLAlchemy's adapters; LISTEN needs none
+        params.setdefault("connect_timeout", 10)
+        failures = 0
+        while True:
             try:
-                delivered = await self.run_once()
-            except Exception:
-                log.exception("outbox dispatch failed; retrying shortly")
-                delivered = 0
-            if not delivered:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+                connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+                async with connection:
+                    await connection.execute(f"LISTEN {outbox.CHANNEL}")
+                    if failures:
+                        log.info("outbox: listening for new rows again")
+                    failures = 0
+                    self.wake()  # rows queued while nobody listened
+                    async for _notice in connection.notifies():
+                        self.wake()
+            except Exception as exc:  # whatever broke it, the poll stands in meanwhile
+                failures += 1
+                log.warning("outbox: no LISTEN connection (%s); other processes' rows are "
+                            "found by the poll until it is back", type(exc).__name__)
+            await asyncio.sleep(min(60.0, 2.0 ** failures))
+
+    def _next_due(self, blocked: _Blocked) -> datetime | None:
+        platforms = [p for p in self.ports if p not in blocked.platforms]
+        with self.db.read() as session:
+            return outbox.next_due(session=session, platforms=platforms,
+                                   skip_destinations=blocked.destinations)
 
     async def run_once(self) -> int:
         """Claim one batch and try each row once; return how many rows were handled."""
@@ -165,28 +394,33 @@ class Dispatcher:
             for item in claimed:  # unsettled ones (an error above) wait for their lease
                 self._held.pop(item.row.id or 0, None)
 
-    def _claim(self, blocked: tuple[list[str], list[str]]) -> list[outbox.Claimed]:
-        destinations, platforms = blocked
+    def _claim(self, blocked: _Blocked) -> list[outbox.Claimed]:
         with self.db.write() as session:
             return outbox.claim_due(
-                session=session, platforms=[p for p in self.ports if p not in platforms],
-                skip_destinations=destinations, now=self.clock(), limit=self.batch,
+                session=session,
+                platforms=[p for p in self.ports if p not in blocked.platforms],
+                skip_destinations=blocked.destinations, now=self.clock(), limit=self.batch,
                 lease=self.lease)
 
-    def _blocked(self) -> tuple[list[str], list[str]]:
+    def _blocked(self) -> _Blocked:
         """Destinations and platforms whose rate limit has no free slot now. Their rows stay
         queued, unclaimed, until it frees: claiming them only to hand them back made a
         backlog (Telegram allows a group 20 messages a minute) cost CPU and write
         transactions in proportion to its size, all the time it waited."""
-        now = asyncio.get_running_loop().time()
-        destinations: list[str] = []
-        platforms: list[str] = []
-        for key, window in list(self._windows.items()):
-            if window.wait(now) > 0:
-                (platforms if key.endswith(":*") else destinations).append(key.removesuffix(":*"))
-            elif not window.sent:
-                del self._windows[key]  # nothing sent lately: forget it (one per person DMed)
-        return destinations, platforms
+        now = self.monotonic()
+        blocked = _Blocked()
+        for key, bucket in list(self._buckets.items()):
+            wait = bucket.wait(now)
+            if wait > 0 and bucket.limit.holds != "nothing":
+                if bucket.limit.holds == "platform":
+                    blocked.platforms.append(bucket.platform)
+                else:
+                    blocked.destinations.extend(bucket.destinations)
+                blocked.frees_in = wait if blocked.frees_in is None else min(
+                    wait, blocked.frees_in)
+            elif bucket.full(now):
+                del self._buckets[key]  # as good as new: forget it (one per person DMed)
+        return blocked
 
     # -- leases -----------------------------------------------------------------------------
     async def _keep_leases(self) -> None:
@@ -233,28 +467,31 @@ class Dispatcher:
 
     # -- delivery ---------------------------------------------------------------------------
     async def _deliver_in_order(self, items: list[outbox.Claimed]) -> None:
-        """Rows in queue order; on a hold-up the rest wait their turn."""
+        """Rows in queue order; on a hold-up the rest wait their turn. Waits for rate limits
+        add up to `max_inline_wait` per turn: a backlog paced by its limit must not hold the
+        batch (and the next claim, other destinations' new rows with it) for minutes."""
+        deadline = self.monotonic() + self.max_inline_wait
         for index, item in enumerate(items):
-            if not await self._deliver(item):
+            if not await self._deliver(item, deadline):
                 rest = [i.row.id for i in items[index + 1:] if i.row.id is not None]
                 if rest:
                     await self._release(rest)
                 return
 
-    async def _deliver(self, item: outbox.Claimed) -> bool:
+    async def _deliver(self, item: outbox.Claimed, deadline: float) -> bool:
         """Try one row; True if the destination may go on with its next row."""
         row = item.row
         assert row.id is not None
         port = self.ports[row.platform]
         try:
             if row.operation == "update":
-                return await self._update(row, port)
+                return await self._update(row, port, deadline)
             message_id = None
             if item.uncertain:
                 message_id = await self._platform(
                     row, port.find_sent(row.destination, row.dedupe_key))
             if message_id is None:
-                if not await self._take_slot(row, port):
+                if not await self._take_slot(row, port, deadline):
                     return False
                 message_id = await self._send(row, port)
             await self._finish(row.id, outbox.SENT, message_id, None)
@@ -287,7 +524,7 @@ class Dispatcher:
         return await self._platform(
             row, port.send(row.destination, message, dedupe_key=row.dedupe_key))
 
-    async def _update(self, row: Outbox, port: DeliveryPort) -> bool:
+    async def _update(self, row: Outbox, port: DeliveryPort, deadline: float) -> bool:
         assert row.id is not None and row.card_key is not None
         superseded, card = await asyncio.to_thread(self._card_state, row)
         if superseded:  # a newer snapshot of the same card is queued; it alone matters
@@ -300,39 +537,40 @@ class Dispatcher:
         if status != outbox.SENT or message_id is None:  # the card itself is still on its way
             await self._postpone(row.id, 1.0, "waiting for the card", count_attempt=False)
             return False
-        if not await self._take_slot(row, port):
+        if not await self._take_slot(row, port, deadline):
             return False
         await self._platform(row, port.update(
             row.destination, message_id, OutboundMessage.from_json(row.payload["message"])))
         await self._finish(row.id, outbox.SENT, message_id, None)
         return True
 
-    async def _take_slot(self, row: Outbox, port: DeliveryPort) -> bool:
-        """Wait for the rate limits; a long wait hands the row back instead of holding it."""
-        wait = self._slot_wait(row.destination, row.platform, port.rate_limit)
-        if wait > self.max_inline_wait:
-            assert row.id is not None
-            await self._postpone(row.id, wait, "rate limit", count_attempt=False)
-            return False
-        if wait > 0:
-            await asyncio.sleep(wait)
-        now = asyncio.get_running_loop().time()
-        self._window(row.destination, port.rate_limit.per_destination).record(now)
-        if port.rate_limit.overall:
-            self._window(f"{row.platform}:*", port.rate_limit.overall).record(now)
-        return True
+    async def _take_slot(self, row: Outbox, port: DeliveryPort, deadline: float) -> bool:
+        """Wait for a token of each of the row's buckets; a wait past `deadline` hands the row
+        back instead of holding it."""
+        assert row.id is not None
+        buckets = [self._bucket(limit, row.platform)
+                   for limit in self._limits(port, row.platform)(row.destination, row.operation)]
+        while True:  # other destinations' deliveries may take a shared token while we sleep
+            now = self.monotonic()
+            wait = max((bucket.wait(now) for bucket in buckets), default=0.0)
+            if wait <= 0:
+                for bucket in buckets:
+                    bucket.take(now, row.destination)
+                return True
+            if now + wait > deadline:
+                await self._postpone(row.id, wait, "rate limit", count_attempt=False)
+                return False
+            await self.sleep(wait)
 
-    def _slot_wait(self, destination: str, platform: str, limit: RateLimit) -> float:
-        now = asyncio.get_running_loop().time()
-        wait = self._window(destination, limit.per_destination).wait(now)
-        if limit.overall:
-            wait = max(wait, self._window(f"{platform}:*", limit.overall).wait(now))
-        return wait
+    def _limits(self, port: DeliveryPort, platform: str) -> Limits:
+        return self.limits.get(platform) or declared_limits(port.rate_limit, platform)
 
-    def _window(self, key: str, limit: tuple[int, float]) -> _Window:
-        if key not in self._windows:
-            self._windows[key] = _Window(*limit)
-        return self._windows[key]
+    def _bucket(self, limit: Limit, platform: str) -> _Bucket:
+        bucket = self._buckets.get(limit.key)
+        if bucket is None or bucket.limit != limit:
+            bucket = self._buckets[limit.key] = _Bucket(
+                limit, platform, float(limit.rate.burst), self.monotonic())
+        return bucket
 
     async def _failed(self, row: Outbox, exc: Exception) -> bool:
         assert row.id is not None

@@ -7,26 +7,42 @@ ran out may be claimed by another dispatcher, which sets a later lease; the firs
 renewal then finds its token gone and it leaves the row alone. No column beyond the lease is
 needed, and two claims can never hold the same token (the second one's lease starts after the
 first one's ended).
+
+Waking the dispatchers. A transaction that queues rows wakes, right after it commits, every
+dispatcher of this process on the same database (`on_commit`, called from whatever thread
+committed), and on PostgreSQL the other processes' too: `NOTIFY voc_outbox` in the same
+transaction, which PostgreSQL delivers only if it commits. A rolled-back transaction wakes no
+one. `next_due` tells an idle dispatcher when the next row falls due, so it polls only as a
+safety net.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Connection, event, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, or_, select
 
 from storage.models import Outbox
 
 PENDING, SENDING, SENT, DEAD, SUPERSEDED, SKIPPED = (
     "pending", "sending", "sent", "dead", "superseded", "skipped")
+CHANNEL = "voc_outbox"  # PostgreSQL LISTEN/NOTIFY channel: rows were queued
+_QUEUED = "voc_outbox_queued"  # session.info: this transaction queued rows (-> database URL)
+log = logging.getLogger(__name__)
+# Database URL -> what to call after a commit that queued rows there. Replaced, never mutated:
+# commits in worker threads read it while the event loop subscribes.
+_subscribers: dict[URL, tuple[Callable[[], None], ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,47 @@ def enqueue(*, session: Session, messages: Sequence[NewMessage], now: datetime) 
     # On the connection, not through the ORM: nothing here needs its flush (capture path).
     connection = session.connection()
     connection.execute(_insert_ignoring_duplicates(connection.dialect.name), values)
+    _announce(session, connection)
+
+
+def on_commit(url: URL, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` after each commit in this process that queued rows in the database at
+    `url` (in the committing thread: it must be quick and thread-safe). Returns the function
+    that stops it."""
+    _subscribers[url] = (*_subscribers.get(url, ()), callback)
+
+    def unsubscribe() -> None:
+        left = tuple(c for c in _subscribers.get(url, ()) if c is not callback)
+        if left:
+            _subscribers[url] = left
+        else:
+            _subscribers.pop(url, None)
+
+    return unsubscribe
+
+
+def _announce(session: Session, connection: Connection) -> None:
+    """Mark the transaction as one that queued rows (once): its commit wakes the dispatchers."""
+    if _QUEUED in session.info:
+        return
+    session.info[_QUEUED] = connection.engine.url
+    if connection.dialect.name == "postgresql":  # delivered to listeners only on commit
+        connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _queued_and_committed(session: OrmSession) -> None:
+    url = session.info.pop(_QUEUED, None)
+    for callback in _subscribers.get(url, ()) if url is not None else ():
+        try:
+            callback()
+        except Exception:  # the commit stands; the dispatcher's poll will find the rows
+            log.exception("waking the outbox dispatcher failed")
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _queued_and_rolled_back(session: OrmSession) -> None:
+    session.info.pop(_QUEUED, None)
 
 
 @cache
@@ -98,6 +155,28 @@ def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limi
         session.add(row)
     session.flush()
     return claimed
+
+
+def next_due(*, session: Session, platforms: Sequence[str],
+             skip_destinations: Sequence[str] = ()) -> datetime | None:
+    """When `claim_due` will next find a row of these platforms (outside `skip_destinations`):
+    the earliest `not_before` of a pending row or `lease_until` of a sending one (its dispatcher
+    may have died). None: there is none. A read, for an idle dispatcher to know how long to
+    sleep."""
+    if not platforms:
+        return None
+    found = []
+    for status, column in ((PENDING, col(Outbox.not_before)),
+                           (SENDING, col(Outbox.lease_until))):
+        query = select(column).where(col(Outbox.status) == status,
+                                     col(Outbox.platform).in_(platforms))
+        if skip_destinations:
+            query = query.where(col(Outbox.destination).not_in(skip_destinations))
+        # ORDER BY ... LIMIT 1 rather than MIN(): the (status, not_before) index serves it.
+        at = session.exec(query.order_by(column).limit(1)).first()
+        if at is not None:
+            found.append(at)
+    return min(found, default=None)
 
 
 def renew_leases(*, session: Session, held: Mapping[int, datetime], until: datetime
@@ -180,7 +259,10 @@ def retry_dead(*, session: Session, ids: Sequence[int] | None, now: datetime) ->
         statement = statement.where(col(Outbox.id).in_(ids))
     result = session.execute(statement.values(status=PENDING, attempts=0, not_before=now,
                                               lease_until=None))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    if count:  # queued again: wake the dispatchers as for new rows
+        _announce(session, session.connection())
+    return count
 
 
 def skip_pending(*, session: Session, created_before: datetime, reason: str) -> int:

@@ -1,0 +1,204 @@
+"""Rate limits as token buckets: the platform's short bursts go out at once, then its steady
+rate, and no window ever carries more than the platform allows.
+
+The limits run on a fake clock (`FakeTimer`): waiting for a token moves it on at once, so a
+minute of pacing takes no time, and each call is stamped with the time it went out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from bot.core.delivery import RateLimit
+from bot.core.messages import OutboundFile, OutboundMessage
+from jobs.dispatcher import (
+    PLATFORM_LIMITS,
+    SLACK_UPDATES,
+    SLACK_WORKSPACE,
+    TELEGRAM_GROUP,
+    TELEGRAM_OVERALL,
+    Dispatcher,
+    Rate,
+)
+from storage import outbox
+from storage.db import Database
+from storage.models import Outbox
+from tests.conftest import FakeClock
+
+SALES = "slack:C0SALES"
+GROUP = "telegram:-1001001"  # a Telegram group: negative id
+PERSON = "telegram:4242"  # a private chat with one person
+
+
+class FakeTimer:
+    """The rate limits' clock; sleeping moves it on (never back) without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        until = self.now + seconds
+        await asyncio.sleep(0)  # others may run meanwhile, as in a real sleep
+        self.now = max(self.now, until)
+
+
+@dataclass
+class Platform:
+    """A port that stamps each call with the fake time it went out at."""
+
+    timer: FakeTimer
+    platforms: tuple[str, ...]
+    rate_limit = RateLimit(per_destination=(1, 1000.0))  # never used: PLATFORM_LIMITS are
+    calls: list[tuple[str, float]] = field(default_factory=list)  # destination, time
+
+    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str) -> str:
+        self.calls.append((destination, self.timer()))
+        return f"m{len(self.calls)}"
+
+    async def update(self, destination: str, message_id: str, message: OutboundMessage) -> None:
+        self.calls.append((destination, self.timer()))
+
+    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str) -> str:
+        raise AssertionError("no files here")
+
+    async def find_sent(self, destination: str, dedupe_key: str) -> str | None:
+        return None
+
+    def times(self, destination: str | None = None) -> list[float]:
+        return [round(at, 6) for dest, at in self.calls if destination in (None, dest)]
+
+
+def queue(db: Database, clock: FakeClock, destination: str, count: int, tag: str = "") -> None:
+    with db.write() as session:
+        outbox.enqueue(session=session, now=clock(), messages=[
+            outbox.NewMessage(f"card:{destination}:{tag}{n}", destination, "send",
+                              {"message": OutboundMessage(f"Card {n}").to_json()})
+            for n in range(count)])
+
+
+def dispatcher(db: Database, clock: FakeClock, platform: Platform, *,
+               max_inline_wait: float = 5.0, batch: int = 50) -> Dispatcher:
+    return Dispatcher(db, [platform], clock=clock, limits=PLATFORM_LIMITS,
+                      monotonic=platform.timer, sleep=platform.timer.sleep,
+                      max_inline_wait=max_inline_wait, batch=batch)
+
+
+def most_in_any_window(times: list[float], seconds: float) -> int:
+    return max(sum(1 for t in times if start <= t < start + seconds) for start in times)
+
+
+def test_cards_to_one_slack_channel_burst_then_go_one_a_second(
+        db: Database, clock: FakeClock) -> None:
+    slack = Platform(FakeTimer(), ("slack",))
+    queue(db, clock, SALES, 6)
+
+    assert asyncio.run(dispatcher(db, clock, slack).run_once()) == 6
+
+    # Three at once (Slack: "short bursts >1 allowed"), then its steady one a second.
+    assert slack.times(SALES) == [0.0, 0.0, 0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_long_backlog_is_paced_across_claims_not_held_in_one(
+        db: Database, clock: FakeClock) -> None:
+    slack = Platform(FakeTimer(), ("slack",))
+    queue(db, clock, SALES, 12)
+    dispatch = dispatcher(db, clock, slack, max_inline_wait=3.0)
+
+    asyncio.run(dispatch.run_once())
+    # The burst, then waits adding up to max_inline_wait; the next would wait past it.
+    assert slack.times(SALES) == [0.0, 0.0, 0.0, 1.0, 2.0, 3.0]
+    with db.read() as session:
+        pending = session.exec(select(Outbox).where(col(Outbox.status) == outbox.PENDING)).all()
+    assert len(pending) == 6 and all(r.attempts == 0 for r in pending)  # no attempt spent
+
+    # The channel's bucket is empty: its rows are not even claimed until a token is back.
+    assert asyncio.run(dispatch.run_once()) == 0
+    slack.timer.now += 1.0
+    clock.advance(seconds=1)
+    assert asyncio.run(dispatch.run_once()) > 0
+    assert slack.times(SALES)[6] == 4.0
+
+
+def test_a_telegram_group_never_gets_more_than_20_a_minute(
+        db: Database, clock: FakeClock) -> None:
+    telegram = Platform(FakeTimer(), ("telegram",))
+    queue(db, clock, GROUP + "/7", 20, "a")  # two forum topics of one group share its limit
+    queue(db, clock, GROUP + "/9", 20, "b")
+
+    asyncio.run(dispatcher(db, clock, telegram, max_inline_wait=1000).run_once())
+
+    times = telegram.times()
+    assert len(times) == 40
+    assert times[:5] == [0.0] * 5  # a burst of five
+    assert most_in_any_window(times, 60.0) <= 20
+    assert max(times) < 150  # and no slower than the limit needs: 5 + 15 a minute
+
+
+def test_a_topic_waits_unclaimed_while_its_group_is_at_its_limit(
+        db: Database, clock: FakeClock) -> None:
+    telegram = Platform(FakeTimer(), ("telegram",))
+    queue(db, clock, GROUP + "/7", 6)
+    dispatch = dispatcher(db, clock, telegram, max_inline_wait=0)
+    asyncio.run(dispatch.run_once())
+    assert len(telegram.calls) == 5
+
+    queue(db, clock, GROUP + "/9", 1)  # another topic of the same group
+    assert asyncio.run(dispatch.run_once()) == 0
+    with db.read() as session:
+        other = session.exec(select(Outbox).where(Outbox.destination == GROUP + "/9")).one()
+    assert (other.status, other.attempts) == (outbox.PENDING, 0)
+
+
+def test_a_private_chat_bursts_then_gets_one_a_second(db: Database, clock: FakeClock) -> None:
+    telegram = Platform(FakeTimer(), ("telegram",))
+    queue(db, clock, PERSON, 5)
+
+    asyncio.run(dispatcher(db, clock, telegram).run_once())
+
+    assert telegram.times(PERSON) == [0.0, 0.0, 0.0, 1.0, 2.0]
+
+
+def test_many_private_chats_together_stay_under_30_a_second(
+        db: Database, clock: FakeClock) -> None:
+    telegram = Platform(FakeTimer(), ("telegram",))
+    for person in range(1, 101):
+        queue(db, clock, f"telegram:{person}", 1)
+
+    asyncio.run(dispatcher(db, clock, telegram, batch=200).run_once())
+
+    times = telegram.times()
+    assert len(times) == 100
+    assert most_in_any_window(times, 1.0) <= 30
+    assert max(times) < 5  # about 25 a second after the first five
+
+
+@pytest.mark.parametrize(("rate", "count", "seconds"), [
+    (SLACK_WORKSPACE, 300, 60),  # chat.postMessage: "several hundred messages per minute"
+    (SLACK_UPDATES, 50, 60),  # chat.update, Tier 3: "50+ per minute"
+    (TELEGRAM_GROUP, 20, 60),  # "20 messages per minute to the same group"
+    (TELEGRAM_OVERALL, 30, 1),  # "30 messages per second or so"
+])
+def test_a_bucket_holds_no_more_than_the_platform_allows_in_its_window(
+        rate: Rate, count: int, seconds: float) -> None:
+    # At most `burst` tokens when a window opens, plus what refills during it.
+    assert rate.burst + rate.per_second * seconds <= count
+
+
+def test_rows_claimed_at_once_never_wait_past_their_lease(db: Database, clock: FakeClock) -> None:
+    """Pacing stays inside one lease: the batch's waits add up to max_inline_wait at most."""
+    telegram = Platform(FakeTimer(), ("telegram",))
+    queue(db, clock, GROUP, 30)
+    dispatch = dispatcher(db, clock, telegram)
+    assert dispatch.max_inline_wait < dispatch.lease / timedelta(seconds=2)
+
+    asyncio.run(dispatch.run_once())
+
+    assert max(telegram.times()) <= dispatch.max_inline_wait
