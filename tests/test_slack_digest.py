@@ -7,7 +7,6 @@ the digest through the outbox; the running server's dispatcher posts it to the f
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 
 from bot.core.service import VocService
@@ -44,10 +43,14 @@ def test_the_scheduled_digest_reaches_slack_once(workspace: Workspace):
     assert workspace.slack.wait_for_message("D" + OLGA, "Logistics")  # her department's digest
     assert olga.locale == "ru"
 
+    queued = len(workspace.outbox())
     again = asyncio.run(scheduler.digest())  # a second replica, or a catch-up after restart
 
     assert again.posted == [] and "leadership" in again.skipped
-    time.sleep(1.5)  # give the dispatcher time to post anything it (wrongly) had
+    assert len(workspace.outbox()) == queued  # nothing new queued, so nothing more to post
+    workspace.slack.wait(lambda: all(  # the first run's Slack copies finish delivering
+        r.status == "sent" for r in workspace.outbox()
+        if r.dedupe_key.startswith("digest:") and r.platform == "slack"), what="delivered")
     assert len([m for m in workspace.slack.in_channel(LEADERS) if title in m.plain]) == 1
     assert len([m for m in workspace.slack.in_channel(LEADERS) if m.files]) == 2
     digest_rows = [r for r in workspace.outbox() if r.dedupe_key.startswith("digest:")]
