@@ -1,32 +1,30 @@
-"""The `voc` command (DESIGN 5.1). Settings are read once here and passed down."""
+"""The `voc` command (DESIGN 5.1). Settings are read once here and passed down.
+
+A lean process: this module imports only the standard library and Typer at the top; each
+command imports what it uses (the database, the core, adapters, charts, workbooks), so `voc
+--help` starts in a fraction of a second and `voc db status` loads no adapter and no chart code
+(tests/test_cli_lean.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import re
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote_plus
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from typer.core import TyperGroup
 
-from bot.config import Settings
-from bot.core.company import Company
-from bot.core.identity import is_valid_identity
-from bot.core.service import VocService, utc_now
-from bot.departments import DepartmentsFileError, load_company
-from bot.sync import sync_company
-from storage import outbox
-from storage.db import Database, SchemaOutOfDate, StoreUnavailable, normalise_url, safe_url
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.core.company import Company
+    from bot.core.service import VocService
+    from storage.db import Database
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -42,14 +40,50 @@ class _Commands(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer's Context (its click is vendored)
         try:
             return super().invoke(ctx)
-        except SchemaOutOfDate as exc:
-            raise fail(str(exc), 1) from None
-        except (StoreUnavailable, OperationalError, InterfaceError, PoolTimeout) as exc:
-            raise fail(_database_problem(ctx, exc), 1) from None
+        except Exception as exc:
+            problem = _outside_problem(ctx, exc)
+            if problem is None:
+                raise
+            raise fail(problem, 1) from None
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """`--help`, shown as the flag it is (Typer would add `<bool>`)."""
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = FLAG
+        return option
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A subcommand, its `--help` shown as a flag too."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and (option := command.get_help_option(ctx)) is not None:
+            option.metavar = FLAG
+        return command
+
+
+def _outside_problem(ctx: typer.Context, error: Exception) -> str | None:
+    """What to say about a database that is down, missing, read-only or newer than the code;
+    None for any other error. An error of the database's kind can only come from a command
+    that imported storage.db and SQLAlchemy, so this imports neither."""
+    db = sys.modules.get("storage.db")
+    exc = sys.modules.get("sqlalchemy.exc")
+    if db is not None and isinstance(error, db.SchemaOutOfDate):
+        return str(error)
+    outages = tuple(getattr(module, name) for module, names in (
+        (db, ("StoreUnavailable",)),
+        (exc, ("OperationalError", "InterfaceError", "TimeoutError"))) if module is not None
+        for name in names)
+    if outages and isinstance(error, outages):
+        return _database_problem(ctx, error)
+    return None
 
 
 def _database_problem(ctx: typer.Context, error: BaseException) -> str:
     """`Cannot use the database URL: what the driver said`, without the password."""
+    from sqlalchemy.engine import make_url
+
+    from storage.db import normalise_url, safe_url
+
     said = _driver_said(error)
     if not isinstance(ctx.obj, Context):
         return f"Cannot use the database: {said}"
@@ -62,6 +96,8 @@ def _database_problem(ctx: typer.Context, error: BaseException) -> str:
 
 def _driver_said(error: BaseException) -> str:
     """The driver's own message, on one line: StoreUnavailable -> SQLAlchemy -> driver."""
+    from storage.db import StoreUnavailable
+
     cause = error
     while isinstance(inner := (cause.__cause__ if isinstance(cause, StoreUnavailable)
                                else getattr(cause, "orig", None)), BaseException):
@@ -75,13 +111,15 @@ def _driver_said(error: BaseException) -> str:
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, cls=_Commands,
                   help="voc-bot: closes the voice-of-the-customer loop across departments.")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
-departments_app = typer.Typer(no_args_is_help=True, help="The departments file.")
-outbox_app = typer.Typer(no_args_is_help=True, help="Messages waiting or failed to deliver.")
+db_app = typer.Typer(no_args_is_help=True, cls=_Commands, help="Database schema.")
+departments_app = typer.Typer(no_args_is_help=True, cls=_Commands, help="The departments file.")
+outbox_app = typer.Typer(no_args_is_help=True, cls=_Commands,
+                         help="Messages waiting or failed to deliver.")
 app.add_typer(db_app, name="db")
 app.add_typer(departments_app, name="departments")
 app.add_typer(outbox_app, name="outbox")
 
+FLAG = ""  # the metavar of an on/off option: Typer would show `<bool>` after it in the help
 EXAMPLE_DEPARTMENTS = Path(__file__).resolve().parent.parent / "departments.example.toml"
 
 
@@ -95,6 +133,10 @@ class Context:
 @app.callback()
 def main_callback(ctx: typer.Context) -> None:
     """Read the settings once (environment and .env)."""
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+
     try:
         ctx.obj = Context(Settings())
     except ValidationError as exc:
@@ -113,8 +155,11 @@ def _settings(ctx: typer.Context) -> Settings:
     return ctx.obj.settings
 
 
-def _company(settings: Settings, *, allow_example: bool = False) -> Company:
-    path = settings.voc_departments
+def _company(settings: Settings, *, allow_example: bool = False,
+             path: Path | None = None) -> Company:
+    from bot.departments import DepartmentsFileError, load_company
+
+    path = path or settings.voc_departments
     if allow_example and not path.exists() and EXAMPLE_DEPARTMENTS.exists():
         typer.secho(f"{path} not found: using the example company ({EXAMPLE_DEPARTMENTS.name}). "
                     f"Copy it to {path} and edit it to make it yours.", err=True,
@@ -127,6 +172,10 @@ def _company(settings: Settings, *, allow_example: bool = False) -> Company:
 
 
 def _database(ctx: typer.Context, *, current: bool = True) -> Database:
+    from sqlalchemy.exc import ArgumentError
+
+    from storage.db import Database, SchemaOutOfDate
+
     settings = _settings(ctx)
     try:
         db = Database.connect(settings.database_url, timeout=settings.voc_db_timeout)
@@ -143,12 +192,17 @@ def _database(ctx: typer.Context, *, current: bool = True) -> Database:
 
 def _logging() -> None:
     """Service logs to stderr; the libraries' chatter stays at warnings."""
+    import logging
+
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _service(ctx: typer.Context, *, allow_example: bool = False) -> VocService:
+    from bot.core.service import VocService, utc_now
+    from bot.sync import sync_company
+
     company = _company(_settings(ctx), allow_example=allow_example)
     db = _database(ctx)
     report = sync_company(db, company, now=utc_now())
@@ -158,6 +212,10 @@ def _service(ctx: typer.Context, *, allow_example: bool = False) -> VocService:
 
 
 def _console(service: VocService, who: str | None) -> None:
+    import asyncio
+    import logging
+
+    from bot.core.identity import is_valid_identity
     from handlers.console import ConsoleChat, default_identity, run_console
 
     identity = default_identity(service.company) if who is None else who
@@ -179,6 +237,8 @@ def run(ctx: typer.Context) -> None:
     if not settings.has_chat_tokens:
         _console(_service(ctx, allow_example=True), None)
         return
+    import asyncio
+
     from bot.runtime import Runtime
 
     _logging()
@@ -230,7 +290,9 @@ def demo(ctx: typer.Context,
          signals: Annotated[int, typer.Option(min=1, max=100_000)] = 300,
          weeks: Annotated[int, typer.Option(min=1, max=104)] = 12,
          seed: Annotated[int, typer.Option()] = 7,
-         append: Annotated[bool, typer.Option(help="Add to a database that has signals")] = False,
+         append: Annotated[bool, typer.Option(
+             "--append/--no-append", help="Add to a database that has signals",
+             metavar=FLAG)] = False,
          excel: Annotated[Path, typer.Option("--excel", help="Workbook to write")] = Path(
              "voc-demo.xlsx"),
          ) -> None:
@@ -250,6 +312,8 @@ def demo(ctx: typer.Context,
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply migrations (creates the tables on a new database)."""
+    from storage.db import safe_url
+
     db = _database(ctx, current=False)
     before, head = db.schema_revisions()
     db.upgrade()
@@ -273,18 +337,27 @@ def db_revision(ctx: typer.Context,
 
 @db_app.command("status")
 def db_status(ctx: typer.Context) -> None:
-    """Show the database's schema revision and the one this code needs."""
+    """The database's schema revision and the one this code needs; exit status 1 if they differ."""
+    from storage.db import safe_url
+
     db = _database(ctx, current=False)
     current, head = db.schema_revisions()
-    typer.echo(f"{safe_url(str(db.engine.url))}: at {current}, code needs {head}")
+    where = safe_url(str(db.engine.url))
+    if current is None:
+        typer.echo(f"{where}: no voc-bot tables yet; run `voc db upgrade` to create them "
+                   f"(schema {head})")
+    else:
+        typer.echo(f"{where}: at {current}, code needs {head}")
     if current != head:
         raise typer.Exit(1)
 
 
 @departments_app.command("check")
-def departments_check(ctx: typer.Context) -> None:
+def departments_check(ctx: typer.Context, file: Annotated[Path | None, typer.Argument(
+        help="The file to check (default: VOC_DEPARTMENTS, else departments.toml)",
+        show_default=False)] = None) -> None:
     """Validate the departments file; every problem is listed with its line and field."""
-    company = _company(_settings(ctx))
+    company = _company(_settings(ctx), path=file)
     typer.echo(f"{company.source}: OK, {len(company.departments)} departments, triage "
                f"{company.triage!r}, timezone {company.timezone}")
 
@@ -292,30 +365,51 @@ def departments_check(ctx: typer.Context) -> None:
 @departments_app.command("sync")
 def departments_sync(ctx: typer.Context) -> None:
     """Write the departments file to the database (idempotent; removed ones are archived)."""
+    from bot.core.service import utc_now
+    from bot.sync import sync_company
+
     company = _company(_settings(ctx))
     typer.echo(sync_company(_database(ctx), company, now=utc_now()).summary())
 
 
+class OutboxStatus(StrEnum):
+    """The states of an outbox row, as storage/outbox.py names them."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+    SUPERSEDED = "superseded"
+    SKIPPED = "skipped"
+
+
 @outbox_app.command("list")
 def outbox_list(ctx: typer.Context,
-                status: Annotated[str, typer.Option(help="pending, sending, sent, dead")] = "dead",
+                status: Annotated[OutboxStatus, typer.Option(
+                    help="Which messages", case_sensitive=False)] = OutboxStatus.DEAD,
                 limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100) -> None:
     """List messages in one state (dead ones by default: delivery gave up)."""
+    from storage import outbox
+
     db = _database(ctx)
     with db.read() as session:
-        rows = outbox.list_by_status(session=session, status=status, limit=limit)
+        rows = outbox.list_by_status(session=session, status=status.value, limit=limit)
     for row in rows:
         typer.echo(f"{row.id}\t{row.destination}\t{row.operation}\tattempts={row.attempts}\t"
                    f"{row.created_at:%Y-%m-%d %H:%M}\t{row.last_error or ''}")
-    typer.echo(f"{len(rows)} {status}", err=True)
+    typer.echo(f"{len(rows)} {status.value}", err=True)
 
 
 @outbox_app.command("retry")
 def outbox_retry(ctx: typer.Context,
                  ids: Annotated[list[int] | None, typer.Argument(help="Outbox ids")] = None,
-                 all_: Annotated[bool, typer.Option("--all", help="Every dead message")] = False,
+                 all_: Annotated[bool, typer.Option("--all", help="Every dead message",
+                                                    metavar=FLAG)] = False,
                  ) -> None:
     """Send dead messages back to the queue (after fixing what killed them)."""
+    from bot.core.service import utc_now
+    from storage import outbox
+
     if not ids and not all_:
         raise fail("Give outbox ids (see `voc outbox list`) or --all.")
     db = _database(ctx)
@@ -328,8 +422,10 @@ def outbox_retry(ctx: typer.Context,
 def digest(ctx: typer.Context,
            week: Annotated[str | None, typer.Option(
                help="ISO week like 2026-W48 (default: the last complete week)")] = None,
-           post: Annotated[bool, typer.Option("--post", help="Queue it for posting")] = False,
-           dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print it")] = False,
+           post: Annotated[bool, typer.Option("--post", help="Queue it for posting",
+                                              metavar=FLAG)] = False,
+           dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print it (the default)",
+                                                 metavar=FLAG)] = False,
            ) -> None:
     """Build the weekly digest: print it, or queue it (exactly once per week and audience)."""
     from bot.core.cadence import Week

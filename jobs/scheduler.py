@@ -4,6 +4,12 @@ APScheduler 3 keeps the schedule in memory in every replica (no shared job store
 several processes cannot share one). Exactly-once comes from the claim rows each job takes in
 the transaction doing its work, so every replica may fire and only one posts. A run missed
 while the bot was down is caught up at start, through the same claims.
+
+The digest's chart and workbook are the heaviest work the bot does: matplotlib and openpyxl
+alone hold about 50 MiB once imported, and a process keeps what it imported. A run whose every
+audience is already posted (a restart, the replicas that lost) builds neither; with
+`isolated_digest` (what `voc run` and `voc serve` want) a run that has something to post does
+it in a child process, which exits when done and takes that memory with it.
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import socket
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,17 +28,21 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import col, select
 
 from bot.core.cadence import Week, parse_weekly
 from bot.core.company import Company
+from bot.core.reminders import leadership_destinations
 from bot.core.service import VocService
-from jobs.digest import PostReport, post_digest
+from jobs.digest import PostReport, head_audiences, post_digest
 from jobs.pulse import PulseReport, pulse_tick
 from jobs.sla_sweep import SweepReport, sweep
+from storage.models import JobClaim
 
 log = logging.getLogger(__name__)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PULSE_TIME = (10, 0)  # pulse rounds open and remind at 10:00 company time, daily check
+DIGEST_PROCESS_TIMEOUT = 900  # seconds: a week of signals and its workbook take a few
 
 
 def digest_trigger(company: Company) -> CronTrigger:
@@ -60,8 +73,10 @@ class Scheduler:
     name = "scheduler"
 
     def __init__(self, service: VocService, *, sweep_minutes: float = 5.0,
-                 misfire_grace_seconds: int = 6 * 3600, owner: str | None = None) -> None:
+                 misfire_grace_seconds: int = 6 * 3600, owner: str | None = None,
+                 isolated_digest: bool = False) -> None:
         self.service = service
+        self.isolated_digest = isolated_digest  # build the digest in a child process
         self.sweep_minutes = sweep_minutes
         self.misfire_grace_seconds = misfire_grace_seconds
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
@@ -120,7 +135,16 @@ class Scheduler:
     async def digest(self) -> PostReport:
         """Post the digest of the week the latest slot reports (once per audience)."""
         week = due_digest_week(self.service.clock(), self.service.company)
-        return await asyncio.to_thread(post_digest, self.service, week, owner=self.owner)
+        return await asyncio.to_thread(self._post_digest, week)
+
+    def _post_digest(self, week: Week) -> PostReport:
+        posted = posted_audiences(self.service, week)
+        audiences = digest_audiences(self.service)
+        if audiences <= posted:  # nothing to post: build nothing
+            return PostReport(week, skipped=sorted(audiences))
+        if self.isolated_digest:
+            return post_digest_in_child(self.service, week, owner=self.owner)
+        return post_digest(self.service, week, owner=self.owner)
 
     async def sweep(self) -> SweepReport:
         """Remind and escalate overdue items."""
@@ -129,6 +153,55 @@ class Scheduler:
     async def pulse(self) -> PulseReport:
         """Open or remind the current pulse round."""
         return await asyncio.to_thread(pulse_tick, self.service, owner=self.owner)
+
+
+def digest_audiences(service: VocService) -> set[str]:
+    """Who gets the digest, named as jobs/digest.py claims them: `leadership` (when it has a
+    channel or chat) and `head:<department>:<person id>`."""
+    heads = {f"head:{slug}:{person_id}" for slug, person_id, *_ in head_audiences(service)}
+    return heads | ({"leadership"} if leadership_destinations(service) else set())
+
+
+def posted_audiences(service: VocService, week: Week) -> set[str]:
+    """The audiences whose digest of `week` has been claimed (by any replica)."""
+    prefix = f"{week}:"
+    with service.db.read() as session:
+        periods = session.exec(select(JobClaim.period).where(
+            JobClaim.job == "digest", col(JobClaim.period).startswith(prefix))).all()
+    return {period.removeprefix(prefix) for period in periods}
+
+
+def post_digest_in_child(service: VocService, week: Week, *, owner: str) -> PostReport:
+    """`post_digest` in a Python process of its own (`digest_child`), the same database and
+    company handed over on its stdin (the URL's password never shows in a process list)."""
+    url = service.db.engine.url.render_as_string(hide_password=False)
+    request = pickle.dumps((url, service.company, week, owner))
+    done = subprocess.run([sys.executable, "-c", "from jobs.scheduler import digest_child; "
+                           "digest_child()"], input=request, capture_output=True,
+                          timeout=DIGEST_PROCESS_TIMEOUT, check=False)
+    if done.returncode != 0:
+        said = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        if password := service.db.engine.url.password:
+            said = said.replace(str(password), "***")
+        raise RuntimeError(f"the digest process exited with {done.returncode}: {said[:300]}")
+    report: PostReport = pickle.loads(done.stdout)
+    log.info("%s (built in a child process)", report.summary())
+    return report
+
+
+def digest_child() -> None:
+    """The child's side: read (database URL, company, week, owner), post, write the report."""
+    from storage.db import Database
+
+    url, company, week, owner = pickle.loads(sys.stdin.buffer.read())
+    db = Database.connect(url)
+    service = VocService(db, company)
+    try:
+        report = post_digest(service, week, owner=owner)
+    finally:
+        service.captures.close()
+        db.dispose()
+    sys.stdout.buffer.write(pickle.dumps(report))
 
 
 def next_runs(trigger: CronTrigger, after: datetime, count: int) -> list[datetime]:

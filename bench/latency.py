@@ -1,0 +1,641 @@
+"""What people wait for: from a request to what they see, against a bare floor (issue 13).
+
+    python bench/latency.py [--count 20] [--bursts 4] [--settle 20] [--idle 30]
+                            [--help-runs 10] [--postgres URL] [--no-postgres]
+
+For each database (a SQLite file; PostgreSQL in a throwaway schema when reachable) it starts,
+each as its own process on a loopback port, against one fake Slack Web API and one fake Bot
+API server (tests/support/fake_slack.py, fake_telegram.py) that run in this process, so the
+moment a call reaches a fake is read on the same clock as the moment its request was sent:
+  voc    `voc serve` with both platforms configured (departments.example.toml): signature
+         check, capture, outbox; its dispatcher delivers the cards
+  bare   the floor: one Starlette app with a Bolt AsyncApp whose `/voc` handler acks and
+         posts the card itself (chat.postMessage), whose button handler acks and updates it
+         (chat.update), and python-telegram-bot (the same aiohttp transport as voc) whose
+         `/complaint` handler sends the card to a group; no database
+and measures
+  slack card     a signed `/voc complaint ...` sent -> the card's chat.postMessage at the fake
+  slack click    a signed press of a card's Acknowledge (by an admin) -> its chat.update
+  telegram card  a private `/complaint ...` POSTed to the webhook -> the group's sendMessage
+one at a time (`--count` requests, each sent a moment after the previous one's card arrived)
+and at concurrency 8 (`--bursts` bursts of 8 requests released together, all awaited). The
+texts spread the cards over six departments, and the pauses (PACING) keep the requests within
+what Slack and Telegram allow over time: the figures are the pipeline's, the burst of 8 is the
+test. Before each of voc's measurements its outbox is empty and it rests `--settle` s, so its
+rate-limit buckets are full. A card that does not arrive within 30 s is counted as lost.
+Also: CPU and RSS of both servers idle over `--idle` s (read from /proc) and the rows of
+voc's database that changed meanwhile; RSS at the end; `voc --help` wall time over
+`--help-runs` runs beside `python -c pass` (the interpreter alone).
+Before the idle window and each measurement it waits until both servers are quiet (< 5% of a
+core over 1.5 s, bench/servers.py), so start-up work (the scheduler's catch-up) stays out.
+Ratios are voc over bare. Targets (issue 13): card and update median < 150 ms, p90 < 300 ms
+one at a time, within 2x of bare at concurrency 8; idle < 1% of a core, < 100 MiB, no
+database write; `voc --help` < 0.5 s. Bounded: it stops by itself (about 7 minutes for each
+database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import itertools
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Only the standard library at the top: the floor's process (this file, `--bare`) must not
+# carry the fakes' and the database's imports.
+from servers import Server, cpu_seconds, free_port, running, wait_quiet  # noqa: E402
+
+WEBHOOK_SECRET = "bench-latency-webhook-secret"
+DEPARTMENTS = ROOT / "departments.example.toml"
+WAIT = 30.0  # seconds a card may take before it counts as lost
+CONCURRENCY = 8
+# One text per department, so cards spread over six channels (and Telegram groups).
+SLACK_TEXTS = ("The courier was three hours late with the delivery",
+               "The hotline operator was rude and hung up",
+               "Charged twice for the same order, the refund is still missing",
+               "The showroom consultant promised a discount and then denied it",
+               "The website checkout crashes when paying by card",
+               "Fabric on the new chair collection pills after two weeks")
+TELEGRAM_TEXTS = ("Курьер опоздал на три часа",
+                  "Оператор поддержки нагрубил и положил трубку",
+                  "Деньги списали дважды, возврат так и не пришёл",
+                  "Рассылка приходит даже после отписки",
+                  "Опрос о впечатлении от покупки не открывается")
+SLACK_USERS = ("U0SALES1", "U0LOG1", "U0SUP1", "U0BENCH1", "U0BENCH2", "U0BENCH3", "U0BENCH4",
+               "U0BENCH5")
+CLICKER = "U0ADMIN"  # an admin may acknowledge any department's card
+TELEGRAM_USERS = tuple(range(700_001, 700_001 + CONCURRENCY))
+BARE_GROUP = -1001001
+NOT_CARDS = {"C0GENERAL", "C0LEADERS"}  # where `/voc` is typed; leadership (no cards there)
+# Seconds from one arrival to the next request (one at a time), and from a burst's last
+# arrival to the next burst: the requests stay within what the platforms allow over time, so
+# the figures are the pipeline's, not the rate limits' (the dispatcher follows the limits).
+# Slack: 1 message/s per channel (six channels here), chat.update 50/min per workspace (Tier 3);
+# Telegram: 20 messages/min per group (five groups here). A burst of 8 at once is the test.
+PACING = {"slack card": (0.3, 3.0), "slack click": (1.4, 11.0), "telegram card": (0.8, 8.0)}
+MARKER = re.compile(r"zq\d+zq")  # in every text, to find its card at the fake
+_numbers = itertools.count(1)
+
+
+def marker() -> str:
+    """A word no department's keywords contain, unique in the run."""
+    return f"zq{next(_numbers)}zq"
+
+
+# -- the fakes, noting when each card and update arrives ---------------------------------------
+class Arrivals:
+    """When a card (by marker) or an update (by channel and ts) reached a fake."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.cards: dict[str, tuple[float, str, str]] = {}  # marker -> (time, channel, ts)
+        self.updates: dict[tuple[str, str], list[float]] = {}
+
+    def card(self, text: str, at: float, channel: str = "", ts: str = "") -> None:
+        with self._changed:
+            for found in MARKER.findall(text):
+                self.cards.setdefault(found, (at, channel, ts))
+            self._changed.notify_all()
+
+    def update(self, channel: str, ts: str, at: float) -> None:
+        with self._changed:
+            self.updates.setdefault((channel, ts), []).append(at)
+            self._changed.notify_all()
+
+    def wait(self, find: Callable[[], float | None], timeout: float = WAIT) -> float | None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while (found := find()) is None and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            return found
+
+    def card_at(self, mark: str) -> float | None:
+        return self.wait(lambda: self.cards[mark][0] if mark in self.cards else None)
+
+    def update_after(self, channel: str, ts: str, sent: float) -> float | None:
+        return self.wait(lambda: next((t for t in self.updates.get((channel, ts), [])
+                                       if t >= sent), None))
+
+
+@dataclass
+class Fakes:
+    """The fake Slack and Telegram servers, and when the cards reached each."""
+
+    slack: Any  # tests.support.fake_slack.FakeSlack
+    telegram: Any  # tests.support.fake_telegram.FakeTelegram
+    slack_arrivals: Arrivals = field(default_factory=Arrivals)
+    telegram_arrivals: Arrivals = field(default_factory=Arrivals)
+
+    def __post_init__(self) -> None:
+        """Each fake looks its methods up by name on the instance: note the arrival, then
+        answer as the fake does."""
+        post, update = self.slack.m_chat_postMessage, self.slack.m_chat_update
+        send = self.telegram._api_sendMessage
+
+        def posted(args: dict[str, Any]) -> dict[str, Any]:
+            at = time.perf_counter()
+            result: dict[str, Any] = post(args)
+            channel = str(result.get("channel", ""))
+            if result.get("ok") and channel.startswith("C") and channel not in NOT_CARDS:
+                self.slack_arrivals.card(json.dumps([args.get("text"), args.get("blocks")],
+                                                    ensure_ascii=False), at, channel,
+                                         result["ts"])
+            return result
+
+        def updated(args: dict[str, Any]) -> dict[str, Any]:
+            at = time.perf_counter()
+            result: dict[str, Any] = update(args)
+            if result.get("ok"):
+                self.slack_arrivals.update(str(result["channel"]), str(result["ts"]), at)
+            return result
+
+        def sent(params: dict[str, Any]) -> dict[str, Any]:
+            at = time.perf_counter()
+            result: dict[str, Any] = send(params)
+            if int(params["chat_id"]) < 0:  # a group, not the reporter's private chat
+                self.telegram_arrivals.card(str(params.get("text", "")), at)
+            return result
+
+        self.slack.m_chat_postMessage, self.slack.m_chat_update = posted, updated
+        self.telegram._api_sendMessage = sent
+
+
+# -- the requests ------------------------------------------------------------------------------
+_local = threading.local()
+
+
+def http() -> Any:
+    """This thread's HTTP client (kept alive: no connection or TLS set-up inside a timing)."""
+    if not hasattr(_local, "client"):
+        import httpx
+
+        _local.client = httpx.Client(timeout=WAIT)
+    return _local.client
+
+
+def send_signed(user: Any, body: str, content_type: str, **_: Any) -> Any:
+    """What `SlackUser.send` does (signed as Slack signs), over this thread's client."""
+    from slack_sdk.signature import SignatureVerifier
+
+    ts = str(int(time.time()))
+    signature = SignatureVerifier(user.secret).generate_signature(timestamp=ts, body=body)
+    return http().post(user.events_url, content=body.encode(), headers={
+        "Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature or ""})
+
+
+def telegram_update(user_id: int, text: str) -> dict[str, Any]:
+    """A private `/complaint TEXT`, shaped as Telegram sends it."""
+    number = next(_numbers)
+    user = {"id": user_id, "is_bot": False, "first_name": f"Bench{user_id % 100}",
+            "language_code": "ru"}
+    return {"update_id": 20_000_000 + number, "message": {
+        "message_id": number, "from": user, "date": int(time.time()),
+        "chat": {"id": user_id, "first_name": user["first_name"], "type": "private"},
+        "text": f"/complaint {text}", "entities": [{"type": "bot_command", "offset": 0,
+                                                    "length": 10}]}}
+
+
+@dataclass
+class Target:
+    """One server under test and what it has posted so far."""
+
+    server: Server
+    fakes: Fakes
+    cards: list[tuple[str, str]] = field(default_factory=list)  # (channel, ts) not yet pressed
+
+    def user(self, user_id: str) -> Any:
+        """A person in the fake workspace (tests.support.fake_slack.SlackUser)."""
+        from tests.support.fake_slack import SIGNING_SECRET, SlackUser
+
+        user = SlackUser(self.fakes.slack, self.server.url("/slack/events"), user_id,
+                         secret=SIGNING_SECRET)
+        user.send = functools.partial(send_signed, user)
+        return user
+
+    def slack_card(self, n: int) -> float | None:
+        """Seconds from `/voc complaint` to its card's chat.postMessage (None: lost)."""
+        mark = marker()
+        user = self.user(SLACK_USERS[n % len(SLACK_USERS)])
+        sent = time.perf_counter()
+        response = user.command(f"complaint {SLACK_TEXTS[n % len(SLACK_TEXTS)]} {mark}")
+        if response.status_code != 200:
+            return None
+        arrived = self.fakes.slack_arrivals.card_at(mark)
+        if arrived is None:
+            return None
+        _, channel, ts = self.fakes.slack_arrivals.cards[mark]
+        self.cards.append((channel, ts))
+        return arrived - sent
+
+    def slack_click(self, _n: int) -> float | None:
+        """Seconds from pressing Acknowledge on a card to the card's chat.update."""
+        if not self.cards:  # its card was lost
+            return None
+        channel, ts = self.cards.pop(0)
+        card = next(m for m in self.fakes.slack.in_channel(channel) if m.ts == ts)
+        label = next(b["text"]["text"] for b in card.buttons()
+                     if b["action_id"].startswith("voc:ack:"))
+        sent = time.perf_counter()
+        response = self.user(CLICKER).press(card, label)
+        if response.status_code != 200:
+            return None
+        arrived = self.fakes.slack_arrivals.update_after(channel, ts, sent)
+        return None if arrived is None else arrived - sent
+
+    def telegram_card(self, n: int) -> float | None:
+        """Seconds from a webhook POST of `/complaint` to the group's sendMessage."""
+        mark = marker()
+        update = telegram_update(TELEGRAM_USERS[n % len(TELEGRAM_USERS)],
+                                 f"{TELEGRAM_TEXTS[n % len(TELEGRAM_TEXTS)]} {mark}")
+        sent = time.perf_counter()
+        response = http().post(self.server.url("/telegram/webhook"), json=update, headers={
+            "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
+        if response.status_code != 200:
+            return None
+        arrived = self.fakes.telegram_arrivals.card_at(mark)
+        return None if arrived is None else arrived - sent
+
+
+SCENARIOS = {"slack card": Target.slack_card, "slack click": Target.slack_click,
+             "telegram card": Target.telegram_card}
+
+
+def one_at_a_time(target: Target, scenario: str, count: int, gap: float) -> list[float | None]:
+    measure = SCENARIOS[scenario]
+    results = []
+    for n in range(count):
+        results.append(measure(target, n))
+        time.sleep(gap)
+    return results
+
+
+def in_bursts(target: Target, scenario: str, bursts: int, gap: float) -> list[float | None]:
+    """`bursts` times: CONCURRENCY requests released together, all awaited."""
+    measure = SCENARIOS[scenario]
+    results: list[float | None] = []
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        for burst in range(bursts):
+            start = threading.Barrier(CONCURRENCY)
+
+            def one(n: int, start: threading.Barrier = start) -> float | None:
+                http()  # this thread's client exists before the clock starts
+                start.wait()
+                return measure(target, n)
+
+            results += pool.map(one, range(burst * CONCURRENCY, (burst + 1) * CONCURRENCY))
+            time.sleep(gap)
+    return results
+
+
+# -- the floor (run as: python bench/latency.py --bare PORT SLACK_API TELEGRAM_API) -----------
+def serve_bare(port: int, slack_api: str, telegram_api: str) -> None:
+    """Bolt and python-telegram-bot, each posting the card from its handler; no database."""
+    import contextlib as ctx
+
+    import uvicorn
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
+
+    from handlers.telegram.request import AiohttpRequest
+
+    # The same settings as voc's (DESIGN 5.2 names), from the environment.
+    slack = AsyncApp(signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+                     process_before_response=True, client=AsyncWebClient(
+                         token=os.environ["SLACK_BOT_TOKEN"], base_url=slack_api))
+
+    def card(text: str) -> list[dict[str, Any]]:
+        return [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Complaint*\n> {text}"}},
+                {"type": "actions", "elements": [{
+                    "type": "button", "action_id": "voc:ack:0", "value": "{}",
+                    "text": {"type": "plain_text", "text": "Acknowledge"}}]}]
+
+    @slack.command("/voc")
+    async def command(ack, body, client):  # type: ignore[no-untyped-def]
+        await ack(text="Thank you!")
+        text = body["text"]
+        await client.chat_postMessage(channel="C0LOGISTICS", text=text, blocks=card(text))
+
+    @slack.action(re.compile(r"voc:ack:\d+"))
+    async def press(ack, body, client):  # type: ignore[no-untyped-def]
+        await ack()
+        message = body["message"]
+        await client.chat_update(channel=body["channel"]["id"], ts=message["ts"],
+                                 text="Acknowledged", blocks=card("Acknowledged")[:1])
+
+    slack_handler = AsyncSlackRequestHandler(slack)
+    telegram = (ApplicationBuilder().token(os.environ["TELEGRAM_BOT_TOKEN"]).base_url(telegram_api)
+                .request(AiohttpRequest()).updater(None).job_queue(None).build())
+
+    async def complaint(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message
+        await context.bot.send_message(BARE_GROUP, f"Complaint: {update.effective_message.text}")
+
+    telegram.add_handler(CommandHandler("complaint", complaint))
+
+    async def slack_events(request: Request) -> Response:
+        return await slack_handler.handle(request)
+
+    async def webhook(request: Request) -> Response:
+        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != WEBHOOK_SECRET:
+            return Response(status_code=403)
+        await telegram.process_update(Update.de_json(await request.json(), telegram.bot))
+        return Response()
+
+    @ctx.asynccontextmanager
+    async def lifespan(_app: Starlette) -> Any:
+        async with telegram:
+            yield
+
+    app = Starlette(routes=[Route("/slack/events", slack_events, methods=["POST"]),
+                            Route("/telegram/webhook", webhook, methods=["POST"])],
+                    lifespan=lifespan)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- what a process does while idle ------------------------------------------------------------
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def database_rows(url: str) -> set[tuple[str, str]]:
+    """(table, digest of a row) for every row of voc's tables."""
+    from sqlalchemy import MetaData, select
+
+    from storage.db import Database
+
+    db = Database.connect(url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(db.engine)
+        with db.engine.connect() as connection:
+            return {(table.name, hashlib.sha1(repr(tuple(row)).encode()).hexdigest())
+                    for table in metadata.sorted_tables
+                    for row in connection.execute(select(table))}
+    finally:
+        db.dispose()
+
+
+def idle(servers: list[Server], seconds: float, database_url: str
+         ) -> dict[str, tuple[float, float, float, int]]:
+    """Each server's (CPU share of a core, RSS MiB at the end, peak RSS MiB, rows of voc's
+    database changed) over `seconds` of idleness."""
+    before_rows = database_rows(database_url)
+    cpu = {s.name: s.cpu() for s in servers}
+    peak = {s.name: 0.0 for s in servers}
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        for server in servers:
+            peak[server.name] = max(peak[server.name], rss_mib(server.process.pid))
+        time.sleep(0.5)
+    elapsed = time.monotonic() - started
+    changed = len(before_rows ^ database_rows(database_url))
+    return {server.name: ((server.cpu() - cpu[server.name]) / elapsed,
+                          rss_mib(server.process.pid), peak[server.name], changed)
+            for server in servers}
+
+
+def help_time(runs: int) -> tuple[list[float], list[float]]:
+    """Wall times of `voc --help` and of `python -c pass`."""
+    script = Path(sys.executable).parent / "voc"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
+
+    def timed(argv: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(argv, env=env, cwd=tempfile.gettempdir(), check=True,
+                       stdout=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    timed([*command, "--help"])  # the first run reads the files from disk
+    voc = [timed([*command, "--help"]) for _ in range(runs)]
+    python = [timed([sys.executable, "-c", "pass"]) for _ in range(runs)]
+    return voc, python
+
+
+# -- report ------------------------------------------------------------------------------------
+def summary(results: list[float | None]) -> tuple[float, float, float, int]:
+    """(p50, p90, max) in ms and how many were lost."""
+    times = sorted(r * 1000 for r in results if r is not None)
+    lost = len(results) - len(times)
+    if len(times) < 2:
+        return float("nan"), float("nan"), float("nan"), lost
+    q = statistics.quantiles(times, n=10, method="inclusive")
+    return statistics.median(times), q[8], times[-1], lost
+
+
+def line(name: str, voc: list[float | None], bare: list[float | None]) -> str:
+    v, b = summary(voc), summary(bare)
+    text = (f"  {name:17} voc p50 {v[0]:6.0f} p90 {v[1]:6.0f} max {v[2]:6.0f} ms   "
+            f"bare p50 {b[0]:5.0f} p90 {b[1]:5.0f} ms   ratio p50 {v[0] / b[0]:5.1f} "
+            f"p90 {v[1] / b[1]:5.1f}")
+    if v[3] or b[3]:
+        text += f"   LOST voc {v[3]} bare {b[3]}"
+    return text
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+# -- orchestration -----------------------------------------------------------------------------
+@contextlib.contextmanager
+def running_fakes() -> Iterator[Fakes]:
+    """The fake Slack (the example company's channels and people) and the fake Bot API."""
+    from bot.departments import load_company
+    from tests.support.fake_slack import FakeSlack, workspace_people
+    from tests.support.fake_telegram import FakeTelegram
+
+    company = load_company(DEPARTMENTS)
+    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    people = workspace_people(company) | {user: {"name": user} for user in SLACK_USERS}
+    with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], people) as slack, \
+            FakeTelegram() as telegram:
+        yield Fakes(slack, telegram)
+
+
+def wait_delivered(database_url: str, timeout: float = 120.0) -> int:
+    """Wait until voc's outbox has nothing pending or in flight; what is left after `timeout`."""
+    from sqlalchemy import text
+
+    from storage.db import Database
+
+    db = Database.connect(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with db.engine.connect() as connection:
+                left = int(connection.execute(text(
+                    "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
+                )).scalar_one())
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.5)
+    finally:
+        db.dispose()
+
+
+def measure(target: Target, scenario: str, level: int, args: argparse.Namespace
+            ) -> list[float | None]:
+    gap, burst_gap = PACING[scenario]
+    if level == 1:
+        return one_at_a_time(target, scenario, args.count, gap)
+    return in_bursts(target, scenario, args.bursts, burst_gap)
+
+
+def bench(label: str, database_url: str, args: argparse.Namespace) -> list[str]:
+    from storage.db import Database
+    from tests.support import fake_slack, fake_telegram
+
+    db = Database.connect(database_url)
+    db.upgrade()
+    db.dispose()
+    lines = [f"{label}:"]
+    print(lines[0], flush=True)
+
+    def report(text: str) -> None:
+        lines.append(text)
+        print(text, flush=True)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
+    env |= {"PYTHONPATH": str(ROOT), "VOC_DEPARTMENTS": str(DEPARTMENTS),
+            "SLACK_BOT_TOKEN": fake_slack.TOKEN, "SLACK_SIGNING_SECRET": fake_slack.SIGNING_SECRET,
+            "TELEGRAM_BOT_TOKEN": fake_telegram.TOKEN, "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    results: dict[tuple[str, str, int], list[float | None]] = {}
+    idle_figures: dict[str, tuple[float, float, int]] = {}
+    with running_fakes() as fakes:
+        voc_port, bare_port = free_port(), free_port()
+        specs = [("voc", ["-m", "bot", "serve", "--port", str(voc_port)], env | {
+            "DATABASE_URL": database_url, "SLACK_API_URL": fakes.slack.api_url,
+            "TELEGRAM_API_URL": fakes.telegram.url}, voc_port),
+                 ("bare", [__file__, "--bare", str(bare_port), fakes.slack.api_url,
+                           fakes.telegram.url], env, bare_port)]
+        with running(specs) as servers:
+            targets = {s.name: Target(s, fakes) for s in servers}
+            for target in targets.values():  # users, caches, connections
+                for scenario in ("slack card", "telegram card"):
+                    lost = sum(r is None for r in in_bursts(target, scenario, 1, 0.0))
+                    if lost:
+                        report(f"  {target.server.name}: {lost} of 8 {scenario}s lost "
+                               "in the warm-up")
+                target.cards.clear()
+            wait_delivered(database_url)
+            report(f"  both servers {wait_quiet(servers, windows=3, timeout=60)[1]}")
+            idle_figures = idle(servers, args.idle, database_url)
+            for name, (share, rss, peak, written) in idle_figures.items():
+                report(f"  idle {args.idle:.0f} s, {name}: cpu {share:.2%} of a core, rss "
+                       f"{rss:.0f} MiB (peak {peak:.0f})" + (
+                           f", database rows written {written}" if name == "voc" else ""))
+            for index, (scenario, level) in enumerate(itertools.product(SCENARIOS, (1, 8))):
+                order = list(targets.values())[::1 if index % 2 == 0 else -1]
+                for target in order:
+                    if target.server.name == "voc":  # its queue empty, its buckets full
+                        if left := wait_delivered(database_url):
+                            report(f"  before voc {scenario} c={level}: {left} messages "
+                                   "still undelivered after 120 s")
+                        time.sleep(args.settle)
+                    quiet, note = wait_quiet(servers, windows=3)
+                    if not quiet:
+                        report(f"  before {target.server.name} {scenario} c={level}: {note}")
+                    results[target.server.name, scenario, level] = measure(
+                        target, scenario, level, args)
+                report(line(f"{scenario} c={level}", results["voc", scenario, level],
+                            results["bare", scenario, level]))
+            for server in servers:
+                report(f"  after the run, {server.name}: rss {rss_mib(server.process.pid):.0f} "
+                       f"MiB, cpu {cpu_seconds(server.process.pid):.1f} s in all")
+    for text in targets_met(results, idle_figures["voc"]):
+        report(text)
+    return lines
+
+
+def targets_met(results: dict[tuple[str, str, int], list[float | None]],
+                idle_voc: tuple[float, float, float, int]) -> list[str]:
+    """Issue 13's targets, each with its figure."""
+    texts = []
+    for scenario in ("slack card", "slack click"):
+        p50, p90, _, lost = summary(results["voc", scenario, 1])
+        texts.append(f"  target {scenario}, one at a time: p50 {p50:.0f} < 150 ms, p90 "
+                     f"{p90:.0f} < 300 ms, none lost: "
+                     f"{verdict(p50 < 150 and p90 < 300 and not lost)}")
+        ratio = summary(results["voc", scenario, 8])[0] / summary(
+            results["bare", scenario, 8])[0]
+        texts.append(f"  target {scenario}, concurrency 8: p50 within 2x of bare "
+                     f"({ratio:.1f}x): {verdict(ratio <= 2)}")
+    share, rss, _, written = idle_voc
+    texts.append(f"  target idle: cpu {share:.2%} < 1%, rss {rss:.0f} < 100 MiB, no database "
+                 f"write ({written} rows): {verdict(share < 0.01 and rss < 100 and not written)}")
+    return texts
+
+
+def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--bare":
+        serve_bare(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        return
+    # Stopped from outside: still stop the servers it started (SystemExit runs the finally's).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--count", type=int, default=20, help="requests one at a time")
+    parser.add_argument("--bursts", type=int, default=4, help="bursts of 8 requests")
+    parser.add_argument("--settle", type=float, default=20.0,
+                        help="seconds voc rests (its queue empty) before each measurement")
+    parser.add_argument("--idle", type=float, default=30.0, help="seconds of idle measured")
+    parser.add_argument("--help-runs", type=int, default=10)
+    parser.add_argument("--postgres", default=os.environ.get(
+        "VOC_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"))
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    args.count = max(2, min(args.count, 1000))
+    args.bursts = max(1, min(args.bursts, 100))
+
+    voc_help, python = help_time(args.help_runs)
+    median = statistics.median(voc_help)
+    report = [f"voc --help: median {median:.2f} s (min {min(voc_help):.2f}, max "
+              f"{max(voc_help):.2f}) over {len(voc_help)} runs; python -c pass "
+              f"{statistics.median(python):.2f} s; ratio "
+              f"{median / statistics.median(python):.0f}; target < 0.5 s: "
+              f"{verdict(median < 0.5)}"]
+    print(report[0], flush=True)
+    with tempfile.TemporaryDirectory(prefix="voc-latency-") as folder:
+        report += bench("SQLite", f"sqlite:///{folder}/voc.db", args)
+    if not args.no_postgres:
+        from scratch import postgres_scratch  # bench/scratch.py, beside this script
+
+        with postgres_scratch(args.postgres) as url:
+            if url:
+                report += bench("PostgreSQL", url, args)
+    print("\n" + "\n".join(report))
+
+
+if __name__ == "__main__":
+    main()

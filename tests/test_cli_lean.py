@@ -1,0 +1,53 @@
+"""A lean process (issue 13, item 3): `voc --help` and `voc db status` load no adapter, no chart
+and no workbook code. Each runs in a fresh interpreter, which then lists what it imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_console_e2e import voc_env
+
+# What `voc --help` must not load: the platforms, the web server, charts and workbooks, and
+# the database layer (it alone takes longer than the whole of `voc --help` should).
+NOT_FOR_HELP = {"matplotlib", "telegram", "slack_bolt", "slack_sdk", "openpyxl", "uvicorn",
+                "starlette", "aiohttp", "apscheduler", "handlers", "jobs", "sqlalchemy",
+                "alembic"}
+# `voc db status` needs the database layer and nothing of the running bot.
+NOT_FOR_DB_STATUS = {"matplotlib", "telegram", "slack_bolt", "slack_sdk", "openpyxl", "uvicorn",
+                     "starlette", "aiohttp", "apscheduler", "handlers", "jobs"}
+RUN_AND_LIST = """
+import json, sys
+sys.argv = ["voc", *json.loads(sys.argv[1])]
+from bot.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write("\\nMODULES " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def imported_by(tmp_path: Path, *args: str) -> tuple[set[str], str]:
+    """(top-level packages imported by `voc ARGS`, what it printed)."""
+    result = subprocess.run([sys.executable, "-c", RUN_AND_LIST, json.dumps(args)],
+                            capture_output=True, text=True, env=voc_env(tmp_path),
+                            cwd=tmp_path, timeout=60)
+    said, _, listed = result.stderr.rpartition("\nMODULES ")
+    assert listed, result.stderr
+    return set(json.loads(listed)), result.stdout + said
+
+
+def test_voc_help_imports_no_adapter_chart_workbook_or_database(tmp_path: Path) -> None:
+    modules, output = imported_by(tmp_path, "--help")
+    assert "demo" in output and "serve" in output  # the help was printed
+    assert modules & NOT_FOR_HELP == set()
+
+
+def test_voc_db_status_imports_no_adapter_chart_or_workbook(tmp_path: Path) -> None:
+    modules, output = imported_by(tmp_path, "db", "status")
+    assert "voc db upgrade" in output  # it looked at the (new) database
+    assert "sqlalchemy" in modules  # the check would notice a status that did nothing
+    assert modules & NOT_FOR_DB_STATUS == set()
