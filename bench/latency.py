@@ -30,7 +30,7 @@ Before the idle window and each measurement it waits until both servers are quie
 core over 1.5 s, bench/servers.py), so start-up work (the scheduler's catch-up) stays out.
 Ratios are voc over bare. Targets (issue 13): card and update median < 150 ms, p90 < 300 ms
 one at a time, within 2x of bare at concurrency 8; idle < 1% of a core, < 100 MiB, no
-database write; `voc --help` < 0.5 s. Bounded: it stops by itself (about 7 minutes for each
+database write; `voc --help` < 0.5 s. Bounded: it stops by itself (about 9 minutes for each
 database).
 """
 
