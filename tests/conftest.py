@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -148,6 +149,27 @@ def service(db: Database, company: Company, clock: FakeClock) -> VocService:
     """The core service on a synced example company."""
     sync_company(db, company, now=clock())
     return VocService(db, company, clock=clock)
+
+
+@pytest.fixture
+def bot(service: VocService) -> Iterator[Any]:
+    """The Telegram bot under test on `service`, against the fake Bot API (test_telegram_flows)."""
+    from tests.test_telegram_flows import running_bot
+
+    with running_bot(service) as running:
+        yield running
+
+
+@pytest.fixture
+def chat(service: VocService, company: Company) -> Iterator[Any]:
+    """Kate Brown (Sales) at the terminal chat, in process (tests/support/dialog.py)."""
+    from tests.support.dialog import TerminalDialog
+
+    dialog = TerminalDialog(service, company, "slack:U0SALES1")
+    dialog.expect(r"Kate Brown> ")
+    yield dialog
+    dialog.say("/quit")
+    dialog.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

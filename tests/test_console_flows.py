@@ -10,7 +10,6 @@ read English unless the file says otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from sqlmodel import select
@@ -24,15 +23,6 @@ KATE, JOHN = "slack:U0SALES1", "slack:U0SALESHEAD"
 PROMPT = r"(Kate Brown|John Carter)> "
 STEPS = ("Kind", "What did the customer say", "Customer", "Customer's score", "Department",
          "Anonymous")
-
-
-@pytest.fixture
-def chat(service: VocService, company: Company) -> Iterator[TerminalDialog]:
-    dialog = TerminalDialog(service, company, KATE)
-    dialog.expect(r"Kate Brown> ")
-    yield dialog
-    dialog.say("/quit")
-    dialog.close()
 
 
 def stored(service: VocService) -> list[Signal]:

@@ -19,27 +19,18 @@ from jobs.excel import count_rows, export_workbook
 from storage.db import Database
 from storage.models import Event
 from tests.conftest import FakeClock
+from tests.support.workbook import HEADERS, SHEETS
 from tests.test_export_safety import digest_workbook
 
 KATE, IVAN, OLGA = "slack:U0SALES1", "slack:U0LOG1", "slack:U0LOGHEAD"
 SUP1, FINHEAD, SALESHEAD = "slack:U0SUP1", "slack:U0FINHEAD", "slack:U0SALESHEAD"
 SECRET_COMMENT = "Logistics lost the Acme order, again"
-# The columns of each sheet, by position (the digest's copy speaks the company's language).
-COLUMNS = {
-    "Signals": ["Ref", "Created", "Kind", "Status", "Department", "Text", "Customer",
-                "Customer score", "Reported by", "Acknowledge by", "Acknowledged", "Resolved"],
-    "Events": ["Ref", "At", "Action", "By", "Details"],
-    "Scores": ["At", "Kind", "Source", "Score", "Customer", "Segment", "Comment",
-               "Rating department", "Rated department", "Pulse round", "Signal", "Answers",
-               "Internal NPS", "Margin ±"],
-}
-SHEETS = ["Summary", "Departments", "Signals", "Events", "Scores"]
 
 
 def rows_of(content: bytes, sheet: str) -> list[dict[str, Any]]:
     """The sheet's data rows as {English header: value}."""
     ws = load_workbook(io.BytesIO(content)).worksheets[SHEETS.index(sheet)]
-    return [{name: row[i] if i < len(row) else None for i, name in enumerate(COLUMNS[sheet])}
+    return [{name: row[i] if i < len(row) else None for i, name in enumerate(HEADERS[sheet])}
             for row in ws.iter_rows(min_row=2, values_only=True)]
 
 

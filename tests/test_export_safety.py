@@ -30,6 +30,7 @@ from jobs.scheduler import Scheduler
 from storage.db import Database
 from storage.models import Event, Outbox, Score, Signal
 from tests.conftest import FakeClock
+from tests.support.workbook import SHEETS
 from tests.test_cli import invoke
 from tests.test_digest import RecordingPort
 
@@ -47,9 +48,6 @@ def formulas_in(content: bytes) -> list[str]:
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         return [name for name in archive.namelist() if name.startswith("xl/worksheets/")
                 and re.search(rb"<f[\s>/]", archive.read(name))]
-
-
-SHEETS = ["Summary", "Departments", "Signals", "Events", "Scores"]  # named in the reader's language
 
 
 def column(content: bytes, sheet: str, letter: str) -> list[Any]:

@@ -6,24 +6,9 @@ The company speaks Russian, so department cards are in Russian; Kate and John re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from bot.core.company import Company
-from bot.core.service import VocService
 from tests.support.dialog import TerminalDialog
 
 KATE, JOHN = "slack:U0SALES1", "slack:U0SALESHEAD"
-
-
-@pytest.fixture
-def chat(service: VocService, company: Company) -> Iterator[TerminalDialog]:
-    dialog = TerminalDialog(service, company, KATE)
-    dialog.expect(r"Kate Brown> ")
-    yield dialog
-    dialog.say("/quit")
-    dialog.close()
 
 
 def test_a_report_is_acknowledged_resolved_and_rated(chat: TerminalDialog) -> None:

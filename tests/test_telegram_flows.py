@@ -113,12 +113,6 @@ def running_bot(service: VocService, *, http_mode: bool = False,
         fake.stop()
 
 
-@pytest.fixture
-def bot(service: VocService) -> Iterator[Bot]:
-    with running_bot(service) as running:
-        yield running
-
-
 def reported(bot: Bot, user: User, text: str) -> tuple[dict[str, Any], str]:
     """`user` reports a complaint at once; (the bot's answer, the reference)."""
     bot.say(user, f"/complaint {text}")

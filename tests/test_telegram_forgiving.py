@@ -6,7 +6,7 @@ The real python-telegram-bot client against the fake Bot API (see test_telegram_
 
 from __future__ import annotations
 
-from tests.test_telegram_flows import PAVEL, Bot, bot  # noqa: F401 (bot: a fixture)
+from tests.test_telegram_flows import PAVEL, Bot
 
 
 def start_report(running: Bot) -> None:
@@ -18,7 +18,7 @@ def start_report(running: Bot) -> None:
     running.fake.expect(PAVEL.id, r"What did the customer say\?")
 
 
-def test_a_bad_answer_is_asked_again_and_nothing_is_lost(bot: Bot) -> None:  # noqa: F811
+def test_a_bad_answer_is_asked_again_and_nothing_is_lost(bot: Bot) -> None:
     start_report(bot)
     bot.say(PAVEL, "   ")
     bot.fake.expect(PAVEL.id, r"⚠ The text is empty")
@@ -40,7 +40,7 @@ def test_a_bad_answer_is_asked_again_and_nothing_is_lost(bot: Bot) -> None:  # n
         "The courier was late", "Blue Sky Hotels", 4)
 
 
-def test_a_command_mid_report_is_not_swallowed_silently(bot: Bot) -> None:  # noqa: F811
+def test_a_command_mid_report_is_not_swallowed_silently(bot: Bot) -> None:
     start_report(bot)
     bot.say(PAVEL, "/mine")
     bot.fake.expect(PAVEL.id, r"Cancelled the report\. Send /mine again to run it\.")

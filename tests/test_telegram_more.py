@@ -53,12 +53,6 @@ def pulse_scores(bot: Bot) -> list[Score]:
         return list(session.exec(select(Score).where(Score.source == "pulse")))
 
 
-@pytest.fixture
-def bot(service: VocService) -> Iterator[Bot]:
-    with running_bot(service) as running:
-        yield running
-
-
 # -- internal NPS pulses ---------------------------------------------------------------------
 @pytest.fixture
 def pulse_bot(db: Database, clock: FakeClock) -> Iterator[Bot]:

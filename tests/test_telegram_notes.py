@@ -34,12 +34,6 @@ FINANCE_HEADS = 'heads = ["slack:U0FINHEAD", "telegram:1004"]'
 
 
 @pytest.fixture
-def bot(service: VocService) -> Iterator[Bot]:
-    with running_bot(service) as running:
-        yield running
-
-
-@pytest.fixture
 def two_hats(db: Database, clock: FakeClock) -> Iterator[Bot]:
     """The example company where Olga (telegram:1001) heads Finance as well as Logistics."""
     text = EXAMPLE_COMPANY.read_text(encoding="utf-8")

@@ -29,25 +29,12 @@ from jobs.excel import EVENT_WORDS, KIND_WORDS, SCORE_KIND_WORDS, SOURCE_WORDS, 
 from jobs.imports import import_scores
 from jobs.sla_sweep import sweep
 from tests.conftest import FakeClock
+from tests.support.workbook import HEADERS
 from tests.test_export_safety import formulas_in
 
 KATE, IVAN, OLGA = "slack:U0SALES1", "slack:U0LOG1", "slack:U0LOGHEAD"
 IT_HEAD, SUP1, FINHEAD = "slack:U0ITHEAD", "slack:U0SUP1", "slack:U0FINHEAD"
 WEEK = Week(2026, 48)  # the fixture clock is Tuesday of that week
-# The English headers, sheet by sheet, as the code marks them (each is read back translated).
-HEADERS = {
-    "Summary": ["Week", "Starts", "Customer NPS", "Answers", "Margin ±", "Complaints", "Praise",
-                "Ideas"],
-    "Departments": ["Department", "Slug", "Signals", "Complaints", "Praise", "Ideas",
-                    "Acknowledged within SLA", "Median hours to acknowledge", "Resolved",
-                    "Open", "Overdue"],
-    "Signals": ["Ref", "Created", "Kind", "Status", "Department", "Text", "Customer",
-                "Customer score", "Reported by", "Acknowledge by", "Acknowledged", "Resolved"],
-    "Events": ["Ref", "At", "Action", "By", "Details"],
-    "Scores": ["At", "Kind", "Source", "Score", "Customer", "Segment", "Comment",
-               "Rating department", "Rated department", "Pulse round", "Signal", "Answers",
-               "Internal NPS", "Margin ±"],
-}
 CODES = ({str(code) for words in (KIND_WORDS, EVENT_WORDS, SCORE_KIND_WORDS, SOURCE_WORDS)
           for code in words} | {"new", "routed", "acknowledged", "resolved"})
 DETAIL_KEYS = re.compile(r"\b(to_name|from_name|to|from|by|note|reason|matched|fallback|"

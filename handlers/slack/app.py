@@ -134,8 +134,8 @@ class SlackBot:
             await (ack(**self.reply(message)) if message else ack())
             return
         await ack(text=t.gettext("Working on it…"), response_type="ephemeral")
-        self.later(task, t, send=lambda m: respond(**self.reply(m), replace_original=False),
-                   late=late)
+        self.later(task, send=lambda m: respond(**self.reply(m), replace_original=False),
+                   late=late)  # the task renders its own failure
 
     def later(self, work: Awaitable[OutboundMessage | None], t: Translator | None = None, *,
               send: Send | None = None, late: OutboundMessage | None = None) -> None:
