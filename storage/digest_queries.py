@@ -172,7 +172,8 @@ def internal_nps(*, session: Session, start: datetime, end: datetime) -> dict[in
 def verbatims(*, session: Session, start: datetime, end: datetime, kind: str, limit: int = 3,
               department_id: int | None = None) -> list[VerbatimRow]:
     """The week's most telling signals of a kind: praise with the highest customer scores,
-    complaints with the lowest, then the newest."""
+    complaints with the lowest, then the newest. A text reported again (the same words from
+    several people) is shown once: leadership reads distinct stories."""
     s = signal_t.c
     has_score = case((s.score.is_(None), 1), else_=0)
     by_score = s.score.desc() if kind == "praise" else s.score.asc()
@@ -182,11 +183,20 @@ def verbatims(*, session: Session, start: datetime, end: datetime, kind: str, li
                s.customer, s.score, s.created_at)
         .join(person_t, person_t.c.id == s.reporter_id)
         .where(s.created_at >= start, s.created_at < end, s.kind == kind, *one)
-        .order_by(has_score, by_score, s.created_at.desc(), s.id.desc()).limit(limit))
-    return [VerbatimRow(int(r.id), str(r.kind), str(r.text), int(r.department_id),
-                        None if r.anonymous else str(r.display_name), r.customer,
-                        r.score, r.created_at)
-            for r in rows]
+        .order_by(has_score, by_score, s.created_at.desc(), s.id.desc()).limit(limit * 8))
+    seen: set[str] = set()
+    distinct: list[VerbatimRow] = []
+    for r in rows:
+        words = " ".join(str(r.text).casefold().split())
+        if words in seen:
+            continue
+        seen.add(words)
+        distinct.append(VerbatimRow(int(r.id), str(r.kind), str(r.text), int(r.department_id),
+                                    None if r.anonymous else str(r.display_name), r.customer,
+                                    r.score, r.created_at))
+        if len(distinct) == limit:
+            break
+    return distinct
 
 
 def department_names(*, session: Session) -> dict[int, tuple[str, str, float]]:
