@@ -6,6 +6,8 @@ The real python-telegram-bot client against the fake Bot API (see test_telegram_
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_telegram_flows import PAVEL, Bot
 
 
@@ -47,3 +49,79 @@ def test_a_command_mid_report_is_not_swallowed_silently(bot: Bot) -> None:
     bot.say(PAVEL, "/mine")
     bot.fake.expect(PAVEL.id, r"You have not reported anything yet")
     assert bot.signals() == []
+
+
+# The step-by-step report's questions, in order, and a good answer to each (typed or pressed).
+STEPS = (r"What did the customer say\?", r"Customer \(optional\)", r"score 0-10",
+         r"Which department should handle it\?", r"Send this Complaint\?")
+
+
+def answer_step(running: Bot, step: int, asked: dict) -> None:  # type: ignore[type-arg]
+    """The good answer to STEPS[step], whose question is `asked`."""
+    if step == 0:
+        running.say(PAVEL, "The courier was late")
+    elif step == 1:
+        running.say(PAVEL, "Blue Sky Hotels")
+    else:
+        running.press(PAVEL, asked, ("4", "✓ Logistics", "Send")[step - 2])
+
+
+OLD_BUTTON = (None, "Skip", "4", "✓ Logistics", "Send")  # a button of each step's question
+
+
+@pytest.mark.parametrize("step", range(len(STEPS)))
+def test_cancel_ends_the_report_at_any_step(bot: Bot, step: int) -> None:
+    start_report(bot)
+    asked: dict = {}  # type: ignore[type-arg]
+    for current in range(step + 1):
+        if current:
+            asked = bot.fake.expect(PAVEL.id, STEPS[current])
+        if current < step:
+            answer_step(bot, current, asked)
+    bot.say(PAVEL, "/cancel")
+    bot.fake.expect(PAVEL.id, r"^Cancelled\.$")
+    if (button := OLD_BUTTON[step]) is not None:
+        bot.press(PAVEL, asked, button)  # a button of the cancelled report changes nothing
+    bot.say(PAVEL, "/mine")
+    bot.fake.expect(PAVEL.id, r"You have not reported anything yet")
+    assert bot.signals() == []
+
+
+WRONG = (("   ", r"⚠ The text is empty"),
+         ("x" * 201, r"⚠ That is 201 characters long; the limit is 200\."),
+         ("11", r"⚠ A score is a whole number from 0 to 10"),
+         ("nosuchdept", r"Please press one of the buttons above"),
+         ("yes", r"Please press one of the buttons above"))
+
+
+@pytest.mark.parametrize("step", range(len(STEPS)))
+def test_a_wrong_answer_at_any_step_is_asked_again_and_nothing_is_lost(bot: Bot,
+                                                                      step: int) -> None:
+    start_report(bot)
+    asked: dict = {}  # type: ignore[type-arg]
+    for current in range(len(STEPS)):
+        if current:
+            asked = bot.fake.expect(PAVEL.id, STEPS[current])
+        if current == step:
+            typed, refusal = WRONG[step]
+            bot.say(PAVEL, typed)
+            bot.fake.expect(PAVEL.id, refusal)
+            assert bot.signals() == []
+        answer_step(bot, current, asked)
+    bot.fake.expect(PAVEL.id, r"Thank you! Complaint VOC-1 went to Logistics\.")
+    [signal] = bot.signals()
+    assert (signal.text, signal.customer, signal.score) == (
+        "The courier was late", "Blue Sky Hotels", 4)
+
+
+def test_a_score_may_be_typed_instead_of_pressed(bot: Bot) -> None:
+    start_report(bot)
+    bot.say(PAVEL, "The courier was late")
+    bot.fake.expect(PAVEL.id, STEPS[1])
+    bot.say(PAVEL, "Blue Sky Hotels")
+    bot.fake.expect(PAVEL.id, STEPS[2])
+    bot.say(PAVEL, "7")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, STEPS[3]), "✓ Logistics")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, STEPS[4]), "Send")
+    bot.fake.expect(PAVEL.id, r"Thank you! Complaint VOC-1")
+    assert [s.score for s in bot.signals()] == [7]

@@ -140,12 +140,32 @@ async def on_customer(update: Update, context: Context) -> int:
 
 
 async def on_score(update: Update, context: Context) -> int:
-    """The score (or none); next, the department, the suggested one first."""
+    """The score pressed (or skipped); next, the department, the suggested one first."""
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
     await query.edit_message_reply_markup(None)
-    _draft(context)["score"] = decode(query.data).value
+    return await _ask_department(update, context, decode(query.data).value)
+
+
+async def on_score_typed(update: Update, context: Context) -> int:
+    """A score typed instead of pressed: taken when capture would take it, else asked again."""
+    typed = (update.effective_message.text if update.effective_message else None) or ""
+    if not await _passes(update, context, "score", typed.strip()):
+        return SCORE
+    return await _ask_department(update, context, typed.strip())
+
+
+async def on_typed_at_buttons(update: Update, context: Context) -> int | None:
+    """Words typed where the bot waits for a button: say so, keep the report and the step."""
+    _me, t = await whoami(update, context)
+    await reply(update, text_message(t.gettext(
+        "Please press one of the buttons above, or send /cancel to drop the report.")))
+    return None  # the same step stays open
+
+
+async def _ask_department(update: Update, context: Context, score: str | None) -> int:
+    _draft(context)["score"] = score
     _me, t = await whoami(update, context)
     service = voc(context).service
     suggested = await asyncio.to_thread(service.suggest, _draft(context)["text"])
