@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_telegram_flows import PAVEL, Bot
+from bot.core.service import VocService
+from tests.test_telegram_flows import ANNA, LOGISTICS, OLGA, PAVEL, Bot, reported
 
 
 def start_report(running: Bot) -> None:
@@ -125,3 +126,32 @@ def test_a_score_may_be_typed_instead_of_pressed(bot: Bot) -> None:
     bot.press(PAVEL, bot.fake.expect(PAVEL.id, STEPS[4]), "Send")
     bot.fake.expect(PAVEL.id, r"Thank you! Complaint VOC-1")
     assert [s.score for s in bot.signals()] == [7]
+
+
+@pytest.mark.parametrize(("button", "alert"), [("Решить", "руководителям"),
+                                               ("Передать", "руководителям")])
+def test_a_card_button_refuses_before_it_asks_anything(bot: Bot, button: str,
+                                                       alert: str) -> None:
+    _answer, ref = reported(bot, ANNA, "Курьер опоздал")
+    card = bot.fake.expect(LOGISTICS, ref)
+    before = len(bot.fake.sent(LOGISTICS)), len(bot.fake.sent(ANNA.id))
+    bot.press(ANNA, card, button)  # Anna reported it; she is no head of Logistics
+    bot.alert(alert)
+    bot.say(ANNA, "/mine")  # a round trip: everything the press caused has been sent
+    bot.fake.expect(ANNA.id, ref)
+    assert (len(bot.fake.sent(LOGISTICS)), len(bot.fake.sent(ANNA.id)) - 1) == before
+    assert bot.signals()[0].status == "routed"
+
+
+def test_not_resolved_refuses_someone_else_before_asking_why(bot: Bot,
+                                                             service: VocService) -> None:
+    _answer, ref = reported(bot, ANNA, "Курьер опоздал")
+    service.resolve("telegram:1001", ref, "Поговорили с курьером")
+    note = bot.fake.expect(ANNA.id, r"Поговорили с курьером")
+    before = len(bot.fake.sent(OLGA.id))
+    bot.press(OLGA, note, "Не решено")
+    bot.alert(r"только автор")
+    bot.say(OLGA, "/mine")
+    bot.fake.expect(OLGA.id, r".")
+    assert len(bot.fake.sent(OLGA.id)) == before + 1  # the /mine answer, no question
+    assert bot.signals()[0].status == "resolved"
