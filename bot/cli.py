@@ -226,8 +226,9 @@ def _console(service: VocService, who: str | None) -> None:
         raise fail(f"Unknown person {who!r}: give an identity like slack:U0LOG1 or part of a "
                    "name from the [[person]] tables of the departments file.")
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run_console(service, service.company, identity, stdin=sys.stdin,
-                            stdout=sys.stdout))
+    if asyncio.run(run_console(service, service.company, identity, stdin=sys.stdin,
+                               stdout=sys.stdout)):
+        raise typer.Exit(130)  # stopped by Ctrl-C, as shells expect (128 + SIGINT)
 
 
 @app.command()

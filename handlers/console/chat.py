@@ -4,7 +4,9 @@ deliveries out, numbered buttons; `/as` switches who that person is."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import signal
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -78,11 +80,16 @@ class ConsoleChat:
         """Show a refusal (or that the database is unavailable)."""
         self.write("⚠ " + (as_refusal(error) or Unavailable()).render(self.t))
 
-    async def read(self, prompt: str) -> str | None:
-        """One line of input; None at end of input."""
+    @property
+    def lines(self) -> Lines:
+        """The keyboard."""
         if self._lines is None:
             self._lines = Lines(self.stdin, self.stdout)
-        return await self._lines.read(prompt)
+        return self._lines
+
+    async def read(self, prompt: str) -> str | None:
+        """One line of input; None at end of input or after Ctrl-C."""
+        return await self.lines.read(prompt)
 
     async def ask(self, prompt: str) -> str | None:
         """An answer to a question; None when the person leaves the question: `/cancel` or
@@ -285,10 +292,21 @@ def default_identity(company: Company) -> str:
 
 
 async def run_console(service: VocService, company: Company, identity: str, *,
-                      stdin: TextIO, stdout: TextIO) -> None:
-    """The terminal chat with its own dispatcher, so deliveries print after each command."""
+                      stdin: TextIO, stdout: TextIO) -> bool:
+    """The terminal chat with its own dispatcher, so deliveries print after each command;
+    True when Ctrl-C ended it."""
     chat = ConsoleChat(service, company, identity, stdin, stdout)
     # Ordered delivery keeps the transcript (and so the button numbers) the same every time.
     chat.dispatcher = Dispatcher(service.db, [ConsolePort(chat)], clock=service.clock,
                                  ordered=True)
-    await chat.run()
+    loop = asyncio.get_running_loop()
+    # Ctrl-C ends the chat without cutting a delivery in half (a row left mid-delivery would
+    # be posted again by the next start): the reading stops, the command running finishes.
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+        loop.add_signal_handler(signal.SIGINT, chat.lines.interrupt)
+    try:
+        await chat.run()
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    return chat.lines.interrupted

@@ -3,7 +3,8 @@
 On a terminal: prompt_toolkit's line editing and history (arrows, Ctrl-A/E, pasting long text
 whole). From a pipe (the README tour, tests): plain lines, echoed so the transcript reads like a
 dialog. Either way Ctrl-C stops the chat at once: the plain reader is a daemon thread, so
-nothing waits for an Enter that never comes.
+nothing waits for an Enter that never comes, and a Ctrl-C pressed while a command runs stops
+the chat once the command and its deliveries are done (`interrupted`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,36 @@ class Lines:
         self._interactive = _is_terminal(stdin) and _is_terminal(stdout)
         self._queue: asyncio.Queue[str | None] | None = None
         self._session: object | None = None
+        self._reading: asyncio.Future[str | None] | None = None
+        self._interrupted = False
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C was pressed: no more lines will be read."""
+        return self._interrupted
+
+    def interrupt(self) -> None:
+        """Ctrl-C (SIGINT): abandon the line being read now, read no more lines."""
+        self._interrupted = True
+        if self._reading is not None:
+            self._reading.cancel()
 
     async def read(self, prompt: str) -> str | None:
-        """One line (without its newline); None at the end of input."""
+        """One line (without its newline); None at the end of input or after Ctrl-C."""
+        if self.interrupted:
+            return None
+        self._reading = asyncio.ensure_future(self._read(prompt))
+        try:
+            return await self._reading
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the chat itself is being cancelled, not just this line
+            return None  # interrupt() cancelled the line
+        finally:
+            self._reading = None
+
+    async def _read(self, prompt: str) -> str | None:
         if self._interactive:
             return await self._edited(prompt)
         self.stdout.write(prompt)
@@ -45,6 +73,9 @@ class Lines:
         try:
             return str(await session.prompt_async(prompt))
         except EOFError:  # Ctrl-D
+            return None
+        except KeyboardInterrupt:  # Ctrl-C, a key like any other to prompt_toolkit
+            self._interrupted = True
             return None
 
     def _piped(self) -> asyncio.Queue[str | None]:

@@ -1,0 +1,94 @@
+"""The terminal behaves like a terminal (issue 12): Ctrl-C stops `voc run` at once, whether it
+reads a pipe or a real terminal, and at a terminal the Up arrow recalls the last line instead
+of printing `^[[A`. Real subprocesses, a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import select as where
+
+from storage.db import Database
+from storage.models import Outbox
+from tests.support.dialog import Dialog
+from tests.test_console_e2e import voc, voc_env
+
+pytestmark = pytest.mark.slow
+VOC_RUN = [sys.executable, "-m", "bot", "run"]
+
+
+@pytest.fixture
+def migrated(tmp_path: Path) -> Path:
+    assert voc(tmp_path, "db", "upgrade").returncode == 0
+    return tmp_path
+
+
+def test_sigint_stops_voc_run_at_once_after_delivering_what_was_queued(migrated: Path):
+    chat = Dialog(VOC_RUN, env=voc_env(migrated, VOC_LOCALE="en"), cwd=migrated)
+    chat.expect(r"Kate Brown> ")
+    chat.say("/voc complaint The courier was three hours late")
+    chat.expect(r"Complaint VOC-1 went to Logistics")
+    chat.expect(r"── Logistics · telegram ──")
+    chat.process.send_signal(signal.SIGINT)  # stdin stays open: nobody pressed Enter
+    assert chat.process.wait(timeout=15) == 130
+    chat.close()
+    db = Database.connect(voc_env(migrated)["DATABASE_URL"])
+    with db.read() as session:
+        statuses = {row.status for row in session.exec(where(Outbox))}
+    db.dispose()
+    assert statuses == {"sent"}, statuses  # nothing left half-delivered
+
+
+class Terminal:
+    """`voc run` on a pseudo-terminal: what a person at a keyboard sees."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.master, follower = pty.openpty()
+        # No cursor-position answers come from this terminal: prompt_toolkit is told so.
+        env = voc_env(cwd, VOC_LOCALE="en", PROMPT_TOOLKIT_NO_CPR="1")
+        self.process = subprocess.Popen(VOC_RUN, stdin=follower, stdout=follower,
+                                        stderr=follower, env=env, cwd=cwd,
+                                        start_new_session=True)
+        os.close(follower)
+        self.screen = b""
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.screen:
+            assert time.monotonic() < deadline, f"{text!r} never showed: {self.screen[-500:]!r}"
+            if select.select([self.master], [], [], 0.1)[0]:
+                self.screen += os.read(self.master, 65536)
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        os.close(self.master)
+
+
+def test_ctrl_c_at_a_terminal_stops_voc_run_and_the_up_arrow_recalls_a_line(migrated: Path):
+    terminal = Terminal(migrated)
+    try:
+        terminal.wait_for("Kate Brown>")
+        terminal.type(b"/voc idea Deliver on Sundays too\r")
+        terminal.wait_for("── Logistics · telegram ──")
+        terminal.screen = b""
+        terminal.wait_for("Kate Brown>")  # the prompt is back below the cards
+        terminal.type(b"\x1b[A")  # Up: the last line comes back to be edited...
+        terminal.wait_for("/voc idea Deliver on Sundays too")
+        assert b"^[[A" not in terminal.screen
+        terminal.type(b"\x03")  # ...and Ctrl-C leaves at once, no Enter needed
+        assert terminal.process.wait(timeout=15) == 130
+    finally:
+        terminal.close()
