@@ -114,7 +114,8 @@ class Runtime:
             runtime.adapters["telegram"] = TelegramAdapter(settings, service, http_mode=http_mode)
         from jobs.scheduler import Scheduler  # digest, SLA sweep, pulses (exactly once: claims)
 
-        runtime.components.append(Scheduler(service))
+        # The digest (matplotlib, openpyxl) is built in a child process: the bot stays lean.
+        runtime.components.append(Scheduler(service, isolated_digest=True))
         # Ports join as their adapters come up: a platform that is down claims no rows.
         runtime.dispatcher = Dispatcher(
             service.db, [], policy=RetryPolicy(
