@@ -14,10 +14,10 @@ from tests.test_console_e2e import voc_env
 # the database layer (it alone takes longer than the whole of `voc --help` should).
 NOT_FOR_HELP = {"matplotlib", "telegram", "slack_bolt", "slack_sdk", "openpyxl", "uvicorn",
                 "starlette", "aiohttp", "apscheduler", "handlers", "jobs", "sqlalchemy",
-                "alembic"}
+                "alembic", "jieba", "numpy"}
 # `voc db status` needs the database layer and nothing of the running bot.
 NOT_FOR_DB_STATUS = {"matplotlib", "telegram", "slack_bolt", "slack_sdk", "openpyxl", "uvicorn",
-                     "starlette", "aiohttp", "apscheduler", "handlers", "jobs"}
+                     "starlette", "aiohttp", "apscheduler", "handlers", "jobs", "jieba"}
 RUN_AND_LIST = """
 import json, sys
 sys.argv = ["voc", *json.loads(sys.argv[1])]

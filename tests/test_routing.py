@@ -374,3 +374,49 @@ def test_the_reason_names_each_matching_word_once(router: Router) -> None:
         words = [w.casefold() for w in router.suggest(text).matched]
         assert words and not any(a != b and (a.startswith(b) or b.startswith(a))
                                  for a in words for b in words), words
+
+
+@pytest.mark.parametrize("text", ["The installer scratched the floor",
+                                  "Installers came two hours late and left a mess",
+                                  "Installation of the wardrobe took all day"])
+def test_a_word_that_only_shares_a_stem_with_a_keyword_does_not_route(
+        router: Router, text: str) -> None:
+    # Snowball stems installer, installation and installment all to "instal".
+    assert "installment" not in router.suggest(text).matched
+    assert router.suggest(text).slug != "finance"
+
+
+def test_colliding_stems_are_told_apart_by_their_endings() -> None:
+    departments = [DepartmentProfile("money", "Money", "", ("installment", "management fee")),
+                   DepartmentProfile("people", "People", "", ("manager",))]
+    router = Router(departments, "people")
+    assert router.suggest("the installments are too high").slug == "money"
+    assert router.suggest("the installer was rude").is_fallback
+    assert router.suggest("managers never call back").matched == ("manager",)
+    assert router.suggest("a fee for management").slug == "money"
+
+
+def test_one_russian_word_is_named_once_in_the_reason(router: Router) -> None:
+    # "доставку" matches "доставка" exactly and "доставили" by prefix: one word of the text.
+    assert router.suggest("Доставку перенесли") == Suggestion("logistics", ("доставка",), False)
+    both = router.suggest("Доставку обещали в среду, а доставили в пятницу, курьер хамил")
+    assert both.matched == ("доставка", "курьер")  # both forms matched both keywords
+
+
+@pytest.mark.parametrize(("text", "slug", "word"), [
+    ("快递员迟到了两个小时", "logistics", "快递员"),
+    ("客服电话一直打不通", "support", "客服"),
+    ("发票抬头开错了，需要重新开", "finance", "发票"),
+    ("网站登录不了，密码重置邮件收不到", "it", "登录"),
+    ("沙发面料用了两个月就起球", "product", "沙发"),
+    ("Courier 快递员 was late", "logistics", "快递员"),
+])
+def test_chinese_is_segmented_and_routed(router: Router, text: str, slug: str, word: str) -> None:
+    got = router.suggest(text)
+    assert got.slug == slug
+    assert word in got.matched
+
+
+def test_chinese_stems_are_words_not_sentences() -> None:
+    assert routing.stems("快递员迟到了，沙发也坏了") == ["快递员", "迟到", "沙发", "坏"]
+    assert routing.stems("The couriers were late") == ["courier", "late"]

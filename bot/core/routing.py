@@ -1,4 +1,9 @@
-"""Suggest the department that owns a signal from its text, by stemmed keyword matching."""
+"""Suggest the department that owns a signal from its text, by stemmed keyword matching.
+
+`stems(text)` is the one tokenizer of the product (routing, the learned model, themes and
+similarity all use it): lowercased words, Chinese segmented by jieba (bot/core/chinese.py),
+each stemmed for its script, stop words of English, Russian and Chinese removed.
+"""
 
 import re
 import threading
@@ -8,6 +13,8 @@ from functools import lru_cache
 from typing import Protocol
 
 import snowballstemmer
+
+from bot.core import chinese
 
 KEYWORD_WEIGHT = 3.0
 DESCRIPTION_WEIGHT = 1.0
@@ -38,6 +45,13 @@ STOP_WORDS = frozenset(
         # apart no better than "the" does.
         "customer", "customers", "client", "clients", "клиент", "клиенты", "клиентам",
         "покупатель", "покупатели",
+        # Chinese function words, and the same "customer" words.
+        "的", "了", "是", "在", "我", "我们", "你", "你们", "他", "她", "它", "他们", "和", "与",
+        "也", "都", "就", "还", "又", "很", "太", "被", "把", "让", "给", "这", "那", "这个",
+        "那个", "一个", "有", "没有", "不", "没", "吗", "呢", "吧", "啊", "呀", "说", "要", "会",
+        "能", "可以", "对", "从", "到", "上", "下", "里", "中", "后", "着", "过", "个", "次",
+        "而且", "但是", "但", "因为", "所以", "如果", "已经", "什么", "怎么", "一下", "一直",
+        "客户", "顾客", "用户", "请", "非常", "真的", "自己", "时候", "现在", "今天",
     ]
 )
 # fmt: on
@@ -70,8 +84,45 @@ def stem(token: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lowercase, fold ё into е, split on word characters and drop digits-only tokens."""
-    return [t for t in _WORD.findall(text.lower().replace("ё", "е")) if not t.isdigit()]
+    """Lowercase, fold ё into е, split on word characters (Chinese into jieba's words) and
+    drop digits-only tokens."""
+    folded = text.lower().replace("ё", "е")
+    if chinese.has_han(folded):
+        words = [w for part in chinese.segment(folded) for w in _WORD.findall(part)]
+    else:
+        words = _WORD.findall(folded)
+    return [t for t in words if not t.isdigit()]
+
+
+def stems(text: str) -> list[str]:
+    """The text's routing terms, in order: tokenized, stemmed, stop words and one-letter
+    Latin or Cyrillic words dropped. Stable: the learned model, themes and similarity use it."""
+    return [stem(t) for t in tokenize(text)
+            if t not in STOP_WORDS and (len(t) > 1 or chinese.has_han(t))]
+
+
+# Snowball also strips derivational endings, so "installer", "installment", "installation"
+# and "install" all stem to "instal". A text word matches a keyword's stem exactly only when
+# it has the same derivational ending as a word of the file with that stem (inflections such
+# as plurals and tenses do not count): "installer" no longer matches "installment".
+_INFLECTIONS = ("'s", "ings", "ing", "ed", "es", "s")
+_DERIVATIONS = ("ation", "ition", "ment", "ness", "ance", "ence", "ity", "ist", "ism", "ion",
+                "er", "or")
+
+
+def derivation(word: str, word_stem: str) -> str:
+    """The derivational ending a Latin word carries at its stem ("" for none)."""
+    if not _LATIN.search(word):
+        return ""
+    base = word
+    for ending in _INFLECTIONS:
+        if base.endswith(ending) and len(base) - len(ending) >= len(word_stem) - 1:
+            base = base[: -len(ending)]
+            break
+    for ending in _DERIVATIONS:
+        if base.endswith(ending) and len(base) - len(ending) >= len(word_stem) - 2:
+            return ending
+    return ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +142,7 @@ class Suggestion:
     slug: str
     matched: tuple[str, ...]
     is_fallback: bool
+    similar: tuple[int, ...] = ()  # past cases (signal ids) the learned model leaned on
 
 
 @dataclass(frozen=True)
@@ -108,9 +160,14 @@ class Router:
     def __init__(self, departments: Sequence[DepartmentProfile], triage_slug: str) -> None:
         """Precompute every department's stemmed vocabulary and the weight of each stem."""
         self._triage = triage_slug
+        self.slugs = tuple(d.slug for d in departments)
+        self.triage = triage_slug
+        chinese.add_words(k.lower() for d in departments for k in d.keywords)
         raw: list[tuple[str, list[tuple[str, tuple[str, ...], bool]]]] = []
+        # stem -> the derivational endings the file's words with that stem carry
+        self._endings: dict[str, set[str]] = {}
         for dept in departments:
-            raw.append((dept.slug, _vocabulary(dept)))
+            raw.append((dept.slug, _vocabulary(dept, self._endings)))
 
         # A stem or phrase several departments share says little about which one owns a signal.
         spread: dict[tuple[str, ...], int] = {}
@@ -146,54 +203,71 @@ class Router:
 
     def suggest(self, text: str) -> Suggestion:
         """Return the best-scoring department, or the triage department when nothing matched."""
-        strength = self._match(text)
+        scores, reasons = self.scores(text)
+        best = max(scores, key=lambda slug: scores[slug], default=None)  # first on ties
+        if best is None or scores[best] == 0.0:
+            return Suggestion(self._triage, (), True)
+        return Suggestion(best, reasons[best], False)
+
+    def scores(self, text: str) -> tuple[dict[str, float], dict[str, tuple[str, ...]]]:
+        """Every department's keyword score (file order) and the words that made it, strongest
+        first, each word of the text named once."""
+        strength, sources = self._match(text)
         candidates: dict[int, set[int]] = {}
         for found in strength:
             for d, k in self._by_stem.get(found, ()):
                 candidates.setdefault(d, set()).add(k)
-        best_slug, best_score, best_hits = self._triage, 0.0, []
-        for d, (slug, terms) in enumerate(self._terms):  # file order breaks ties, as before
+        scores: dict[str, float] = {}
+        reasons: dict[str, tuple[str, ...]] = {}
+        for d, (slug, terms) in enumerate(self._terms):
             hits = []
             for order in sorted(candidates.get(d, ())):
                 term = terms[order]
                 factor = min((strength.get(s, 0.0) for s in term.stems), default=0.0)
                 if factor:
-                    hits.append((term.weight * factor, order, term.label))
-            score = sum(h[0] for h in hits)
-            if score > best_score:
-                best_slug, best_score, best_hits = slug, score, hits
-        if best_score == 0.0:
-            return Suggestion(self._triage, (), True)
-        best_hits.sort(key=lambda h: (-h[0], h[1]))
-        return Suggestion(best_slug, _distinct(h[2] for h in best_hits), False)
+                    words = frozenset(w for s in term.stems for w in sources.get(s, ()))
+                    hits.append((term.weight * factor, order, term.label, words))
+            scores[slug] = sum(h[0] for h in hits)
+            hits.sort(key=lambda h: (-h[0], h[1]))
+            reasons[slug] = _distinct((h[2], h[3]) for h in hits)
+        return scores, reasons
 
-    def _match(self, text: str) -> dict[str, float]:
-        """Map each vocabulary stem found in the text to 1.0 (exact) or PREFIX_FACTOR."""
+    def _match(self, text: str) -> tuple[dict[str, float], dict[str, set[str]]]:
+        """Map each vocabulary stem found in the text to 1.0 (exact) or PREFIX_FACTOR, and to
+        the words of the text that matched it."""
         found: dict[str, float] = {}
+        sources: dict[str, set[str]] = {}
         heads = self._heads
         for token in set(tokenize(text)):
             if token[:3] not in heads and token[:2] not in heads and token[:1] not in heads:
                 continue
             s = stem(token)
-            if s in self._vocab:
+            if s in self._vocab and derivation(token, s) in self._endings.get(s, {""}):
                 found[s] = 1.0
+                sources.setdefault(s, set()).add(token)
             if len(s) < PREFIX_MIN_LEN:
                 continue
             related = set(self._prefixes.get(s, ()))
             related.update(s[:n] for n in range(PREFIX_MIN_LEN, len(s)) if s[:n] in self._long)
             for v in related:
                 found.setdefault(v, PREFIX_FACTOR)
-        return found
+                sources.setdefault(v, set()).add(token)
+        return found, sources
 
 
-def _distinct(labels: Iterable[str]) -> tuple[str, ...]:
-    """The reason's words, strongest first, without near-repeats ("deliver" after "delivery":
-    one word of the text matched both)."""
+def _distinct(hits: Iterable[tuple[str, frozenset[str]]]) -> tuple[str, ...]:
+    """The reason's words, strongest first, without near-repeats: a keyword is left out when
+    the words of the text it matched were all named already ("доставку" matches both
+    "доставка" and "доставили"), or when it is a form of one named ("deliver", "delivery")."""
     kept: list[str] = []
-    for label in labels:
+    named: set[str] = set()
+    for label, words in hits:
         folded = label.casefold()
+        if words and words <= named:
+            continue
         if not any(folded.startswith(k) or k.startswith(folded) for k in map(str.casefold, kept)):
             kept.append(label)
+            named |= words
         if len(kept) == MAX_MATCHED:
             break
     return tuple(kept)
@@ -213,20 +287,30 @@ def _heads(stem: str) -> tuple[str, ...]:
     return (stem[:2],)
 
 
-def _vocabulary(dept: DepartmentProfile) -> list[tuple[str, tuple[str, ...], bool]]:
-    """List (label as written, stems, is keyword) for a department, keywords first, no repeats."""
+def _vocabulary(dept: DepartmentProfile, endings: dict[str, set[str]]
+                ) -> list[tuple[str, tuple[str, ...], bool]]:
+    """List (label as written, stems, is keyword) for a department, keywords first, no repeats;
+    record in `endings` the derivational ending of every word behind each stem."""
     seen: set[tuple[str, ...]] = set()
     terms: list[tuple[str, tuple[str, ...], bool]] = []
 
-    def add(items: Iterable[tuple[str, tuple[str, ...]]], is_keyword: bool) -> None:
-        for label, stems in items:
-            if stems and stems not in seen:
-                seen.add(stems)
-                terms.append((label, stems, is_keyword))
+    def stemmed(tokens: list[str]) -> tuple[str, ...]:
+        out = []
+        for token in tokens:
+            s = stem(token)
+            endings.setdefault(s, set()).add(derivation(token, s))
+            out.append(s)
+        return tuple(out)
 
-    add(((k, tuple(stem(t) for t in tokenize(k))) for k in dept.keywords), True)
+    def add(items: Iterable[tuple[str, tuple[str, ...]]], is_keyword: bool) -> None:
+        for label, term_stems in items:
+            if term_stems and term_stems not in seen:
+                seen.add(term_stems)
+                terms.append((label, term_stems, is_keyword))
+
+    add(((k, stemmed(tokenize(k))) for k in dept.keywords), True)
     description_words = (
-        (word, (stem(token),))
+        (word, stemmed([token]))
         for word in re.findall(r"\w+", dept.description)
         for token in tokenize(word)
         if len(token) > 1 and token not in STOP_WORDS
