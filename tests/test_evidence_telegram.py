@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 
 from sqlmodel import select
 
@@ -20,6 +22,15 @@ from tests.test_telegram_flows import LOGISTICS, OLGA, PAVEL, Bot
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(3000)
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
 PDF = b"%PDF-1.7\n" + os.urandom(1500)
+
+
+def until(check: Callable[[], object], what: str, seen: Callable[[], object] = str,
+          timeout: float = 10.0) -> None:
+    """Wait for a condition the database holds (no fake server is told of it)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {seen()}"
+        time.sleep(0.02)
 
 
 def attachments(bot: Bot) -> list[Attachment]:
@@ -38,6 +49,10 @@ def test_a_captioned_photo_is_a_report_and_reaches_the_group_as_a_reply_to_its_c
     assert photo["method"] == "sendPhoto" and photo["content"] == JPEG
     assert photo["reply_to"] == card["message_id"]
     assert re.match(r"VOC-\d+ · photo-\d+\.jpg", photo["caption"])
+    until(lambda: all(row.status == "sent" for row in bot.outbox()
+                      if row.platform == "telegram"), "every Telegram row sent",
+          lambda: [(r.destination, r.operation, r.status, r.last_error) for r in bot.outbox()])
+    assert len(bot.fake.uploaded(LOGISTICS)) == 1  # once
 
 
 def test_an_album_becomes_one_report_with_every_file(bot: Bot):

@@ -473,8 +473,9 @@ class FakeTelegram:
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat_id), "from": BOT, "chat": self._chat(chat_id),
             "date": int(time.time()), **content}
-        if params.get("reply_parameters"):
-            message["reply_to_message"] = {"message_id": params["reply_parameters"]["message_id"]}
+        if params.get("reply_parameters"):  # the message answered, as Telegram embeds it
+            message["reply_to_message"] = public(self._message(
+                chat_id, int(params["reply_parameters"]["message_id"])))
         if params.get("message_thread_id"):
             message["message_thread_id"] = params["message_thread_id"]
             message["is_topic_message"] = True
