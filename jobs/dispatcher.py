@@ -57,7 +57,7 @@ from typing import Literal, TypeVar
 from bot.core.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
 from bot.core.messages import OutboundFile, OutboundMessage
 from bot.core.service import utc_now
-from storage import outbox
+from storage import files, outbox
 from storage.db import Database
 from storage.models import Outbox
 
@@ -490,6 +490,8 @@ class Dispatcher:
         try:
             if row.operation == "update":
                 return await self._update(row, port, deadline)
+            if row.operation == "send_file" and "attachment" in row.payload:
+                return await self._attachment(row, port, item.uncertain, deadline)
             message_id = None
             if item.uncertain:
                 message_id = await self._platform(
@@ -547,6 +549,45 @@ class Dispatcher:
             row.destination, message_id, OutboundMessage.from_json(row.payload["message"])))
         await self._finish(row.id, outbox.SENT, message_id, None)
         return True
+
+    async def _attachment(self, row: Outbox, port: DeliveryPort, uncertain: bool,
+                          deadline: float) -> bool:
+        """A report's file, posted as a reply to its card: it waits until the card is posted
+        (its message id is the reply's target), and is skipped if retention removed it."""
+        assert row.id is not None and row.card_key is not None
+        card, content = await asyncio.to_thread(self._attachment_state, row)
+        if card is None or card[0] in (outbox.DEAD, outbox.SKIPPED, outbox.SUPERSEDED):
+            await self._finish(row.id, outbox.DEAD, None, "the card to reply to was never "
+                               "delivered")
+            return True
+        status, card_id = card
+        if status != outbox.SENT or card_id is None:
+            await self._postpone(row.id, 1.0, "waiting for the card", count_attempt=False)
+            return False
+        if content is None:
+            await self._finish(row.id, outbox.SKIPPED, None, "the file was deleted")
+            return True
+        message_id = None
+        if uncertain:
+            message_id = await self._platform(row, port.find_sent(row.destination,
+                                                                  row.dedupe_key))
+        if message_id is None:
+            if not await self._take_slot(row, port, deadline):
+                return False
+            data = row.payload["attachment"]
+            file = OutboundFile(str(data["filename"]), content, str(data["filename"]),
+                                str(data.get("caption", "")), {"mime": data.get("mime")})
+            message_id = await self._platform(row, port.send_file(
+                row.destination, file, dedupe_key=row.dedupe_key, reply_to=card_id))
+        await self._finish(row.id, outbox.SENT, message_id, None)
+        return True
+
+    def _attachment_state(self, row: Outbox) -> tuple[tuple[str, str | None] | None,
+                                                      bytes | None]:
+        with self.db.read() as session:
+            assert row.card_key is not None
+            return (outbox.card_message_id(session=session, card_key=row.card_key),
+                    files.content(session=session, sha256=row.payload["attachment"]["sha256"]))
 
     async def _take_slot(self, row: Outbox, port: DeliveryPort, deadline: float) -> bool:
         """Wait for a token of each of the row's buckets; a wait past `deadline` hands the row

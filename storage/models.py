@@ -5,12 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from bot.core.domain import (
     MAX_CUSTOMER,
     MAX_DEDUPE_KEY,
+    MAX_FILE_NAME,
     MAX_LINK,
     MAX_NAME,
     MAX_SEGMENT,
@@ -152,6 +162,35 @@ class Score(SQLModel, table=True):
     rated_department_id: int | None = Field(default=None, foreign_key="department.id")
     pulse_round: str | None = Field(default=None, max_length=32)
     dedupe_key: str | None = Field(default=None, max_length=MAX_DEDUPE_KEY, unique=True)
+
+
+class FileBlob(SQLModel, table=True):
+    """A file's bytes, once per content (sha256): the same photo on two reports is kept once.
+    In the database, so every replica reads what any of them received."""
+
+    __tablename__ = "file_blob"
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int = Field(sa_type=BigInteger)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _at()
+
+
+class Attachment(SQLModel, table=True):
+    """A file on a signal: its name and type as kept, and where it came from (`source_key`,
+    the platform's id of the message that carried it: a re-delivery attaches nothing twice;
+    `album`: the Telegram media group it arrived in, so the album's later items find it)."""
+
+    __table_args__ = (Index("ix_attachment_album", "album"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: int = Field(foreign_key="signal.id", index=True)
+    sha256: str = Field(foreign_key="file_blob.sha256", max_length=64, index=True)
+    filename: str = Field(max_length=MAX_FILE_NAME)
+    mime: str = Field(max_length=100)
+    size: int = Field(sa_type=BigInteger)
+    source_key: str | None = Field(default=None, max_length=MAX_DEDUPE_KEY, unique=True)
+    album: str | None = Field(default=None, max_length=MAX_DEDUPE_KEY)
+    created_at: datetime = _at()
 
 
 class Outbox(SQLModel, table=True):

@@ -84,7 +84,7 @@ def test_the_form_shows_field_errors_inline_then_stores(workspace: Workspace):
     view = workspace.slack.wait_for_view(kate.last_trigger or "")
     assert view["callback_id"] == "voc_capture"
     assert [b["block_id"] for b in view["blocks"]] == [
-        "kind", "text", "customer", "score", "department", "anonymous"]
+        "kind", "text", "customer", "score", "department", "anonymous", "files"]
 
     refused = kate.submit(view, {"kind": "complaint", "text": "   ", "score": "eleven"})
     assert refused.json() == {"response_action": "errors", "errors": {

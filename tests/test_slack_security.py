@@ -118,7 +118,7 @@ def test_the_manifest_for_http_and_for_socket_mode(tmp_path: Path):
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "im:write", "users:read", "channels:history",
-        "groups:history", "im:history", "files:write"}
+        "groups:history", "im:history", "files:write", "files:read"}
 
     socket = json.loads(voc(tmp_path, "slack-manifest").stdout)
     assert socket["settings"]["socket_mode_enabled"] is True

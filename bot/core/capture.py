@@ -11,11 +11,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import domain, inputs
+from bot.core import domain, evidence, inputs
 from bot.core.capture_batch import write_signals
 from bot.core.context import Core
 from bot.core.domain import MAX_CUSTOMER, MAX_DEDUPE_KEY, MAX_LINK, Kind
 from bot.core.errors import InvalidInput, NotFound, VocError
+from bot.core.evidence import IncomingFile, KeptFile
 from bot.core.i18n import N_
 from bot.core.lookups import person_of, require_identity
 from bot.core.viewing import department_view, signal_view_for
@@ -36,6 +37,8 @@ class Draft:
     source_link: str | None = None
     department: str | None = None  # a slug; None means "use the suggestion"
     dedupe_key: str | None = None  # the platform event id, so a re-delivery stores nothing new
+    files: tuple[IncomingFile, ...] = ()  # evidence: photos, documents (checked on capture)
+    album: str | None = None  # the Telegram media group the files came in, if any
 
 
 class _Refused(ValueError):
@@ -60,7 +63,7 @@ class ParsedDraft(BaseModel):
     """A draft whose every field passed validation, with the reporter's identity. Built by
     `parse_draft`; each field's check is the one refusal people see for it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     actor: str  # checked first, by parse_draft
     kind: Annotated[Kind, _field(lambda v: inputs.parse_kind(str(v)))]
@@ -73,15 +76,21 @@ class ParsedDraft(BaseModel):
     department: str | None  # the slug the reporter chose, as typed; None: the suggestion
     dedupe_key: Annotated[str | None, _field(
         lambda v: inputs.strip_controls(v or "")[:MAX_DEDUPE_KEY] or None)]
+    # The files kept and a refusal for each other one: a refused file never refuses the report.
+    files: tuple[KeptFile, ...] = ()
+    refused: tuple[InvalidInput, ...] = ()
+    album: str | None = None
 
 
 def _validated(actor: str, draft: Draft) -> ParsedDraft | dict[str, InvalidInput]:
     """The parsed draft, or each field's refusal by field name (the report form's names)."""
+    screened = evidence.screen(draft.files) if draft.files else evidence.Screened()
     try:
         return ParsedDraft(actor=actor, kind=draft.kind, text=draft.text,
                            customer=draft.customer, score=draft.score, link=draft.source_link,
                            anonymous=draft.anonymous, department=draft.department,
-                           dedupe_key=draft.dedupe_key)
+                           dedupe_key=draft.dedupe_key, files=screened.kept,
+                           refused=screened.refused, album=draft.album)
     except ValidationError as invalid:
         problems: dict[str, InvalidInput] = {}
         for error in invalid.errors(include_url=False):
@@ -157,8 +166,8 @@ def capture_many(core: Core, requests: Sequence[tuple[str, Draft]]
 
 def _write(core: Core, drafts: Sequence[ParsedDraft]) -> list[CaptureResult | Exception]:
     with core.db.write() as session:
-        return [view if isinstance(view, VocError) else CaptureResult(view)
-                for view in write_signals(core, session, drafts)]
+        return [view if isinstance(view, VocError) else CaptureResult(view, refused=d.refused)
+                for d, view in zip(drafts, write_signals(core, session, drafts), strict=True)]
 
 
 def _write_alone(core: Core, draft: ParsedDraft) -> CaptureResult | Exception:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from bot.core import domain, render
+from bot.core import domain, evidence, render
 from bot.core.cards import new_cards
 from bot.core.context import Core
 from bot.core.domain import Status
@@ -34,6 +34,7 @@ from bot.core.lookups import (
 )
 from bot.core.viewing import department_view
 from bot.core.views import EventView, SignalView
+from storage import files
 from storage import queries as q
 from storage.models import Department
 from storage.outbox import NewMessage, enqueue
@@ -141,12 +142,19 @@ def _store(core: Core, session: Session,
         dedupe_key=f"signal:{signal_id}")
         for signal_id, (draft, reporter, _) in zip(signal_ids, items, strict=True)
         if draft.score is not None])
+    kept = {index: files.attach(connection=connection, signal_id=signal_ids[index], now=now,
+                                files=evidence.to_keep(draft.files, source=draft.dedupe_key,
+                                                       album=draft.album))
+            for index, (draft, _, _) in enumerate(items) if draft.files}
     views, cards = [], []
     for index, item in enumerate(items):
         view, messages = _written(core, item, now, signal_ids[index],
                                   event_ids[2 * index + 1], details[index], due[index])
         views.append(view)
         cards += messages
+        if index in kept:  # each file follows each card, as a reply to it
+            cards += evidence.deliveries(view.ref, kept[index], [
+                (m.destination, m.card_key) for m in messages if m.card_key])
     enqueue(session=session, now=core.clock(), messages=cards)
     return views
 
@@ -168,7 +176,8 @@ def _written(core: Core, item: tuple[ParsedDraft, _Reporter, Route], now: dateti
         source_link=draft.link, routed_by_keywords=tuple(routing.get("matched", ())),
         routed_by_fallback=bool(routing.get("fallback")),
         history=(EventView("captured", now, hidden, dict(captured)),
-                 EventView("routed", now, None, dict(routed))))
+                 EventView("routed", now, None, dict(routed))),
+        attachments=tuple(f.name for f in draft.files))
     message = render.card(card_view, core.translator()).to_json()
     view = replace(card_view, reporter=reporter.display_name, overdue=core.clock() > due,
                    history=(EventView("captured", now, reporter.display_name, dict(captured)),

@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core import render
+from bot.core import evidence, render
 from bot.core.context import Core
 from bot.core.lookups import department_of
 from bot.core.messages import OutboundMessage
 from bot.core.viewing import event_view, signal_view
 from bot.core.views import SignalView
+from storage import files
 from storage.models import Department, Event, Person, Signal
 from storage.outbox import NewMessage, enqueue
 
@@ -58,8 +59,13 @@ def post_cards(core: Core, session: Session, signal: Signal, department: Departm
     """Post the signal's card to the department it was just routed to."""
     view = signal_view(core, session, signal, viewer=None)
     message = render.card(view, core.translator()).to_json()
-    enqueue(session=session, now=core.clock(), messages=new_cards(
-        signal.id or 0, department, (signal.routing or {}).get("card", 0), event_id, message))
+    posts = new_cards(signal.id or 0, department, (signal.routing or {}).get("card", 0),
+                      event_id, message)
+    enqueue(session=session, now=core.clock(), messages=posts)
+    if view.attachments:  # the files follow the case to its new department's cards
+        enqueue(session=session, now=core.clock(), messages=evidence.deliveries(
+            view.ref, files.attachments_of(session=session, signal_id=view.id),
+            [(m.destination, m.card_key) for m in posts if m.card_key]))
 
 
 def update_cards(core: Core, session: Session, signal: Signal, event: Event, *,

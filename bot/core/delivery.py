@@ -42,8 +42,10 @@ class DeliveryPort(Protocol):
         """Replace a message posted before."""
         ...
 
-    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str) -> str:
-        """Upload a file; return the platform's message or file id."""
+    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str,
+                        reply_to: str | None = None) -> str:
+        """Upload a file (as a reply to the message `reply_to`, a card: in its Slack thread,
+        as a Telegram reply); return the platform's message or file id."""
         ...
 
     async def find_sent(self, destination: str, dedupe_key: str) -> str | None:

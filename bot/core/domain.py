@@ -57,6 +57,7 @@ class EventAction(StrEnum):
     RATED = "rated"
     REMINDED = "reminded"
     ESCALATED = "escalated"
+    ATTACHED = "attached"  # the reporter added files to a report already stored
 
 
 class ScoreKind(StrEnum):
@@ -83,3 +84,13 @@ MAX_SEGMENT = 100
 MAX_LINK = 1000
 MAX_NAME = 200  # display names, department names
 MAX_DEDUPE_KEY = 200
+
+# Attachments (evidence on a report). One rule for every platform, so any file kept can be
+# copied to every chat: Telegram's Bot API downloads at most 20 MB (getFile) and uploads photos
+# up to 10 MB (larger images go as documents, up to 50 MB), so 20 MB a file is what both
+# platforms carry both ways. A case holds at most 10 files (a Telegram album's size) and 50 MB
+# in all: the files live in the database that every replica reads.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_CASE_FILES = 10
+MAX_CASE_BYTES = 50 * 1024 * 1024
+MAX_FILE_NAME = 200

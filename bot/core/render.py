@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bot.core.actions import RULES, label
 from bot.core.domain import Action, Kind, Status
+from bot.core.errors import VocError
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.views import EventView, PulseView, QueueView, ScoreView, SignalView
@@ -48,6 +49,7 @@ def history_line(event: EventView, t: Translator) -> str:
         "rated": N_("Handling rated %(value)s/10 by %(who)s, %(when)s"),
         "reminded": N_("Overdue: the heads were reminded, %(when)s"),
         "escalated": N_("Escalated to leadership (twice the SLA), %(when)s"),
+        "attached": N_("Files added by %(who)s, %(when)s"),
     }
     return t.gettext(templates.get(event.action, _SOMEONE)) % params
 
@@ -72,7 +74,16 @@ def _signal_fields(signal: SignalView, t: Translator) -> list[tuple[str, str]]:
     if signal.status == Status.ROUTED:
         label = t.gettext("Overdue since") if signal.overdue else t.gettext("Acknowledge by")
         fields.append((label, t.when(signal.ack_due_at)))
+    if signal.attachments:
+        fields.append(attachments_field(signal.attachments, t))
     return fields
+
+
+def attachments_field(names: Sequence[str], t: Translator) -> tuple[str, str]:
+    """"2 attachments": their names (the files follow the card as replies)."""
+    count = len(names)
+    return (t.ngettext("%(count)d attachment", "%(count)d attachments", count) % {
+        "count": count}, ", ".join(names))
 
 
 def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundMessage:
@@ -109,9 +120,9 @@ def moved_card(signal: SignalView, t: Translator) -> OutboundMessage:
                            footer=base.footer, link=base.link)
 
 
-def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False
-                  ) -> OutboundMessage:
-    """What the reporter sees right after reporting."""
+def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False,
+                  refused: Sequence[VocError] = ()) -> OutboundMessage:
+    """What the reporter sees right after reporting (and which files were not attached)."""
     if duplicate:
         title = t.gettext("%(ref)s was already recorded: nothing new was created.")
     else:
@@ -120,10 +131,13 @@ def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False
               "department": signal.department.name}
     fields = [(t.gettext("Why this department"), routing_reason(signal, t)),
               (t.gettext("Acknowledge by"), t.when(signal.ack_due_at))]
+    if signal.attachments:
+        fields.append(attachments_field(signal.attachments, t))
     buttons: tuple[Button, ...] = ()
     if signal.status == Status.ROUTED:
         buttons = (_button(Action.CHANGE_DEPARTMENT, signal, t),)
     return OutboundMessage(title=title, quote=signal.text, fields=tuple(fields),
+                           footer=tuple("⚠ " + refusal.render(t) for refusal in refused),
                            buttons=buttons)
 
 

@@ -13,13 +13,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.core import attaching, cases, digest, people, pulses, queues
 from bot.core import capture as capturing
-from bot.core import cases, digest, people, pulses, queues
+from bot.core.attaching import Added
 from bot.core.capture import Draft
 from bot.core.company import Company
 from bot.core.context import Core, utc_now
 from bot.core.domain import Action
 from bot.core.errors import InvalidInput
+from bot.core.evidence import IncomingFile
 from bot.core.group_commit import GroupCommit
 from bot.core.messages import OutboundMessage
 from bot.core.views import (
@@ -33,7 +35,7 @@ from bot.core.views import (
 )
 from storage.db import Database
 
-__all__ = ["Draft", "VocService", "utc_now"]
+__all__ = ["Added", "Draft", "IncomingFile", "VocService", "utc_now"]
 
 
 class VocService(Core):
@@ -106,6 +108,12 @@ class VocService(Core):
     def draft_problems(draft: Draft) -> dict[str, InvalidInput]:
         """What `capture` would refuse in each field of a draft, by field name."""
         return capturing.draft_problems(draft)
+
+    def add_to_album(self, actor: str, album: str, files: Sequence[IncomingFile], *,
+                     source: str) -> Added:
+        """The files of a Telegram album's later item, added to the report its first item
+        made (`Added.signal` None: no report has that album)."""
+        return attaching.add_to_album(self, actor, album, files, source=source)
 
     def suggest(self, text: str) -> DepartmentView:
         """The department the text would be routed to (for preselecting it in a form)."""

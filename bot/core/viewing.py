@@ -11,6 +11,7 @@ from bot.core.domain import Kind, Status
 from bot.core.lookups import department_of, own_department_id, row_id
 from bot.core.trail import history_of
 from bot.core.views import DepartmentView, EventView, PersonView, SignalView
+from storage import files
 from storage import queries as q
 from storage.models import Department, Person, Signal
 
@@ -61,7 +62,8 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
         routed_by_fallback=bool(routing.get("fallback")),
         rating=(q.handling_rating(session=session, signal_id=row_id(signal))
                 if signal.status == Status.RESOLVED else None),  # rated only once resolved
-        history=events)
+        history=events,
+        attachments=files.names_of(session=session, signal_id=row_id(signal)))
 
 
 def signal_view_for(core: Core, session: Session, signal: Signal, identity: str

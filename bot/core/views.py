@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.core.domain import Kind, Status
+
+if TYPE_CHECKING:
+    from bot.core.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class SignalView:
     routed_by_fallback: bool = False
     rating: int | None = None
     history: tuple[EventView, ...] = ()
+    attachments: tuple[str, ...] = ()  # the names of its files, in order
 
     @property
     def ref(self) -> str:
@@ -79,6 +84,7 @@ class CaptureResult:
 
     signal: SignalView
     duplicate: bool = False
+    refused: tuple[InvalidInput, ...] = ()  # files not attached, each saying why
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ class ConsolePort:
         """Print the new version of a message (a chat app would edit it in place)."""
         await self.chat.show_delivery(destination, message, updated=True)
 
-    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str) -> str:
+    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str,
+                        reply_to: str | None = None) -> str:
         """Print that a file was posted."""
         message_id = f"f{next(self._ids)}"
         self.sent[dedupe_key] = message_id

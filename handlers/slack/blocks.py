@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.domain import Kind
+from bot.core.domain import MAX_CASE_FILES, Kind
 from bot.core.i18n import Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.views import DepartmentView
@@ -20,6 +20,7 @@ from bot.core.views import DepartmentView
 ACTION_PREFIX = "voc:"
 ACTION_RE = re.compile(r"^voc:[a-z_]+:\d+$")
 CAPTURE_VIEW = "voc_capture"
+FILES = "files"  # the capture form's file field (block and action id)
 NOTE_VIEW = "voc_note"  # resolve (note), reassign (department + reason), reopen (reason)
 DEPARTMENT_VIEW = "voc_department"  # change department (the reporter's correction)
 SHORTCUT = "report_to_voc"
@@ -177,8 +178,10 @@ def _modal(callback_id: str, title: str, submit: str, t: Translator, blocks: lis
 
 def capture_modal(t: Translator, departments: Sequence[DepartmentView], *,
                   text: str | None = None, link: str | None = None,
-                  suggested: str | None = None, channel: str | None = None) -> dict[str, Any]:
-    """The capture form: kind, text, customer, score, department (suggested), anonymous."""
+                  suggested: str | None = None, channel: str | None = None,
+                  files: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The capture form: kind, text, customer, score, department (suggested), anonymous,
+    files (those of the reported message are listed and come along)."""
     kinds = [(Kind.COMPLAINT, t.gettext("Complaint")), (Kind.PRAISE, t.gettext("Praise")),
              (Kind.IDEA, t.gettext("Idea"))]
     kind_options = [_option(label, kind.value) for kind, label in kinds]
@@ -197,9 +200,18 @@ def capture_modal(t: Translator, departments: Sequence[DepartmentView], *,
         _input("anonymous", t.gettext("Anonymous"), {
             "type": "checkboxes", "action_id": "anonymous", "options": [_option(
                 t.gettext("Hide my name from the department"), "yes")]}, optional=True),
+        _input(FILES, t.gettext("Photos or documents"), {
+            "type": "file_input", "action_id": FILES, "max_files": MAX_CASE_FILES},
+               optional=True),
     ]
+    if files:  # the reported message's own files
+        names = ", ".join(str(f.get("name") or f.get("id")) for f in files)
+        blocks.insert(2, {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(
+            t.gettext("Attached from the message: %(names)s") % {"names": escape(names)},
+            2000)}]})
     return _modal(CAPTURE_VIEW, t.gettext("Report to VoC"), t.gettext("Report"), t, blocks,
-                  {"link": link, "suggested": suggested, "channel": channel})
+                  {"link": link, "suggested": suggested, "channel": channel,
+                   "files": file_ids(files)})
 
 
 def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[DepartmentView]
@@ -234,6 +246,21 @@ def department_modal(t: Translator, ref: str, departments: Sequence[DepartmentVi
                      _department_select(t, choices, selected=None, auto=False))]
     return _modal(DEPARTMENT_VIEW, t.gettext("Change department"), t.gettext("Move"), t,
                   blocks, {"action": "change_department", "ref": ref, **(metadata or {})})
+
+
+def file_ids(files: Sequence[dict[str, Any]] | None) -> list[str]:
+    """The ids of a message's or a file field's files (what a form's metadata can carry; a
+    few past the case's limit, so the ones refused are named)."""
+    return [str(f["id"]) for f in files or () if isinstance(f, dict) and f.get("id")][
+        :MAX_CASE_FILES + 5]
+
+
+def view_files(view: dict[str, Any]) -> list[str]:
+    """The ids of a submitted capture form's files: the reported message's, then the file
+    field's."""
+    state = ((view.get("state") or {}).get("values") or {}).get(FILES) or {}
+    uploaded = [f for entry in state.values() for f in entry.get("files") or ()]
+    return [*view_metadata(view).get("files", []), *file_ids(uploaded)]
 
 
 def view_values(view: dict[str, Any]) -> dict[str, Any]:

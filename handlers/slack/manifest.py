@@ -16,7 +16,9 @@ BOT_SCOPES = {
     "channels:history": "after a crash, check whether a card already reached a public channel",
     "groups:history": "the same for private channels",
     "im:history": "the same for DMs",
-    "files:write": "the digest's files (chart, Excel workbook)",
+    "files:write": "the digest's files (chart, Excel workbook) and reports' files in card "
+                   "threads",
+    "files:read": "downloading the files of a reported message or of the report form",
 }
 
 

@@ -76,12 +76,18 @@ class SlackPort:
         await self._call(destination, self.client.chat_update(
             channel=channel, ts=ts, text=fallback_text(message), blocks=message_blocks(message)))
 
-    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str) -> str:
-        """files_upload_v2 (get an upload URL, upload, complete) into the channel or DM."""
+    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str,
+                        reply_to: str | None = None) -> str:
+        """files_upload_v2 (get an upload URL, upload, complete) into the channel or DM, or
+        into the thread of the message `reply_to` (`channel:ts`, a card)."""
         channel = await self._channel(destination)
+        thread = None
+        if reply_to:
+            channel, _, thread = reply_to.partition(":")
         response = await self._call(destination, self.client.files_upload_v2(
             channel=channel, content=file.content, filename=file.filename,
-            title=file.title or file.filename, initial_comment=file.caption or None))
+            title=file.title or file.filename, initial_comment=file.caption or None,
+            thread_ts=thread or None))
         uploaded = response.get("files") or [response.get("file") or {}]
         return str(uploaded[0].get("id", ""))
 

@@ -30,6 +30,7 @@ from bot.core.service import VocService
 from handlers.telegram import capture, commands, notes
 from handlers.telegram.buttons import pattern
 from handlers.telegram.common import Context, People, Voc, reply, voc, whoami
+from handlers.telegram.evidence import MEDIA, REPORT_CAPTION
 from handlers.telegram.request import AiohttpRequest
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def _handlers() -> list:  # type: ignore[type-arg]
                 CallbackQueryHandler(callback, pattern=pattern("cancel")),
                 MessageHandler(filters.COMMAND, callback)]
 
+    media = MessageHandler[Context, object](PRIVATE & MEDIA, capture.on_media)
     with warnings.catch_warnings():
         # PTB warns that with per_message=False a button is tracked per chat and user, not
         # per message: exactly what these conversations want.
@@ -111,23 +113,25 @@ def _handlers() -> list:  # type: ignore[type-arg]
             entry_points=[
                 CommandHandler(["complaint", "praise", "idea"], capture.on_report_command,
                                filters=PRIVATE),
-                MessageHandler(PRIVATE & filters.FORWARDED & (filters.TEXT | filters.CAPTION),
+                MessageHandler(PRIVATE & MEDIA & REPORT_CAPTION, capture.on_report_caption),
+                MessageHandler(PRIVATE & filters.FORWARDED & (filters.TEXT | filters.CAPTION
+                                                              | MEDIA),
                                capture.on_forwarded)],
-            states={
+            states={  # a file sent at any step joins the draft (capture.on_media)
                 capture.KIND: [CallbackQueryHandler(capture.on_kind, pattern=pattern("kind")),
-                               MessageHandler(TYPED, capture.on_typed_at_buttons)],
-                capture.TEXT: [MessageHandler(TYPED, capture.on_text)],
+                               media, MessageHandler(TYPED, capture.on_typed_at_buttons)],
+                capture.TEXT: [MessageHandler(TYPED, capture.on_text), media],
                 capture.CUSTOMER: [MessageHandler(TYPED, capture.on_customer),
                                    CallbackQueryHandler(capture.on_customer,
-                                                        pattern=pattern("skip"))],
+                                                        pattern=pattern("skip")), media],
                 capture.SCORE: [CallbackQueryHandler(capture.on_score,
-                                                     pattern=pattern("value", "skip")),
+                                                     pattern=pattern("value", "skip")), media,
                                 MessageHandler(TYPED, capture.on_score_typed)],
                 capture.DEPARTMENT: [CallbackQueryHandler(capture.on_department,
                                                           pattern=pattern("department")),
-                                     MessageHandler(TYPED, capture.on_typed_at_buttons)],
+                                     media, MessageHandler(TYPED, capture.on_typed_at_buttons)],
                 capture.CONFIRM: [CallbackQueryHandler(capture.on_confirm,
-                                                       pattern=pattern("send")),
+                                                       pattern=pattern("send")), media,
                                   MessageHandler(TYPED, capture.on_typed_at_buttons)],
             },
             fallbacks=cancel(capture.on_cancel), name="reporting", allow_reentry=True)
@@ -151,6 +155,8 @@ def _handlers() -> list:  # type: ignore[type-arg]
         CommandHandler("score", commands.on_score),
         CommandHandler("digest", commands.on_digest),
         CommandHandler("cancel", capture.on_cancel),
+        # A later item of an album that made a report, or a file sent without /complaint.
+        MessageHandler(PRIVATE & MEDIA, capture.on_album_item),
         CallbackQueryHandler(commands.on_button),
     ]
 

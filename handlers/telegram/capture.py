@@ -24,6 +24,7 @@ from bot.core.domain import Kind
 from bot.core.errors import VocError
 from bot.core.messages import Button, OutboundMessage
 from bot.core.service import Draft
+from handlers.telegram import evidence
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, text_message, voc, whoami
 
@@ -46,7 +47,8 @@ def _draft(context: Context) -> dict[str, Any]:
 async def _capture(update: Update, context: Context, draft: Draft) -> int:
     me, t = await whoami(update, context)
     result = await voc(context).service.submit_capture(me, draft)
-    await reply(update, render.capture_reply(result.signal, t, duplicate=result.duplicate))
+    await reply(update, render.capture_reply(result.signal, t, duplicate=result.duplicate,
+                                             refused=result.refused))
     if context.user_data is not None:
         context.user_data.pop("draft", None)
     return END
@@ -65,6 +67,80 @@ async def on_report_command(update: Update, context: Context) -> int:
     _draft(context)["kind"] = kind
     await reply(update, text_message(t.gettext("What did the customer say? ")))
     return TEXT
+
+
+async def on_report_caption(update: Update, context: Context) -> int:
+    """A photo or file captioned /complaint|/praise|/idea [TEXT]: with text, store it with its
+    files at once; without, keep the files and ask for the text. An album's later items join
+    the report (on_album_item)."""
+    message = update.effective_message
+    assert message is not None and message.caption is not None
+    kind = message.caption.split(None, 1)[0].lstrip("/").split("@")[0]
+    parts = message.caption.split(None, 1)
+    text = parts[1] if len(parts) > 1 else ""
+    files = await evidence.files_of(context.bot, message)
+    album = evidence.album_of(message)
+    if text.strip():
+        return await _capture(update, context, Draft(kind, text, dedupe_key=dedupe_key(message),
+                                                     files=files, album=album))
+    _me, t = await whoami(update, context)
+    _draft(context).clear()
+    _draft(context).update(kind=kind, files=list(files), album=album)
+    await reply(update, text_message(t.gettext("What did the customer say? ")))
+    return TEXT
+
+
+async def on_media(update: Update, context: Context) -> int | None:
+    """A file sent while a report is being written: kept with the draft. In answer to "What
+    did the customer say?" its caption is the answer; the rest of an album joins silently."""
+    message = update.effective_message
+    assert message is not None
+    draft = _draft(context)
+    draft.setdefault("files", []).extend(await evidence.files_of(context.bot, message))
+    album = evidence.album_of(message)
+    later_in_album = album is not None and draft.get("album") == album
+    draft["album"] = album or draft.get("album")
+    if later_in_album:
+        return None
+    _me, t = await whoami(update, context)
+    count = len(draft["files"])
+    got = t.ngettext("Got %(count)d file.", "Got %(count)d files.", count) % {"count": count}
+    if "text" not in draft and "kind" in draft:
+        if message.caption and await _passes(update, context, "text", message.caption):
+            draft["text"] = message.caption
+            await reply(update, text_message(got + " " + t.gettext("Customer (optional): "),
+                                             (Button("skip", "", t.gettext("Skip")),)))
+            return CUSTOMER
+        await reply(update, text_message(got + " " + t.gettext("What did the customer say? ")))
+        return None
+    await reply(update, text_message(got))
+    return None
+
+
+async def on_album_item(update: Update, context: Context) -> None:
+    """A later photo or file of an album whose first item made a report: added to it."""
+    message = update.effective_message
+    assert message is not None
+    album = evidence.album_of(message)
+    me, t = await whoami(update, context)
+    added = None
+    if album is not None:
+        files = await evidence.files_of(context.bot, message)
+        added = await asyncio.to_thread(voc(context).service.add_to_album, me, album, files,
+                                        source=dedupe_key(message))
+    if added is None or added.signal is None:
+        hinted: set[str] = context.chat_data.setdefault("hinted", set()) if (
+            context.chat_data is not None) else set()
+        if album is None or album not in hinted:
+            if album is not None:
+                hinted.add(album)
+            await reply(update, text_message(t.gettext(
+                "To report a file, send it with /complaint, /praise or /idea and the "
+                "customer's words as its caption, or forward the customer's message.")))
+        return
+    if added.refused:
+        await reply(update, OutboundMessage(
+            title=added.signal.ref, footer=tuple("⚠ " + r.render(t) for r in added.refused)))
 
 
 def _origin(message: Message) -> tuple[str | None, str | None]:
@@ -87,11 +163,16 @@ async def on_forwarded(update: Update, context: Context) -> int:
     """A forwarded message: keep its text and origin, ask what kind of signal it is."""
     message = update.effective_message
     assert message is not None
+    album = evidence.album_of(message)
+    if album is not None and _draft(context).get("album") == album:  # the album's next item
+        return await on_media(update, context) or KIND
     _me, t = await whoami(update, context)
     customer, link = _origin(message)
     _draft(context).clear()
     _draft(context).update(text=message.text or message.caption or "", customer=customer,
-                           link=link, key=dedupe_key(message))
+                           link=link, key=dedupe_key(message),
+                           files=list(await evidence.files_of(context.bot, message)),
+                           album=evidence.album_of(message))
     await reply(update, text_message(t.gettext("Is this a complaint, praise or an idea?"), tuple(
         Button("kind", "", render.kind_label(kind, t), value=kind.value) for kind in Kind)))
     return KIND
@@ -106,7 +187,8 @@ async def on_kind(update: Update, context: Context) -> int:
     draft = _draft(context)
     return await _capture(update, context, Draft(
         decode(query.data).value or "", draft.get("text", ""), customer=draft.get("customer"),
-        source_link=draft.get("link"), dedupe_key=draft.get("key")))
+        source_link=draft.get("link"), dedupe_key=draft.get("key"),
+        files=tuple(draft.get("files", ())), album=draft.get("album")))
 
 
 async def on_text(update: Update, context: Context) -> int:
@@ -213,7 +295,8 @@ async def on_confirm(update: Update, context: Context) -> int:
         # The suggestion kept is the suggestion (its reason stays "matched: ..."), no choice.
         department=None if draft.get("department") == draft.get("suggested")
         else draft.get("department"),
-        dedupe_key=f"telegram:{query.message.chat.id}:{query.message.message_id}"))
+        dedupe_key=f"telegram:{query.message.chat.id}:{query.message.message_id}",
+        files=tuple(draft.get("files", ())), album=draft.get("album")))
 
 
 async def on_cancel(update: Update, context: Context) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
 
-from telegram import Bot, InputFile
+from telegram import Bot, InputFile, ReplyParameters
 from telegram import error as tg
 from telegram.constants import ParseMode
 
@@ -24,7 +24,8 @@ from handlers.telegram.common import NO_PREVIEW
 
 T = TypeVar("T")
 CAPTION_LIMIT = 1024
-_PHOTO = (".png", ".jpg", ".jpeg")
+_PHOTO = (".png", ".jpg", ".jpeg", ".webp")
+PHOTO_LIMIT = 10 * 1024 * 1024  # sendPhoto's limit; a larger picture goes as a document
 
 
 def parse_destination(destination: str) -> tuple[int, int | None]:
@@ -108,16 +109,23 @@ class TelegramPort:
             if "message is not modified" not in str(exc).lower():
                 raise
 
-    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str) -> str:
-        """Upload a chart as a photo, anything else as a document."""
+    async def send_file(self, destination: str, file: OutboundFile, *, dedupe_key: str,
+                        reply_to: str | None = None) -> str:
+        """Upload a picture as a photo (Telegram takes photos up to 10 MB), anything else as a
+        document; with `reply_to`, as a reply to that message (a card)."""
         chat, topic = parse_destination(destination)
         caption = html.escape(file.caption[:CAPTION_LIMIT - 20]) if file.caption else None
         upload = InputFile(file.content, filename=file.filename)
+        replying = (ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+                    if reply_to else None)
+        photo = (file.filename.lower().endswith(_PHOTO)
+                 and len(file.content) <= PHOTO_LIMIT)
         send = (self.bot.send_photo(chat, upload, caption=caption, parse_mode=ParseMode.HTML,
-                                    message_thread_id=topic)
-                if file.filename.lower().endswith(_PHOTO) else
+                                    message_thread_id=topic, reply_parameters=replying)
+                if photo else
                 self.bot.send_document(chat, upload, caption=caption,
-                                       parse_mode=ParseMode.HTML, message_thread_id=topic))
+                                       parse_mode=ParseMode.HTML, message_thread_id=topic,
+                                       reply_parameters=replying))
         return str((await _deliver(destination, send)).message_id)
 
     async def find_sent(self, destination: str, dedupe_key: str) -> str | None:

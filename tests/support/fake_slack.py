@@ -68,6 +68,7 @@ class Message:
     metadata: dict[str, Any] | None = None
     edits: int = 0
     files: list[dict[str, Any]] = field(default_factory=list)
+    thread_ts: str | None = None  # a reply in the thread of that message
 
     @property
     def plain(self) -> str:
@@ -137,6 +138,8 @@ class FakeSlack:
         self.home_publishes: dict[str, int] = {}
         self.responses: dict[str, list[dict[str, Any]]] = {}  # response_url token -> bodies
         self.uploads: dict[str, dict[str, Any]] = {}
+        self.shared: dict[str, dict[str, Any]] = {}  # files people posted, by id (files.info)
+        self.downloads: list[str] = []  # file ids the bot downloaded
         self.failures: list[Failure] = []
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._ts = itertools.count(1)
@@ -164,6 +167,26 @@ class FakeSlack:
         """Make the next `times` calls of `method` fail this way."""
         with self.lock:
             self.failures.append(Failure(method, status, error, retry_after, times, channel))
+
+    def share_file(self, name: str, content: bytes, mimetype: str = "application/octet-stream"
+                   ) -> dict[str, Any]:
+        """A file a person posted in Slack: its file object as messages and file inputs carry
+        it (docs: reference/objects/file-object); downloading it needs the bot token."""
+        with self.lock:
+            file_id = f"FU{next(self._ids):05d}"
+            url = f"{self.url}/files-pri/{TEAM['id']}-{file_id}/{name}"
+            self.shared[file_id] = {"id": file_id, "name": name, "title": name,
+                                    "mimetype": mimetype, "filetype": name.rpartition(".")[2],
+                                    "size": len(content), "url_private": url,
+                                    "url_private_download": url + "?download=1",
+                                    "_content": content}
+            return {k: v for k, v in self.shared[file_id].items() if k != "_content"}
+
+    def thread(self, parent: Message) -> list[Message]:
+        """The replies in a message's thread (the files posted under a card)."""
+        with self.lock:
+            return [m for m in self.messages.get(parent.channel, [])
+                    if m.thread_ts == parent.ts]
 
     # -- what tests look at ----------------------------------------------------------------
     def calls_of(self, method: str) -> list[dict[str, Any]]:
@@ -345,7 +368,14 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         message = self._post(conversation, {"text": args.get("initial_comment", "")})
         message.files = [{**f, **self.uploads.get(f["id"], {})} for f in files]
+        message.thread_ts = args.get("thread_ts") or None
         return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    def m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        shared = self.shared.get(str(args.get("file", "")))
+        if shared is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": {k: v for k, v in shared.items() if k != "_content"}}
 
     def m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         """Socket Mode: a WebSocket URL for the app-level token (never for the bot token)."""
@@ -385,6 +415,23 @@ class FakeSlack:
 
             def _dispatch(self, raw: bytes) -> None:
                 url = urlparse(self.path)
+                if url.path.startswith("/files-pri/"):  # url_private: the bot token only
+                    file_id = url.path.split("/")[2].partition("-")[2]
+                    shared = fake.shared.get(file_id)
+                    if self.headers.get("Authorization") != f"Bearer {TOKEN}" or not shared:
+                        self.send_response(404 if shared is None else 302)
+                        self.send_header("Location", "https://northwind.slack.com/?redir=login")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    with fake.lock:
+                        fake.downloads.append(file_id)
+                    self.send_response(200)
+                    self.send_header("Content-Type", shared["mimetype"])
+                    self.send_header("Content-Length", str(len(shared["_content"])))
+                    self.end_headers()
+                    self.wfile.write(shared["_content"])
+                    return
                 if url.path.startswith("/upload/"):
                     with fake.lock:
                         fake.uploads.setdefault(url.path.rsplit("/", 1)[1], {})["content"] = raw
@@ -553,6 +600,8 @@ class SlackUser:
             kind = element["type"]
             if kind == "plain_text_input":
                 entry: dict[str, Any] = {"type": kind, "value": value}
+            elif kind == "file_input":  # `value`: file objects from share_file
+                entry = {"type": kind, "files": value or []}
             elif kind in ("static_select", "radio_buttons"):
                 chosen = value if value is not None else (
                     element.get("initial_option") or {}).get("value")
@@ -568,16 +617,19 @@ class SlackUser:
             "trigger_id": self._trigger(),
             "view": {**view, "state": {"values": state}}, "response_urls": []})
 
-    def shortcut(self, channel: str, text: str, ts: str = "1699999999.000100"
-                 ) -> httpx.Response:
+    def shortcut(self, channel: str, text: str, ts: str = "1699999999.000100", *,
+                 files: list[dict[str, Any]] | None = None) -> httpx.Response:
         """"Report to VoC" on a message (message_action payload; docs: shortcuts-payload,
-        bolt-python tests/scenario_tests/test_shortcut.py)."""
+        bolt-python tests/scenario_tests/test_shortcut.py), with the message's files."""
+        message: dict[str, Any] = {"type": "message", "user": "U0CUSTOMERCARE", "ts": ts,
+                                   "text": text}
+        if files:
+            message["files"] = files
         return self.interact({
             "type": "message_action", "token": "verification-token-unused",
             "action_ts": f"{time.time():.6f}", "team": TEAM, "user": self._user(),
             "channel": {"id": channel, "name": "sales"}, "callback_id": "report_to_voc",
-            "trigger_id": self._trigger(), "message_ts": ts,
-            "message": {"type": "message", "user": "U0CUSTOMERCARE", "ts": ts, "text": text},
+            "trigger_id": self._trigger(), "message_ts": ts, "message": message,
             "response_url": self._response_url()})
 
     def open_home(self, *, retry: int | None = None) -> httpx.Response:

@@ -128,6 +128,8 @@ class FakeTelegram:
         self.updates: list[dict[str, Any]] = []
         self.failures: list[Failure] = []
         self.webhook: dict[str, Any] | None = None
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.downloads: list[str] = []  # file paths the bot downloaded
         self._update_ids = itertools.count(100_001)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._lock = threading.RLock()
@@ -160,6 +162,7 @@ class FakeTelegram:
         self._new_update = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -221,6 +224,61 @@ class FakeTelegram:
             message["forward_date"] = forward_origin["date"]
         self._remember(chat["id"], message)
         return self.update(message=message)
+
+    def file(self, content: bytes, *, size: int | None = None) -> dict[str, Any]:
+        """Keep a file a user sends; its File object (file_id, file_size as declared)."""
+        with self._lock:
+            number = next(self._update_ids)
+            file_id, path = f"FILE{number}", f"documents/file_{number}"
+            self.files[file_id] = (path, content)
+        return {"file_id": file_id, "file_unique_id": f"U{number}",
+                "file_size": len(content) if size is None else size}
+
+    def media(self, user: User, *, photo: bytes | None = None,
+              document: tuple[str, bytes] | None = None, size: int | None = None,
+              caption: str | None = None, media_group_id: str | None = None,
+              forward_origin: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An Update with a photo or a document `user` sent (with a caption, in an album,
+        forwarded). `size` declares a file_size other than the content's (a 60 MB file)."""
+        chat = {"id": user.id, "first_name": user.first_name, "type": "private"}
+        message: dict[str, Any] = {"message_id": self._next_message_id(chat["id"]),
+                                   "from": user.json(), "chat": chat, "date": int(time.time())}
+        if photo is not None:
+            big = self.file(photo, size=size)
+            message["photo"] = [{**self.file(photo[:100]), "width": 90, "height": 60},
+                                {**big, "width": 1280, "height": 960}]
+        if document is not None:
+            name, content = document
+            message["document"] = {**self.file(content, size=size), "file_name": name,
+                                   "mime_type": "application/octet-stream"}
+        if caption is not None:
+            message["caption"] = caption
+            if caption.startswith("/"):
+                message["caption_entities"] = [{"type": "bot_command", "offset": 0,
+                                                "length": len(caption.split()[0])}]
+        if media_group_id is not None:
+            message["media_group_id"] = media_group_id
+        if forward_origin is not None:
+            message["forward_origin"] = forward_origin
+            message["forward_date"] = forward_origin["date"]
+        self._remember(chat["id"], message)
+        return self.update(message=message)
+
+    def uploaded(self, chat_id: int) -> list[dict[str, Any]]:
+        """The files the bot posted in a chat (photos and documents), oldest first, each with
+        `content` (the bytes it uploaded) and `reply_to` (the message it answered)."""
+        found = []
+        for call in self.calls:
+            if call.method in ("sendPhoto", "sendDocument") and call.answered and int(
+                    call.params.get("chat_id", 0)) == chat_id:
+                upload = call.params.get("photo") or call.params.get("document") or {}
+                found.append({"method": call.method, "filename": upload.get("filename"),
+                              "content": upload.get("content"),
+                              "caption": call.params.get("caption", ""),
+                              "reply_to": (call.params.get("reply_parameters") or {}
+                                           ).get("message_id"),
+                              "message": call.answered["result"]})
+        return found
 
     def callback(self, user: User, message: dict[str, Any], data: str) -> dict[str, Any]:
         """An Update for `user` pressing a button of `message` (as the bot last left it)."""
@@ -333,7 +391,9 @@ class FakeTelegram:
             form = await request.post()
         for key, value in form.items():
             if hasattr(value, "file"):  # an uploaded file
-                params[key] = {"filename": value.filename, "size": len(value.file.read())}
+                content = value.file.read()
+                params[key] = {"filename": value.filename, "size": len(content),
+                               "content": content}
             elif key in _INT_PARAMS:
                 params[key] = int(value)
             elif key in _JSON_PARAMS:
@@ -413,15 +473,41 @@ class FakeTelegram:
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat_id), "from": BOT, "chat": self._chat(chat_id),
             "date": int(time.time()), **content}
+        if params.get("reply_parameters"):  # the message answered, as Telegram embeds it
+            message["reply_to_message"] = public(self._message(
+                chat_id, int(params["reply_parameters"]["message_id"])))
         if params.get("message_thread_id"):
             message["message_thread_id"] = params["message_thread_id"]
             message["is_topic_message"] = True
         self._remember(chat_id, message)
         return message
 
+    async def _download(self, request: web.Request) -> web.Response:
+        """https://api.telegram.org/file/bot<token>/<file_path>, as getFile told."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        with self._lock:
+            found = next((c for p, c in self.files.values() if p == path), None)
+            self.downloads.append(path)
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found, content_type="application/octet-stream")
+
     # One method each, as the Bot API names them.
     def _api_getMe(self, _params: dict[str, Any]) -> dict[str, Any]:
         return BOT
+
+    def _api_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A file's path to download; like Telegram, none past 20 MB ("file is too big")."""
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise _ApiError("Bad Request: invalid file_id")
+        path, content = self.files[file_id]
+        if len(content) > 20 * 1024 * 1024:
+            raise _ApiError("Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": "U" + file_id, "file_size": len(content),
+                "file_path": path}
 
     def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         text = self._check_text(params)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncRespond
@@ -12,7 +13,7 @@ from bot.core import render
 from bot.core.errors import Unavailable, as_refusal
 from bot.core.i18n import N_, Translator
 from bot.core.messages import OutboundMessage
-from bot.core.service import Draft
+from bot.core.service import Draft, IncomingFile
 from handlers.slack import blocks as bk
 from handlers.slack.app import SlackBot, Who
 
@@ -72,10 +73,15 @@ def subcommand(bot: SlackBot, who: Who, word: str, rest: str, *, dedupe_key: str
     return captured_reply(bot, who, Draft(word, rest, dedupe_key=dedupe_key))
 
 
-async def captured_reply(bot: SlackBot, who: Who, draft: Draft) -> OutboundMessage:
-    """Store a report; the reporter's answer, or why it was not stored with their words back
-    (after Slack was answered, this message is all they will know)."""
+async def captured_reply(bot: SlackBot, who: Who, draft: Draft,
+                         files: Awaitable[tuple[IncomingFile, ...]] | None = None
+                         ) -> OutboundMessage:
+    """Store a report (with its `files`, downloaded first); the reporter's answer, or why it
+    was not stored with their words back (after Slack was answered, this message is all they
+    will know)."""
     try:
+        if files is not None:
+            draft = replace(draft, files=await files)
         result = await bot.service.submit_capture(who.identity, draft)
     except Exception as error:
         refusal = as_refusal(error)
@@ -83,7 +89,8 @@ async def captured_reply(bot: SlackBot, who: Who, draft: Draft) -> OutboundMessa
             return bot.refusal(refusal, who.t)  # a bad field: the answer says which
         reason = bot.failure(error, who.t).title.removeprefix("⚠ ")
         return render.capture_failed(draft.text, reason, who.t)
-    return render.capture_reply(result.signal, who.t, duplicate=result.duplicate)
+    return render.capture_reply(result.signal, who.t, duplicate=result.duplicate,
+                                refused=result.refused)
 
 
 def not_answering(t: Translator, draft_text: str | None) -> OutboundMessage:
@@ -97,7 +104,8 @@ def not_answering(t: Translator, draft_text: str | None) -> OutboundMessage:
 
 async def open_capture(bot: SlackBot, client: AsyncWebClient, user_id: str, trigger_id: str,
                        *, text: str | None = None, link: str | None = None,
-                       channel: str | None = None) -> None:
+                       channel: str | None = None, files: Sequence[dict[str, Any]] = ()
+                       ) -> None:
     """The capture form, the suggested department preselected when the text is known."""
     who = await bot.who(client, user_id)
     departments = await bot.run(bot.service.departments)
@@ -105,4 +113,5 @@ async def open_capture(bot: SlackBot, client: AsyncWebClient, user_id: str, trig
     if text and text.strip():
         suggested = (await bot.run(bot.service.suggest, text)).slug
     await client.views_open(trigger_id=trigger_id, view=bk.capture_modal(
-        who.t, departments, text=text, link=link, suggested=suggested, channel=channel))
+        who.t, departments, text=text, link=link, suggested=suggested, channel=channel,
+        files=files))

@@ -40,4 +40,5 @@ async def _report_message(bot: SlackBot, client: AsyncWebClient, shortcut: dict[
         except SlackApiError as error:  # a channel the bot cannot see: report without the link
             log.info("no permalink for %s: %s", channel, error.response.get("error"))
     await open_capture(bot, client, shortcut["user"]["id"], shortcut["trigger_id"],
-                       text=(message.get("text") or "")[:3000], link=link, channel=channel)
+                       text=(message.get("text") or "")[:3000], link=link, channel=channel,
+                       files=message.get("files") or ())

@@ -15,6 +15,7 @@ from bot.core.i18n import N_, Translator
 from bot.core.messages import OutboundMessage
 from bot.core.service import Draft, VocService
 from handlers.slack import blocks as bk
+from handlers.slack import evidence
 from handlers.slack.app import SlackBot
 from handlers.slack.listeners.commands import captured_reply, not_answering
 
@@ -36,7 +37,9 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             return
         await ack()
         # Slack has closed the form: the reporter hears by DM, their words back on a failure.
-        bot.later(captured_reply(bot, who, draft), who.t,
+        ids = bk.view_files(view)
+        files = evidence.download(client, ids) if ids else None
+        bot.later(captured_reply(bot, who, draft, files), who.t,
                   send=bot.teller(client, None, user_id), late=not_answering(who.t, draft.text))
         bot.refresh_home(client, user_id)
 

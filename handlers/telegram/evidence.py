@@ -1,0 +1,67 @@
+"""The files a Telegram message carries (photo, document, video, audio, voice), downloaded
+with getFile for the core to check and keep.
+
+getFile serves at most 20 MB: a larger file is not downloaded at all, and the core refuses it
+by its declared size (the report is kept without it).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, Message
+from telegram import error as tg
+from telegram.ext import filters
+
+from bot.core.domain import MAX_FILE_BYTES
+from bot.core.evidence import IncomingFile
+
+log = logging.getLogger(__name__)
+# Messages that carry a file we may keep.
+MEDIA = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.AUDIO | filters.VOICE)
+REPORT_CAPTION = filters.CaptionRegex(r"^/(complaint|praise|idea)(@\w+)?(\s|$)")
+
+
+def _parts(message: Message) -> list[tuple[str, str, int, str | None]]:
+    """(file id, name, declared size, claimed type) of each file of the message."""
+    number = message.message_id
+    found: list[tuple[str, str, int, str | None]] = []
+    if message.photo:
+        largest = message.photo[-1]  # Telegram lists the sizes smallest first
+        found.append((largest.file_id, f"photo-{number}.jpg", largest.file_size or 0,
+                      "image/jpeg"))
+    for item, default in ((message.document, f"document-{number}"),
+                          (message.video, f"video-{number}.mp4"),
+                          (message.audio, f"audio-{number}.mp3")):
+        if item is not None:
+            found.append((item.file_id, item.file_name or default, item.file_size or 0,
+                          item.mime_type))
+    if message.voice is not None:
+        found.append((message.voice.file_id, f"voice-{number}.ogg",
+                      message.voice.file_size or 0, message.voice.mime_type))
+    return found
+
+
+def has_files(message: Message | None) -> bool:
+    """Whether the message carries a file."""
+    return message is not None and bool(_parts(message))
+
+
+async def files_of(bot: Bot, message: Message) -> tuple[IncomingFile, ...]:
+    """The message's files, downloaded unless declared larger than a file may be."""
+    files = []
+    for file_id, name, size, mime in _parts(message):
+        content = None
+        if size <= MAX_FILE_BYTES:
+            try:
+                content = bytes(await (await bot.get_file(file_id)).download_as_bytearray())
+            except tg.TelegramError as error:  # too big for getFile, gone: refused by name
+                log.info("could not download %s: %s", name, error)
+        files.append(IncomingFile(name, content, len(content) if content else size, mime))
+    return tuple(files)
+
+
+def album_of(message: Message) -> str | None:
+    """The key of the media group (album) the message belongs to, if any."""
+    group = message.media_group_id
+    return f"telegram:{message.chat_id}:{group}" if group else None

@@ -1,0 +1,148 @@
+"""Evidence from Telegram, end to end (the real python-telegram-bot client long-polls the fake
+Bot API; `voc run`'s path): a photo captioned /complaint, an album, a file sent while the bot
+asks for the text, a forwarded photo; refused files (too big, a program, too many) are named,
+and the report is kept. The files reach the department's group as replies to the card.
+
+People: Olga (telegram:1001, head of Logistics, group -1001001), Pavel (not in the file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+
+from sqlmodel import select
+
+from storage import files as stored
+from storage.models import Attachment
+from tests.test_telegram_flows import LOGISTICS, OLGA, PAVEL, Bot
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(3000)
+PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
+PDF = b"%PDF-1.7\n" + os.urandom(1500)
+
+
+def until(check: Callable[[], object], what: str, seen: Callable[[], object] = str,
+          timeout: float = 10.0) -> None:
+    """Wait for a condition the database holds (no fake server is told of it)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {seen()}"
+        time.sleep(0.02)
+
+
+def attachments(bot: Bot) -> list[Attachment]:
+    with bot.service.db.read() as session:
+        return list(session.exec(select(Attachment).order_by(Attachment.id)))
+
+
+def test_a_captioned_photo_is_a_report_and_reaches_the_group_as_a_reply_to_its_card(bot: Bot):
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG,
+                                 caption="/complaint The sofa arrived scratched, delivery 77"))
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")
+    assert "1 attachment" in answer["text"]
+    card = bot.fake.expect(LOGISTICS, r"The sofa arrived scratched")
+    assert "1 вложение" in card["text"]  # the company's language: Russian
+    photo = bot.fake.wait(lambda: bot.fake.uploaded(LOGISTICS), what="the photo in the group")[0]
+    assert photo["method"] == "sendPhoto" and photo["content"] == JPEG
+    assert photo["reply_to"] == card["message_id"]
+    assert re.match(r"VOC-\d+ · photo-\d+\.jpg", photo["caption"])
+    until(lambda: all(row.status == "sent" for row in bot.outbox()
+                      if row.platform == "telegram"), "every Telegram row sent",
+          lambda: [(r.destination, r.operation, r.status, r.last_error) for r in bot.outbox()])
+    assert len(bot.fake.uploaded(LOGISTICS)) == 1  # once
+
+
+def test_an_album_becomes_one_report_with_every_file(bot: Bot):
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG, media_group_id="album1",
+                                 caption="/complaint The courier broke the legs off, see photos"))
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG + b"second",
+                                 media_group_id="album1"))
+    bot.fake.push(bot.fake.media(PAVEL, document=("receipt.pdf", PDF), media_group_id="album1"))
+    bot.fake.expect(PAVEL.id, r"went to Logistics")
+    bot.fake.wait(lambda: len(bot.fake.uploaded(LOGISTICS)) == 3, what="three files")
+    assert len(bot.signals()) == 1
+    assert [a.filename for a in attachments(bot)][2] == "receipt.pdf"
+    card = bot.fake.find(LOGISTICS, r"The courier broke")
+    bot.fake.wait(lambda: "3 вложения" in bot.fake.find(LOGISTICS, r"The courier broke")["text"],
+                  what="the card counting three files")
+    assert {f["reply_to"] for f in bot.fake.uploaded(LOGISTICS)} == {card["message_id"]}
+    assert bot.fake.uploaded(LOGISTICS)[2]["content"] == PDF
+
+
+def test_a_file_sent_while_the_bot_asks_for_the_text_joins_the_report(bot: Bot):
+    bot.say(PAVEL, "/complaint")
+    bot.fake.expect(PAVEL.id, r"What did the customer say")
+    bot.fake.push(bot.fake.media(PAVEL, document=("invoice.pdf", PDF)))
+    bot.fake.expect(PAVEL.id, r"Got 1 file\. What did the customer say")
+    bot.say(PAVEL, "Charged twice for one courier delivery")
+    customer = bot.fake.expect(PAVEL.id, r"Customer \(optional\)")
+    bot.press(PAVEL, customer, "Skip")
+    score = bot.fake.expect(PAVEL.id, r"score 0-10")
+    bot.press(PAVEL, score, "Skip")
+    department = bot.fake.expect(PAVEL.id, r"Which department")
+    bot.press(PAVEL, department, r"✓ .*")
+    confirm = bot.fake.expect(PAVEL.id, r"Send this")
+    bot.press(PAVEL, confirm, "Send")
+    assert "1 attachment" in bot.fake.expect(PAVEL.id, r"Thank you")["text"]
+    document = bot.fake.wait(lambda: bot.fake.uploaded(LOGISTICS), what="the file")[0]
+    assert document["method"] == "sendDocument" and document["content"] == PDF
+
+
+def test_a_forwarded_photo_keeps_its_photo(bot: Bot):
+    origin = {"type": "user", "date": 1700000000,
+              "sender_user": {"id": 9, "is_bot": False, "first_name": "Ivan"}}
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG, caption="The courier left it in the rain",
+                                 forward_origin=origin))
+    kinds = bot.fake.expect(PAVEL.id, r"complaint, praise or an idea")
+    bot.press(PAVEL, kinds, "Complaint")
+    bot.fake.expect(PAVEL.id, r"Thank you")
+    assert bot.fake.wait(lambda: bot.fake.uploaded(LOGISTICS))[0]["content"] == JPEG
+    assert bot.signals()[0].customer == "Ivan"
+
+
+def test_refused_files_are_named_and_the_report_is_kept(bot: Bot):
+    bot.fake.push(bot.fake.media(PAVEL, document=("video.mp4", b"\x00" * 10), size=60 << 20,
+                                 caption="/complaint The courier shouted at the customer"))
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")["text"]
+    assert "“video.mp4” was not attached: it is 60 MB, and a file may have at most 20 MB" in (
+        answer)
+    assert bot.signals()[0].text == "The courier shouted at the customer"
+    assert not bot.fake.downloads  # a file over the limit is never downloaded
+
+    bot.fake.push(bot.fake.media(PAVEL, document=("invoice.pdf", b"MZ\x90\x00" + PDF),
+                                 caption="/complaint The courier delivery invoice is wrong"))
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")["text"]
+    assert "“invoice.pdf” was not attached: programs and scripts are not accepted" in answer
+    bot.fake.push(bot.fake.media(PAVEL, document=("setup.exe", b"plain"),
+                                 caption="/complaint The courier sent an installer"))
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")["text"]
+    assert "“setup.exe” was not attached: programs and scripts are not accepted" in answer
+    bot.fake.push(bot.fake.media(PAVEL, document=("data.xyz", b"\x01\x02"),
+                                 caption="/complaint The courier sent a weird file"))
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")["text"]
+    assert "“data.xyz” was not attached: this type of file is not accepted" in answer
+    assert len(bot.signals()) == 4 and not attachments(bot)
+    assert not bot.fake.uploaded(LOGISTICS)
+
+
+def test_an_album_of_eleven_keeps_ten_and_names_the_eleventh(bot: Bot):
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG + b"0", media_group_id="big",
+                                 caption="/complaint Eleven photos of the courier damage"))
+    for index in range(1, 11):
+        bot.fake.push(bot.fake.media(PAVEL, photo=JPEG + str(index).encode(),
+                                     media_group_id="big"))
+    bot.fake.expect(PAVEL.id, r"went to Logistics")
+    refusal = bot.fake.expect(PAVEL.id, r"a report may have at most 10 files")
+    assert "photo-" in refusal["text"]
+    assert len(attachments(bot)) == 10 and len(bot.signals()) == 1
+    with bot.service.db.read() as session:
+        assert stored.totals(session=session, signal_id=bot.signals()[0].id or 0)[0] == 10
+
+
+def test_someone_else_cannot_add_to_an_album_and_a_bare_photo_gets_a_hint(bot: Bot):
+    bot.fake.push(bot.fake.media(OLGA, photo=JPEG))
+    bot.fake.expect(OLGA.id, r"с подписью /complaint")  # Olga reads Russian
+    assert not bot.signals()
