@@ -56,6 +56,7 @@ from typing import Literal, TypeVar
 
 from bot.core.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
 from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.observe import emit
 from bot.core.service import utc_now
 from storage import outbox
 from storage.db import Database
@@ -499,6 +500,7 @@ class Dispatcher:
                     return False
                 message_id = await self._send(row, port)
             await self._finish(row.id, outbox.SENT, message_id, None)
+            self._delivered(row)
             return True
         except LeaseLost as exc:
             # Still ours but short of time (renewals are failing or late): back to the queue.
@@ -508,10 +510,12 @@ class Dispatcher:
             return False
         except RetryAfter as exc:
             # The platform told us when: not a failure of ours, so no attempt is spent.
+            emit("rate_limited", platform=row.platform, by="platform", seconds=exc.seconds)
             await self._postpone(row.id, exc.seconds, str(exc), count_attempt=False)
             return False
         except PermanentDeliveryError as exc:
             log.warning("outbox %s to %s is dead: %s", row.id, row.destination, exc)
+            emit("delivery_attempt", platform=row.platform, outcome="dead")
             await self._finish(row.id, outbox.DEAD, None, str(exc))
             return True
         except Exception as exc:
@@ -546,7 +550,14 @@ class Dispatcher:
         await self._platform(row, port.update(
             row.destination, message_id, OutboundMessage.from_json(row.payload["message"])))
         await self._finish(row.id, outbox.SENT, message_id, None)
+        self._delivered(row)
         return True
+
+    def _delivered(self, row: Outbox) -> None:
+        """For the metrics: how long the row waited in all, and in how many attempts."""
+        emit("delivery_attempt", platform=row.platform, outcome="sent")
+        emit("delivered", platform=row.platform, attempts=max(1, row.attempts),
+             seconds=max(0.0, (self.clock() - row.created_at).total_seconds()))
 
     async def _take_slot(self, row: Outbox, port: DeliveryPort, deadline: float) -> bool:
         """Wait for a token of each of the row's buckets; a wait past `deadline` hands the row
@@ -561,6 +572,7 @@ class Dispatcher:
                 for bucket in buckets:
                     bucket.take(now, row.destination)
                 return True
+            emit("rate_limited", platform=row.platform, by="voc", seconds=wait)
             if now + wait > deadline:
                 await self._postpone(row.id, wait, "rate limit", count_attempt=False)
                 return False
@@ -583,9 +595,11 @@ class Dispatcher:
         if self.policy.gives_up(attempts=row.attempts, age=age):
             log.warning("outbox %s to %s is dead after %d attempts in %s: %s", row.id,
                         row.destination, row.attempts, age, error)
+            emit("delivery_attempt", platform=row.platform, outcome="dead")
             await self._finish(row.id, outbox.DEAD, None, error)
             return True
         delay = self.policy.delay(row.attempts)
+        emit("delivery_attempt", platform=row.platform, outcome="failed")
         log.info("outbox %s to %s failed (attempt %d), retry in %.1fs: %s", row.id,
                  row.destination, row.attempts, delay, error)
         await self._postpone(row.id, delay, error, count_attempt=True)

@@ -21,8 +21,9 @@ import pickle
 import socket
 import subprocess
 import sys
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -32,6 +33,7 @@ from sqlmodel import col, select
 
 from bot.core.cadence import Week, parse_weekly
 from bot.core.company import Company
+from bot.core.observe import emit
 from bot.core.reminders import leadership_destinations
 from bot.core.service import VocService
 from jobs.digest import PostReport, head_audiences, post_digest
@@ -40,6 +42,7 @@ from jobs.sla_sweep import SweepReport, sweep
 from storage.models import JobClaim
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PULSE_TIME = (10, 0)  # pulse rounds open and remind at 10:00 company time, daily check
 DIGEST_PROCESS_TIMEOUT = 900  # seconds: a week of signals and its workbook take a few
@@ -135,7 +138,7 @@ class Scheduler:
     async def digest(self) -> PostReport:
         """Post the digest of the week the latest slot reports (once per audience)."""
         week = due_digest_week(self.service.clock(), self.service.company)
-        return await asyncio.to_thread(self._post_digest, week)
+        return await counted("digest", asyncio.to_thread(self._post_digest, week))
 
     def _post_digest(self, week: Week) -> PostReport:
         posted = posted_audiences(self.service, week)
@@ -148,11 +151,23 @@ class Scheduler:
 
     async def sweep(self) -> SweepReport:
         """Remind and escalate overdue items."""
-        return await asyncio.to_thread(sweep, self.service)
+        return await counted("sla_sweep", asyncio.to_thread(sweep, self.service))
 
     async def pulse(self) -> PulseReport:
         """Open or remind the current pulse round."""
-        return await asyncio.to_thread(pulse_tick, self.service, owner=self.owner)
+        return await counted("pulse", asyncio.to_thread(pulse_tick, self.service,
+                                                        owner=self.owner))
+
+
+async def counted(job: str, work: Awaitable[T]) -> T:
+    """Await a job's run and tell the metrics how it ended (`ok` or `failed`)."""
+    try:
+        result = await work
+    except BaseException:
+        emit("job_run", job=job, outcome="failed")
+        raise
+    emit("job_run", job=job, outcome="ok")
+    return result
 
 
 def digest_audiences(service: VocService) -> set[str]:
