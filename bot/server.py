@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
+from bot import logs
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,10 @@ def create_app(runtime: Runtime) -> Starlette:
     """The ASGI app; the runtime starts and stops with it."""
 
     async def platform(request: Request, name: str) -> Response:
+        with logs.context(platform=name, request_id=uuid.uuid4().hex[:12]):
+            return await answer(request, name)
+
+    async def answer(request: Request, name: str) -> Response:
         adapter = runtime.adapters.get(name)
         if adapter is None:
             return JSONResponse({"error": f"{name} is not configured on this server"},

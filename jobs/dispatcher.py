@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
+from bot import logs
 from bot.core.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
 from bot.core.messages import OutboundFile, OutboundMessage
 from bot.core.observe import emit
@@ -485,6 +486,10 @@ class Dispatcher:
 
     async def _deliver(self, item: outbox.Claimed, deadline: float) -> bool:
         """Try one row; True if the destination may go on with its next row."""
+        with logs.context(platform=item.row.platform, outbox_id=item.row.id):
+            return await self._deliver_row(item, deadline)
+
+    async def _deliver_row(self, item: outbox.Claimed, deadline: float) -> bool:
         row = item.row
         assert row.id is not None
         port = self.ports[row.platform]
