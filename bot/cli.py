@@ -190,23 +190,28 @@ def _database(ctx: typer.Context, *, current: bool = True) -> Database:
     return db
 
 
-def _logging() -> None:
-    """Service logs to stderr; the libraries' chatter stays at warnings."""
-    import logging
+def _logging(settings: Settings) -> None:
+    """Service logs to stderr, as text or JSON (VOC_LOG_FORMAT), never with a secret."""
+    from bot.logs import configure
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure(settings)
 
 
-def _service(ctx: typer.Context, *, allow_example: bool = False) -> VocService:
+def _service(ctx: typer.Context, *, allow_example: bool = False,
+             logged: bool = False) -> VocService:
+    """The core service on the synced company; what the sync changed goes to stderr, or to
+    the log when the command logs (`voc run`, `voc serve`: one format for every line)."""
     from bot.core.service import VocService, utc_now
     from bot.sync import sync_company
 
     company = _company(_settings(ctx), allow_example=allow_example)
     db = _database(ctx)
     report = sync_company(db, company, now=utc_now())
-    if report.changed:
+    if report.changed and logged:
+        import logging
+
+        logging.getLogger("bot.sync").info("%s", report.summary())
+    elif report.changed:
         typer.secho(report.summary(), err=True)
     return VocService(db, company)
 
@@ -242,8 +247,8 @@ def run(ctx: typer.Context) -> None:
 
     from bot.runtime import Runtime
 
-    _logging()
-    runtime = Runtime.build(settings, _service(ctx), http_mode=False)
+    _logging(settings)
+    runtime = Runtime.build(settings, _service(ctx, logged=True), http_mode=False)
     if not runtime.adapters:
         raise fail("No chat adapter could start with the tokens given (see the log above).")
     asyncio.run(runtime.run_until_signalled())
@@ -259,10 +264,11 @@ def serve(ctx: typer.Context,
     from bot.runtime import Runtime
     from bot.server import create_app
 
-    _logging()
-    runtime = Runtime.build(_settings(ctx), _service(ctx), http_mode=True)
+    _logging(_settings(ctx))
+    runtime = Runtime.build(_settings(ctx), _service(ctx, logged=True), http_mode=True)
+    # log_config=None: uvicorn's lines go through our handler (format, redaction) too.
     config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="info",
-                            access_log=False, lifespan="on")
+                            access_log=False, lifespan="on", log_config=None)
     uvicorn.Server(config).run()
 
 
@@ -518,6 +524,47 @@ def import_scores(ctx: typer.Context,
         raise fail(str(exc)) from None
     typer.echo(report.summary())
     if report.errors:
+        raise typer.Exit(1)
+
+
+def _operator() -> str:
+    """Who ran a command, for the audit trail: `cli:user@host`."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container, say)
+        user = str(os.getuid())
+    return f"cli:{user}@{socket.gethostname()}"
+
+
+@app.command()
+def retention(ctx: typer.Context,
+              dry_run: Annotated[bool, typer.Option(
+                  "--dry-run", help="Only count what would be removed", metavar=FLAG)] = False,
+              ) -> None:
+    """Remove texts and names of cases closed more than [company] retention_days ago
+    (numbers and dates stay). Also runs daily inside `voc run` / `voc serve`."""
+    from bot.core.privacy import retention as run_retention
+
+    service = _service(ctx)
+    report = run_retention(service, actor=_operator(), dry_run=dry_run)
+    typer.echo(report.summary())
+
+
+@app.command()
+def forget(ctx: typer.Context,
+           identity: Annotated[str, typer.Argument(
+               help="One of the person's accounts, like slack:U0123 or telegram:42")],
+           ) -> None:
+    """Remove one person's name and accounts (a deletion request); their reports become
+    anonymous."""
+    from bot.core.privacy import forget as run_forget
+
+    report = run_forget(_service(ctx), identity.strip(), actor=_operator())
+    typer.echo(report.summary())
+    if report.cases == 0 and not report.rows:
         raise typer.Exit(1)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,11 +82,18 @@ class Settings(BaseSettings):
     # Seconds between reads of an idle outbox: a safety net only. Rows queued by this process,
     # and on PostgreSQL by any process (LISTEN/NOTIFY), are delivered at once.
     voc_outbox_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # `text` (default) or `json`: one JSON object per log line (bot/logs.py).
+    voc_log_format: Literal["text", "json"] = "text"
+    # `voc run` serves GET /metrics, /healthz and /readyz on this port when set (`voc serve`
+    # always has them on its own port).
+    voc_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    voc_metrics_host: str = "127.0.0.1"
 
     @field_validator(
         "voc_timezone",
         "voc_locale",
         "telegram_webhook_url",
+        "voc_metrics_port",
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",

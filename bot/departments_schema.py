@@ -33,6 +33,7 @@ from bot.core.sla import BusinessHours
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 DIGEST_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)")
 MAX_SLA_HOURS = 24 * 90
+MAX_RETENTION_DAYS = 36500
 
 NON_EMPTY_STRING = "must be a non-empty string"
 LIST_OF_STRINGS = "must be a list of strings"
@@ -114,6 +115,9 @@ class CompanyTable(Table):
     leadership_slack_channel: OptionalText = None
     leadership_telegram_chat: ChatId = None
     triage: RequiredText
+    # Days after a case closes before its texts and names are removed (`voc retention`); unset
+    # keeps everything.
+    retention_days: int | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -159,6 +163,14 @@ class CompanyTable(Table):
             raise refusal("pulse", f"unknown pulse cadence {pulse!r} (use {cadences})")
         return pulse
 
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, days: int | None) -> int | None:
+        if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
+            raise refusal("retention_days", f"{days} is not a number of days from 1 to "
+                          f"{MAX_RETENTION_DAYS} (leave it out to keep everything)")
+        return days
+
     @field_validator("business_hours")
     @classmethod
     def _opening_hours(cls, hours: str, info: ValidationInfo) -> str:
@@ -179,7 +191,7 @@ class CompanyTable(Table):
             timezone=self.timezone, locale=self.locale, triage=self.triage,
             business_hours=BusinessHours.parse(self.timezone, self.business_hours,
                                                tuple(self.business_days), tuple(self.holidays)),
-            digest=self.digest, pulse=self.pulse,
+            digest=self.digest, pulse=self.pulse, retention_days=self.retention_days,
             leadership=tuple(self.leadership), admins=tuple(self.admins),
             leadership_slack_channel=self.leadership_slack_channel,
             leadership_telegram_chat=self.leadership_telegram_chat,

@@ -54,8 +54,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
+from bot import logs
 from bot.core.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
 from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.observe import emit
 from bot.core.service import utc_now
 from storage import files, outbox
 from storage.db import Database
@@ -484,6 +486,10 @@ class Dispatcher:
 
     async def _deliver(self, item: outbox.Claimed, deadline: float) -> bool:
         """Try one row; True if the destination may go on with its next row."""
+        with logs.context(platform=item.row.platform, outbox_id=item.row.id):
+            return await self._deliver_row(item, deadline)
+
+    async def _deliver_row(self, item: outbox.Claimed, deadline: float) -> bool:
         row = item.row
         assert row.id is not None
         port = self.ports[row.platform]
@@ -501,6 +507,7 @@ class Dispatcher:
                     return False
                 message_id = await self._send(row, port)
             await self._finish(row.id, outbox.SENT, message_id, None)
+            self._delivered(row)
             return True
         except LeaseLost as exc:
             # Still ours but short of time (renewals are failing or late): back to the queue.
@@ -510,10 +517,12 @@ class Dispatcher:
             return False
         except RetryAfter as exc:
             # The platform told us when: not a failure of ours, so no attempt is spent.
+            emit("rate_limited", platform=row.platform, by="platform", seconds=exc.seconds)
             await self._postpone(row.id, exc.seconds, str(exc), count_attempt=False)
             return False
         except PermanentDeliveryError as exc:
             log.warning("outbox %s to %s is dead: %s", row.id, row.destination, exc)
+            emit("delivery_attempt", platform=row.platform, outcome="dead")
             await self._finish(row.id, outbox.DEAD, None, str(exc))
             return True
         except Exception as exc:
@@ -548,6 +557,7 @@ class Dispatcher:
         await self._platform(row, port.update(
             row.destination, message_id, OutboundMessage.from_json(row.payload["message"])))
         await self._finish(row.id, outbox.SENT, message_id, None)
+        self._delivered(row)
         return True
 
     async def _attachment(self, row: Outbox, port: DeliveryPort, uncertain: bool,
@@ -580,6 +590,7 @@ class Dispatcher:
             message_id = await self._platform(row, port.send_file(
                 row.destination, file, dedupe_key=row.dedupe_key, reply_to=card_id))
         await self._finish(row.id, outbox.SENT, message_id, None)
+        self._delivered(row)
         return True
 
     def _attachment_state(self, row: Outbox) -> tuple[tuple[str, str | None] | None,
@@ -588,6 +599,12 @@ class Dispatcher:
             assert row.card_key is not None
             return (outbox.card_message_id(session=session, card_key=row.card_key),
                     files.content(session=session, sha256=row.payload["attachment"]["sha256"]))
+
+    def _delivered(self, row: Outbox) -> None:
+        """For the metrics: how long the row waited in all, and in how many attempts."""
+        emit("delivery_attempt", platform=row.platform, outcome="sent")
+        emit("delivered", platform=row.platform, attempts=max(1, row.attempts),
+             seconds=max(0.0, (self.clock() - row.created_at).total_seconds()))
 
     async def _take_slot(self, row: Outbox, port: DeliveryPort, deadline: float) -> bool:
         """Wait for a token of each of the row's buckets; a wait past `deadline` hands the row
@@ -602,6 +619,7 @@ class Dispatcher:
                 for bucket in buckets:
                     bucket.take(now, row.destination)
                 return True
+            emit("rate_limited", platform=row.platform, by="voc", seconds=wait)
             if now + wait > deadline:
                 await self._postpone(row.id, wait, "rate limit", count_attempt=False)
                 return False
@@ -624,9 +642,11 @@ class Dispatcher:
         if self.policy.gives_up(attempts=row.attempts, age=age):
             log.warning("outbox %s to %s is dead after %d attempts in %s: %s", row.id,
                         row.destination, row.attempts, age, error)
+            emit("delivery_attempt", platform=row.platform, outcome="dead")
             await self._finish(row.id, outbox.DEAD, None, error)
             return True
         delay = self.policy.delay(row.attempts)
+        emit("delivery_attempt", platform=row.platform, outcome="failed")
         log.info("outbox %s to %s failed (attempt %d), retry in %.1fs: %s", row.id,
                  row.destination, row.attempts, delay, error)
         await self._postpone(row.id, delay, error, count_attempt=True)

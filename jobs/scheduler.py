@@ -21,8 +21,10 @@ import pickle
 import socket
 import subprocess
 import sys
+import uuid
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -30,17 +32,23 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import col, select
 
+from bot import logs
 from bot.core.cadence import Week, parse_weekly
 from bot.core.company import Company
+from bot.core.observe import emit
+from bot.core.privacy import ErasureReport
 from bot.core.reminders import leadership_destinations
 from bot.core.service import VocService
 from jobs.digest import PostReport, head_audiences, post_digest
 from jobs.pulse import PulseReport, pulse_tick
+from jobs.retention import retention_tick
 from jobs.sla_sweep import SweepReport, sweep
 from storage.models import JobClaim
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+RETENTION_TIME = (3, 30)  # daily, company time: personal data past the retention period goes
 PULSE_TIME = (10, 0)  # pulse rounds open and remind at 10:00 company time, daily check
 DIGEST_PROCESS_TIMEOUT = 900  # seconds: a week of signals and its workbook take a few
 
@@ -100,6 +108,10 @@ class Scheduler:
             scheduler.add_job(self.pulse, CronTrigger(hour=PULSE_TIME[0], minute=PULSE_TIME[1],
                                                       timezone=tz),
                               id="voc-pulse", name="internal NPS pulse", **options)
+        if company.retention_days is not None:
+            scheduler.add_job(self.retention, CronTrigger(
+                hour=RETENTION_TIME[0], minute=RETENTION_TIME[1], timezone=tz),
+                id="voc-retention", name="retention", **options)
         return scheduler
 
     async def start(self) -> None:
@@ -121,11 +133,18 @@ class Scheduler:
         tick (only after the day's pulse time, as the schedule would). Each runs whatever
         happened to the one before; a failure is logged and that job runs again on schedule."""
         for name, job in (("weekly digest", self.digest), ("SLA sweep", self.sweep),
-                          ("internal NPS pulse", self._pulse_if_due)):
+                          ("internal NPS pulse", self._pulse_if_due),
+                          ("retention", self._retention_if_due)):
             try:
                 await job()
             except Exception:
                 log.exception("catching up the %s failed; it runs again on schedule", name)
+
+    async def _retention_if_due(self) -> None:
+        now = self.service.clock().astimezone(ZoneInfo(self.service.company.timezone))
+        if self.service.company.retention_days is not None and (
+                (now.hour, now.minute) >= RETENTION_TIME):
+            await self.retention()
 
     async def _pulse_if_due(self) -> None:
         now = self.service.clock().astimezone(ZoneInfo(self.service.company.timezone))
@@ -135,7 +154,7 @@ class Scheduler:
     async def digest(self) -> PostReport:
         """Post the digest of the week the latest slot reports (once per audience)."""
         week = due_digest_week(self.service.clock(), self.service.company)
-        return await asyncio.to_thread(self._post_digest, week)
+        return await counted("digest", asyncio.to_thread(self._post_digest, week))
 
     def _post_digest(self, week: Week) -> PostReport:
         posted = posted_audiences(self.service, week)
@@ -148,11 +167,30 @@ class Scheduler:
 
     async def sweep(self) -> SweepReport:
         """Remind and escalate overdue items."""
-        return await asyncio.to_thread(sweep, self.service)
+        return await counted("sla_sweep", asyncio.to_thread(sweep, self.service))
+
+    async def retention(self) -> ErasureReport | None:
+        """Erase personal data past the retention period (once a day across replicas)."""
+        return await counted("retention", asyncio.to_thread(retention_tick, self.service,
+                                                            owner=self.owner))
 
     async def pulse(self) -> PulseReport:
         """Open or remind the current pulse round."""
-        return await asyncio.to_thread(pulse_tick, self.service, owner=self.owner)
+        return await counted("pulse", asyncio.to_thread(pulse_tick, self.service,
+                                                        owner=self.owner))
+
+
+async def counted(job: str, work: Awaitable[T]) -> T:
+    """Await a job's run and tell the metrics how it ended (`ok` or `failed`); its log lines
+    carry the job's name and a run id."""
+    try:
+        with logs.context(job=job, job_id=uuid.uuid4().hex[:12]):
+            result = await work
+    except BaseException:
+        emit("job_run", job=job, outcome="failed")
+        raise
+    emit("job_run", job=job, outcome="ok")
+    return result
 
 
 def digest_audiences(service: VocService) -> set[str]:

@@ -172,8 +172,9 @@ def internal_nps(*, session: Session, start: datetime, end: datetime) -> dict[in
 def verbatims(*, session: Session, start: datetime, end: datetime, kind: str, limit: int = 3,
               department_id: int | None = None) -> list[VerbatimRow]:
     """The week's most telling signals of a kind: praise with the highest customer scores,
-    complaints with the lowest, then the newest. A text reported again (the same words from
-    several people) is shown once: leadership reads distinct stories."""
+    complaints with the lowest, then the newest (none whose text retention removed). A text
+    reported again (the same words from several people) is shown once: leadership reads
+    distinct stories."""
     s = signal_t.c
     has_score = case((s.score.is_(None), 1), else_=0)
     by_score = s.score.desc() if kind == "praise" else s.score.asc()
@@ -182,7 +183,8 @@ def verbatims(*, session: Session, start: datetime, end: datetime, kind: str, li
         select(s.id, s.kind, s.text, s.department_id, s.anonymous, person_t.c.display_name,
                s.customer, s.score, s.created_at)
         .join(person_t, person_t.c.id == s.reporter_id)
-        .where(s.created_at >= start, s.created_at < end, s.kind == kind, *one)
+        .where(s.created_at >= start, s.created_at < end, s.kind == kind, *one,
+               s.erased_at.is_(None))
         .order_by(has_score, by_score, s.created_at.desc(), s.id.desc()).limit(limit * 8))
     seen: set[str] = set()
     distinct: list[VerbatimRow] = []

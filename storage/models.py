@@ -123,6 +123,8 @@ class Signal(SQLModel, table=True):
     # SLA sweep: when the heads were reminded / leadership was told, for the current routing.
     reminded_at: datetime | None = _at(nullable=True)
     escalated_at: datetime | None = _at(nullable=True)
+    # Retention or a deletion request removed its texts and names; numbers and dates stay.
+    erased_at: datetime | None = _at(nullable=True)
 
 
 class Event(SQLModel, table=True):
@@ -216,6 +218,7 @@ class Outbox(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=120)
     created_at: datetime = _at()
     sent_at: datetime | None = _at(nullable=True)
+    erased_at: datetime | None = _at(nullable=True)  # retention emptied its payload
 
 
 class JobClaim(SQLModel, table=True):
@@ -229,3 +232,24 @@ class JobClaim(SQLModel, table=True):
     period: str = Field(max_length=64)
     claimed_at: datetime = _at()
     owner: str = Field(default="", max_length=120)
+
+
+class Replica(SQLModel, table=True):
+    """A running `voc run` / `voc serve` process and its dispatcher's last heartbeat, so that
+    every replica's metrics and readiness can see the others."""
+
+    name: str = Field(primary_key=True, max_length=120)  # host:pid
+    started_at: datetime = _at()
+    alive_at: datetime = _at()  # the dispatcher's last turn or idle heartbeat
+
+
+class AdminEvent(SQLModel, table=True):
+    """Audit trail of operations on the data as a whole (retention, deletion requests)."""
+
+    __tablename__ = "admin_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _at(index=True)
+    action: str = Field(max_length=32)  # retention, forget
+    actor: str = Field(max_length=120)  # cli:user@host, scheduler:host:pid
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

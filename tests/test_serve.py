@@ -53,6 +53,9 @@ def test_serve_answers_health_and_refuses_unconfigured_platforms(tmp_path: Path)
         health = httpx.get(f"{base}/healthz")
         assert health.status_code == 200
         assert health.json() == {"status": "ok", "database": "ok", "dispatcher": "ok"}
+        metrics = httpx.get(f"{base}/metrics")
+        assert metrics.status_code == 200 and "voc_database_up 1.0" in metrics.text
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
         slack = httpx.post(f"{base}/slack/events", content=b"token=x")
         assert slack.status_code == 503 and "slack is not configured" in slack.text
         telegram = httpx.post(f"{base}/telegram/webhook", json={"update_id": 1})

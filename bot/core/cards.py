@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from bot.core import evidence, render
 from bot.core.context import Core
+from bot.core.identity import FORGOTTEN_IDENTITY
 from bot.core.lookups import department_of
 from bot.core.messages import OutboundMessage
 from bot.core.viewing import event_view, signal_view
@@ -95,8 +96,8 @@ def mark_moved(core: Core, session: Session, view: SignalView, source: Departmen
 def note_reporter(core: Core, session: Session, signal: Signal, view: SignalView,
                   event: Event) -> None:
     """Tell the reporter what happened (not when they did it themselves), in their language."""
-    if event.actor_id == signal.reporter_id:
-        return
+    if event.actor_id == signal.reporter_id or signal.reporter_identity == FORGOTTEN_IDENTITY:
+        return  # ... nor when they asked to be forgotten
     reporter = session.get(Person, signal.reporter_id)
     assert reporter is not None
     t = core.translator(core.locale_of(reporter))

@@ -46,6 +46,7 @@ class Company:
     business_hours: BusinessHours
     digest: str = "mon 09:00"
     pulse: str = "monthly"  # internal NPS pulse cadence: off, weekly, monthly, quarterly
+    retention_days: int | None = None  # closed cases lose texts and names after this (privacy)
     leadership: tuple[str, ...] = ()
     admins: tuple[str, ...] = ()
     leadership_slack_channel: str | None = None

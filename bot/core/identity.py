@@ -9,6 +9,9 @@ IDENTITY_HELP = "expected slack:<user id, like U0123ABC> or telegram:<numeric us
 PLATFORMS = ("slack", "telegram")
 
 
+FORGOTTEN_IDENTITY = "forgotten"  # a forgotten reporter's cases (bot/core/privacy.py)
+
+
 def is_valid_identity(value: str) -> bool:
     """True for `slack:U…`/`slack:W…` user ids and positive numeric Telegram user ids."""
     return IDENTITY_RE.fullmatch(value) is not None  # `$` would let "slack:U1\n" through

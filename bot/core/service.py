@@ -9,6 +9,7 @@ every chat request waits on, also has `submit_capture`, which group-commits conc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from bot.core.errors import InvalidInput
 from bot.core.evidence import IncomingFile
 from bot.core.group_commit import GroupCommit
 from bot.core.messages import OutboundMessage
+from bot.core.observe import emit, platform_of
 from bot.core.views import (
     CaptureResult,
     DepartmentView,
@@ -88,21 +90,30 @@ class VocService(Core):
     # -- capture ---------------------------------------------------------------------------
     def capture(self, actor: str, draft: Draft) -> CaptureResult:
         """Store a signal, route it (suggested or chosen department) and queue its cards."""
+        started = time.perf_counter()
         outcome = self.capture_many([(actor, draft)])[0]
         if isinstance(outcome, Exception):
             raise outcome
+        emit("capture_latency", platform=platform_of(actor), seconds=time.perf_counter() - started)
         return outcome
 
     async def submit_capture(self, actor: str, draft: Draft) -> CaptureResult:
         """`capture` from an event loop: written in a worker thread, in one transaction with
         the captures that arrive meanwhile (bot/core/group_commit.py)."""
-        return await self.captures.submit((actor, draft))
+        started = time.perf_counter()
+        result = await self.captures.submit((actor, draft))
+        emit("capture_latency", platform=platform_of(actor), seconds=time.perf_counter() - started)
+        return result
 
     def capture_many(self, requests: Sequence[tuple[str, Draft]]
                      ) -> list[CaptureResult | Exception]:
         """`capture` for many reporters in one transaction; per request, its result or why it
         failed."""
-        return capturing.capture_many(self, requests)
+        outcomes = capturing.capture_many(self, requests)
+        for (actor, _), outcome in zip(requests, outcomes, strict=True):
+            if not isinstance(outcome, Exception) and not outcome.duplicate:
+                emit("captured", platform=platform_of(actor), kind=outcome.signal.kind)
+        return outcomes
 
     @staticmethod
     def draft_problems(draft: Draft) -> dict[str, InvalidInput]:
