@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from bot.core.domain import (
@@ -190,3 +199,15 @@ class JobClaim(SQLModel, table=True):
     period: str = Field(max_length=64)
     claimed_at: datetime = _at()
     owner: str = Field(default="", max_length=120)
+
+
+class RoutingModel(SQLModel, table=True):
+    """The routing model learned from the company's history (bot/core/learning.py), shared by
+    every replica; the newest row is the one in use."""
+
+    __tablename__ = "routing_model"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trained_at: datetime = _at()
+    cases: int = 0
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -103,8 +103,8 @@ def postgres_database(schema: str) -> Database:
 
 
 def _truncate(db: Database) -> None:
-    tables = ("job_claim", "outbox", "score", "event", "signal", "identity", "department_head",
-              "department_supplier", "person", "department")
+    tables = ("routing_model", "job_claim", "outbox", "score", "event", "signal", "identity",
+              "department_head", "department_supplier", "person", "department")
     with db.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
