@@ -20,6 +20,8 @@ from urllib.parse import quote_plus
 import typer
 from typer.core import TyperGroup
 
+from bot.routing_cli import register as register_routing
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.core.company import Company
@@ -118,6 +120,7 @@ outbox_app = typer.Typer(no_args_is_help=True, cls=_Commands,
 app.add_typer(db_app, name="db")
 app.add_typer(departments_app, name="departments")
 app.add_typer(outbox_app, name="outbox")
+register_routing(app, _Commands)  # `voc routing train|report` (bot/routing_cli.py)
 
 FLAG = ""  # the metavar of an on/off option: Typer would show `<bool>` after it in the help
 EXAMPLE_DEPARTMENTS = Path(__file__).resolve().parent.parent / "departments.example.toml"

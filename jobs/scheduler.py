@@ -1,4 +1,5 @@
-"""The scheduler inside `voc run` / `voc serve`: weekly digest, SLA sweep, pulse rounds.
+"""The scheduler inside `voc run` / `voc serve`: weekly digest, SLA sweep, pulse rounds, the
+nightly routing model (bot/core/training.py).
 
 APScheduler 3 keeps the schedule in memory in every replica (no shared job store: its FAQ says
 several processes cannot share one). Exactly-once comes from the claim rows each job takes in
@@ -33,12 +34,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import col, select
 
 from bot import logs
+from bot.core import training
 from bot.core.cadence import Week, parse_weekly
 from bot.core.company import Company
 from bot.core.observe import emit
 from bot.core.privacy import ErasureReport
 from bot.core.reminders import leadership_destinations
 from bot.core.service import VocService
+from bot.core.training import TrainReport
 from jobs.digest import PostReport, head_audiences, post_digest
 from jobs.pulse import PulseReport, pulse_tick
 from jobs.retention import retention_tick
@@ -50,6 +53,7 @@ T = TypeVar("T")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RETENTION_TIME = (3, 30)  # daily, company time: personal data past the retention period goes
 PULSE_TIME = (10, 0)  # pulse rounds open and remind at 10:00 company time, daily check
+ROUTING_TIME = (3, 30)  # the routing model is retrained nightly at 03:30 company time
 DIGEST_PROCESS_TIMEOUT = 900  # seconds: a week of signals and its workbook take a few
 
 
@@ -104,6 +108,9 @@ class Scheduler:
                           name="weekly digest", **options)
         scheduler.add_job(self.sweep, IntervalTrigger(minutes=self.sweep_minutes, timezone=tz),
                           id="voc-sla-sweep", name="SLA sweep", **options)
+        scheduler.add_job(self.train_routing, CronTrigger(hour=ROUTING_TIME[0],
+                                                          minute=ROUTING_TIME[1], timezone=tz),
+                          id="voc-routing-train", name="routing model training", **options)
         if company.pulse != "off":
             scheduler.add_job(self.pulse, CronTrigger(hour=PULSE_TIME[0], minute=PULSE_TIME[1],
                                                       timezone=tz),
@@ -134,7 +141,8 @@ class Scheduler:
         happened to the one before; a failure is logged and that job runs again on schedule."""
         for name, job in (("weekly digest", self.digest), ("SLA sweep", self.sweep),
                           ("internal NPS pulse", self._pulse_if_due),
-                          ("retention", self._retention_if_due)):
+                          ("retention", self._retention_if_due),
+                          ("routing model training", self._train_routing_if_missing)):
             try:
                 await job()
             except Exception:
@@ -173,6 +181,19 @@ class Scheduler:
         """Erase personal data past the retention period (once a day across replicas)."""
         return await counted("retention", asyncio.to_thread(retention_tick, self.service,
                                                             owner=self.owner))
+
+    async def train_routing(self) -> TrainReport | None:
+        """Retrain the routing model on the history, once a day across replicas."""
+        day = self.service.clock().astimezone(ZoneInfo(self.service.company.timezone)).date()
+        return await counted("routing_training", asyncio.to_thread(
+            training.train_once, self.service, day.isoformat(), owner=self.owner))
+
+    async def _train_routing_if_missing(self) -> None:
+        """At start: train when the database has no model yet (a new install, an upgrade)."""
+        with self.service.db.read() as session:
+            training.refresh(self.service, session, force=True)
+        if self.service.router.model_id is None:
+            await self.train_routing()
 
     async def pulse(self) -> PulseReport:
         """Open or remind the current pulse round."""

@@ -253,3 +253,15 @@ class AdminEvent(SQLModel, table=True):
     action: str = Field(max_length=32)  # retention, forget
     actor: str = Field(max_length=120)  # cli:user@host, scheduler:host:pid
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RoutingModel(SQLModel, table=True):
+    """The routing model learned from the company's history (bot/core/learning.py), shared by
+    every replica; the newest row is the one in use."""
+
+    __tablename__ = "routing_model"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trained_at: datetime = _at()
+    cases: int = 0
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

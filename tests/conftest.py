@@ -103,8 +103,8 @@ def postgres_database(schema: str) -> Database:
 
 
 def _truncate(db: Database) -> None:
-    tables = ("replica", "admin_event", "job_claim", "outbox", "attachment", "file_blob",
-              "score", "event", "signal", "identity", "department_head",
+    tables = ("routing_model", "replica", "admin_event", "job_claim", "outbox", "attachment",
+              "file_blob", "score", "event", "signal", "identity", "department_head",
               "department_supplier", "person", "department")
     with db.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -181,7 +181,7 @@ def test_the_due_digest_week_changes_at_the_digest_time(service: VocService) -> 
 def test_scheduler_jobs_are_configured_for_replicas(service: VocService) -> None:
     scheduler = Scheduler(service).build()
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"voc-digest", "voc-sla-sweep", "voc-pulse"}
+    assert set(jobs) == {"voc-digest", "voc-sla-sweep", "voc-pulse", "voc-routing-train"}
     for job in jobs.values():
         assert job.coalesce and job.misfire_grace_time >= 3600 and job.max_instances == 1
 

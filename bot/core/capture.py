@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import domain, evidence, inputs
+from bot.core import domain, evidence, inputs, training
 from bot.core.capture_batch import write_signals
 from bot.core.context import Core
 from bot.core.domain import MAX_CUSTOMER, MAX_DEDUPE_KEY, MAX_LINK, Kind
@@ -192,8 +192,9 @@ def _stored_before(core: Core, draft: ParsedDraft, conflict: IntegrityError
 
 def suggest(core: Core, text: str) -> DepartmentView:
     """The department the text would be routed to (for preselecting it in a form)."""
-    suggestion = core.router.suggest(text)
     with core.db.read() as session:
+        training.refresh(core, session)
+        suggestion = core.router.suggest(text)
         department = q.department_by_slug(session=session, slug=suggestion.slug)
         if department is None:
             raise NotFound(N_("Unknown department “%(slug)s”."), slug=suggestion.slug)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from bot.core import domain, evidence, render
+from bot.core import domain, evidence, render, training
 from bot.core.cards import new_cards
 from bot.core.context import Core
 from bot.core.domain import Status
@@ -75,6 +75,8 @@ def _routes(core: Core, session: Session, drafts: Sequence[ParsedDraft]
     """Each draft's department and why: the reporter's choice, else the suggestion from the
     text; an unknown choice refuses that draft."""
     triage = core.company.triage
+    if any(not d.department for d in drafts):
+        training.refresh(core, session)
     suggestions = [None if d.department else core.router.suggest(d.text) for d in drafts]
     wanted = {triage} | {
         slug for draft, suggestion in zip(drafts, suggestions, strict=True)
@@ -90,8 +92,11 @@ def _routes(core: Core, session: Session, drafts: Sequence[ParsedDraft]
         # The file may have changed under a running bot; the triage department still exists.
         department = (departments.get(suggestion.slug) or departments.get(triage)
                       or department_by_slug(session, triage))
-        routes.append((department, {"by": "suggestion", "matched": list(suggestion.matched),
-                                    "fallback": suggestion.is_fallback}))
+        routing: dict[str, object] = {"by": "suggestion", "matched": list(suggestion.matched),
+                                      "fallback": suggestion.is_fallback}
+        if suggestion.similar:
+            routing["similar"] = list(suggestion.similar)
+        routes.append((department, routing))
     return routes
 
 
@@ -174,6 +179,7 @@ def _written(core: Core, item: tuple[ParsedDraft, _Reporter, Route], now: dateti
         anonymous=draft.anonymous, created_at=now, routed_at=now, ack_due_at=due,
         overdue=core.clock() > due, customer=draft.customer, score=draft.score,
         source_link=draft.link, routed_by_keywords=tuple(routing.get("matched", ())),
+        routed_by_similar=tuple(routing.get("similar", ())),
         routed_by_fallback=bool(routing.get("fallback")),
         history=(EventView("captured", now, hidden, dict(captured)),
                  EventView("routed", now, None, dict(routed))),

@@ -16,10 +16,12 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 MIN_FREQUENCY = 20
+_CLAUSE = re.compile(r"([\s,.!?;:，。！？；：、（）()“”\"'《》]+)")
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 _lock = threading.Lock()
@@ -45,8 +47,19 @@ def add_words(words: Iterable[str]) -> None:
 
 
 def segment(text: str) -> list[str]:
-    """The words of a Chinese (or mixed) text, jieba's precise mode without the HMM guesser."""
-    return list(_load().cut(text, HMM=False))
+    """The words of a Chinese (or mixed) text, jieba's precise mode without the HMM guesser.
+    Clauses (between punctuation) are segmented once each: jieba is pure Python, about 20 µs
+    a character, and a company's texts repeat their clauses ("没人回", "一直收不到")."""
+    words: list[str] = []
+    for clause in _CLAUSE.split(text):
+        if clause:
+            words.extend(_clause(clause) if has_han(clause) else (clause,))
+    return words
+
+
+@lru_cache(maxsize=65536)
+def _clause(clause: str) -> tuple[str, ...]:
+    return tuple(_load().cut(clause, HMM=False))
 
 
 def _cache_dir() -> Path:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.core.company import Company
 from bot.core.i18n import SUPPORTED_LOCALES, Translator
+from bot.core.learning import LearningRouter
 from bot.core.routing import DepartmentProfile, Router
 from storage import queries as q
 from storage.db import Database
@@ -36,11 +37,13 @@ class Core:
         self.company = company
         self.clock = clock
         self.list_limit = list_limit
-        self.router = Router(
+        # Keywords blended with the model learned from history (bot/core/learning.py), which
+        # bot/core/training.py loads from the database and refreshes.
+        self.router = LearningRouter(Router(
             [DepartmentProfile(d.slug, d.name, d.description, d.keywords)
              for d in company.departments],
             company.triage,
-        )
+        ))
         # Where to write to someone with several accounts: the one the file lists first.
         listed = [i for d in company.departments for i in (*d.heads, *d.members)]
         listed += [i for person in company.people for i in person.identities]

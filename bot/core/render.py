@@ -9,7 +9,7 @@ from bot.core.domain import Action, Kind, Status
 from bot.core.errors import VocError
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
-from bot.core.views import EventView, PulseView, QueueView, ScoreView, SignalView
+from bot.core.views import EventView, PulseView, QueueView, ScoreView, SignalView, format_ref
 
 KIND_LABELS = {Kind.COMPLAINT: N_("Complaint"), Kind.PRAISE: N_("Praise"), Kind.IDEA: N_("Idea")}
 KIND_MARKS = {Kind.COMPLAINT: "🔴", Kind.PRAISE: "🟢", Kind.IDEA: "💡"}
@@ -56,8 +56,15 @@ def history_line(event: EventView, t: Translator) -> str:
 
 def routing_reason(signal: SignalView, t: Translator) -> str:
     """Why the signal went where it went."""
-    if signal.routed_by_keywords:
-        return t.gettext("matched: %(words)s") % {"words": ", ".join(signal.routed_by_keywords)}
+    if signal.routed_by_keywords or signal.routed_by_similar:
+        parts = []
+        if signal.routed_by_keywords:
+            parts.append(t.gettext("matched: %(words)s") % {
+                "words": ", ".join(signal.routed_by_keywords)})
+        if signal.routed_by_similar:
+            parts.append(t.gettext("similar past cases: %(refs)s") % {
+                "refs": ", ".join(format_ref(n) for n in signal.routed_by_similar)})
+        return "; ".join(parts)
     if signal.routed_by_fallback:
         return t.gettext("no department matched the text, so it went to triage")
     return t.gettext("chosen by the reporter")

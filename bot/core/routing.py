@@ -44,7 +44,18 @@ STOP_WORDS = frozenset(
         # Every signal is about a customer, so in a description these words tell departments
         # apart no better than "the" does.
         "customer", "customers", "client", "clients", "клиент", "клиенты", "клиентам",
-        "покупатель", "покупатели",
+        "покупатель", "покупатели", "клиентка", "клиентки", "клиентку", "клиента", "клиенту",
+        "клиентов", "покупательница", "people", "person", "she", "he", "her", "him", "his",
+        "we", "us", "i", "me", "my", "says", "said", "say", "would", "could", "should", "again",
+        "every", "only", "more", "even", "never", "after", "before", "just", "still", "some",
+        "than", "then", "there", "here", "about", "because", "but", "if", "so", "very", "too",
+        "get", "got", "one", "two", "three", "four", "five", "time", "times", "day", "days",
+        "week", "weeks", "month", "months", "year", "years", "now", "out", "up", "how", "why",
+        "она", "ей", "ее", "ему", "нам", "нас", "наш", "наши", "нашей", "я", "мне", "меня",
+        "может", "можно", "никто", "ничего", "даже", "еще", "ещё", "очень", "уже", "был", "была",
+        "было", "были", "будет", "бы", "раз", "два", "три", "день", "дня", "неделю", "недели",
+        "месяц", "год", "после", "чтобы", "когда", "который", "которая", "которые", "всем",
+        "сказал", "сказала", "говорит", "говорят", "снова", "опять", "каждый", "более",
         # Chinese function words, and the same "customer" words.
         "的", "了", "是", "在", "我", "我们", "你", "你们", "他", "她", "它", "他们", "和", "与",
         "也", "都", "就", "还", "又", "很", "太", "被", "把", "让", "给", "这", "那", "这个",
@@ -72,7 +83,7 @@ def _stemmers() -> tuple[_Stemmer, _Stemmer]:
     return pair
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=262144)
 def stem(token: str) -> str:
     """Stem one lowercased token with the stemmer of its script; other scripts pass through."""
     russian, english = _stemmers()

@@ -59,6 +59,7 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
         customer=signal.customer, score=signal.score, source_link=signal.source_link,
         acknowledged_at=signal.acknowledged_at, resolved_at=signal.resolved_at,
         routed_by_keywords=tuple(routing.get("matched", ())),
+        routed_by_similar=tuple(routing.get("similar", ())),
         routed_by_fallback=bool(routing.get("fallback")),
         rating=(q.handling_rating(session=session, signal_id=row_id(signal))
                 if signal.status == Status.RESOLVED else None),  # rated only once resolved

@@ -67,6 +67,7 @@ class SignalView:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     routed_by_keywords: tuple[str, ...] = ()
+    routed_by_similar: tuple[int, ...] = ()  # past cases the learned model leaned on
     routed_by_fallback: bool = False
     rating: int | None = None
     history: tuple[EventView, ...] = ()

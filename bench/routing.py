@@ -1,0 +1,194 @@
+"""Routing benchmark (issue 14): keywords alone, the learned model alone, and the blend.
+
+    .venv/bin/python bench/routing.py [--weeks 4] [--cases 100000]
+
+The labelled set, bench/data/routing_signals.tsv, holds signals in English, Russian and Chinese
+written as staff would type them, without looking at the example company's keywords. The
+bench simulates a company's first months: the signals are dealt into 8 weeks (a fixed shuffle),
+the model learns from the first N weeks (the final owner of each case) and routes the signals of
+the weeks after. A misroute is a signal sent to a wrong department (triage is not a misroute:
+the CCO office passes it on). Then it trains on 100,000 synthetic historical cases (time and
+peak memory) and times one suggestion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import time
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.core.learning import Case, Evaluation, LearningRouter, evaluate, train
+from bot.core.routing import DepartmentProfile, Router
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNALS = ROOT / "bench" / "data" / "routing_signals.tsv"
+WEEKS = 8
+SEED = 14
+START = datetime(2026, 9, 7, 9, tzinfo=UTC)
+
+TARGET_ACCURACY = 0.95
+TARGET_MISROUTES = 0.02
+TARGET_TRAIN_SECONDS = 30.0
+TARGET_TRAIN_MB = 300.0
+TARGET_SUGGEST_MS = 5.0
+
+
+def example_router() -> Router:
+    """The keyword router of departments.example.toml."""
+    data = tomllib.loads((ROOT / "departments.example.toml").read_text(encoding="utf-8"))
+    return Router([DepartmentProfile(d["slug"], d["name"], d["description"],
+                                     tuple(d["keywords"])) for d in data["department"]],
+                  data["company"]["triage"])
+
+
+def labelled() -> list[Case]:
+    """The labelled signals, dealt into weeks (the case's `at`) by a fixed shuffle."""
+    rows = [line.split("\t") for line in SIGNALS.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+    random.Random(SEED).shuffle(rows)
+    return [Case(n + 1, text, slug, START + timedelta(weeks=n % WEEKS, minutes=n))
+            for n, (slug, _kind, text) in enumerate(rows)]
+
+
+def week_of(case: Case) -> int:
+    """1-based week of the simulation."""
+    return (case.at - START).days // 7 + 1
+
+
+def language(text: str) -> str:
+    """en, ru or zh, by script."""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return "zh"
+    return "ru" if any("а" <= ch <= "я" for ch in text.lower()) else "en"
+
+
+def line(name: str, result: Evaluation) -> str:
+    """One row of the accuracy table."""
+    return (f"  {name:<16} accuracy {result.accuracy:.3f} ({result.correct}/{result.cases})   "
+            f"misroutes {result.misrouted / result.cases:.3f} ({result.misrouted})")
+
+
+def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool) -> dict[str, float]:
+    """Train on weeks 1..weeks, test on the rest; print the three routers' figures."""
+    history = [c for c in cases if week_of(c) <= weeks]
+    test = [c for c in cases if week_of(c) > weeks]
+    model = train(history)
+    keywords_only = evaluate(router, test, router.triage)
+    bare = Router([DepartmentProfile(slug, slug, "", ()) for slug in router.slugs],
+                  router.triage)  # the same departments without keywords or descriptions
+    learned_only = evaluate(LearningRouter(bare, model), test, router.triage) if model else None
+    blended = evaluate(LearningRouter(router, model), test, router.triage)
+    print(f"\nHistory: weeks 1-{weeks} ({len(history)} cases); held out: weeks "
+          f"{weeks + 1}-{WEEKS} ({len(test)} cases)")
+    print(line("keywords alone", keywords_only))
+    if learned_only is not None:
+        print(line("learned alone", learned_only))
+    print(line("blend", blended))
+    by_language: dict[str, list[int]] = {}
+    blend_router = LearningRouter(router, model)
+    for case in test:
+        tally = by_language.setdefault(language(case.text), [0, 0])
+        tally[1] += 1
+        tally[0] += blend_router.suggest(case.text).slug == case.label
+    print("  blend by language: " + ", ".join(
+        f"{lang} {ok}/{n}" for lang, (ok, n) in sorted(by_language.items())))
+    if verbose:
+        for case in test:
+            got = blend_router.suggest(case.text)
+            if got.slug != case.label:
+                kind = "triage" if got.slug == router.triage else "MISROUTE"
+                print(f"    {kind:<8} {case.label} -> {got.slug} {got.matched}: {case.text}")
+    return {"keywords": keywords_only.accuracy, "blend": blended.accuracy,
+            "misroutes": blended.misrouted / blended.cases,
+            "keywords_misroutes": keywords_only.misrouted / keywords_only.cases}
+
+
+def synthetic(count: int, cases: list[Case]) -> list[Case]:
+    """`count` historical cases built from the labelled texts: words shuffled and mixed within
+    a department, with typos, so the vocabulary grows as a real history's does."""
+    rng = random.Random(SEED)
+    by_label: dict[str, list[list[str]]] = {}
+    for case in cases:
+        by_label.setdefault(case.label, []).append(case.text.split())
+    labels = sorted(by_label)
+    out = []
+    for n in range(count):
+        label = labels[n % len(labels)]
+        first, second = rng.choice(by_label[label]), rng.choice(by_label[label])
+        words = first[: rng.randint(1, len(first))] + second[rng.randint(0, len(second) - 1):]
+        if words and rng.random() < 0.3:
+            i = rng.randrange(len(words))
+            word = words[i]
+            if len(word) > 3:
+                j = rng.randrange(1, len(word) - 1)
+                words[i] = word[:j] + word[j + 1:]
+        words.append(f"order{rng.randrange(100000)}")  # a unique token per case or so
+        out.append(Case(n + 1, " ".join(words), label, START + timedelta(minutes=n)))
+    return out
+
+
+def scale(router: Router, cases: list[Case], count: int) -> None:
+    """Training time and memory on `count` synthetic cases; the time of one suggestion."""
+    history = synthetic(count, cases)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    model = train(history)
+    seconds = time.perf_counter() - started
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert model is not None
+    blob = model.to_bytes()
+    print(f"\nTraining on {count:,} synthetic cases: {seconds:.1f} s (target < "
+          f"{TARGET_TRAIN_SECONDS:.0f} s); process peak RSS {rss_before:.0f} MB before, "
+          f"{rss_after:.0f} MB after (the whole bench process; target < "
+          f"{TARGET_TRAIN_MB:.0f} MB); {len(model.vocabulary):,} features, stored model "
+          f"{len(blob) / 2**20:.1f} MB")
+    blended = LearningRouter(router, model)
+    texts = [c.text for c in cases]
+    for text in texts[:20]:
+        blended.suggest(text)  # warm the stem cache, as a running bot has
+    started = time.perf_counter()
+    for text in texts:
+        blended.suggest(text)
+    per = (time.perf_counter() - started) / len(texts) * 1000
+    longest = max(texts, key=len) * 6
+    started = time.perf_counter()
+    for _ in range(20):
+        blended.suggest(longest)
+    long_per = (time.perf_counter() - started) / 20 * 1000
+    print(f"One suggestion with that model: {per:.2f} ms on average, {long_per:.2f} ms for a "
+          f"{len(longest)}-character text (target < {TARGET_SUGGEST_MS:.0f} ms)")
+
+
+def main() -> None:
+    """Run the simulation and the scale figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weeks", type=int, nargs="*", default=[0, 1, 2, 4, 6])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--verbose", action="store_true", help="list every wrong routing")
+    args = parser.parse_args()
+    router = example_router()
+    cases = labelled()
+    langs = {lang: sum(language(c.text) == lang for c in cases) for lang in ("en", "ru", "zh")}
+    print(f"{len(cases)} labelled signals ({', '.join(f'{k} {v}' for k, v in langs.items())}), "
+          f"dealt into {WEEKS} weeks")
+    for weeks in args.weeks:
+        result = simulate(router, cases, weeks, args.verbose)
+        if weeks == 4:
+            met = (result["blend"] >= TARGET_ACCURACY and result["misroutes"] <= TARGET_MISROUTES)
+            print(f"  after a month: target accuracy >= {TARGET_ACCURACY}, misroutes <= "
+                  f"{TARGET_MISROUTES}: {'met' if met else 'NOT met'}")
+        if weeks == 0:
+            print("  (no history: the blend is the keywords, as before)")
+    if args.cases:
+        scale(router, cases, args.cases)
+
+
+if __name__ == "__main__":
+    main()
