@@ -20,8 +20,9 @@ from storage import queries as q
 from storage.db import Database
 from storage.models import Department, DepartmentHead, DepartmentSupplier, Identity, Person
 
-# pg_advisory_xact_lock key of the sync (any constant the rest of the bot does not use).
-SYNC_LOCK_KEY = 0x766F_6373_796E_63  # "vocsync"
+# pg_advisory_xact_lock keys of the sync: a constant the rest of the bot does not use, and the
+# schema (advisory locks are database-wide: installs in other schemas must not wait for ours).
+SYNC_LOCK_KEY = 0x766F_6373  # "vocs"
 _ATTEMPTS = 3
 
 
@@ -72,7 +73,8 @@ def _sync_once(db: Database, company: Company, now: datetime) -> SyncReport:
     report = SyncReport()
     with db.write() as session:
         if db.dialect == "postgresql":  # released when the transaction ends
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_KEY})
+            session.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                            {"key": SYNC_LOCK_KEY})
         by_slug = _sync_departments(session, company, report, now)
         _sync_people(session, company, by_slug, report, now)
     return report
