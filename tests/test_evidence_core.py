@@ -124,3 +124,17 @@ def test_the_export_counts_each_signals_attachments(service: VocService):
     header = [c.value for c in signals[1]]
     column = header.index("Attachments")
     assert [row[column].value for row in signals.iter_rows(min_row=2)] == [2, 0]
+
+
+def test_the_terminal_attaches_a_local_file_and_shows_it_on_the_card(chat, tmp_path):
+    photo = tmp_path / "scratch.jpg"
+    photo.write_bytes(JPEG)
+    chat.say(f"/attach {tmp_path / 'missing.jpg'}")
+    chat.expect(r"Usage: /attach PATH")
+    chat.say(f"/attach {photo}")
+    chat.expect(r"1 file will go with your next report\.")
+    chat.say("/voc complaint The courier scratched the sofa")
+    chat.expect(r"Thank you! Complaint VOC-1 went to Logistics\.")
+    chat.expect(r"1 attachment: scratch\.jpg")
+    chat.expect(r"── Logistics · slack ──[\s\S]*?1 вложение: scratch\.jpg")  # the card (ru)
+    chat.expect(r"── Logistics · slack ── \[scratch\.jpg, \d+ KB\] VOC-1 · scratch\.jpg")
