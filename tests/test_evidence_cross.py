@@ -24,6 +24,8 @@ from tests.support import fake_telegram
 from tests.support.fake_slack import Message, Workspace, running_workspace
 from tests.support.fake_telegram import FakeTelegram
 from tests.test_evidence_telegram import until
+from tests.test_slack_socket_mode import SocketWorkspace
+from tests.test_slack_socket_mode import socket_workspace as socket_workspace  # a fixture
 from tests.test_telegram_flows import LOGISTICS, PAVEL, SECRET
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(5000)
@@ -46,7 +48,8 @@ def webhook(workspace: Workspace, update: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
-def thread_files(workspace: Workspace, card: Message, count: int) -> list[dict[str, Any]]:
+def thread_files(workspace: Workspace | SocketWorkspace, card: Message, count: int
+                 ) -> list[dict[str, Any]]:
     replies = workspace.slack.wait(
         lambda: (found if len(found := [f for m in workspace.slack.thread(card)
                                         for f in m.files]) >= count else None),
@@ -124,3 +127,21 @@ def test_a_rate_limited_upload_is_delivered_once_after_the_wait(both):
     telegram.wait(lambda: telegram.uploaded(LOGISTICS))
     until(lambda: all(row.status == "sent" for row in workspace.outbox()), "every row sent")
     assert len(telegram.uploaded(LOGISTICS)) == 1
+
+
+@pytest.mark.slow
+def test_voc_run_over_socket_mode_takes_a_reported_messages_file(
+        socket_workspace: SocketWorkspace):  # the fixture imported above
+    """`voc run` (a real process, Socket Mode): the shortcut's file reaches the card's thread."""
+    running = socket_workspace
+    slack = running.slack
+    kate = running.user("U0SALES1")
+    shared = slack.share_file("receipt.pdf", PDF, "application/pdf")
+    kate.shortcut("C0SALES", "Customer: the courier broke the lamp, receipt attached",
+                  files=[shared])
+    view = slack.wait_for_view(kate.last_trigger or "", timeout=15)
+    text = next(b for b in view["blocks"] if b["block_id"] == "text")
+    kate.submit(view, {"kind": "complaint", "text": text["element"]["initial_value"]})
+    card = slack.wait_for_message("C0LOGISTICS", "broke the lamp", timeout=15)
+    [uploaded] = thread_files(running, card, 1)
+    assert uploaded["content"] == PDF and uploaded["filename"] == "receipt.pdf"
