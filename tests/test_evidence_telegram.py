@@ -149,10 +149,11 @@ def test_someone_else_cannot_add_to_an_album_and_a_bare_photo_gets_a_hint(bot: B
     assert not bot.signals()
 
 
-def test_flood_control_on_the_photo_delivers_it_once_after_the_wait(bot: Bot,
-                                                                   clock: FakeClock):
+def test_flood_control_on_the_photo_delivers_it_once_after_the_wait(
+        bot: Bot, clock: FakeClock):
     bot.fake.fail("sendPhoto", 429, "Too Many Requests", chat_id=LOGISTICS, retry_after=1)
-    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG, caption="/complaint The courier dropped the box"))
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG,
+                                 caption="/complaint The courier dropped the box"))
     card = bot.fake.expect(LOGISTICS, r"The courier dropped the box")
     bot.fake.wait(lambda: bot.fake.calls_of("sendPhoto"), what="the refused photo")
     until(lambda: any(r.last_error and "flood" in r.last_error for r in bot.outbox()),
