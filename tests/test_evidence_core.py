@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from bot.core import evidence
 from bot.core.domain import Action
+from bot.core.errors import Forbidden
 from bot.core.evidence import IncomingFile
 from bot.core.i18n import Translator
 from bot.core.service import Draft, VocService
@@ -138,3 +139,29 @@ def test_the_terminal_attaches_a_local_file_and_shows_it_on_the_card(chat, tmp_p
     chat.expect(r"1 attachment: scratch\.jpg")
     chat.expect(r"── Logistics · slack ──[\s\S]*?1 вложение: scratch\.jpg")  # the card (ru)
     chat.expect(r"── Logistics · slack ── \[scratch\.jpg, \d+ KB\] VOC-1 · scratch\.jpg")
+
+
+def test_only_the_reporter_adds_to_an_album_once_per_message_within_the_limits(
+        service: VocService):
+    album = "telegram:777:album9"
+    photo = IncomingFile("p0.jpg", JPEG, len(JPEG))
+    first = service.capture("telegram:777", Draft("complaint", "The courier lost a box",
+                                                  department="logistics", files=(photo,),
+                                                  album=album, dedupe_key="telegram:777:1"))
+    with pytest.raises(Forbidden):
+        service.add_to_album(LOGISTICS_HEAD, album, [photo], source="telegram:1001:5")
+    assert service.add_to_album("telegram:777", "telegram:777:unknown", [photo],
+                                source="telegram:777:9").signal is None
+    more = IncomingFile("p1.jpg", JPEG + b"1", len(JPEG) + 1)
+    added = service.add_to_album("telegram:777", album, [more], source="telegram:777:2")
+    assert added.signal is not None and added.signal.attachments == ("p0.jpg", "p1.jpg")
+    again = service.add_to_album("telegram:777", album, [more], source="telegram:777:2")
+    assert again.signal is not None and again.signal.attachments == ("p0.jpg", "p1.jpg")
+    history = service.show("telegram:777", first.signal.ref).history
+    assert [e.action for e in history].count("attached") == 1
+    for index in range(2, 12):
+        extra = IncomingFile(f"p{index}.jpg", JPEG + bytes([index]), len(JPEG) + 1)
+        last = service.add_to_album("telegram:777", album, [extra],
+                                    source=f"telegram:777:{index + 1}")
+    assert last.signal is not None and len(last.signal.attachments) == 10
+    assert "at most 10 files" in last.refused[0].render(EN)

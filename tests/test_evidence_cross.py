@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -64,7 +65,7 @@ def test_a_telegram_photo_reaches_the_slack_thread_byte_for_byte_and_the_group(b
                                       caption="/complaint The courier dented the fridge"))
     telegram.expect(PAVEL.id, r"went to Logistics.*\n(.|\n)*1 attachment")
     card = workspace.slack.wait_for_message("C0LOGISTICS", "The courier dented the fridge")
-    assert "1 attachment" in card.plain or "1 вложение" in card.plain
+    assert "1 вложение" in card.plain  # the card, in the company language (Russian)
     [uploaded] = thread_files(workspace, card, 1)
     assert uploaded["content"] == JPEG  # byte for byte
     assert uploaded["filename"].endswith(".jpg")
@@ -145,3 +146,18 @@ def test_voc_run_over_socket_mode_takes_a_reported_messages_file(
     card = slack.wait_for_message("C0LOGISTICS", "broke the lamp", timeout=15)
     [uploaded] = thread_files(running, card, 1)
     assert uploaded["content"] == PDF and uploaded["filename"] == "receipt.pdf"
+
+
+def test_an_albums_items_arriving_at_once_on_the_webhook_make_one_report(both):
+    """Telegram may deliver an album's updates in parallel webhook requests."""
+    workspace, telegram = both
+    items = [telegram.media(PAVEL, photo=JPEG + bytes([i]), media_group_id="many",
+                            caption="/complaint The courier lost two boxes" if i == 0 else None)
+             for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda update: webhook(workspace, update), reversed(items)))
+    card = workspace.slack.wait_for_message("C0LOGISTICS", "The courier lost two boxes")
+    files = thread_files(workspace, card, 3)
+    assert sorted(f["content"] for f in files) == sorted(JPEG + bytes([i]) for i in range(3))
+    assert len(workspace.signals()) == 1
+    workspace.slack.wait_for_edit(card, "3 вложения")  # the card, in the company language

@@ -143,7 +143,7 @@ def test_an_album_of_eleven_keeps_ten_and_names_the_eleventh(bot: Bot):
         assert stored.totals(session=session, signal_id=bot.signals()[0].id or 0)[0] == 10
 
 
-def test_someone_else_cannot_add_to_an_album_and_a_bare_photo_gets_a_hint(bot: Bot):
+def test_a_photo_without_a_report_command_gets_a_hint_and_stores_nothing(bot: Bot):
     bot.fake.push(bot.fake.media(OLGA, photo=JPEG))
     bot.fake.expect(OLGA.id, r"с подписью /complaint")  # Olga reads Russian
     assert not bot.signals()

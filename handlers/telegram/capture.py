@@ -31,6 +31,7 @@ from handlers.telegram.common import Context, reply, text_message, voc, whoami
 # Conversation states, named.
 KIND, TEXT, CUSTOMER, SCORE, DEPARTMENT, CONFIRM = range(6)
 END = ConversationHandler.END
+ALBUM_TRIES, ALBUM_WAIT = 12, 0.25  # how long an album's item looks for the album's report
 
 
 def dedupe_key(message: Message) -> str:
@@ -126,8 +127,14 @@ async def on_album_item(update: Update, context: Context) -> None:
     added = None
     if album is not None:
         files = await evidence.files_of(context.bot, message)
-        added = await asyncio.to_thread(voc(context).service.add_to_album, me, album, files,
-                                        source=dedupe_key(message))
+        # Webhooks may bring an album's items at once: the first one's report may still be
+        # on its way (here or on another replica), so look again for a moment.
+        for _ in range(ALBUM_TRIES):
+            added = await asyncio.to_thread(voc(context).service.add_to_album, me, album,
+                                            files, source=dedupe_key(message))
+            if added.signal is not None:
+                break
+            await asyncio.sleep(ALBUM_WAIT)
     if added is None or added.signal is None:
         hinted: set[str] = context.chat_data.setdefault("hinted", set()) if (
             context.chat_data is not None) else set()
