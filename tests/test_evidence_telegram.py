@@ -166,3 +166,19 @@ def test_flood_control_on_the_photo_delivers_it_once_after_the_wait(
     assert len(photos) == 2  # refused once (429), then sent
     [photo] = bot.fake.uploaded(LOGISTICS)
     assert photo["content"] == JPEG and photo["reply_to"] == card["message_id"]
+
+
+def test_a_forwarded_photo_without_a_caption_asks_for_the_words_and_keeps_the_photo(bot: Bot):
+    origin = {"type": "user", "date": 1700000000,
+              "sender_user": {"id": 9, "is_bot": False, "first_name": "Ivan"}}
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG, forward_origin=origin))
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"complaint, praise or an idea"), "Complaint")
+    bot.fake.expect(PAVEL.id, r"What did the customer say")
+    bot.say(PAVEL, "The courier left the parcel in the rain")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"Customer \(optional\)"), "Skip")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"score 0-10"), "Skip")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"Which department"), r"✓ .*")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"Send this"), "Send")
+    assert "1 attachment" in bot.fake.expect(PAVEL.id, r"Thank you")["text"]
+    assert bot.signals()[0].customer == "Ivan"
+    assert bot.fake.wait(lambda: bot.fake.uploaded(LOGISTICS))[0]["content"] == JPEG

@@ -186,12 +186,19 @@ async def on_forwarded(update: Update, context: Context) -> int:
 
 
 async def on_kind(update: Update, context: Context) -> int:
-    """The kind of a forwarded message: store it at once with the suggested department."""
+    """The kind of a forwarded message: store it at once with the suggested department (a
+    forwarded photo without a caption: ask for the customer's words first)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
     await query.edit_message_reply_markup(None)
     draft = _draft(context)
+    if not str(draft.get("text") or "").strip():
+        draft["kind"] = decode(query.data).value or ""
+        draft.pop("text", None)
+        _me, t = await whoami(update, context)
+        await reply(update, text_message(t.gettext("What did the customer say? ")))
+        return TEXT
     return await _capture(update, context, Draft(
         decode(query.data).value or "", draft.get("text", ""), customer=draft.get("customer"),
         source_link=draft.get("link"), dedupe_key=draft.get("key"),
@@ -279,6 +286,7 @@ async def on_confirm(update: Update, context: Context) -> int:
     draft = _draft(context)
     return await _capture(update, context, Draft(
         draft["kind"], draft["text"], customer=draft.get("customer"), score=draft.get("score"),
+        source_link=draft.get("link"),
         # The suggestion kept is the suggestion (its reason stays "matched: ..."), no choice.
         department=None if draft.get("department") == draft.get("suggested")
         else draft.get("department"),
