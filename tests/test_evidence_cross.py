@@ -105,12 +105,17 @@ def test_the_form_file_field_keeps_good_files_and_names_refused_ones(both):
     assert next(b for b in view["blocks"] if b["block_id"] == "files")["element"]["type"] == (
         "file_input")
     files = [workspace.slack.share_file("invoice.pdf", PDF, "application/pdf"),
-             workspace.slack.share_file("tool.exe", b"MZ" + PDF, "application/x-msdownload")]
+             workspace.slack.share_file("tool.exe", b"MZ" + PDF, "application/x-msdownload"),
+             workspace.slack.share_file("unboxing.mp4", b"\0\0\0\x18ftypmp42", "video/mp4",
+                                        size=60 * 1024 * 1024)]
     kate.submit(view, {"kind": "complaint", "text": "The courier charged for delivery twice",
                        "files": files})
     reply = workspace.slack.wait_for_message("D" + kate.id, "VOC-1")
     assert "1 attachment" in reply.plain and "invoice.pdf" in reply.plain
     assert "tool.exe" in reply.plain and "programs and scripts are not accepted" in reply.plain
+    assert "“unboxing.mp4” was not attached: it is 60 MB, and a file may have at most 20 MB" in (
+        reply.plain)
+    assert files[2]["id"] not in workspace.slack.downloads  # never downloaded
     document = telegram.wait(lambda: telegram.uploaded(LOGISTICS))[0]
     assert document["method"] == "sendDocument" and document["content"] == PDF
 
