@@ -36,7 +36,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.core.actions import RULES
 from bot.core.cadence import Week, round_bounds
@@ -47,6 +47,7 @@ from bot.core.nps import Nps
 from bot.core.render import STATUS_LABELS
 from bot.core.service import VocService
 from storage import digest_queries as dq
+from storage.models import Attachment
 
 Progress = Callable[[int], None]  # called with the number of rows just written
 BATCH = 5000
@@ -72,6 +73,7 @@ EVENT_WORDS = {
     EventAction.REASSIGNED: N_("reassigned"), EventAction.REROUTED: N_("rerouted"),
     EventAction.REOPENED: N_("reopened"), EventAction.RATED: N_("rated"),
     EventAction.REMINDED: N_("reminded"), EventAction.ESCALATED: N_("escalated"),
+    EventAction.ATTACHED: N_("files added"),
 }
 SCORE_KIND_WORDS = {ScoreKind.CUSTOMER: N_("customer"), ScoreKind.INTERNAL: N_("internal")}
 SOURCE_WORDS = {ScoreSource.CHAT: N_("chat"), ScoreSource.IMPORT: N_("import"),
@@ -306,12 +308,15 @@ class _Sheets:
                    (t.gettext("Text"), 60), (t.gettext("Customer"), 20),
                    (t.gettext("Customer score"), 9), (t.gettext("Reported by"), 20),
                    (t.gettext("Acknowledge by"), _DATE_WIDTH),
-                   (t.gettext("Acknowledged"), _DATE_WIDTH), (t.gettext("Resolved"), _DATE_WIDTH)]
+                   (t.gettext("Acknowledged"), _DATE_WIDTH), (t.gettext("Resolved"), _DATE_WIDTH),
+                   (t.gettext("Attachments"), 9)]
         ws = self.sheet(t.gettext("Signals"), headers, int(total))
         anonymous = t.gettext("anonymous")
+        files = (select(func.count()).select_from(Attachment)
+                 .where(col(Attachment.signal_id) == s.id).scalar_subquery())
         statement = (select(s.id, s.created_at, s.kind, s.status, s.department_id, s.text,
                             s.customer, s.score, s.anonymous, p.display_name, s.ack_due_at,
-                            s.acknowledged_at, s.resolved_at)
+                            s.acknowledged_at, s.resolved_at, files)
                      .join(dq.person_t, p.id == s.reporter_id).where(*where).order_by(s.id))
         local, kinds, statuses = self.local, self.kinds, self.statuses
         created, due, acknowledged, resolved = (_DateCell(ws) for _ in range(4))
@@ -319,7 +324,7 @@ class _Sheets:
             ws.append(_row(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
                                 statuses.get(r[3], r[3]), names[r[4]][1], r[5], r[6], r[7],
                                 anonymous if r[8] else r[9], due(local(r[10])),
-                                acknowledged(local(r[11])), resolved(local(r[12]))]))
+                                acknowledged(local(r[11])), resolved(local(r[12])), r[13]]))
 
     def events(self, session: Session) -> None:
         t = self.t

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -24,6 +25,8 @@ from tests.support import fake_telegram
 from tests.support.fake_slack import Message, Workspace, running_workspace
 from tests.support.fake_telegram import FakeTelegram
 from tests.test_evidence_telegram import until
+from tests.test_slack_socket_mode import SocketWorkspace
+from tests.test_slack_socket_mode import socket_workspace as socket_workspace  # a fixture
 from tests.test_telegram_flows import LOGISTICS, PAVEL, SECRET
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(5000)
@@ -46,7 +49,8 @@ def webhook(workspace: Workspace, update: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
-def thread_files(workspace: Workspace, card: Message, count: int) -> list[dict[str, Any]]:
+def thread_files(workspace: Workspace | SocketWorkspace, card: Message, count: int
+                 ) -> list[dict[str, Any]]:
     replies = workspace.slack.wait(
         lambda: (found if len(found := [f for m in workspace.slack.thread(card)
                                         for f in m.files]) >= count else None),
@@ -61,7 +65,7 @@ def test_a_telegram_photo_reaches_the_slack_thread_byte_for_byte_and_the_group(b
                                       caption="/complaint The courier dented the fridge"))
     telegram.expect(PAVEL.id, r"went to Logistics.*\n(.|\n)*1 attachment")
     card = workspace.slack.wait_for_message("C0LOGISTICS", "The courier dented the fridge")
-    assert "1 attachment" in card.plain or "1 вложение" in card.plain
+    assert "1 вложение" in card.plain  # the card, in the company language (Russian)
     [uploaded] = thread_files(workspace, card, 1)
     assert uploaded["content"] == JPEG  # byte for byte
     assert uploaded["filename"].endswith(".jpg")
@@ -101,12 +105,17 @@ def test_the_form_file_field_keeps_good_files_and_names_refused_ones(both):
     assert next(b for b in view["blocks"] if b["block_id"] == "files")["element"]["type"] == (
         "file_input")
     files = [workspace.slack.share_file("invoice.pdf", PDF, "application/pdf"),
-             workspace.slack.share_file("tool.exe", b"MZ" + PDF, "application/x-msdownload")]
+             workspace.slack.share_file("tool.exe", b"MZ" + PDF, "application/x-msdownload"),
+             workspace.slack.share_file("unboxing.mp4", b"\0\0\0\x18ftypmp42", "video/mp4",
+                                        size=60 * 1024 * 1024)]
     kate.submit(view, {"kind": "complaint", "text": "The courier charged for delivery twice",
                        "files": files})
     reply = workspace.slack.wait_for_message("D" + kate.id, "VOC-1")
     assert "1 attachment" in reply.plain and "invoice.pdf" in reply.plain
     assert "tool.exe" in reply.plain and "programs and scripts are not accepted" in reply.plain
+    assert "“unboxing.mp4” was not attached: it is 60 MB, and a file may have at most 20 MB" in (
+        reply.plain)
+    assert files[2]["id"] not in workspace.slack.downloads  # never downloaded
     document = telegram.wait(lambda: telegram.uploaded(LOGISTICS))[0]
     assert document["method"] == "sendDocument" and document["content"] == PDF
 
@@ -124,3 +133,36 @@ def test_a_rate_limited_upload_is_delivered_once_after_the_wait(both):
     telegram.wait(lambda: telegram.uploaded(LOGISTICS))
     until(lambda: all(row.status == "sent" for row in workspace.outbox()), "every row sent")
     assert len(telegram.uploaded(LOGISTICS)) == 1
+
+
+@pytest.mark.slow
+def test_voc_run_over_socket_mode_takes_a_reported_messages_file(
+        socket_workspace: SocketWorkspace):  # the fixture imported above
+    """`voc run` (a real process, Socket Mode): the shortcut's file reaches the card's thread."""
+    running = socket_workspace
+    slack = running.slack
+    kate = running.user("U0SALES1")
+    shared = slack.share_file("receipt.pdf", PDF, "application/pdf")
+    kate.shortcut("C0SALES", "Customer: the courier broke the lamp, receipt attached",
+                  files=[shared])
+    view = slack.wait_for_view(kate.last_trigger or "", timeout=15)
+    text = next(b for b in view["blocks"] if b["block_id"] == "text")
+    kate.submit(view, {"kind": "complaint", "text": text["element"]["initial_value"]})
+    card = slack.wait_for_message("C0LOGISTICS", "broke the lamp", timeout=15)
+    [uploaded] = thread_files(running, card, 1)
+    assert uploaded["content"] == PDF and uploaded["filename"] == "receipt.pdf"
+
+
+def test_an_albums_items_arriving_at_once_on_the_webhook_make_one_report(both):
+    """Telegram may deliver an album's updates in parallel webhook requests."""
+    workspace, telegram = both
+    items = [telegram.media(PAVEL, photo=JPEG + bytes([i]), media_group_id="many",
+                            caption="/complaint The courier lost two boxes" if i == 0 else None)
+             for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda update: webhook(workspace, update), reversed(items)))
+    card = workspace.slack.wait_for_message("C0LOGISTICS", "The courier lost two boxes")
+    files = thread_files(workspace, card, 3)
+    assert sorted(f["content"] for f in files) == sorted(JPEG + bytes([i]) for i in range(3))
+    assert len(workspace.signals()) == 1
+    workspace.slack.wait_for_edit(card, "3 вложения")  # the card, in the company language

@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from storage import files as stored
 from storage.models import Attachment
+from tests.conftest import FakeClock
 from tests.test_telegram_flows import LOGISTICS, OLGA, PAVEL, Bot
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(3000)
@@ -142,7 +143,42 @@ def test_an_album_of_eleven_keeps_ten_and_names_the_eleventh(bot: Bot):
         assert stored.totals(session=session, signal_id=bot.signals()[0].id or 0)[0] == 10
 
 
-def test_someone_else_cannot_add_to_an_album_and_a_bare_photo_gets_a_hint(bot: Bot):
+def test_a_photo_without_a_report_command_gets_a_hint_and_stores_nothing(bot: Bot):
     bot.fake.push(bot.fake.media(OLGA, photo=JPEG))
     bot.fake.expect(OLGA.id, r"с подписью /complaint")  # Olga reads Russian
     assert not bot.signals()
+
+
+def test_flood_control_on_the_photo_delivers_it_once_after_the_wait(
+        bot: Bot, clock: FakeClock):
+    bot.fake.fail("sendPhoto", 429, "Too Many Requests", chat_id=LOGISTICS, retry_after=1)
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG,
+                                 caption="/complaint The courier dropped the box"))
+    card = bot.fake.expect(LOGISTICS, r"The courier dropped the box")
+    bot.fake.wait(lambda: bot.fake.calls_of("sendPhoto"), what="the refused photo")
+    until(lambda: any(r.last_error and "flood" in r.last_error for r in bot.outbox()),
+          "the row postponed")
+    clock.advance(seconds=2)  # past Telegram's retry_after
+    until(lambda: all(row.status == "sent" for row in bot.outbox()
+                      if row.platform == "telegram"), "every Telegram row sent",
+          lambda: [(r.destination, r.operation, r.status, r.last_error) for r in bot.outbox()])
+    photos = bot.fake.calls_of("sendPhoto")
+    assert len(photos) == 2  # refused once (429), then sent
+    [photo] = bot.fake.uploaded(LOGISTICS)
+    assert photo["content"] == JPEG and photo["reply_to"] == card["message_id"]
+
+
+def test_a_forwarded_photo_without_a_caption_asks_for_the_words_and_keeps_the_photo(bot: Bot):
+    origin = {"type": "user", "date": 1700000000,
+              "sender_user": {"id": 9, "is_bot": False, "first_name": "Ivan"}}
+    bot.fake.push(bot.fake.media(PAVEL, photo=JPEG, forward_origin=origin))
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"complaint, praise or an idea"), "Complaint")
+    bot.fake.expect(PAVEL.id, r"What did the customer say")
+    bot.say(PAVEL, "The courier left the parcel in the rain")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"Customer \(optional\)"), "Skip")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"score 0-10"), "Skip")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"Which department"), r"✓ .*")
+    bot.press(PAVEL, bot.fake.expect(PAVEL.id, r"Send this"), "Send")
+    assert "1 attachment" in bot.fake.expect(PAVEL.id, r"Thank you")["text"]
+    assert bot.signals()[0].customer == "Ivan"
+    assert bot.fake.wait(lambda: bot.fake.uploaded(LOGISTICS))[0]["content"] == JPEG

@@ -8,9 +8,11 @@ import contextlib
 import itertools
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from bot.core.company import Company
+from bot.core.domain import MAX_FILE_BYTES
 from bot.core.errors import Unavailable, VocError, as_refusal
 from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
 from bot.core.messages import Button, OutboundMessage
@@ -21,7 +23,7 @@ from bot.core.render import (
     queue_reply,
     score_reply,
 )
-from bot.core.service import Draft, VocService
+from bot.core.service import Draft, IncomingFile, VocService
 from bot.core.views import PersonView
 from handlers.console import flows
 from handlers.console.lines import Lines
@@ -37,6 +39,7 @@ HELP = N_("""Commands (the same as /voc in Slack):
   /voc queue [DEPARTMENT]           a department's open items, overdue first
   /voc show VOC-N                   one item with its history
   /voc digest                       this week's digest (leadership and heads)
+  /attach PATH                      a local file (photo, PDF, ...) goes with your next report
   /as PERSON                        act as someone else (identity like slack:U0LOGHEAD, or a name)
   /people                           who is in the departments file
   /lang en|ru|zh                    your language
@@ -63,6 +66,7 @@ class ConsoleChat:
     person: PersonView | None = None
     buttons: dict[int, Button] = field(default_factory=dict)
     pending: str | None = None  # a command typed in the middle of a question: runs next
+    staged: list[IncomingFile] = field(default_factory=list)  # /attach: for the next report
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lines: Lines | None = None
 
@@ -141,6 +145,8 @@ class ConsoleChat:
             self.show_people()
         elif line.startswith("/lang"):
             await self.set_language(line[5:].strip())
+        elif line.startswith("/attach"):
+            self.attach(line[7:].strip())
         elif line == "/voc":
             await flows.report_step_by_step(self)
         elif line.startswith("/voc "):
@@ -174,8 +180,29 @@ class ConsoleChat:
             self.show(await asyncio.to_thread(self.service.digest_preview, self.identity,
                                               arg.strip() or None))
         else:
-            result = await asyncio.to_thread(self.service.capture, self.identity, Draft(word, arg))
-            self.show(capture_reply(result.signal, self.t, duplicate=result.duplicate))
+            result = await asyncio.to_thread(self.service.capture, self.identity,
+                                             Draft(word, arg, files=self.take_files()))
+            self.show(capture_reply(result.signal, self.t, duplicate=result.duplicate,
+                                    refused=result.refused))
+
+    def attach(self, typed: str) -> None:
+        """`/attach PATH`: a local file staged for the next report (the core checks it then)."""
+        path = Path(typed).expanduser()
+        if not typed or not path.is_file():
+            self.write(self.t.gettext("Usage: /attach PATH (a file on this computer)."))
+            return
+        size = path.stat().st_size
+        content = path.read_bytes() if size <= MAX_FILE_BYTES else None
+        self.staged.append(IncomingFile(path.name, content, size))
+        count = len(self.staged)
+        self.write(self.t.ngettext("%(count)d file will go with your next report.",
+                                   "%(count)d files will go with your next report.",
+                                   count) % {"count": count})
+
+    def take_files(self) -> tuple[IncomingFile, ...]:
+        """The staged files, for the report being sent (then none are staged)."""
+        files, self.staged = tuple(self.staged), []
+        return files
 
     async def press(self, number: int) -> None:
         """Press a numbered button as the current person."""

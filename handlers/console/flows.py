@@ -59,9 +59,10 @@ async def report_step_by_step(chat: ConsoleChat) -> None:
     if anonymous is None:
         return
     draft = Draft(kind, text, customer=customer, score=score or None, department=department,
-                  anonymous=anonymous.strip().lower() in YES)
+                  anonymous=anonymous.strip().lower() in YES, files=chat.take_files())
     result = await asyncio.to_thread(chat.service.capture, chat.identity, draft)
-    chat.show(capture_reply(result.signal, t, duplicate=result.duplicate))
+    chat.show(capture_reply(result.signal, t, duplicate=result.duplicate,
+                            refused=result.refused))
 
 
 async def pick_department(chat: ConsoleChat, suggested: str | None) -> Any:

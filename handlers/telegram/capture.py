@@ -31,6 +31,7 @@ from handlers.telegram.common import Context, reply, text_message, voc, whoami
 # Conversation states, named.
 KIND, TEXT, CUSTOMER, SCORE, DEPARTMENT, CONFIRM = range(6)
 END = ConversationHandler.END
+ALBUM_TRIES, ALBUM_WAIT = 12, 0.25  # how long an album's item looks for the album's report
 
 
 def dedupe_key(message: Message) -> str:
@@ -126,8 +127,14 @@ async def on_album_item(update: Update, context: Context) -> None:
     added = None
     if album is not None:
         files = await evidence.files_of(context.bot, message)
-        added = await asyncio.to_thread(voc(context).service.add_to_album, me, album, files,
-                                        source=dedupe_key(message))
+        # Webhooks may bring an album's items at once: the first one's report may still be
+        # on its way (here or on another replica), so look again for a moment.
+        for _ in range(ALBUM_TRIES):
+            added = await asyncio.to_thread(voc(context).service.add_to_album, me, album,
+                                            files, source=dedupe_key(message))
+            if added.signal is not None:
+                break
+            await asyncio.sleep(ALBUM_WAIT)
     if added is None or added.signal is None:
         hinted: set[str] = context.chat_data.setdefault("hinted", set()) if (
             context.chat_data is not None) else set()
@@ -179,12 +186,19 @@ async def on_forwarded(update: Update, context: Context) -> int:
 
 
 async def on_kind(update: Update, context: Context) -> int:
-    """The kind of a forwarded message: store it at once with the suggested department."""
+    """The kind of a forwarded message: store it at once with the suggested department (a
+    forwarded photo without a caption: ask for the customer's words first)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     await query.answer()
     await query.edit_message_reply_markup(None)
     draft = _draft(context)
+    if not str(draft.get("text") or "").strip():
+        draft["kind"] = decode(query.data).value or ""
+        draft.pop("text", None)
+        _me, t = await whoami(update, context)
+        await reply(update, text_message(t.gettext("What did the customer say? ")))
+        return TEXT
     return await _capture(update, context, Draft(
         decode(query.data).value or "", draft.get("text", ""), customer=draft.get("customer"),
         source_link=draft.get("link"), dedupe_key=draft.get("key"),
@@ -292,6 +306,7 @@ async def on_confirm(update: Update, context: Context) -> int:
     draft = _draft(context)
     return await _capture(update, context, Draft(
         draft["kind"], draft["text"], customer=draft.get("customer"), score=draft.get("score"),
+        source_link=draft.get("link"),
         # The suggestion kept is the suggestion (its reason stays "matched: ..."), no choice.
         department=None if draft.get("department") == draft.get("suggested")
         else draft.get("department"),

@@ -168,16 +168,18 @@ class FakeSlack:
         with self.lock:
             self.failures.append(Failure(method, status, error, retry_after, times, channel))
 
-    def share_file(self, name: str, content: bytes, mimetype: str = "application/octet-stream"
-                   ) -> dict[str, Any]:
+    def share_file(self, name: str, content: bytes, mimetype: str = "application/octet-stream",
+                   *, size: int | None = None) -> dict[str, Any]:
         """A file a person posted in Slack: its file object as messages and file inputs carry
-        it (docs: reference/objects/file-object); downloading it needs the bot token."""
+        it (docs: reference/objects/file-object); downloading it needs the bot token. `size`
+        declares another size than the content's (a 60 MB video)."""
         with self.lock:
             file_id = f"FU{next(self._ids):05d}"
             url = f"{self.url}/files-pri/{TEAM['id']}-{file_id}/{name}"
             self.shared[file_id] = {"id": file_id, "name": name, "title": name,
                                     "mimetype": mimetype, "filetype": name.rpartition(".")[2],
-                                    "size": len(content), "url_private": url,
+                                    "size": len(content) if size is None else size,
+                                    "url_private": url,
                                     "url_private_download": url + "?download=1",
                                     "_content": content}
             return {k: v for k, v in self.shared[file_id].items() if k != "_content"}
