@@ -144,3 +144,30 @@ def button(chat: TerminalDialog, label: str) -> str:
     found = re.findall(rf"\[(\d+)\] {re.escape(label)}", chat.output.text)
     assert found, chat.output.text
     return str(found[-1])
+
+
+@pytest.mark.parametrize(("label", "answers", "question"), [
+    ("Передать", [], r"Department \(number or slug\): "),
+    ("Передать", ["logistics"], r"Reason: "),
+    ("Решить", [], r"Resolution note: "),
+])
+def test_cancel_ends_a_card_action_at_any_step(service: VocService, company: Company,
+                                                label: str, answers: list[str],
+                                                question: str) -> None:
+    ref = service.capture(KATE, Draft("complaint", "The sales manager was rude")).signal.ref
+    chat = TerminalDialog(service, company, JOHN)
+    chat.expect(r"John Carter> ")
+    chat.say(button(chat, label))
+    for answer in answers:
+        chat.say(answer)
+    chat.expect(question)
+    chat.say("/cancel")
+    chat.expect(r"Cancelled\.")
+    chat.expect(r"John Carter> ")
+    chat.say("/voc queue")  # the chat reads commands again, and nothing changed
+    chat.expect(ref)
+    chat.expect(r"John Carter> ")
+    signal = service.show(JOHN, ref)
+    assert (signal.status, signal.department.slug) == ("routed", "sales")
+    chat.say("/quit")
+    chat.close()

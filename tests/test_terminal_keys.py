@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select as where
 
 from storage.db import Database
-from storage.models import Outbox
+from storage.models import Outbox, Signal
 from tests.support.dialog import Dialog
 from tests.test_console_e2e import voc, voc_env
 
@@ -92,3 +92,21 @@ def test_ctrl_c_at_a_terminal_stops_voc_run_and_the_up_arrow_recalls_a_line(migr
         assert terminal.process.wait(timeout=15) == 130
     finally:
         terminal.close()
+
+
+def test_a_long_text_pasted_at_a_terminal_arrives_whole(migrated: Path):
+    text = " ".join(f"word{n}" for n in range(450))  # about 3,500 characters, one paste
+    terminal = Terminal(migrated)
+    try:
+        terminal.wait_for("Kate Brown>")
+        terminal.type(f"/voc complaint {text}\r".encode())
+        terminal.wait_for("Complaint VOC-1 went to")
+        terminal.type(b"/quit\r")
+        assert terminal.process.wait(timeout=15) == 0
+    finally:
+        terminal.close()
+    db = Database.connect(voc_env(migrated)["DATABASE_URL"])
+    with db.read() as session:
+        stored = [row.text for row in session.exec(where(Signal))]
+    db.dispose()
+    assert stored == [text]
