@@ -322,8 +322,8 @@ class LearningRouter:
         if best in model.classes:
             words, similar = model.reasons(best, known)
         matched = _merge(reasons.get(best, ()), words)
-        if not matched and not similar:
-            return Suggestion(best, (), best == self.keywords.triage and not total)
+        if not matched:  # nothing to name (character n-grams alone): the keywords decide
+            return self.keywords.suggest(text)
         return Suggestion(best, matched, False, similar)
 
 
