@@ -63,13 +63,15 @@ def rising(week: Sequence[Complaint], before: Sequence[Complaint], top: int = TO
         return ()
     now: Counter[tuple[str, ...]] = Counter()
     spelled: dict[tuple[str, ...], Counter[str]] = {}
-    newest: dict[tuple[str, ...], tuple[datetime, int]] = {}
+    newest: dict[tuple[str, ...], tuple[datetime, int, int]] = {}  # (at, id, -position)
+    ids: dict[tuple[str, ...], set[int]] = {}
     for complaint in week:
-        for term, words in _terms(complaint.text).items():
+        for position, (term, words) in enumerate(_terms(complaint.text).items()):
             now[term] += 1
             spelled.setdefault(term, Counter())[words] += 1
-            key = (complaint.at, complaint.id)
-            if key > newest.get(term, (datetime.min.replace(tzinfo=complaint.at.tzinfo), 0)):
+            ids.setdefault(term, set()).add(complaint.id)
+            key = (complaint.at, complaint.id, -position)
+            if term not in newest or key[:2] > newest[term][:2]:
                 newest[term] = key
     then: Counter[tuple[str, ...]] = Counter()
     for complaint in before:
@@ -81,15 +83,18 @@ def rising(week: Sequence[Complaint], before: Sequence[Complaint], top: int = TO
         share = count / len(week)
         earlier = then[term] / len(before) if before else 0.0
         if share > earlier:
-            candidates.append((share - earlier, len(term), count, term, share, earlier))
-    candidates.sort(key=lambda c: (-c[0], -c[1], -c[2], c[3]))
+            candidates.append((share - earlier, len(term), count, -newest[term][2], term, share,
+                               earlier))
+    # Most grown first; then phrases before words, more complaints, earlier in the text.
+    candidates.sort(key=lambda c: (-c[0], -c[1], -c[2], c[3], c[4]))
     chosen: list[Theme] = []
-    taken: list[tuple[tuple[str, ...], int]] = []
-    for _, _, count, term, share, earlier in candidates:
-        # A word and a phrase holding it, in as many complaints: the same theme, shown once.
-        if any((set(term) <= set(t) or set(t) <= set(term)) and count == n for t, n in taken):
+    taken: list[set[int]] = []
+    for _, _, count, _, term, share, earlier in candidates:
+        # Terms found in exactly the same complaints ("courier late" and "late"; the words of
+        # one complaint sent twice) are one theme: the first is shown.
+        if ids[term] in taken:
             continue
-        taken.append((term, count))
+        taken.append(ids[term])
         chosen.append(Theme(spelled[term].most_common(1)[0][0], count, share, earlier,
                             newest[term][1]))
         if len(chosen) == top:
