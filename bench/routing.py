@@ -79,18 +79,22 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool) -> di
     """Train on weeks 1..weeks, test on the rest; print the three routers' figures."""
     history = [c for c in cases if week_of(c) <= weeks]
     test = [c for c in cases if week_of(c) > weeks]
-    model = train(history)
+    model = train(history, keywords=router)
     keywords_only = evaluate(router, test, router.triage)
     bare = Router([DepartmentProfile(slug, slug, "", ()) for slug in router.slugs],
                   router.triage)  # the same departments without keywords or descriptions
-    learned_only = evaluate(LearningRouter(bare, model), test, router.triage) if model else None
+    alone = train(history)
+    if alone is not None:
+        alone.weight = 1.0  # the model with its full say (where it is unsure: triage)
+    learned_only = evaluate(LearningRouter(bare, alone), test, router.triage) if alone else None
     blended = evaluate(LearningRouter(router, model), test, router.triage)
     print(f"\nHistory: weeks 1-{weeks} ({len(history)} cases); held out: weeks "
           f"{weeks + 1}-{WEEKS} ({len(test)} cases)")
     print(line("keywords alone", keywords_only))
     if learned_only is not None:
         print(line("learned alone", learned_only))
-    print(line("blend", blended))
+    print(line("blend", blended) + (f"   (model weight {model.weight}, chosen on the newest "
+                                     "quarter of the history)" if model else ""))
     by_language: dict[str, list[int]] = {}
     blend_router = LearningRouter(router, model)
     for case in test:
@@ -139,7 +143,7 @@ def scale(router: Router, cases: list[Case], count: int) -> None:
     history = synthetic(count, cases)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    model = train(history)
+    model = train(history, keywords=router)
     seconds = time.perf_counter() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert model is not None
@@ -148,7 +152,8 @@ def scale(router: Router, cases: list[Case], count: int) -> None:
           f"{TARGET_TRAIN_SECONDS:.0f} s); process peak RSS {rss_before:.0f} MB before, "
           f"{rss_after:.0f} MB after (the whole bench process; target < "
           f"{TARGET_TRAIN_MB:.0f} MB); {len(model.vocabulary):,} features, stored model "
-          f"{len(blob) / 2**20:.1f} MB")
+          f"{len(blob) / 2**20:.1f} MB; weight chosen {model.weight}")
+    model.weight = model.weight or 1.0  # time the model's path even where it earned no say
     blended = LearningRouter(router, model)
     texts = [c.text for c in cases]
     for text in texts[:20]:

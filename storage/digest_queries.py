@@ -206,3 +206,13 @@ def department_names(*, session: Session) -> dict[int, tuple[str, str, float]]:
     d = department_t.c
     return {int(i): (str(slug), str(name), float(sla)) for i, slug, name, sla in session.execute(
         select(d.id, d.slug, d.name, d.ack_sla_hours))}
+
+
+def complaints(*, session: Session, start: datetime, end: datetime
+               ) -> list[tuple[int, str, int, datetime]]:
+    """(id, text, department id, created at) of the complaints between `start` and `end`, for
+    the digest's rising themes."""
+    s = signal_t.c
+    rows = session.execute(select(s.id, s.text, s.department_id, s.created_at).where(
+        s.created_at >= start, s.created_at < end, s.kind == "complaint"))
+    return [(int(r.id), str(r.text), int(r.department_id), r.created_at) for r in rows]

@@ -404,3 +404,21 @@ def test_chinese_is_segmented_and_routed(router: Router, text: str, slug: str, w
 def test_chinese_stems_are_words_not_sentences() -> None:
     assert routing.stems("快递员迟到了，沙发也坏了") == ["快递员", "迟到", "沙发", "坏"]
     assert routing.stems("The couriers were late") == ["courier", "late"]
+
+
+def test_the_segmenter_loads_only_for_chinese_text() -> None:
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\n"
+        "from tests.test_routing import load_example\n"
+        "from bot.core.routing import Router\n"
+        "router = Router(*load_example())\n"
+        "router.suggest('The courier was late'); router.suggest('Курьер опоздал')\n"
+        "print('jieba' in sys.modules)\n"
+        "print(router.suggest('快递员迟到了').slug, 'jieba' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=60, check=False, cwd=EXAMPLE_FILE.parent)
+    assert done.stdout.split() == ["False", "logistics", "True"], done.stderr[-2000:]
+    assert done.stderr == ""  # jieba's "Building prefix dict..." is silenced

@@ -179,3 +179,18 @@ def test_voc_routing_train_and_report(db_url: str, service: VocService, clock: F
     assert ("IT " in report.output and "IT -> Logistics: 2" not in report.output.split(
         "keywords + history")[1]) or True
     assert "Confused (expected -> routed to, cases):" in report.output
+
+
+def test_bad_input_never_raises_with_a_model() -> None:
+    at = FakeClock()()
+    model = train([Case(n, text, slug, at) for n, (text, slug) in enumerate(
+        [("parcel locker blank screen", "it"), ("курьер опоздал", "logistics"),
+         ("快递员迟到了", "logistics"), ("invoice is wrong", "finance")] * 5)])
+    assert model is not None
+    model.weight = 1.0
+    router = LearningRouter(Router(*load_example()), model)
+    for text in ["", "   ", "🚚💨😡", "'; DROP TABLE signal; --", "\x00\x01\u200f\ufeff\ud800",
+                 "123 456", "доставка " * 444, "x" * 4000, "，。！", "العميل غير راضٍ"]:
+        got = router.suggest(text)
+        assert got.is_fallback == (got.matched == ()), (text, got)
+        assert got.similar == () or got.matched

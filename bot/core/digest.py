@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from babel.dates import format_date
 
 from bot.core import people
+from bot.core import themes as themes_
 from bot.core.cadence import Week
 from bot.core.context import Core
 from bot.core.domain import Kind
@@ -20,6 +21,7 @@ from bot.core.messages import OutboundMessage
 from bot.core.nps import Nps
 from bot.core.render import KIND_MARKS, signal_line
 from bot.core.viewing import signal_view
+from bot.core.views import format_ref
 from storage import digest_queries as dq
 from storage import queries as q
 
@@ -77,6 +79,9 @@ class DigestFigures:
     praise: tuple[dq.VerbatimRow, ...]
     complaints: tuple[dq.VerbatimRow, ...]
     departments: dict[int, tuple[str, str, float]] = field(default_factory=dict)
+    # Rising themes of the week's complaints: the company's, and each department's (by id).
+    themes: tuple[themes_.Theme, ...] = ()
+    department_themes: dict[int, tuple[themes_.Theme, ...]] = field(default_factory=dict)
 
     @property
     def week(self) -> Week:
@@ -100,6 +105,10 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
         praise = dq.verbatims(session=session, start=start, end=end, kind="praise", limit=TOP)
         complaints = dq.verbatims(session=session, start=start, end=end, kind="complaint",
                                   limit=TOP)
+        recent = [themes_.Complaint(*row) for row in dq.complaints(
+            session=session, start=bounds[-2 - themes_.BASELINE_WEEKS], end=end)]
+    week_complaints = [c for c in recent if c.at >= start]
+    earlier_complaints = [c for c in recent if c.at < start]
     health = sorted((LoopHealth(names[d][0], names[d][1], row) for d, row in loop.items()),
                     key=lambda h: (h.problem, h.name))
     suppliers = sorted((SupplierNps(names[d][0], names[d][1],
@@ -109,7 +118,9 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
         weeks=weeks, as_of=as_of,
         nps=tuple(Nps(c.promoters, c.passives, c.detractors) for c in customer),
         kinds=tuple(kinds), loop=tuple(health), internal=tuple(suppliers),
-        praise=tuple(praise), complaints=tuple(complaints), departments=names)
+        praise=tuple(praise), complaints=tuple(complaints), departments=names,
+        themes=themes_.rising(week_complaints, earlier_complaints),
+        department_themes=themes_.by_department(week_complaints, earlier_complaints))
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -170,6 +181,19 @@ def _verbatim_line(row: dq.VerbatimRow, names: dict[int, tuple[str, str, float]]
             f"{names.get(row.department_id, ('', '?', 0))[1]} (VOC-{row.id}){score}")
 
 
+def _theme_lines(rising: tuple[themes_.Theme, ...], t: Translator) -> list[str]:
+    lines = [t.gettext("Rising themes in complaints, against the previous %(weeks)d weeks:")
+             % {"weeks": themes_.BASELINE_WEEKS}]
+    lines += [t.ngettext("“%(theme)s”: %(count)d complaint (%(share)s, before %(before)s), "
+                         "e.g. %(ref)s",
+                         "“%(theme)s”: %(count)d complaints (%(share)s, before %(before)s), "
+                         "e.g. %(ref)s", theme.count) % {
+        "theme": theme.label, "count": theme.count, "share": f"{theme.share:.0%}",
+        "before": f"{theme.before:.0%}", "ref": format_ref(theme.example)}
+        for theme in rising] or [t.gettext("nothing rising this week")]
+    return lines
+
+
 def render_digest(figures: DigestFigures, t: Translator, timezone: str) -> OutboundMessage:
     """The leadership digest in one reader's language."""
     now, before = figures.nps[-1], figures.nps[-2]
@@ -202,6 +226,7 @@ def render_digest(figures: DigestFigures, t: Translator, timezone: str) -> Outbo
         footer.append(t.gettext(label))
         footer += [_verbatim_line(r, figures.departments, t) for r in rows] or [
             t.gettext("none this week")]
+    footer += _theme_lines(figures.themes, t)
     title = "📊 " + t.gettext("Weekly VoC digest, %(period)s") % {
         "period": _week_title(figures.week, t, timezone)}
     return OutboundMessage(title=title, fields=tuple(fields), footer=tuple(footer))
@@ -223,6 +248,8 @@ def render_head_digest(figures: DigestFigures, slug: str, open_lines: list[str],
     footer.append(t.gettext("Open items, overdue first:") if open_lines
                   else t.gettext("%(department)s has nothing open.") % {"department": name})
     footer += open_lines
+    department_id = next((i for i, (s, _, _) in figures.departments.items() if s == slug), None)
+    footer += _theme_lines(figures.department_themes.get(department_id or -1, ()), t)
     title = "📊 " + t.gettext("%(department)s, %(period)s") % {
         "department": name, "period": _week_title(figures.week, t, timezone)}
     return OutboundMessage(title=title, footer=tuple(footer))

@@ -36,6 +36,11 @@ GRAM_WEIGHT = 0.25  # a character n-gram weighs this much of a word (a word has 
 HISTORY_HALF = 40  # with this many cases the model counts fully half
 KEYWORD_LOGIT = 1.0  # a keyword's points (3 for a keyword, 1 for a description word) as log-odds
 UNSEEN = -20.0  # log P of a department the history never had
+MIN_CALIBRATION = 30  # cases needed before the weight is chosen on the newest of them
+CALIBRATION_SHARE = 0.25  # ... on this share of them
+CALIBRATION_MAX = 3000  # ... at most this many
+WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
+MISROUTE_COST = 2.0
 MIN_SHARE = 0.8  # where no keyword matched, the model's share needed to route away from triage
 MIN_FEATURE_COUNT = 2  # features seen fewer times are dropped once the history is large
 PRUNE_ABOVE = 5000  # ... "large": this many cases
@@ -90,6 +95,7 @@ class Model:
     cases: int
     examples: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     trained_at: datetime | None = None
+    weight: float | None = None  # chosen on the newest cases; None: by the history's size
 
     def scores(self, text: str) -> tuple[np.ndarray, list[tuple[str, str, int]]]:
         """Log scores per class, and the text's known words as (stem, word, feature index)."""
@@ -139,7 +145,7 @@ class Model:
         """The model, compressed, for the `routing_model` table."""
         header = {"format": FORMAT, "classes": list(self.classes), "cases": self.cases,
                   "vocabulary": sorted(self.vocabulary, key=self.vocabulary.__getitem__),
-                  "examples": self.examples,
+                  "examples": self.examples, "weight": self.weight,
                   "trained_at": self.trained_at.isoformat() if self.trained_at else None}
         head = json.dumps(header, ensure_ascii=False).encode()
         body = np.ascontiguousarray(self.log_prob, dtype=np.float32).tobytes()
@@ -163,49 +169,117 @@ class Model:
         trained = header.get("trained_at")
         return cls(classes, vocabulary, log_prob, prior, int(header["cases"]),
                    header.get("examples", {}),
-                   datetime.fromisoformat(trained) if trained else None)
+                   datetime.fromisoformat(trained) if trained else None, header.get("weight"))
 
 
-def train(cases: Sequence[Case], *, now: datetime | None = None) -> Model | None:
-    """Fit the model on past cases (None without any)."""
+def train(cases: Sequence[Case], *, now: datetime | None = None,
+          keywords: Router | None = None) -> Model | None:
+    """Fit the model on past cases (None without any). With the keyword router, the model's
+    weight in the blend is chosen on the newest cases (see `_calibrate`)."""
     if not cases:
         return None
+    ordered = sorted(cases, key=lambda c: (c.at, c.id), reverse=True)  # newest first
     classes = tuple(sorted({c.label for c in cases}))
-    per_class: dict[str, Counter[str]] = {slug: Counter() for slug in classes}
-    docs = np.array([float(sum(c.label == slug for c in cases)) for slug in classes])
-    latest: dict[tuple[str, str], list[int]] = {}
-    for case in sorted(cases, key=lambda c: (c.at, c.id), reverse=True):  # newest first
+    calibrate = keywords is not None and len(cases) >= MIN_CALIBRATION
+    held = min(round(len(cases) * CALIBRATION_SHARE), CALIBRATION_MAX) if calibrate else 0
+    everything, older = _Tally(classes), _Tally(classes)
+    for n, case in enumerate(ordered):
         words, grams, _ = features(case.text)
-        counter = per_class[case.label]
+        everything.add(case, words, grams)
+        if calibrate and n >= held:
+            older.add(case, words, grams)
+    weight = None
+    if keywords is not None and calibrate:
+        weight = _calibrate(keywords, older.fit(now), ordered[:held])
+    del older
+    model = everything.fit(now)
+    model.weight = weight
+    return model
+
+
+class _Tally:
+    """Feature counts per department, fed newest case first."""
+
+    def __init__(self, classes: tuple[str, ...]) -> None:
+        self.classes = classes
+        self.per_class: dict[str, Counter[str]] = {slug: Counter() for slug in classes}
+        self.docs = np.zeros(len(classes))
+        self.index = {slug: i for i, slug in enumerate(classes)}
+        self.latest: dict[tuple[str, str], list[int]] = {}
+        self.cases = 0
+
+    def add(self, case: Case, words: list[str], grams: list[str]) -> None:
+        """Count one case."""
+        self.cases += 1
+        self.docs[self.index[case.label]] += 1
+        counter = self.per_class[case.label]
         counter.update(words)
         counter.update(grams)
         for s in set(words):
-            kept = latest.setdefault((s, case.label), [])
+            kept = self.latest.setdefault((s, case.label), [])
             if len(kept) < EXAMPLES:
                 kept.append(case.id)
-    vocabulary: dict[str, int] = {}
-    for counter in per_class.values():
-        for feature in counter:
-            vocabulary.setdefault(feature, len(vocabulary))
-    counts = np.zeros((len(vocabulary), len(classes)))
-    for c, slug in enumerate(classes):
-        counter = per_class[slug]
-        counts[np.fromiter((vocabulary[f] for f in counter), dtype=np.int64, count=len(counter)),
-               c] = np.fromiter(counter.values(), dtype=np.float64, count=len(counter))
-    names = sorted(vocabulary, key=vocabulary.__getitem__)
-    if len(cases) > PRUNE_ABOVE:
-        keep = counts.sum(axis=1) >= MIN_FEATURE_COUNT
-        counts = counts[keep]
-        names = [n for n, k in zip(names, keep, strict=True) if k]
-    smoothed = counts + ALPHA
-    log_prob = np.log(smoothed) - np.log(smoothed.sum(axis=0, keepdims=True))
-    log_prior = np.log((docs + 1) / (docs.sum() + len(classes)))
-    final = {n: i for i, n in enumerate(names)}
-    examples: dict[str, dict[str, list[int]]] = {}
-    for (s, slug), ids in latest.items():
-        if s in final:
-            examples.setdefault(s, {})[slug] = ids
-    return Model(classes, final, log_prob, log_prior, len(cases), examples, now)
+
+    def fit(self, now: datetime | None) -> Model:
+        """Counts to log probabilities."""
+        classes, per_class = self.classes, self.per_class
+        vocabulary: dict[str, int] = {}
+        for counter in per_class.values():
+            for feature in counter:
+                vocabulary.setdefault(feature, len(vocabulary))
+        counts = np.zeros((len(vocabulary), len(classes)))
+        for c, slug in enumerate(classes):
+            counter = per_class[slug]
+            counts[np.fromiter((vocabulary[f] for f in counter), dtype=np.int64,
+                               count=len(counter)),
+                   c] = np.fromiter(counter.values(), dtype=np.float64, count=len(counter))
+        names = sorted(vocabulary, key=vocabulary.__getitem__)
+        if self.cases > PRUNE_ABOVE:
+            keep = counts.sum(axis=1) >= MIN_FEATURE_COUNT
+            counts = counts[keep]
+            names = [n for n, k in zip(names, keep, strict=True) if k]
+        smoothed = counts + ALPHA
+        log_prob = np.log(smoothed) - np.log(smoothed.sum(axis=0, keepdims=True))
+        log_prior = np.log((self.docs + 1) / (self.docs.sum() + len(classes)))
+        final = {n: i for i, n in enumerate(names)}
+        examples: dict[str, dict[str, list[int]]] = {}
+        for (s, slug), ids in self.latest.items():
+            if s in final:
+                examples.setdefault(s, {})[slug] = ids
+        return Model(classes, final, log_prob, log_prior, self.cases, examples, now)
+
+
+def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]) -> float:
+    """The model's weight that would have routed the newest cases best, trained on the older
+    ones: each misroute costs as much as MISROUTE_COST right answers (triage is not wrong,
+    only slower). The history earns its say by being right where the keywords are not."""
+    triage = keywords.triage
+    best_weight, best_value = 0.0, -math.inf
+    scored = [(case.label, *keywords.scores(case.text)[:1], older.log_posterior(case.text)[0])
+              for case in newest]
+    for weight in WEIGHTS:
+        value = 0.0
+        for label, scores, log_post in scored:
+            got = _decide(scores, log_post, weight, triage)
+            value += 1.0 if got == label else -MISROUTE_COST if got != triage else 0.0
+        if value > best_value + 1e-9:
+            best_weight, best_value = weight, value
+    return best_weight
+
+
+def _decide(scores: dict[str, float], log_post: dict[str, float], weight: float,
+            triage: str) -> str:
+    """The blend's choice (LearningRouter.suggest without the reason)."""
+    if weight == 0.0:
+        best = max(scores, key=lambda slug: scores[slug], default=None)
+        return triage if best is None or scores[best] == 0.0 else best
+    blend = {slug: KEYWORD_LOGIT * score + weight * log_post.get(slug, UNSEEN)
+             for slug, score in scores.items()}
+    best = max(blend, key=lambda slug: blend[slug], default=None)
+    if best is None or (not sum(scores.values())
+                        and math.exp(log_post.get(best, UNSEEN)) < MIN_SHARE):
+        return triage
+    return best
 
 
 class LearningRouter:
@@ -220,8 +294,11 @@ class LearningRouter:
     @property
     def weight(self) -> float:
         """How much the model counts against the keywords (0 without history)."""
-        cases = self.model.cases if self.model is not None else 0
-        return cases / (cases + HISTORY_HALF)
+        if self.model is None:
+            return 0.0
+        if self.model.weight is not None:
+            return self.model.weight
+        return self.model.cases / (self.model.cases + HISTORY_HALF)
 
     def suggest(self, text: str) -> Suggestion:
         """The department for the text, and what tipped it."""
@@ -245,8 +322,8 @@ class LearningRouter:
         if best in model.classes:
             words, similar = model.reasons(best, known)
         matched = _merge(reasons.get(best, ()), words)
-        if not matched and not similar:
-            return Suggestion(best, (), best == self.keywords.triage and not total)
+        if not matched:  # nothing to name (character n-grams alone): the keywords decide
+            return self.keywords.suggest(text)
         return Suggestion(best, matched, False, similar)
 
 

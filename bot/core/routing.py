@@ -284,6 +284,14 @@ def _distinct(hits: Iterable[tuple[str, frozenset[str]]]) -> tuple[str, ...]:
     return tuple(kept)
 
 
+def _keyword_tokens(keyword: str) -> list[str]:
+    """A keyword's words. A Chinese keyword is one word (chinese.add_words keeps it whole when
+    texts are segmented), so building a router never loads the segmenter."""
+    if chinese.has_han(keyword):
+        return [t for t in _WORD.findall(keyword.lower().replace("ё", "е")) if not t.isdigit()]
+    return tokenize(keyword)
+
+
 def _heads(stem: str) -> tuple[str, ...]:
     """Return the beginnings a word must have to stem to (or around) this stem.
 
@@ -319,7 +327,7 @@ def _vocabulary(dept: DepartmentProfile, endings: dict[str, set[str]]
                 seen.add(term_stems)
                 terms.append((label, term_stems, is_keyword))
 
-    add(((k, stemmed(tokenize(k))) for k in dept.keywords), True)
+    add(((k, stemmed(_keyword_tokens(k))) for k in dept.keywords), True)
     description_words = (
         (word, stemmed([token]))
         for word in re.findall(r"\w+", dept.description)

@@ -57,7 +57,7 @@ def train(core: Core) -> TrainReport:
     """Train on the whole history now, store the model and use it."""
     started = time.perf_counter()
     cases = history_cases(core)
-    model = fit(cases, now=core.clock())
+    model = fit(cases, now=core.clock(), keywords=core.router.keywords)
     if model is None:
         return TrainReport(0, None, time.perf_counter() - started)
     with core.db.write() as session:
@@ -121,7 +121,7 @@ def report(core: Core, held_out: float = 0.2) -> RoutingReport:
     cases = history_cases(core)
     older, newer = split_history(cases, held_out)
     keywords = core.router.keywords
-    blended = LearningRouter(keywords, fit(older))
+    blended = LearningRouter(keywords, fit(older, keywords=keywords))
     with core.db.read() as session:
         refresh(core, session, force=True)
     current = core.router.model
