@@ -23,6 +23,7 @@ CAPTURE_VIEW = "voc_capture"
 NOTE_VIEW = "voc_note"  # resolve (note), reassign (department + reason), reopen (reason)
 DEPARTMENT_VIEW = "voc_department"  # change department (the reporter's correction)
 SHORTCUT = "report_to_voc"
+STEP = "report_to_voc_step"  # the Workflow Builder step's callback_id (listeners/functions.py)
 
 # Slack's limits (api.slack.com/reference/block-kit/blocks): text of a section, elements of an
 # actions block, blocks of a message and of a view, length of a plain-text label.
