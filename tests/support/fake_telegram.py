@@ -536,7 +536,7 @@ class FakeTelegram:
 
 
 # Some of the emoji the Bot API accepts as reactions (ReactionTypeEmoji).
-REACTIONS = frozenset("👍 👎 ❤ 🔥 🎉 👏 🙏 👌 👀 🤝 ✍ 🫡 😢".split())
+REACTIONS = frozenset({"👍", "👎", "❤", "🔥", "🎉", "👏", "🙏", "👌", "👀", "🤝", "✍", "🫡", "😢"})
 
 
 def _decoded(value: Any) -> Any:
