@@ -179,7 +179,13 @@ def test_voc_retention_and_voc_forget_say_what_they_did(db_url: str, tmp_path: P
     bad = tmp_path / "bad.toml"
     bad.write_text(departments.read_text().replace("retention_days = 90", "retention_days = 0"))
     refused = invoke("departments", "check", db_url=db_url, departments=bad)
-    assert refused.exit_code == 2 and "retention_days" in refused.output
+    assert refused.exit_code == 2
+    assert "field 'retention_days': 0 must be a whole number of days" in refused.output
+    bad.write_text(departments.read_text().replace("retention_days = 90",
+                                                   'retention_days = "90"'))
+    text = invoke("departments", "check", db_url=db_url, departments=bad)
+    assert text.exit_code == 2 and "Traceback" not in text.output
+    assert "field 'retention_days': must be a whole number of days" in text.output
 
 
 def test_voc_help_lists_the_operations_commands_and_settings(tmp_path: Path) -> None:
