@@ -112,7 +112,10 @@ def _driver_said(error: BaseException) -> str:
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, cls=_Commands,
-                  help="voc-bot: closes the voice-of-the-customer loop across departments.")
+                  help="voc-bot: closes the voice-of-the-customer loop across departments.",
+                  epilog="Settings come from the environment or .env (every one is listed in "
+                         ".env.example), among them VOC_LOG_FORMAT (text or json), "
+                         "VOC_METRICS_PORT and VOC_METRICS_HOST (metrics for voc run).")
 db_app = typer.Typer(no_args_is_help=True, cls=_Commands, help="Database schema.")
 departments_app = typer.Typer(no_args_is_help=True, cls=_Commands, help="The departments file.")
 outbox_app = typer.Typer(no_args_is_help=True, cls=_Commands,
@@ -241,7 +244,10 @@ def _console(service: VocService, who: str | None) -> None:
 
 @app.command()
 def run(ctx: typer.Context) -> None:
-    """Run the bot: Slack and/or Telegram when their tokens are set, else the terminal chat."""
+    """Run the bot: Slack and/or Telegram when their tokens are set, else the terminal chat.
+
+    With VOC_METRICS_PORT set, it also serves GET /metrics, /healthz and /readyz on that port
+    (VOC_METRICS_HOST). VOC_LOG_FORMAT=json writes one JSON object per log line."""
     settings = _settings(ctx)
     if not settings.has_chat_tokens:
         _console(_service(ctx, allow_example=True), None)
@@ -261,7 +267,10 @@ def run(ctx: typer.Context) -> None:
 def serve(ctx: typer.Context,
           host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
-    """Production mode: POST /slack/events, POST /telegram/webhook, GET /healthz."""
+    """Production mode: POST /slack/events, /telegram/webhook; GET /healthz, /readyz, /metrics.
+
+    /readyz: database reachable, schema current, dispatcher alive (503 with the reason
+    otherwise); /metrics: Prometheus text format. VOC_LOG_FORMAT=json: JSON log lines."""
     import uvicorn
 
     from bot.runtime import Runtime
@@ -547,8 +556,10 @@ def retention(ctx: typer.Context,
               dry_run: Annotated[bool, typer.Option(
                   "--dry-run", help="Only count what would be removed", metavar=FLAG)] = False,
               ) -> None:
-    """Remove texts and names of cases closed more than [company] retention_days ago
-    (numbers and dates stay). Also runs daily inside `voc run` / `voc serve`."""
+    """Remove texts and names of cases closed more than retention_days ago (daily too).
+
+    retention_days is set under company in the departments file; numbers and dates stay, so
+    old digests keep their figures. `voc run` / `voc serve` run it daily, once per company."""
     from bot.core.privacy import retention as run_retention
 
     service = _service(ctx)
@@ -561,8 +572,7 @@ def forget(ctx: typer.Context,
            identity: Annotated[str, typer.Argument(
                help="One of the person's accounts, like slack:U0123 or telegram:42")],
            ) -> None:
-    """Remove one person's name and accounts (a deletion request); their reports become
-    anonymous."""
+    """Remove one person's name and accounts; their reports become anonymous."""
     from bot.core.privacy import forget as run_forget
 
     report = run_forget(_service(ctx), identity.strip(), actor=_operator())

@@ -39,6 +39,8 @@ NON_EMPTY_STRING = "must be a non-empty string"
 LIST_OF_STRINGS = "must be a list of strings"
 CHAT_ID = "must be a Telegram chat id (an integer such as -1001001)"
 FORUM_TOPIC = "must be a positive forum topic id, with telegram_chat set"
+RETENTION_DAYS = (f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS} (leave it "
+                  "out to keep everything)")
 SLA_HOURS = f"must be a number of business hours between 0 and {MAX_SLA_HOURS}"
 
 ACROSS_TABLES = {"across_tables": True}
@@ -90,6 +92,7 @@ Identities = Annotated[list[Annotated[str, AfterValidator(_identity)]], Shape(LI
 ChatId = Annotated[int | None, Shape(CHAT_ID)]
 TopicId = Annotated[int | None, Shape(FORUM_TOPIC)]
 SlaHours = Annotated[int | float, Shape(SLA_HOURS)]
+RetentionDays = Annotated[int | None, Shape(RETENTION_DAYS)]
 
 
 class Table(BaseModel):
@@ -117,7 +120,7 @@ class CompanyTable(Table):
     triage: RequiredText
     # Days after a case closes before its texts and names are removed (`voc retention`); unset
     # keeps everything.
-    retention_days: int | None = None
+    retention_days: RetentionDays = None
 
     @model_validator(mode="before")
     @classmethod
@@ -167,8 +170,7 @@ class CompanyTable(Table):
     @classmethod
     def _retention(cls, days: int | None) -> int | None:
         if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
-            raise refusal("retention_days", f"{days} is not a number of days from 1 to "
-                          f"{MAX_RETENTION_DAYS} (leave it out to keep everything)")
+            raise refusal("retention_days", f"{days} {RETENTION_DAYS}")
         return days
 
     @field_validator("business_hours")

@@ -529,6 +529,13 @@ class Dispatcher:
             return await self._failed(row, exc)
 
     async def _send(self, row: Outbox, port: DeliveryPort) -> str:
+        if row.operation == "react":  # a mark on someone's message; ports may not have them
+            react = getattr(port, "react", None)
+            if react is None:
+                raise PermanentDeliveryError(f"{row.platform} has no reactions")
+            await self._platform(row, react(row.destination, int(row.payload["message_id"]),
+                                            str(row.payload["state"])))
+            return str(row.payload["message_id"])
         if row.operation == "send_file":
             data = row.payload["file"]
             file = OutboundFile(data["filename"], base64.b64decode(data["content"]),

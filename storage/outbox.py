@@ -51,7 +51,7 @@ class NewMessage:
 
     dedupe_key: str
     destination: str
-    operation: str  # "send" | "update" | "send_file"
+    operation: str  # "send" | "update" | "send_file" | "react"
     payload: dict[str, Any]
     card_key: str | None = None
 

@@ -66,6 +66,7 @@ def test_outbox_sla_and_heartbeat_figures_come_from_the_database(service: VocSer
         key = ("voc_captures_total", (("kind", kind), ("platform", platform)))
         assert scraped[key] - before.get(key, 0.0) == 1
     assert value(scraped, "voc_capture_seconds_count", platform="slack") >= 1
+    print(Metrics(service.db, clock).exposition().decode())  # sample lines for the README
 
 
 def test_a_database_that_cannot_be_read_says_so_in_the_scrape(company, tmp_path: Path) -> None:
@@ -91,6 +92,9 @@ def test_voc_run_serves_metrics_and_readiness_on_its_metrics_port(tmp_path: Path
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             wait_until_up(f"{base}/healthz", process)
+            # The department's card meets flood control once: waited out, counted.
+            fake.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1,
+                      chat_id=LOGISTICS)
             fake.push(fake.message(ANNA, "/complaint Курьер опоздал на три часа"))
             fake.expect(LOGISTICS, r"VOC-1", timeout=15)
             ready = httpx.get(f"{base}/readyz")
@@ -119,3 +123,6 @@ def test_voc_run_serves_metrics_and_readiness_on_its_metrics_port(tmp_path: Path
     for job in ("digest", "sla_sweep"):  # caught up at start, in this order
         assert value(scraped, "voc_job_runs_total", job=job, outcome="ok") == 1
     assert value(scraped, "voc_outbox_messages", platform="telegram", status="dead") == 0
+    assert value(scraped, "voc_rate_limit_waits_total", platform="telegram", by="platform") == 1
+    assert value(scraped, "voc_rate_limit_wait_seconds_total", platform="telegram",
+                  by="platform") == 1

@@ -179,4 +179,28 @@ def test_voc_retention_and_voc_forget_say_what_they_did(db_url: str, tmp_path: P
     bad = tmp_path / "bad.toml"
     bad.write_text(departments.read_text().replace("retention_days = 90", "retention_days = 0"))
     refused = invoke("departments", "check", db_url=db_url, departments=bad)
-    assert refused.exit_code == 2 and "retention_days" in refused.output
+    assert refused.exit_code == 2
+    assert "field 'retention_days': 0 must be a whole number of days" in refused.output
+    bad.write_text(departments.read_text().replace("retention_days = 90",
+                                                   'retention_days = "90"'))
+    text = invoke("departments", "check", db_url=db_url, departments=bad)
+    assert text.exit_code == 2 and "Traceback" not in text.output
+    assert "field 'retention_days': must be a whole number of days" in text.output
+
+
+def test_voc_help_lists_the_operations_commands_and_settings(tmp_path: Path) -> None:
+    from tests.test_cli_small_things import invoke as plain_invoke
+    from tests.test_cli_small_things import plain
+
+    url = f"sqlite:///{tmp_path / 'voc.db'}"
+    top = " ".join(plain(plain_invoke("--help", db_url=url).output).split())
+    for said in ("retention Remove texts and names", "forget Remove one person's name",
+                 "VOC_LOG_FORMAT", "VOC_METRICS_PORT", "VOC_METRICS_HOST"):
+        assert said in top, top
+    serve = " ".join(plain(plain_invoke("serve", "--help", db_url=url).output).split())
+    assert "/readyz" in serve and "/metrics" in serve
+    retention_help = " ".join(plain(plain_invoke("retention", "--help", db_url=url).output
+                                    ).split())
+    assert "--dry-run" in retention_help
+    forget_help = " ".join(plain(plain_invoke("forget", "--help", db_url=url).output).split())
+    assert "{identity}" in forget_help and "slack:U0123" in forget_help

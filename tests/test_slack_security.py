@@ -112,8 +112,18 @@ def test_the_manifest_for_http_and_for_socket_mode(tmp_path: Path):
     assert manifest["features"]["slash_commands"][0]["url"] == events
     assert manifest["settings"]["interactivity"]["request_url"] == events
     assert manifest["settings"]["event_subscriptions"] == {
-        "bot_events": ["app_home_opened"], "request_url": events}
+        "bot_events": ["app_home_opened", "function_executed"], "request_url": events}
     assert manifest["settings"]["socket_mode_enabled"] is False
+    # The Workflow Builder step: an org-ready app running its function itself.
+    assert manifest["settings"]["org_deploy_enabled"] is True
+    assert manifest["settings"]["function_runtime"] == "remote"
+    step = manifest["functions"]["report_to_voc_step"]
+    assert step["title"] == "Report to VoC"
+    assert set(step["input_parameters"]) == {"kind", "text", "customer", "reporter",
+                                             "department"}
+    assert step["input_parameters"]["reporter"]["type"] == "slack#/types/user_id"
+    assert step["input_parameters"]["department"]["is_required"] is False
+    assert set(step["output_parameters"]) == {"reference"}
     assert manifest["features"]["shortcuts"][0]["callback_id"] == "report_to_voc"
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {

@@ -82,6 +82,8 @@ def socket_workspace(db_url: str, company: Company, tmp_path: Path
         output = log_path.read_text()
         assert code == 0, output
         assert "Traceback" not in output and " ERROR " not in output, output
+        for secret in (TOKEN, APP_TOKEN):  # no token in any log line of `voc run` (DESIGN 5.6)
+            assert secret not in output, output
         # It closed its WebSocket on the way out.
         with socket_mode.changed:
             assert socket_mode.changed.wait_for(lambda: not socket_mode.connections, 5), output

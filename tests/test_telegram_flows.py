@@ -312,15 +312,6 @@ def test_score_mine_queue_lang_help_and_digest(bot: Bot) -> None:
     assert digest["text"].startswith("📊 Еженедельная сводка VoC")
 
 
-def test_commands_are_registered_in_english_and_russian(bot: Bot) -> None:
-    calls = bot.fake.calls_of("setMyCommands")
-    languages = sorted(str(c.params.get("language_code")) for c in calls)
-    assert languages == ["None", "ru"]
-    russian = next(c for c in calls if c.params.get("language_code") == "ru")
-    assert {c["command"] for c in russian.params["commands"]} >= {
-        "complaint", "praise", "idea", "score", "mine", "queue", "digest", "lang", "help"}
-
-
 # -- reliability ---------------------------------------------------------------------------
 def test_a_repeated_update_is_processed_once(bot: Bot) -> None:
     update = bot.fake.message(ANNA, "/complaint Курьер опоздал")

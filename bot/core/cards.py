@@ -114,3 +114,19 @@ def to_department(core: Core, session: Session, department: Department, key: str
         NewMessage(dedupe_key=f"{key}@{destination}", destination=destination,
                    operation="send", payload={"message": message.to_json()})
         for destination in destinations(department)])
+
+
+def react_at_source(core: Core, session: Session, signal: Signal, event: Event,
+                    state: str) -> None:
+    """Mark the reporter's own message (`acknowledged`, `resolved`) where its platform allows
+    reactions on it: a Telegram message it was captured from (private chat or group). The port
+    picks the emoji; a port without reactions skips the row."""
+    platform, _, rest = (signal.dedupe_key or "").partition(":")
+    chat, _, message_id = rest.partition(":")
+    if platform != "telegram" or not message_id.isdecimal() or not chat.lstrip("-").isdecimal():
+        return
+    if signal.reporter_identity == FORGOTTEN_IDENTITY:
+        return
+    enqueue(session=session, now=core.clock(), messages=[NewMessage(
+        dedupe_key=f"react:{event.id}", destination=f"telegram:{chat}", operation="react",
+        payload={"message_id": int(message_id), "state": state})])

@@ -11,7 +11,14 @@ from sqlmodel import Session
 
 from bot.core import inputs, render
 from bot.core.actions import allowed
-from bot.core.cards import mark_moved, note_reporter, post_cards, to_department, update_cards
+from bot.core.cards import (
+    mark_moved,
+    note_reporter,
+    post_cards,
+    react_at_source,
+    to_department,
+    update_cards,
+)
 from bot.core.context import Core
 from bot.core.domain import Action, Status
 from bot.core.errors import InvalidInput
@@ -61,6 +68,7 @@ def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
         signal.status, signal.acknowledged_at, signal.updated_at = Status.ACKNOWLEDGED, now, now
         event = record_event(core, session, signal, person, "acknowledged", {})
         update_cards(core, session, signal, event, notify_reporter=True)
+        react_at_source(core, session, signal, event, "acknowledged")
         return signal_view(core, session, signal, viewer=person)
 
 
@@ -74,6 +82,7 @@ def resolve(core: Core, actor: str, ref: str, note: str) -> SignalView:
         signal.acknowledged_at = signal.acknowledged_at or now
         event = record_event(core, session, signal, person, "resolved", {"note": text})
         update_cards(core, session, signal, event, notify_reporter=True)
+        react_at_source(core, session, signal, event, "resolved")
         return signal_view(core, session, signal, viewer=person)
 
 

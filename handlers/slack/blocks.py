@@ -24,6 +24,7 @@ FILES = "files"  # the capture form's file field (block and action id)
 NOTE_VIEW = "voc_note"  # resolve (note), reassign (department + reason), reopen (reason)
 DEPARTMENT_VIEW = "voc_department"  # change department (the reporter's correction)
 SHORTCUT = "report_to_voc"
+STEP = "report_to_voc_step"  # the Workflow Builder step's callback_id (listeners/functions.py)
 
 # Slack's limits (api.slack.com/reference/block-kit/blocks): text of a section, elements of an
 # actions block, blocks of a message and of a view, length of a plain-text label.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers.slack.blocks import SHORTCUT
+from handlers.slack.blocks import SHORTCUT, STEP
 
 # Each scope, and why the bot needs it.
 BOT_SCOPES = {
@@ -22,6 +22,33 @@ BOT_SCOPES = {
 }
 
 
+# The Workflow Builder step "Report to VoC" (handlers/slack/listeners/functions.py).
+REPORT_STEP: dict[str, Any] = {
+    "title": "Report to VoC",
+    "description": "Report what a customer said to the department that owns it",
+    "input_parameters": {
+        "kind": {"type": "string", "title": "Kind", "is_required": True,
+                 "description": "complaint, praise or idea",
+                 "enum": ["complaint", "praise", "idea"],
+                 "choices": [{"value": "complaint", "title": "Complaint"},
+                             {"value": "praise", "title": "Praise"},
+                             {"value": "idea", "title": "Idea"}]},
+        "text": {"type": "string", "title": "What the customer said", "is_required": True,
+                 "description": "In the customer's words, as far as possible"},
+        "customer": {"type": "string", "title": "Customer", "is_required": True,
+                     "description": "Name or account of the customer"},
+        "reporter": {"type": "slack#/types/user_id", "title": "Reporter", "is_required": True,
+                     "description": "Who reports it: they get the updates"},
+        "department": {"type": "string", "title": "Department", "is_required": False,
+                       "description": "Its slug (e.g. logistics); empty: the bot suggests one"},
+    },
+    "output_parameters": {
+        "reference": {"type": "string", "title": "Reference", "is_required": True,
+                      "description": "The report's reference, like VOC-12"},
+    },
+}
+
+
 def manifest(url: str | None = None, *, name: str = "VoC") -> dict[str, Any]:
     """The manifest: HTTP mode with `url` (the public https base of `voc serve`), else Socket
     Mode for `voc run`."""
@@ -31,13 +58,14 @@ def manifest(url: str | None = None, *, name: str = "VoC") -> dict[str, Any]:
         "usage_hint": "complaint|praise|idea TEXT · mine · queue · digest · help",
         "should_escape": False}
     interactivity: dict[str, Any] = {"is_enabled": True}
-    event_subscriptions: dict[str, Any] = {"bot_events": ["app_home_opened"]}
+    event_subscriptions: dict[str, Any] = {"bot_events": ["app_home_opened",
+                                                          "function_executed"]}
     if events:
         command["url"] = events
         interactivity["request_url"] = events
         event_subscriptions["request_url"] = events
     return {
-        "_metadata": {"major_version": 1, "minor_version": 1},
+        "_metadata": {"major_version": 2, "minor_version": 1},
         "display_information": {
             "name": name,
             "description": "Closes the voice-of-the-customer loop across departments",
@@ -51,11 +79,14 @@ def manifest(url: str | None = None, *, name: str = "VoC") -> dict[str, Any]:
                            "callback_id": SHORTCUT,
                            "description": "Report this message as customer feedback"}],
         },
+        "functions": {STEP: REPORT_STEP},
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {
             "event_subscriptions": event_subscriptions,
+            "function_runtime": "remote",  # the step runs here (Bolt), not on Slack's servers
             "interactivity": interactivity,
-            "org_deploy_enabled": False,
+            # Workflow Builder steps are for org-ready apps only (Slack's rule).
+            "org_deploy_enabled": True,
             "socket_mode_enabled": events is None,
             "token_rotation_enabled": False,
         },

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -24,10 +24,9 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.core.errors import VocError
-from bot.core.i18n import N_
 from bot.core.messages import OutboundMessage
 from bot.core.service import VocService
-from handlers.telegram import capture, commands, notes
+from handlers.telegram import capture, commands, menus, notes
 from handlers.telegram.buttons import pattern
 from handlers.telegram.common import Context, People, Voc, reply, voc, whoami
 from handlers.telegram.evidence import MEDIA, REPORT_CAPTION
@@ -36,19 +35,6 @@ from handlers.telegram.request import AiohttpRequest
 log = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
 TYPED = filters.TEXT & ~filters.COMMAND
-COMMANDS = {  # registered with setMyCommands, in English and Russian
-    "complaint": N_("Report a customer's complaint"),
-    "praise": N_("Report a customer's praise"),
-    "idea": N_("Report a customer's idea"),
-    "score": N_("Record a customer's 0-10 score"),
-    "mine": N_("Your reports and their status"),
-    "queue": N_("Your department's open items"),
-    "digest": N_("The weekly digest"),
-    "lang": N_("Change your language"),
-    "help": N_("What this bot can do"),
-    "cancel": N_("Stop the current question"),
-}
-COMMAND_LANGUAGES = ("en", "ru")
 
 
 class SeenUpdates:
@@ -180,14 +166,8 @@ async def on_error(update: object, context: Context) -> None:
 
 
 async def register_commands(application: Application) -> None:  # type: ignore[type-arg]
-    """setMyCommands in English (the default) and Russian."""
-    service = voc_of(application).service
-    for language in COMMAND_LANGUAGES:
-        t = service.translator(language)
-        await application.bot.set_my_commands(
-            [BotCommand(name, t.gettext(text)) for name, text in COMMANDS.items()],
-            language_code=None if language == "en" else language)
-
+    """Command menus by scope and language, and the bot's descriptions (menus.py)."""
+    await menus.register_menus(application.bot, voc_of(application).service)
 
 def voc_of(application: Application) -> Voc:  # type: ignore[type-arg]
     """The shared objects kept in bot_data."""

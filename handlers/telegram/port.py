@@ -8,6 +8,7 @@ write to -> PermanentDeliveryError with what the admin should do (the dead-lette
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
@@ -18,9 +19,11 @@ from telegram.constants import ParseMode
 
 from bot.core.delivery import PermanentDeliveryError, RateLimit, RetryAfter
 from bot.core.messages import OutboundFile, OutboundMessage
-from handlers.telegram import html
+from handlers.telegram import html, menus
 from handlers.telegram.buttons import keyboard
 from handlers.telegram.common import NO_PREVIEW
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CAPTION_LIMIT = 1024
@@ -127,6 +130,16 @@ class TelegramPort:
                                        parse_mode=ParseMode.HTML, message_thread_id=topic,
                                        reply_parameters=replying))
         return str((await _deliver(destination, send)).message_id)
+
+    async def react(self, destination: str, message_id: int, state: str) -> None:
+        """Put the state's reaction on a message (the reporter's own report). Best effort: a
+        message deleted since, or a chat where reactions are off, changes nothing."""
+        chat, _topic = parse_destination(destination)
+        try:
+            await _deliver(destination, self.bot.set_message_reaction(
+                chat, message_id, reaction=menus.REACTIONS.get(state, "👍")))
+        except PermanentDeliveryError as exc:
+            log.info("no reaction on message %s in %s: %s", message_id, chat, exc)
 
     async def find_sent(self, destination: str, dedupe_key: str) -> str | None:
         """Always None: the Bot API cannot list or search a chat's messages.

@@ -52,6 +52,8 @@ from storage.models import Outbox, Signal
 TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-level-token-for-tests"  # Socket Mode (tests/support/fake_socket_mode.py)
 SIGNING_SECRET = "fake-signing-secret-for-tests"
+# A workflow step's own token (Slack hands one out with each function_executed event).
+FUNCTION_TOKEN = "xwfp-" + "fake-workflow-step-token"
 TEAM = {"id": "T0VOC", "domain": "northwind"}
 APP_ID = "A0VOC"
 BOT_USER = "U0VOCBOT"
@@ -142,6 +144,7 @@ class FakeSlack:
         self.downloads: list[str] = []  # file ids the bot downloaded
         self.failures: list[Failure] = []
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
+        self.steps: dict[str, dict[str, Any]] = {}  # function_execution_id -> how it ended
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self.lock = threading.RLock()
@@ -285,6 +288,27 @@ class FakeSlack:
                           _json(args.get("metadata")))
         self.messages.setdefault(conversation, []).append(message)
         return message
+
+    def m_functions_completeSuccess(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._end_step(args, {"outputs": _json(args.get("outputs")) or {}})
+
+    def m_functions_completeError(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._end_step(args, {"error": str(args.get("error", ""))})
+
+    def _end_step(self, args: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
+        execution = str(args.get("function_execution_id", ""))
+        if execution not in self.steps:
+            return {"ok": False, "error": "function_execution_not_found"}
+        if self.steps[execution]:  # Slack ends a step once
+            return {"ok": False, "error": "function_execution_already_completed"}
+        self.steps[execution] = outcome
+        return {"ok": True}
+
+    def wait_for_step(self, execution: str, timeout: float = 10.0) -> dict[str, Any]:
+        """How the workflow step `execution` ended: {"outputs": ...} or {"error": ...}."""
+        outcome: dict[str, Any] = self.wait(lambda: self.steps.get(execution), timeout,
+                                            f"the end of step {execution}")
+        return outcome
 
     def m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://northwind.slack.com/", "team": "Northwind",
@@ -455,8 +479,10 @@ class FakeSlack:
                     args.update(json.loads(raw))
                 elif raw and "form" in content_type:
                     args.update(parse_qsl(raw.decode()))
-                authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}" or (
-                    args.get("token") == TOKEN)
+                bearer = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                authorized = bearer in (TOKEN, FUNCTION_TOKEN) or args.get("token") == TOKEN
+                if url.path.startswith("/api/functions."):  # only the step's own token
+                    authorized = bearer == FUNCTION_TOKEN
                 if url.path == "/api/apps.connections.open":  # the one app-level-token method
                     bearer = self.headers.get("Authorization", "")
                     args["_token"] = bearer.removeprefix("Bearer ")
@@ -633,6 +659,29 @@ class SlackUser:
             "channel": {"id": channel, "name": "sales"}, "callback_id": "report_to_voc",
             "trigger_id": self._trigger(), "message_ts": ts, "message": message,
             "response_url": self._response_url()})
+
+    def run_step(self, inputs: dict[str, Any], *, callback_id: str = "report_to_voc_step"
+                 ) -> str:
+        """A workflow this person started reaches our step: Slack sends `function_executed`
+        with the step's inputs and a token of its own (docs: events/function_executed);
+        returns the function_execution_id."""
+        execution = f"Fx{uuid.uuid4().hex[:10].upper()}"
+        with self.slack.lock:
+            self.slack.steps[execution] = {}
+        body = json.dumps({
+            "token": "verification-token-unused", "team_id": TEAM["id"], "api_app_id": APP_ID,
+            "type": "event_callback", "event_id": f"Ev{execution}",
+            "event_time": int(time.time()),
+            "event": {"type": "function_executed",
+                      "function": {"id": "Fn0VOCSTEP", "callback_id": callback_id,
+                                   "title": "Report to VoC", "type": "app",
+                                   "app_id": APP_ID},
+                      "inputs": inputs, "function_execution_id": execution,
+                      "workflow_execution_id": f"Wx{execution[2:]}",
+                      "event_ts": f"{time.time():.6f}", "bot_access_token": FUNCTION_TOKEN}})
+        response = self.send(body, "application/json")
+        assert response.status_code == 200, response.text
+        return execution
 
     def open_home(self, *, retry: int | None = None) -> httpx.Response:
         """Open the App Home tab (Events API event_callback; docs: events/app_home_opened)."""

@@ -130,6 +130,11 @@ class FakeTelegram:
         self.webhook: dict[str, Any] | None = None
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self.downloads: list[str] = []  # file paths the bot downloaded
+        # setMyCommands: (scope, language) -> [(command, description)]; scope is "default",
+        # "all_private_chats", "chat:<id>"...; language "" when none was given.
+        self.menus: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.descriptions: dict[tuple[str, str], str] = {}  # (description|short, lang) -> text
+        self.reactions: dict[tuple[int, int], list[str]] = {}  # (chat, message) -> emoji
         self._update_ids = itertools.count(100_001)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._lock = threading.RLock()
@@ -555,8 +560,51 @@ class FakeTelegram:
         self.webhook = None
         return True
 
-    def _api_setMyCommands(self, _params: dict[str, Any]) -> bool:
+    def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
+        commands = _decoded(params.get("commands")) or []
+        if len(commands) > 100:
+            raise _ApiError("Bad Request: too many commands")
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", command["command"]) or not (
+                    1 <= len(command["description"]) <= 256):
+                raise _ApiError("Bad Request: BOT_COMMAND_INVALID")
+        scope = _decoded(params.get("scope")) or {"type": "default"}
+        key = scope["type"] + (f":{scope['chat_id']}" if "chat_id" in scope else "") + (
+            f":{scope['user_id']}" if "user_id" in scope else "")
+        with self._lock:
+            self.menus[(key, params.get("language_code") or "")] = [
+                (c["command"], c["description"]) for c in commands]
         return True
+
+    def _api_setMyDescription(self, params: dict[str, Any]) -> bool:
+        return self._describe("description", params, 512)
+
+    def _api_setMyShortDescription(self, params: dict[str, Any]) -> bool:
+        return self._describe("short_description", params, 120)
+
+    def _describe(self, kind: str, params: dict[str, Any], limit: int) -> bool:
+        text = str(params.get(kind, ""))
+        if len(text) > limit:
+            raise _ApiError(f"Bad Request: {kind} is too long")
+        with self._lock:
+            self.descriptions[(kind, params.get("language_code") or "")] = text
+        return True
+
+    def _api_setMessageReaction(self, params: dict[str, Any]) -> bool:
+        reaction = _decoded(params.get("reaction")) or []
+        emoji = [r["emoji"] for r in reaction if r.get("type") == "emoji"]
+        if any(e not in REACTIONS for e in emoji):  # Telegram allows a fixed set
+            raise _ApiError("Bad Request: REACTION_INVALID")
+        if len(emoji) > 1:  # bots without Premium set one reaction
+            raise _ApiError("Bad Request: REACTIONS_TOO_MANY")
+        with self._lock:
+            self.reactions[(int(params["chat_id"]), int(params["message_id"]))] = emoji
+        return True
+
+    def reactions_on(self, chat_id: int, message_id: int) -> list[str]:
+        """The bot's reaction on a message (the last one it set), as emoji."""
+        with self._lock:
+            return list(self.reactions.get((chat_id, message_id), []))
 
     def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         caption = self._check_text(params, "caption", 1024) if params.get("caption") else ""
@@ -571,6 +619,15 @@ class FakeTelegram:
         return self._post(params, caption=caption, photo=[{
             "file_id": f"photo{len(self.calls)}", "file_unique_id": f"u{len(self.calls)}",
             "width": 1200, "height": 800, "file_size": upload.get("size")}])
+
+
+# Some of the emoji the Bot API accepts as reactions (ReactionTypeEmoji).
+REACTIONS = frozenset({"👍", "👎", "❤", "🔥", "🎉", "👏", "🙏", "👌", "👀", "🤝", "✍", "🫡", "😢"})
+
+
+def _decoded(value: Any) -> Any:
+    """A parameter sent as JSON text (form-encoded calls) or as JSON already."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def public(message: dict[str, Any]) -> dict[str, Any]:
