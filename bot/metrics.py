@@ -3,9 +3,12 @@
 Two kinds of figures. What this process did (captures, delivery latency and attempts, rate-limit
 waits, job runs) is counted as it happens from the events of bot/core/observe.py: each replica
 reports its own, and Prometheus sums them across replicas. What the database holds (outbox
-pending and dead, SLA overdue, every replica's dispatcher heartbeat) is read at scrape time with
-a few grouped queries on indexed columns, cached for a few seconds, so every replica reports the
-same shared figures (use `max` across replicas, not `sum`, for those).
+pending and dead, SLA overdue) is read at scrape time with a few grouped queries on indexed
+columns, cached for a few seconds, so every replica reports the same shared figures (use `max`
+across replicas, not `sum`, for those). Each replica reports its own dispatcher's heartbeat
+(labelled with the replica's name): Prometheus scrapes every replica, and a replica that is
+gone shows as its target's `up` 0. Keeping heartbeats in the database would cost a write every
+few seconds on an idle bot, which issue 13 rules out.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlmodel import col, select
 from bot.core import observe
 from storage import outbox
 from storage.db import Database
-from storage.models import Department, Outbox, Replica, Signal
+from storage.models import Department, Outbox, Signal
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -97,7 +100,6 @@ class Shared:
     outbox: dict[tuple[str, str], int]  # (platform, status) -> rows
     oldest_pending: dict[str, float]  # platform -> age in seconds of its oldest due row
     overdue: dict[str, int]  # department slug -> signals past their acknowledgement SLA
-    heartbeats: dict[str, float]  # replica -> seconds since its dispatcher's last heartbeat
 
 
 def read_shared(db: Database, now: datetime) -> Shared:
@@ -113,15 +115,12 @@ def read_shared(db: Database, now: datetime) -> Shared:
             .join(Signal, and_(col(Signal.department_id) == Department.id,
                                col(Signal.status) == "routed", col(Signal.ack_due_at) < now))
             .group_by(Department.slug)).all()
-        replicas = session.exec(select(Replica.name, Replica.alive_at)).all()
     oldest: dict[str, float] = {}
     for platform, status, _, first_due in counts:
         if status == outbox.PENDING and first_due is not None:
             oldest[platform] = max(0.0, (now - first_due).total_seconds())
     return Shared(outbox={(platform, status): n for platform, status, n, _ in counts},
-                  oldest_pending=oldest, overdue=dict(overdue),
-                  heartbeats={name: max(0.0, (now - at).total_seconds())
-                              for name, at in replicas})
+                  oldest_pending=oldest, overdue=dict(overdue))
 
 
 class SharedCollector(Collector):
@@ -173,11 +172,22 @@ class SharedCollector(Collector):
         for slug, count in sorted(shared.overdue.items()):
             overdue.add_metric([slug], float(count))
         yield overdue
-        beats = GaugeMetricFamily("voc_dispatcher_heartbeat_age_seconds", "Seconds since each "
+
+
+class HeartbeatCollector(Collector):
+    """This replica's dispatcher: seconds since its last turn or idle heartbeat."""
+
+    def __init__(self, replica: str, alive_at: Callable[[], datetime | None],
+                 clock: Callable[[], datetime]) -> None:
+        self.replica, self.alive_at, self.clock = replica, alive_at, clock
+
+    def collect(self) -> Iterator[Metric]:
+        beats = GaugeMetricFamily("voc_dispatcher_heartbeat_age_seconds", "Seconds since this "
                                   "replica's outbox dispatcher last reported alive",
                                   labels=["replica"])
-        for name, age in sorted(shared.heartbeats.items()):
-            beats.add_metric([name], age)
+        if (alive_at := self.alive_at()) is not None:
+            beats.add_metric([self.replica],
+                             max(0.0, (self.clock() - alive_at).total_seconds()))
         yield beats
 
 
@@ -191,11 +201,15 @@ class _Process(Collector):
 class Metrics:
     """A runtime's `/metrics`: this process's figures and the database's."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime], *,
+                 replica: str = "", alive_at: Callable[[], datetime | None] | None = None
+                 ) -> None:
         start_counting()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Process())
         self.registry.register(SharedCollector(db, clock))
+        if alive_at is not None:
+            self.registry.register(HeartbeatCollector(replica, alive_at, clock))
 
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes (database work: call it from a worker thread)."""

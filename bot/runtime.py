@@ -19,12 +19,11 @@ import os
 import signal
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import delete, text
-from sqlmodel import col
+from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,7 +31,6 @@ from bot.config import Settings
 from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
 from jobs.dispatcher import PLATFORM_LIMITS, Dispatcher, RetryPolicy
-from storage.models import Replica
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -40,8 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DISPATCHER_STALE = timedelta(seconds=30)
 HEALTH_TIMEOUT = 3.0  # seconds /healthz waits for the database
-HEARTBEAT_SECONDS = 10.0  # how often a replica writes its dispatcher's heartbeat
-REPLICA_FORGOTTEN = timedelta(days=1)  # a replica silent this long leaves the metrics
 # Below this much free space where the SQLite file lives, the next write may fail: SQLite only
 # finds out when it commits or checkpoints, so a rolled-back probe cannot tell.
 SQLITE_MIN_FREE = 1 << 20
@@ -105,7 +101,6 @@ class Runtime:
     _up: set[str] = field(default_factory=set)
     _retrying: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _probe: asyncio.Future[str] | None = None
-    _heartbeat_task: asyncio.Task[None] | None = None
     replica: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     metrics: Metrics | None = None
 
@@ -135,7 +130,9 @@ class Runtime:
             limits=PLATFORM_LIMITS, poll_seconds=settings.voc_outbox_poll_seconds)
         from bot.metrics import Metrics
 
-        runtime.metrics = Metrics(service.db, service.clock)
+        dispatcher = runtime.dispatcher
+        runtime.metrics = Metrics(service.db, service.clock, replica=runtime.replica,
+                                  alive_at=lambda: dispatcher.alive_at)
         if not http_mode and settings.voc_metrics_port is not None:
             from bot.server import MetricsServer  # `voc run`: /metrics on a port of its own
 
@@ -160,7 +157,6 @@ class Runtime:
         assert self.dispatcher is not None
         self._dispatch_task = asyncio.create_task(self.dispatcher.run(self._stop),
                                                   name="outbox-dispatcher")
-        self._heartbeat_task = asyncio.create_task(self._heartbeats(), name="heartbeat")
 
     async def _start_adapter(self, name: str, adapter: ChatAdapter, attempt: int) -> bool:
         """One attempt; on failure the adapter is stopped (nothing left open) and we say when
@@ -224,12 +220,6 @@ class Runtime:
         if self._dispatch_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatch_task
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat_task
-            with contextlib.suppress(Exception):  # a database that is down keeps the row
-                await asyncio.to_thread(self._leave)
         for part in reversed(self.components):
             await self._stop_part(part)
         for name, adapter in reversed(self.adapters.items()):
@@ -253,33 +243,6 @@ class Runtime:
     def platforms(self) -> dict[str, str]:
         """Each platform adapter: `starting` while its start is being retried, else `up`."""
         return {name: "starting" if name in self._retrying else "up" for name in self.adapters}
-
-    # -- heartbeats (every replica's dispatcher, seen by every replica's /metrics) -------------
-    async def _heartbeats(self) -> None:
-        assert self.dispatcher is not None
-        dispatcher = self.dispatcher
-        started = dispatcher.clock()
-        while True:
-            alive_at = dispatcher.alive_at
-            if alive_at is None:  # its first turn is about to come
-                await asyncio.sleep(0.1)
-                continue
-            try:
-                await asyncio.to_thread(self._beat, started, alive_at, dispatcher.clock())
-            except Exception as exc:  # the type only; /readyz says more
-                log.warning("heartbeat not written (%s)", type(exc).__name__)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-
-    def _beat(self, started: datetime, alive_at: datetime, now: datetime) -> None:
-        with self.service.db.write() as session:
-            session.merge(Replica(name=self.replica[:120], started_at=started,
-                                  alive_at=alive_at))
-            session.execute(delete(Replica).where(
-                col(Replica.alive_at) < now - REPLICA_FORGOTTEN))
-
-    def _leave(self) -> None:
-        with self.service.db.write() as session:
-            session.execute(delete(Replica).where(col(Replica.name) == self.replica[:120]))
 
     # -- health -----------------------------------------------------------------------------
     async def health(self) -> dict[str, str]:

@@ -234,15 +234,6 @@ class JobClaim(SQLModel, table=True):
     owner: str = Field(default="", max_length=120)
 
 
-class Replica(SQLModel, table=True):
-    """A running `voc run` / `voc serve` process and its dispatcher's last heartbeat, so that
-    every replica's metrics and readiness can see the others."""
-
-    name: str = Field(primary_key=True, max_length=120)  # host:pid
-    started_at: datetime = _at()
-    alive_at: datetime = _at()  # the dispatcher's last turn or idle heartbeat
-
-
 class AdminEvent(SQLModel, table=True):
     """Audit trail of operations on the data as a whole (retention, deletion requests)."""
 

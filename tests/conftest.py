@@ -103,7 +103,7 @@ def postgres_database(schema: str) -> Database:
 
 
 def _truncate(db: Database) -> None:
-    tables = ("routing_model", "replica", "admin_event", "job_claim", "outbox", "attachment",
+    tables = ("routing_model", "admin_event", "job_claim", "outbox", "attachment",
               "file_blob", "score", "event", "signal", "identity", "department_head",
               "department_supplier", "person", "department")
     with db.engine.begin() as connection:

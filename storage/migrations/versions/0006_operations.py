@@ -1,4 +1,4 @@
-"""operations: replicas' heartbeats, the admin audit trail, retention marks
+"""operations: the admin audit trail, retention marks
 
 Revision ID: 0006_operations
 Revises: 0005_attachments
@@ -20,13 +20,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "replica",
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-        sa.Column("started_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("alive_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-    )
     op.create_table(
         "admin_event",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -54,4 +47,3 @@ def downgrade() -> None:
     with op.batch_alter_table("admin_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_admin_event_at"))
     op.drop_table("admin_event")
-    op.drop_table("replica")
