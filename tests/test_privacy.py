@@ -204,3 +204,31 @@ def test_voc_help_lists_the_operations_commands_and_settings(tmp_path: Path) -> 
     assert "--dry-run" in retention_help
     forget_help = " ".join(plain(plain_invoke("forget", "--help", db_url=url).output).split())
     assert "{identity}" in forget_help and "slack:U0123" in forget_help
+
+
+def test_retention_removes_the_files_of_old_closed_cases_and_keeps_shared_ones(
+        service: VocService, clock: FakeClock) -> None:
+    from bot.core.evidence import IncomingFile
+    from storage import files as stored
+
+    service.company = dataclasses.replace(service.company, retention_days=30)
+    photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"scratched sofa" * 50
+    receipt = b"%PDF-1.4\n" + b"order 12345, Maria Ivanova" * 20
+    old = service.capture(KATE, Draft("complaint", "Sofa scratched", department="logistics",
+                                      files=(IncomingFile("sofa.jpg", photo, len(photo)),
+                                             IncomingFile("receipt.pdf", receipt,
+                                                          len(receipt))))).signal
+    service.acknowledge(HEAD, old.ref)
+    service.resolve(HEAD, old.ref, "Replaced")
+    clock.advance(days=31)
+    recent = service.capture(ANNA, Draft("complaint", "Same sofa again", department="logistics",
+                                         files=(IncomingFile("same.jpg", photo,
+                                                             len(photo)),))).signal
+    report = retention(service, actor="test")
+    assert report.cases == 1 and "attachments: 2" in report.summary()
+    with service.db.read() as session:
+        assert stored.names_of(session=session, signal_id=old.id) == ()
+        assert stored.names_of(session=session, signal_id=recent.id) == ("same.jpg",)
+        [kept] = stored.attachments_of(session=session, signal_id=recent.id)
+        assert stored.content(session=session, sha256=kept.sha256) == photo  # still shared
+        assert session.exec(select(Outbox)).all()  # the history of deliveries stays

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.context import Core
 from bot.core.identity import FORGOTTEN_IDENTITY, is_valid_identity
-from storage import outbox
+from storage import files, outbox
 from storage.models import (
     AdminEvent,
     DepartmentHead,
@@ -172,8 +172,19 @@ class PersonRecord:
         return 1 + len(heads) + len(accounts)
 
 
+class Attachments:
+    """The files reported with the cases (photos of a customer's order, screenshots): they go
+    with the texts; a content another case still links to stays for that case."""
+
+    name = "attachments"
+
+    def erase(self, session: Session, erasure: Erasure) -> int:
+        return sum(files.delete_attachments(session=session, signal_id=signal_id)
+                   for signal_id in erasure.signal_ids)
+
+
 ERASERS: list[Eraser] = [SignalTexts(), EventNotes(), ScoreComments(), OutboxPayloads(),
-                         PersonRecord()]
+                         Attachments(), PersonRecord()]
 
 
 @dataclass
