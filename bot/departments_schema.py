@@ -114,6 +114,7 @@ class CompanyTable(Table):
     leadership_slack_channel: OptionalText = None
     leadership_telegram_chat: ChatId = None
     triage: RequiredText
+    anonymous_see_askers: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -185,6 +186,7 @@ class CompanyTable(Table):
             leadership_telegram_chat=self.leadership_telegram_chat,
             departments=tuple(d.spec() for d in departments),
             people=tuple(p.spec() for p in people), source=source,
+            anonymous_see_askers=self.anonymous_see_askers,
         )
 
 

@@ -72,6 +72,7 @@ EVENT_WORDS = {
     EventAction.REASSIGNED: N_("reassigned"), EventAction.REROUTED: N_("rerouted"),
     EventAction.REOPENED: N_("reopened"), EventAction.RATED: N_("rated"),
     EventAction.REMINDED: N_("reminded"), EventAction.ESCALATED: N_("escalated"),
+    EventAction.ASKED: N_("asked the reporter"), EventAction.ANSWERED: N_("answered"),
 }
 SCORE_KIND_WORDS = {ScoreKind.CUSTOMER: N_("customer"), ScoreKind.INTERNAL: N_("internal")}
 SOURCE_WORDS = {ScoreSource.CHAT: N_("chat"), ScoreSource.IMPORT: N_("import"),
@@ -433,6 +434,8 @@ class _Details:
         self.moved_because = t.gettext("from %(from)s to %(to)s: %(text)s")
         self.note = t.gettext("note: %(text)s")
         self.reason = t.gettext("reason: %(text)s")
+        self.question = t.gettext("question: %(text)s")
+        self.answer = t.gettext("answer to “%(question)s”: %(text)s")
         self.fixed: dict[str, str] = {
             EventAction.REMINDED: t.gettext("overdue: the heads were reminded"),
             EventAction.ESCALATED: t.gettext("overdue for twice the SLA: leadership was told")}
@@ -454,6 +457,10 @@ class _Details:
             return self.note % {"text": d["note"]}
         if action == EventAction.REOPENED and d.get("reason"):
             return self.reason % {"text": d["reason"]}
+        if action == EventAction.ASKED and d.get("question"):
+            return self.question % {"text": d["question"]}
+        if action == EventAction.ANSWERED and d.get("answer"):
+            return self.answer % {"text": d["answer"], "question": d.get("question", "")}
         if action == EventAction.RATED and "value" in d:
             return f"{d['value']}/10"
         return _raw_details(d)

@@ -36,9 +36,10 @@ def test_the_readme_tour_works_as_written(tmp_path: Path):
     assert "Thank you! Complaint VOC-1 went to Logistics." in out
     assert "matched: courier, late" in out and "[1] Change department" in out
     assert "── Logistics · slack ──" in out and "[2] Принять в работу" in out
-    assert "[8] Принять VOC-1" in out
+    assert "[5] Спросить автора" in out
+    assert "[10] Принять VOC-1" in out
     assert "Your Complaint VOC-1 was acknowledged by Olga Petrova (Logistics)." in out
-    assert "[10] Решить" in out
-    assert "[14] 0-10  [15] Not resolved" in out
+    assert "[12] Решить" in out
+    assert "[18] 0-10  [19] Not resolved" in out
     assert "9/10: Kate Brown" in out
     assert "VOC-1 · Logistics · resolved" in out

@@ -126,7 +126,8 @@ def test_commands_and_buttons_arrive_over_the_websocket(socket_workspace: Socket
     assert "Вы приняли VOC-1 в работу." in str(told)
     acknowledged = slack.wait_for_edit(card, "Olga Petrova")
     assert acknowledged is card and card.edits == 1
-    assert [b["text"]["text"] for b in acknowledged.buttons()] == ["Решить", "Передать"]
+    assert [b["text"]["text"] for b in acknowledged.buttons()] == [
+        "Решить", "Передать", "Спросить автора"]
     note = slack.wait_for_message("D" + KATE, "acknowledged")
     assert "Your Complaint VOC-1 was acknowledged by Olga Petrova (Logistics)." in note.plain
     assert workspace.statuses() == ["acknowledged"]

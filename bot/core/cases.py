@@ -1,4 +1,5 @@
-"""Working a case: acknowledge, resolve, reassign, change department, reopen, rate; `check`.
+"""Working a case: acknowledge, resolve, reassign, change department, reopen, rate; `check`
+(asking the reporter and answering: conversation.py).
 
 Each is one transaction: the state change, its audit event and the messages it causes.
 """
@@ -9,14 +10,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core import inputs, render
-from bot.core.actions import allowed
+from bot.core import conversation, inputs, render
+from bot.core.actions import acting, allowed
 from bot.core.cards import mark_moved, note_reporter, post_cards, to_department, update_cards
 from bot.core.context import Core
 from bot.core.domain import Action, Status
 from bot.core.errors import InvalidInput
 from bot.core.i18n import N_
-from bot.core.lookups import department_by_slug, department_of, person_of, row_id, signal_of
+from bot.core.lookups import department_by_slug, department_of, row_id, signal_of
 from bot.core.trail import record_event
 from bot.core.viewing import event_view, signal_view
 from bot.core.views import SignalView, format_ref
@@ -51,12 +52,16 @@ def perform(core: Core, actor: str, action: Action, ref: str, *, text: str = "",
             return reopen(core, actor, ref, text)
         case Action.RATE:
             return rate(core, actor, ref, value)
+        case Action.ASK:
+            return conversation.ask(core, actor, ref, text)
+        case Action.ANSWER:
+            return conversation.answer(core, actor, ref, text)
 
 
 def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
     """A head of the owning department takes the signal on."""
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.ACKNOWLEDGE)
+        person, signal = acting(core, session, actor, ref, Action.ACKNOWLEDGE)
         now = core.clock()
         signal.status, signal.acknowledged_at, signal.updated_at = Status.ACKNOWLEDGED, now, now
         event = record_event(core, session, signal, person, "acknowledged", {})
@@ -68,7 +73,7 @@ def resolve(core: Core, actor: str, ref: str, note: str) -> SignalView:
     """A head closes the signal with a note saying what was done."""
     text = inputs.required_note(note, what="note")
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.RESOLVE)
+        person, signal = acting(core, session, actor, ref, Action.RESOLVE)
         now = core.clock()
         signal.status, signal.resolved_at, signal.updated_at = Status.RESOLVED, now, now
         signal.acknowledged_at = signal.acknowledged_at or now
@@ -81,7 +86,7 @@ def reassign(core: Core, actor: str, ref: str, department: str, reason: str) -> 
     """A head passes the signal to another department, saying why."""
     why = inputs.required_note(reason, what="reason")
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.REASSIGN)
+        person, signal = acting(core, session, actor, ref, Action.REASSIGN)
         move(core, session, signal, person, department, "reassigned", {"reason": why})
         return signal_view(core, session, signal, viewer=person)
 
@@ -89,7 +94,7 @@ def reassign(core: Core, actor: str, ref: str, department: str, reason: str) -> 
 def change_department(core: Core, actor: str, ref: str, department: str) -> SignalView:
     """The reporter corrects the suggested department, before anyone acknowledged it."""
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.CHANGE_DEPARTMENT)
+        person, signal = acting(core, session, actor, ref, Action.CHANGE_DEPARTMENT)
         move(core, session, signal, person, department, "rerouted", {})
         return signal_view(core, session, signal, viewer=person)
 
@@ -98,7 +103,7 @@ def reopen(core: Core, actor: str, ref: str, reason: str) -> SignalView:
     """The reporter says it is not resolved: back to the same department, which is told."""
     why = inputs.required_note(reason, what="reason")
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.REOPEN)
+        person, signal = acting(core, session, actor, ref, Action.REOPEN)
         department = department_of(session, signal.department_id)
         route(core, signal, department)
         signal.resolved_at = None
@@ -114,7 +119,7 @@ def rate(core: Core, actor: str, ref: str, value: int | str) -> SignalView:
     """The reporter rates the handling once: an internal NPS answer for the department."""
     score_value = inputs.parse_score(value)
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.RATE)
+        person, signal = acting(core, session, actor, ref, Action.RATE)
         session.add(Score(kind="internal", source="handling", value=score_value,
                           at=core.clock(), signal_id=signal.id, person_id=person.id,
                           rater_department_id=signal.reporter_department_id,
@@ -158,12 +163,3 @@ def move(core: Core, session: Session, signal: Signal, person: Person, slug: str
     post_cards(core, session, signal, target, event.id)
     if action == "reassigned":
         note_reporter(core, session, signal, view, event)
-
-
-def _acting(core: Core, session: Session, actor: str, ref: str, action: Action
-            ) -> tuple[Person, Signal]:
-    """The actor and the signal (locked), once `action` is allowed."""
-    person = person_of(core, session, actor)
-    signal = signal_of(session, ref, lock=True)
-    allowed(session, action, person, signal)
-    return person, signal

@@ -52,6 +52,8 @@ class Company:
     leadership_telegram_chat: int | None = None
     departments: tuple[DepartmentSpec, ...] = ()
     people: tuple[PersonSpec, ...] = ()
+    # An anonymous reporter asked a question sees the head's name, not only the department.
+    anonymous_see_askers: bool = False
     source: str = "departments.toml"
 
     def department(self, slug: str) -> DepartmentSpec | None:

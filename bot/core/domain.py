@@ -38,6 +38,8 @@ class Action(StrEnum):
     CHANGE_DEPARTMENT = "change_department"
     REOPEN = "reopen"
     RATE = "rate"
+    ASK = "ask"  # a head asks the reporter a question
+    ANSWER = "answer"  # the reporter answers the open question
 
     @classmethod
     def _missing_(cls, value: object) -> Action | None:
@@ -57,6 +59,8 @@ class EventAction(StrEnum):
     RATED = "rated"
     REMINDED = "reminded"
     ESCALATED = "escalated"
+    ASKED = "asked"  # a head asked the reporter a question
+    ANSWERED = "answered"  # the reporter answered it
 
 
 class ScoreKind(StrEnum):
@@ -77,7 +81,7 @@ class ScoreSource(StrEnum):
 
 # Field limits, in characters: what people may type, and the columns that hold it.
 MAX_TEXT = 4000
-MAX_NOTE = 2000
+MAX_NOTE = 2000  # notes, reasons, questions and answers
 MAX_CUSTOMER = 200
 MAX_SEGMENT = 100
 MAX_LINK = 1000

@@ -35,9 +35,12 @@ def history_line(event: EventView, t: Translator) -> str:
     d = event.details
     params = {"who": _who(event.actor, t), "when": t.when(event.at),
               "to": d.get("to_name", ""), "from": d.get("from_name", ""),
-              "text": d.get("note") or d.get("reason") or "", "value": d.get("value", "")}
+              "text": (d.get("note") or d.get("reason") or d.get("answer") or d.get("question")
+                       or ""), "value": d.get("value", ""), "department": d.get("department", "")}
     if event.action == "captured" and event.actor is None:
         return t.gettext("Reported anonymously, %(when)s") % params
+    if event.action == "asked" and event.actor is None:  # an anonymous reporter's view
+        return t.gettext("Question from %(department)s, %(when)s: %(text)s") % params
     templates = {
         "captured": N_("Reported by %(who)s, %(when)s"),
         "acknowledged": N_("Acknowledged by %(who)s, %(when)s"),
@@ -48,6 +51,8 @@ def history_line(event: EventView, t: Translator) -> str:
         "rated": N_("Handling rated %(value)s/10 by %(who)s, %(when)s"),
         "reminded": N_("Overdue: the heads were reminded, %(when)s"),
         "escalated": N_("Escalated to leadership (twice the SLA), %(when)s"),
+        "asked": N_("Question from %(who)s, %(when)s: %(text)s"),
+        "answered": N_("Answer from %(who)s, %(when)s: %(text)s"),
     }
     return t.gettext(templates.get(event.action, _SOMEONE)) % params
 
@@ -86,6 +91,7 @@ def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundM
             buttons.append(_button(Action.ACKNOWLEDGE, signal, t, style="primary"))
         buttons.append(_button(Action.RESOLVE, signal, t))
         buttons.append(_button(Action.REASSIGN, signal, t))
+        buttons.append(_button(Action.ASK, signal, t))
     return OutboundMessage(
         title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
         footer=tuple(history_line(e, t) for e in signal.history if e.action != "routed"),
@@ -155,6 +161,36 @@ def reporter_note(signal: SignalView, event: EventView, t: Translator) -> Outbou
                            buttons=tuple(buttons))
 
 
+def first_line(text: str, limit: int = 80) -> str:
+    """A case's first line, shortened, to recognise it by."""
+    line = (text.strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def question_note(signal: SignalView, question: str, asker: str | None, t: Translator
+                  ) -> OutboundMessage:
+    """The DM asking the reporter a question, with "Reply" (the asker unnamed if None)."""
+    params = {"kind": kind_label(signal.kind, t), "ref": signal.ref, "who": asker or "",
+              "department": signal.department.name}
+    title = (t.gettext("❓ %(who)s (%(department)s) asks about your %(kind)s %(ref)s:")
+             if asker else t.gettext("❓ %(department)s asks about your %(kind)s %(ref)s:"))
+    return OutboundMessage(
+        title=title % params, quote=question,
+        fields=((t.gettext("Your report"), first_line(signal.text)),),
+        footer=(t.gettext("Press “Reply” to answer (in Telegram you can also reply to this "
+                          "message)."),),
+        buttons=(_button(Action.ANSWER, signal, t, style="primary"),))
+
+
+def answer_post(signal: SignalView, answer: str, question: str, t: Translator
+                ) -> OutboundMessage:
+    """The reporter's answer, posted under the case's cards."""
+    title = t.gettext("💬 %(who)s answered about %(ref)s:") % {
+        "who": signal.reporter or t.gettext("The reporter"), "ref": signal.ref}
+    return OutboundMessage(title=title, quote=answer,
+                           footer=(t.gettext("Question: %(text)s") % {"text": question},))
+
+
 def reopened_notice(signal: SignalView, event: EventView, t: Translator) -> OutboundMessage:
     """Told to the department when the reporter says the signal is not resolved."""
     title = t.gettext("%(ref)s is back: the reporter says it is not resolved.") % {
@@ -175,8 +211,15 @@ def mine_reply(signals: Sequence[SignalView], t: Translator) -> OutboundMessage:
     """The reporter's own signals and their status."""
     if not signals:
         return OutboundMessage(title=t.gettext("You have not reported anything yet."))
+    waiting = [s for s in signals if s.question]
+    footer = [signal_line(s, t) for s in signals]
+    footer += [t.gettext("❓ %(department)s asks about %(ref)s: %(question)s") % {
+        "department": s.department.name, "ref": s.ref, "question": s.question}
+        for s in waiting]
+    buttons = tuple(Button(Action.ANSWER, s.ref, t.gettext("Reply about %(ref)s") % {
+        "ref": s.ref}, style="primary") for s in waiting)
     return OutboundMessage(title=t.gettext("Your reports, newest first:"),
-                           footer=tuple(signal_line(s, t) for s in signals))
+                           footer=tuple(footer), buttons=buttons)
 
 
 def queue_reply(queue: QueueView, t: Translator) -> OutboundMessage:
@@ -225,6 +268,8 @@ def done_reply(signal: SignalView, action: str, t: Translator) -> OutboundMessag
         "rerouted": N_("%(ref)s now goes to %(department)s."),
         "reopened": N_("%(ref)s is open again; %(department)s has been told."),
         "rated": N_("Thank you for rating how %(ref)s was handled."),
+        "asked": N_("Your question about %(ref)s was sent to the reporter."),
+        "answered": N_("Thank you: your answer was posted to %(ref)s."),
     }
     return OutboundMessage(title=t.gettext(templates[action]) % {
         "ref": signal.ref, "department": signal.department.name})

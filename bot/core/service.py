@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core import capture as capturing
-from bot.core import cases, digest, people, pulses, queues
+from bot.core import cases, conversation, digest, people, pulses, queues
 from bot.core.capture import Draft
 from bot.core.company import Company
 from bot.core.context import Core, utc_now
@@ -152,6 +152,21 @@ class VocService(Core):
     def rate(self, actor: str, ref: str, value: int | str) -> SignalView:
         """The reporter rates the handling once: an internal NPS answer for the department."""
         return cases.rate(self, actor, ref, value)
+
+    # -- the case as a conversation -------------------------------------------------------
+    def ask(self, actor: str, ref: str, question: str) -> SignalView:
+        """A head asks the reporter a question (by DM, with a "Reply" button)."""
+        return conversation.ask(self, actor, ref, question)
+
+    def answer(self, actor: str, ref: str, text: str) -> SignalView:
+        """The reporter answers the open question; it is posted under every card."""
+        return conversation.answer(self, actor, ref, text)
+
+    def answer_message(self, actor: str, destination: str, message_id: str, text: str
+                       ) -> SignalView:
+        """A reply to the bot's message `message_id` in `destination`: the answer to the
+        question it asked, or a refusal if it asked none."""
+        return conversation.answer_message(self, actor, destination, message_id, text)
 
     # -- lists -----------------------------------------------------------------------------
     def mine(self, actor: str) -> list[SignalView]:

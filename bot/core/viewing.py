@@ -38,12 +38,16 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
                 history: bool = True) -> SignalView:
     """The signal as `viewer` may see it: an anonymous reporter is named only to themself."""
     reveal = not signal.anonymous or (viewer is not None and viewer.id == signal.reporter_id)
+    # An anonymous reporter is asked by the department, not by a named head (unless allowed).
+    hide_askers = (signal.anonymous and viewer is not None and viewer.id == signal.reporter_id
+                   and not core.company.anonymous_see_askers)
     reporter = session.get(Person, signal.reporter_id)
     events: tuple[EventView, ...] = ()
     if history:
         events = tuple(
             EventView(e.action, e.at,
-                      None if (e.actor_id == signal.reporter_id and not reveal) else name,
+                      None if ((e.actor_id == signal.reporter_id and not reveal)
+                               or (hide_askers and e.action == "asked")) else name,
                       dict(e.details))
             for e, name in history_of(session, signal))
     routing = signal.routing or {}

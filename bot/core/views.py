@@ -66,6 +66,7 @@ class SignalView:
     routed_by_fallback: bool = False
     rating: int | None = None
     history: tuple[EventView, ...] = ()
+    question: str | None = None  # a department's question waiting for the reporter (mine)
 
     @property
     def ref(self) -> str:

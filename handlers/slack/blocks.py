@@ -205,7 +205,8 @@ def capture_modal(t: Translator, departments: Sequence[DepartmentView], *,
 def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[DepartmentView]
                = (), current: str | None = None, metadata: dict[str, Any] | None = None
                ) -> dict[str, Any]:
-    """Resolve (a required note), reassign (department + reason) or reopen (a reason)."""
+    """Resolve (a required note), reassign (department + reason), reopen (a reason), a
+    question to the reporter or the reporter's answer."""
     blocks = []
     if action == "reassign":
         choices = [d for d in departments if d.slug != current]
@@ -217,6 +218,12 @@ def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[De
     elif action == "reassign":
         title, submit = t.gettext("Reassign %(ref)s"), t.gettext("Reassign")
         label = t.gettext("Reason")
+    elif action == "ask":
+        title, submit = t.gettext("Ask about %(ref)s"), t.gettext("Send question")
+        label = t.gettext("Your question to the reporter")
+    elif action == "answer":
+        title, submit = t.gettext("Answer about %(ref)s"), t.gettext("Send answer")
+        label = t.gettext("Your answer")
     else:
         title, submit = t.gettext("Reopen %(ref)s"), t.gettext("Reopen")
         label = t.gettext("Why is it not resolved?")

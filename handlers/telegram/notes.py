@@ -139,6 +139,18 @@ def _open_here(questions: OrderedDict[Where, Button], chat_id: int) -> bool:
     return any(chat == chat_id for chat, _ in questions)
 
 
+async def on_reply(update: Update, context: Context) -> None:
+    """A reply to one of the bot's messages in the private chat, outside any question: the
+    answer to the department's question it replies to (the core refuses any other)."""
+    message = update.effective_message
+    assert message is not None and message.reply_to_message is not None
+    me, t = await whoami(update, context)
+    signal = await asyncio.to_thread(
+        voc(context).service.answer_message, me, f"telegram:{message.chat_id}",
+        str(message.reply_to_message.message_id), message.text or "")
+    await reply(update, render.action_done(signal, Action.ANSWER, t))
+
+
 async def on_cancel(update: Update, context: Context) -> int:
     """/cancel (or another command) while asked: this chat's questions go, other chats' stay."""
     chat = update.effective_chat

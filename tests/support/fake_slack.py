@@ -68,6 +68,7 @@ class Message:
     metadata: dict[str, Any] | None = None
     edits: int = 0
     files: list[dict[str, Any]] = field(default_factory=list)
+    thread_ts: str | None = None  # the message this one answers in a thread
 
     @property
     def plain(self) -> str:
@@ -257,7 +258,7 @@ class FakeSlack:
     def _post(self, conversation: str, args: dict[str, Any]) -> Message:
         message = Message(conversation, f"1700000000.{next(self._ts):06d}",
                           str(args.get("text", "")), _json(args.get("blocks")) or [],
-                          _json(args.get("metadata")))
+                          _json(args.get("metadata")), thread_ts=args.get("thread_ts") or None)
         self.messages.setdefault(conversation, []).append(message)
         return message
 
