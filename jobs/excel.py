@@ -307,12 +307,14 @@ class _Sheets:
                    (t.gettext("Text"), 60), (t.gettext("Customer"), 20),
                    (t.gettext("Customer score"), 9), (t.gettext("Reported by"), 20),
                    (t.gettext("Acknowledge by"), _DATE_WIDTH),
-                   (t.gettext("Acknowledged"), _DATE_WIDTH), (t.gettext("Resolved"), _DATE_WIDTH)]
+                   (t.gettext("Acknowledged"), _DATE_WIDTH), (t.gettext("Resolved"), _DATE_WIDTH),
+                   (t.gettext("Resolution code"), 16)]
         ws = self.sheet(t.gettext("Signals"), headers, int(total))
+        company = self.service.company
         anonymous = t.gettext("anonymous")
         statement = (select(s.id, s.created_at, s.kind, s.status, s.department_id, s.text,
                             s.customer, s.score, s.anonymous, p.display_name, s.ack_due_at,
-                            s.acknowledged_at, s.resolved_at)
+                            s.acknowledged_at, s.resolved_at, s.resolution_code)
                      .join(dq.person_t, p.id == s.reporter_id).where(*where).order_by(s.id))
         local, kinds, statuses = self.local, self.kinds, self.statuses
         created, due, acknowledged, resolved = (_DateCell(ws) for _ in range(4))
@@ -320,7 +322,8 @@ class _Sheets:
             ws.append(_row(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
                                 statuses.get(r[3], r[3]), names[r[4]][1], r[5], r[6], r[7],
                                 anonymous if r[8] else r[9], due(local(r[10])),
-                                acknowledged(local(r[11])), resolved(local(r[12]))]))
+                                acknowledged(local(r[11])), resolved(local(r[12])),
+                                company.resolution_label(r[13], t.locale) if r[13] else None]))
 
     def events(self, session: Session) -> None:
         t = self.t
@@ -433,6 +436,7 @@ class _Details:
         self.moved = t.gettext("from %(from)s to %(to)s")
         self.moved_because = t.gettext("from %(from)s to %(to)s: %(text)s")
         self.note = t.gettext("note: %(text)s")
+        self.note_code = t.gettext("code: %(code)s; note: %(text)s")
         self.reason = t.gettext("reason: %(text)s")
         self.question = t.gettext("question: %(text)s")
         self.answer = t.gettext("answer to “%(question)s”: %(text)s")
@@ -454,6 +458,8 @@ class _Details:
                 "from": d.get("from_name", d.get("from", "")),
                 "to": d.get("to_name", d.get("to", "")), "text": why}
         if action == EventAction.RESOLVED and d.get("note"):
+            if d.get("code"):
+                return self.note_code % {"text": d["note"], "code": d["code"]}
             return self.note % {"text": d["note"]}
         if action == EventAction.REOPENED and d.get("reason"):
             return self.reason % {"text": d["reason"]}

@@ -194,3 +194,20 @@ def department_names(*, session: Session) -> dict[int, tuple[str, str, float]]:
     d = department_t.c
     return {int(i): (str(slug), str(name), float(sla)) for i, slug, name, sla in session.execute(
         select(d.id, d.slug, d.name, d.ack_sla_hours))}
+
+
+def resolution_codes(*, session: Session, start: datetime, end: datetime
+                     ) -> dict[int, list[tuple[str, int]]]:
+    """Resolution codes of the cases resolved in [start, end), per department, most frequent
+    first (ix_signal_resolved_department serves the range)."""
+    s = signal_t.c
+    count = func.count().label("n")
+    rows = session.execute(
+        select(s.department_id, s.resolution_code, count)
+        .where(s.resolved_at >= start, s.resolved_at < end, s.resolution_code.is_not(None))
+        .group_by(s.department_id, s.resolution_code)
+        .order_by(s.department_id, count.desc(), s.resolution_code)).all()
+    found: dict[int, list[tuple[str, int]]] = {}
+    for department_id, code, n in rows:
+        found.setdefault(int(department_id), []).append((str(code), int(n)))
+    return found

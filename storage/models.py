@@ -13,6 +13,7 @@ from bot.core.domain import (
     MAX_DEDUPE_KEY,
     MAX_LINK,
     MAX_NAME,
+    MAX_RESOLUTION_CODE,
     MAX_SEGMENT,
 )
 from storage.types import UTCDateTime
@@ -113,6 +114,9 @@ class Signal(SQLModel, table=True):
     # SLA sweep: when the heads were reminded / leadership was told, for the current routing.
     reminded_at: datetime | None = _at(nullable=True)
     escalated_at: datetime | None = _at(nullable=True)
+    # The case as a conversation (0004): why it happened, and the case a "me too" joined.
+    resolution_code: str | None = Field(default=None, max_length=MAX_RESOLUTION_CODE)
+    merged_into_id: int | None = Field(default=None, foreign_key="signal.id", index=True)
 
 
 class Event(SQLModel, table=True):

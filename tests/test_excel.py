@@ -38,7 +38,7 @@ def test_export_reads_back_cell_by_cell(service: VocService, clock: FakeClock) -
     signals = book["Signals"]
     assert [c.value for c in signals[1]] == [
         "Ref", "Created", "Kind", "Status", "Department", "Text", "Customer", "Customer score",
-        "Reported by", "Acknowledge by", "Acknowledged", "Resolved"]
+        "Reported by", "Acknowledge by", "Acknowledged", "Resolved", "Resolution code"]
     first = [c.value for c in signals[2]]
     assert first[:9] == [ref, datetime(2026, 11, 24, 10, 0), "complaint", "acknowledged",
                          "Logistics", "The courier was late", "Acme", 3, "Kate Brown"]
@@ -47,7 +47,7 @@ def test_export_reads_back_cell_by_cell(service: VocService, clock: FakeClock) -
     assert signals["B2"].is_date and signals["H2"].data_type == "n"
     second = [c.value for c in signals[3]]
     assert second[2] == "praise" and second[8] == "anonymous"  # the reporter stays hidden
-    assert signals.freeze_panes == "A2" and signals.auto_filter.ref == "A1:L3"
+    assert signals.freeze_panes == "A2" and signals.auto_filter.ref == "A1:M3"
     assert signals.column_dimensions["F"].width == 60
 
     events = book["Events"]

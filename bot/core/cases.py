@@ -43,7 +43,7 @@ def perform(core: Core, actor: str, action: Action, ref: str, *, text: str = "",
         case Action.ACKNOWLEDGE:
             return acknowledge(core, actor, ref)
         case Action.RESOLVE:
-            return resolve(core, actor, ref, text)
+            return resolve(core, actor, ref, text, code=value)
         case Action.REASSIGN:
             return reassign(core, actor, ref, department, text)
         case Action.CHANGE_DEPARTMENT:
@@ -69,17 +69,44 @@ def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
         return signal_view(core, session, signal, viewer=person)
 
 
-def resolve(core: Core, actor: str, ref: str, note: str) -> SignalView:
-    """A head closes the signal with a note saying what was done."""
+def resolve(core: Core, actor: str, ref: str, note: str, *, code: str = "") -> SignalView:
+    """A head closes the signal with a note saying what was done (and, when the company keeps
+    resolution codes, one of them: why it happened)."""
     text = inputs.required_note(note, what="note")
+    chosen = resolution_code(core, code)
     with core.db.write() as session:
         person, signal = acting(core, session, actor, ref, Action.RESOLVE)
         now = core.clock()
         signal.status, signal.resolved_at, signal.updated_at = Status.RESOLVED, now, now
         signal.acknowledged_at = signal.acknowledged_at or now
-        event = record_event(core, session, signal, person, "resolved", {"note": text})
+        signal.resolution_code = chosen
+        details: dict[str, Any] = {"note": text}
+        if chosen is not None:
+            details["code"] = chosen
+        event = record_event(core, session, signal, person, "resolved", details)
         update_cards(core, session, signal, event, notify_reporter=True)
         return signal_view(core, session, signal, viewer=person)
+
+
+def resolution_code(core: Core, typed: str) -> str | None:
+    """One of the company's resolution codes (a code, its label in any language, or its
+    number in the list); None when the company keeps none."""
+    codes = core.company.resolution_codes
+    if not codes:
+        return None
+    wanted = inputs.strip_controls(typed or "").casefold()
+    for number, code in enumerate(codes, 1):
+        labels = {code.casefold(), str(number)} | {
+            named[code].casefold() for named in core.company.resolution_labels.values()
+            if code in named}
+        if wanted in labels:
+            return code
+    t = core.translator()
+    known = ", ".join(core.company.resolution_label(c, t.locale) for c in codes)
+    if not wanted:
+        raise InvalidInput(N_("Choose what caused it: %(codes)s."), codes=known).at("code")
+    raise InvalidInput(N_("“%(value)s” is not one of the resolution codes: %(codes)s."),
+                       value=typed.strip()[:40], codes=known).at("code")
 
 
 def reassign(core: Core, actor: str, ref: str, department: str, reason: str) -> SignalView:

@@ -87,3 +87,4 @@ MAX_SEGMENT = 100
 MAX_LINK = 1000
 MAX_NAME = 200  # display names, department names
 MAX_DEDUPE_KEY = 200
+MAX_RESOLUTION_CODE = 40  # bytes in UTF-8: a Telegram button carries it (64 bytes in all)

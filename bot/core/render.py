@@ -39,6 +39,9 @@ def history_line(event: EventView, t: Translator) -> str:
                        or ""), "value": d.get("value", ""), "department": d.get("department", "")}
     if event.action == "captured" and event.actor is None:
         return t.gettext("Reported anonymously, %(when)s") % params
+    if event.action == "resolved" and d.get("code_label"):
+        params["code"] = d["code_label"]
+        return t.gettext("Resolved by %(who)s, %(when)s (%(code)s): %(text)s") % params
     if event.action == "asked" and event.actor is None:  # an anonymous reporter's view
         return t.gettext("Question from %(department)s, %(when)s: %(text)s") % params
     templates = {
@@ -74,6 +77,8 @@ def _signal_fields(signal: SignalView, t: Translator) -> list[tuple[str, str]]:
         fields.append((t.gettext("Customer score"), f"{signal.score}/10"))
     fields.append((t.gettext("Reported by"),
                    signal.reporter if signal.reporter is not None else t.gettext("anonymous")))
+    if signal.resolution:
+        fields.append((t.gettext("Resolution code"), signal.resolution))
     if signal.status == Status.ROUTED:
         label = t.gettext("Overdue since") if signal.overdue else t.gettext("Acknowledge by")
         fields.append((label, t.when(signal.ack_due_at)))

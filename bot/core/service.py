@@ -133,9 +133,20 @@ class VocService(Core):
         """A head of the owning department takes the signal on."""
         return cases.acknowledge(self, actor, ref)
 
-    def resolve(self, actor: str, ref: str, note: str) -> SignalView:
-        """A head closes the signal with a note saying what was done."""
-        return cases.resolve(self, actor, ref, note)
+    def resolve(self, actor: str, ref: str, note: str, *, code: str = "") -> SignalView:
+        """A head closes the signal with a note saying what was done (and a resolution code
+        when the company keeps them)."""
+        return cases.resolve(self, actor, ref, note, code=code)
+
+    def check_resolution_code(self, typed: str) -> str | None:
+        """The resolution code typed (a code, a label or its number), or the refusal."""
+        return cases.resolution_code(self, typed)
+
+    def resolution_codes(self, locale: str | None = None) -> list[tuple[str, str]]:
+        """The company's resolution codes with their labels in `locale` (none: not asked)."""
+        chosen = self.translator(locale).locale
+        return [(code, self.company.resolution_label(code, chosen))
+                for code in self.company.resolution_codes]
 
     def reassign(self, actor: str, ref: str, department: str, reason: str) -> SignalView:
         """A head passes the signal to another department, saying why."""

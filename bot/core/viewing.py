@@ -43,12 +43,13 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
                    and not core.company.anonymous_see_askers)
     reporter = session.get(Person, signal.reporter_id)
     events: tuple[EventView, ...] = ()
+    company = core.company
     if history:
         events = tuple(
             EventView(e.action, e.at,
                       None if ((e.actor_id == signal.reporter_id and not reveal)
                                or (hide_askers and e.action == "asked")) else name,
-                      dict(e.details))
+                      _labelled(core, e.details))
             for e, name in history_of(session, signal))
     routing = signal.routing or {}
     return SignalView(
@@ -65,7 +66,17 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
         routed_by_fallback=bool(routing.get("fallback")),
         rating=(q.handling_rating(session=session, signal_id=row_id(signal))
                 if signal.status == Status.RESOLVED else None),  # rated only once resolved
-        history=events)
+        history=events,
+        resolution=(company.resolution_label(signal.resolution_code, company.locale)
+                    if signal.resolution_code else None))
+
+
+def _labelled(core: Core, details: dict[str, Any]) -> dict[str, object]:
+    """An event's details, with its resolution code's label when it has one."""
+    copy: dict[str, object] = dict(details)
+    if isinstance(code := details.get("code"), str):
+        copy["code_label"] = core.company.resolution_label(code, core.company.locale)
+    return copy
 
 
 def signal_view_for(core: Core, session: Session, signal: Signal, identity: str

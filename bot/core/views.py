@@ -67,6 +67,7 @@ class SignalView:
     rating: int | None = None
     history: tuple[EventView, ...] = ()
     question: str | None = None  # a department's question waiting for the reporter (mine)
+    resolution: str | None = None  # its resolution code's label, in the company's language
 
     @property
     def ref(self) -> str:

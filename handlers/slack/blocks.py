@@ -203,11 +203,17 @@ def capture_modal(t: Translator, departments: Sequence[DepartmentView], *,
 
 
 def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[DepartmentView]
-               = (), current: str | None = None, metadata: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
+               = (), current: str | None = None, metadata: dict[str, Any] | None = None,
+               codes: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     """Resolve (a required note), reassign (department + reason), reopen (a reason), a
-    question to the reporter or the reporter's answer."""
+    question to the reporter or the reporter's answer. Resolve also asks for a resolution
+    code when the company keeps them (`codes`: code, label)."""
     blocks = []
+    if codes:
+        blocks.append(_input("code", t.gettext("What caused it?"), {
+            "type": "static_select", "action_id": "code",
+            "placeholder": _plain(t.gettext("Resolution code")),
+            "options": [_option(label, code) for code, label in codes][:100]}))
     if action == "reassign":
         choices = [d for d in departments if d.slug != current]
         blocks.append(_input("department", t.gettext("Department"),

@@ -55,7 +55,7 @@ def _case_ask(action: Action) -> Ask:
     assert rule.note_prompt is not None
     return Ask(rule.note_prompt, action,
                lambda s, me, b, text: s.perform(me, action, b.ref, text=text,
-                                                department=b.value or ""),
+                                                department=b.value or "", value=b.value or ""),
                lambda signal, t: render.action_done(signal, action, t))
 
 
@@ -95,9 +95,17 @@ async def on_ask(update: Update, context: Context) -> int:
     me, t = await whoami(update, context)
     button = decode(query.data)
     ask = ASKS[button.action]
+    service = voc(context).service
     if ask.check is not None:
-        await asyncio.to_thread(voc(context).service.check, me, button.ref, ask.check)
+        await asyncio.to_thread(service.check, me, button.ref, ask.check)
     await query.answer()
+    if button.action == Action.RESOLVE and button.value is None and (
+            codes := service.resolution_codes(t.locale)):
+        # The company keeps resolution codes: one is chosen first, then the note is asked.
+        question = t.gettext("What caused %(ref)s?") % {"ref": button.ref}
+        await reply(update, text_message(question, tuple(
+            Button(Action.RESOLVE, button.ref, label, value=code) for code, label in codes)))
+        return ConversationHandler.END
     mention = f'<a href="tg://user?id={query.from_user.id}">' \
               f"{html.escape(query.from_user.full_name)}</a>"
     prompt = await chat.send_message(
