@@ -73,6 +73,7 @@ EVENT_WORDS = {
     EventAction.REOPENED: N_("reopened"), EventAction.RATED: N_("rated"),
     EventAction.REMINDED: N_("reminded"), EventAction.ESCALATED: N_("escalated"),
     EventAction.ASKED: N_("asked the reporter"), EventAction.ANSWERED: N_("answered"),
+    EventAction.MERGED: N_("merged"), EventAction.JOINED: N_("joined"),
 }
 SCORE_KIND_WORDS = {ScoreKind.CUSTOMER: N_("customer"), ScoreKind.INTERNAL: N_("internal")}
 SOURCE_WORDS = {ScoreSource.CHAT: N_("chat"), ScoreSource.IMPORT: N_("import"),
@@ -439,6 +440,8 @@ class _Details:
         self.note_code = t.gettext("code: %(code)s; note: %(text)s")
         self.reason = t.gettext("reason: %(text)s")
         self.question = t.gettext("question: %(text)s")
+        self.merged = t.gettext("merged into %(case)s")
+        self.joined = t.gettext("%(case)s was merged into this case")
         self.answer = t.gettext("answer to “%(question)s”: %(text)s")
         self.fixed: dict[str, str] = {
             EventAction.REMINDED: t.gettext("overdue: the heads were reminded"),
@@ -463,6 +466,10 @@ class _Details:
             return self.note % {"text": d["note"]}
         if action == EventAction.REOPENED and d.get("reason"):
             return self.reason % {"text": d["reason"]}
+        if action == EventAction.MERGED and d.get("into"):
+            return self.merged % {"case": d["into"]}
+        if action == EventAction.JOINED and d.get("from"):
+            return self.joined % {"case": d["from"]}
         if action == EventAction.ASKED and d.get("question"):
             return self.question % {"text": d["question"]}
         if action == EventAction.ANSWERED and d.get("answer"):

@@ -60,6 +60,7 @@ class VerbatimRow:
     customer: str | None
     score: int | None
     created_at: datetime
+    reporters: int = 1  # the reporter and those of the reports merged into it
 
 
 def _bucket(column: Any, bounds: Sequence[datetime]) -> ColumnElement[int]:
@@ -149,7 +150,7 @@ def loop_health(*, session: Session, start: datetime, end: datetime, as_of: date
             select(s.department_id, func.count(),
                    func.sum(case((and_(s.status == Status.ROUTED, s.ack_due_at < as_of), 1),
                                  else_=0)))
-            .where(s.status.in_(OPEN_STATUSES), *one)
+            .where(s.status.in_(OPEN_STATUSES), s.merged_into_id.is_(None), *one)
             .group_by(s.department_id)):
         put(dept, open=int(open_), open_overdue=int(overdue or 0))
     return {dept: LoopRow(department_id=dept, **values) for dept, values in rows.items()}
@@ -171,21 +172,27 @@ def internal_nps(*, session: Session, start: datetime, end: datetime) -> dict[in
 
 def verbatims(*, session: Session, start: datetime, end: datetime, kind: str, limit: int = 3,
               department_id: int | None = None) -> list[VerbatimRow]:
-    """The week's most telling signals of a kind: praise with the highest customer scores,
-    complaints with the lowest, then the newest."""
+    """The week's most telling signals of a kind: the most reported first ("me too": a case
+    weighs as many as its reporters), then praise with the highest customer scores, complaints
+    with the lowest, then the newest. Reports merged into a case are counted in it."""
     s = signal_t.c
+    joined = signal_t.alias("joined")
+    reporters = (select(func.count()).select_from(joined)
+                 .where(joined.c.merged_into_id == s.id).scalar_subquery() + 1)
     has_score = case((s.score.is_(None), 1), else_=0)
     by_score = s.score.desc() if kind == "praise" else s.score.asc()
     one = [] if department_id is None else [s.department_id == department_id]
     rows = session.execute(
         select(s.id, s.kind, s.text, s.department_id, s.anonymous, person_t.c.display_name,
-               s.customer, s.score, s.created_at)
+               s.customer, s.score, s.created_at, reporters.label("reporters"))
         .join(person_t, person_t.c.id == s.reporter_id)
-        .where(s.created_at >= start, s.created_at < end, s.kind == kind, *one)
-        .order_by(has_score, by_score, s.created_at.desc(), s.id.desc()).limit(limit))
+        .where(s.created_at >= start, s.created_at < end, s.kind == kind,
+               s.merged_into_id.is_(None), *one)
+        .order_by(reporters.desc(), has_score, by_score, s.created_at.desc(), s.id.desc())
+        .limit(limit))
     return [VerbatimRow(int(r.id), str(r.kind), str(r.text), int(r.department_id),
                         None if r.anonymous else str(r.display_name), r.customer,
-                        r.score, r.created_at)
+                        r.score, r.created_at, int(r.reporters))
             for r in rows]
 
 

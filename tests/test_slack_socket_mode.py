@@ -127,7 +127,7 @@ def test_commands_and_buttons_arrive_over_the_websocket(socket_workspace: Socket
     acknowledged = slack.wait_for_edit(card, "Olga Petrova")
     assert acknowledged is card and card.edits == 1
     assert [b["text"]["text"] for b in acknowledged.buttons()] == [
-        "Решить", "Передать", "Спросить автора"]
+        "Решить", "Передать", "Спросить автора", "Объединить с…"]
     note = slack.wait_for_message("D" + KATE, "acknowledged")
     assert "Your Complaint VOC-1 was acknowledged by Olga Petrova (Logistics)." in note.plain
     assert workspace.statuses() == ["acknowledged"]

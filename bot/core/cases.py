@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core import conversation, inputs, render
+from bot.core import conversation, inputs, joining, render
 from bot.core.actions import acting, allowed
 from bot.core.cards import mark_moved, note_reporter, post_cards, to_department, update_cards
 from bot.core.context import Core
@@ -56,6 +56,12 @@ def perform(core: Core, actor: str, action: Action, ref: str, *, text: str = "",
             return conversation.ask(core, actor, ref, text)
         case Action.ANSWER:
             return conversation.answer(core, actor, ref, text)
+        case Action.JOIN:
+            return joining.join(core, actor, ref, value)
+        case Action.KEEP_APART:
+            return joining.keep_apart(core, actor, ref)
+        case Action.MERGE:
+            return joining.merge(core, actor, ref, text)
 
 
 def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
@@ -66,6 +72,7 @@ def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
         signal.status, signal.acknowledged_at, signal.updated_at = Status.ACKNOWLEDGED, now, now
         event = record_event(core, session, signal, person, "acknowledged", {})
         update_cards(core, session, signal, event, notify_reporter=True)
+        joining.follow(core, session, signal, person, event)
         return signal_view(core, session, signal, viewer=person)
 
 
@@ -85,6 +92,7 @@ def resolve(core: Core, actor: str, ref: str, note: str, *, code: str = "") -> S
             details["code"] = chosen
         event = record_event(core, session, signal, person, "resolved", details)
         update_cards(core, session, signal, event, notify_reporter=True)
+        joining.follow(core, session, signal, person, event)
         return signal_view(core, session, signal, viewer=person)
 
 
@@ -188,5 +196,6 @@ def move(core: Core, session: Session, signal: Signal, person: Person, slug: str
     view = signal_view(core, session, signal, viewer=None)
     mark_moved(core, session, view, source, ended_routing, event)
     post_cards(core, session, signal, target, event.id)
+    joining.follow(core, session, signal, person, event)
     if action == "reassigned":
         note_reporter(core, session, signal, view, event)

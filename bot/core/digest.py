@@ -182,6 +182,8 @@ def _verbatim_line(row: dq.VerbatimRow, names: dict[int, tuple[str, str, float]]
                    t: Translator) -> str:
     who = row.reporter if row.reporter is not None else t.gettext("anonymous")
     score = f" · {row.score}/10" if row.score is not None else ""
+    if row.reporters > 1:
+        score += " · " + t.gettext("People who reported this: %(n)d") % {"n": row.reporters}
     text = row.text if len(row.text) <= 300 else row.text[:299] + "…"
     return (f"{KIND_MARKS[Kind(row.kind)]} “{text}” — {who}, "
             f"{names.get(row.department_id, ('', '?', 0))[1]} (VOC-{row.id}){score}")

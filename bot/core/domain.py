@@ -40,6 +40,9 @@ class Action(StrEnum):
     RATE = "rate"
     ASK = "ask"  # a head asks the reporter a question
     ANSWER = "answer"  # the reporter answers the open question
+    JOIN = "metoo"  # "Add me to VOC-12": the reporter joins their new report to a case
+    KEEP_APART = "notsame"  # "It is new": the reporter keeps it a case of its own
+    MERGE = "merge"  # a head merges a case into another one ("Merge into...")
 
     @classmethod
     def _missing_(cls, value: object) -> Action | None:
@@ -61,6 +64,8 @@ class EventAction(StrEnum):
     ESCALATED = "escalated"
     ASKED = "asked"  # a head asked the reporter a question
     ANSWERED = "answered"  # the reporter answered it
+    MERGED = "merged"  # this report was merged into another case
+    JOINED = "joined"  # another report was merged into this case
 
 
 class ScoreKind(StrEnum):

@@ -77,6 +77,14 @@ def require_open_question(session: Session, signal: Signal) -> None:
                                    "open question."), ref=format_ref(row_id(signal)))
 
 
+def require_not_merged(signal: Signal) -> None:
+    """A report merged into a case is worked on there."""
+    if signal.merged_into_id is not None:
+        raise InvalidTransition(N_("%(ref)s was merged into %(case)s: it is handled there."),
+                                ref=format_ref(row_id(signal)),
+                                case=format_ref(signal.merged_into_id))
+
+
 def require_not_acknowledged(signal: Signal) -> None:
     """Not acknowledged already."""
     if signal.status == Status.ACKNOWLEDGED:

@@ -36,7 +36,8 @@ def history_line(event: EventView, t: Translator) -> str:
     params = {"who": _who(event.actor, t), "when": t.when(event.at),
               "to": d.get("to_name", ""), "from": d.get("from_name", ""),
               "text": (d.get("note") or d.get("reason") or d.get("answer") or d.get("question")
-                       or ""), "value": d.get("value", ""), "department": d.get("department", "")}
+                       or ""), "value": d.get("value", ""), "department": d.get("department", ""),
+              "case": d.get("into") or d.get("from") or ""}
     if event.action == "captured" and event.actor is None:
         return t.gettext("Reported anonymously, %(when)s") % params
     if event.action == "resolved" and d.get("code_label"):
@@ -56,6 +57,8 @@ def history_line(event: EventView, t: Translator) -> str:
         "escalated": N_("Escalated to leadership (twice the SLA), %(when)s"),
         "asked": N_("Question from %(who)s, %(when)s: %(text)s"),
         "answered": N_("Answer from %(who)s, %(when)s: %(text)s"),
+        "merged": N_("Merged into %(case)s by %(who)s, %(when)s"),
+        "joined": N_("%(case)s joined this case (%(who)s), %(when)s"),
     }
     return t.gettext(templates.get(event.action, _SOMEONE)) % params
 
@@ -79,6 +82,8 @@ def _signal_fields(signal: SignalView, t: Translator) -> list[tuple[str, str]]:
                    signal.reporter if signal.reporter is not None else t.gettext("anonymous")))
     if signal.resolution:
         fields.append((t.gettext("Resolution code"), signal.resolution))
+    if signal.reporters > 1:
+        fields.append((t.gettext("People who reported this"), str(signal.reporters)))
     if signal.status == Status.ROUTED:
         label = t.gettext("Overdue since") if signal.overdue else t.gettext("Acknowledge by")
         fields.append((label, t.when(signal.ack_due_at)))
@@ -97,6 +102,7 @@ def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundM
         buttons.append(_button(Action.RESOLVE, signal, t))
         buttons.append(_button(Action.REASSIGN, signal, t))
         buttons.append(_button(Action.ASK, signal, t))
+        buttons.append(_button(Action.MERGE, signal, t))
     return OutboundMessage(
         title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
         footer=tuple(history_line(e, t) for e in signal.history if e.action != "routed"),
@@ -120,6 +126,16 @@ def moved_card(signal: SignalView, t: Translator) -> OutboundMessage:
                            footer=base.footer, link=base.link)
 
 
+def merged_card(signal: SignalView, case: str, t: Translator) -> OutboundMessage:
+    """The card of a report merged into another case: where it went, no buttons."""
+    base = card(signal, t, active=False)
+    title = t.gettext("%(mark)s %(kind)s %(ref)s was merged into %(case)s") % {
+        "mark": KIND_MARKS[signal.kind], "kind": kind_label(signal.kind, t), "ref": signal.ref,
+        "case": case}
+    return OutboundMessage(title=title, quote=base.quote, fields=base.fields[:1],
+                           footer=base.footer, link=base.link)
+
+
 def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False
                   ) -> OutboundMessage:
     """What the reporter sees right after reporting."""
@@ -134,8 +150,15 @@ def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False
     buttons: tuple[Button, ...] = ()
     if signal.status == Status.ROUTED:
         buttons = (_button(Action.CHANGE_DEPARTMENT, signal, t),)
+    footer: tuple[str, ...] = ()
+    if signal.similar is not None and not duplicate:  # "me too": offer the open case
+        case, line = signal.similar
+        footer = (t.gettext("Same as %(case)s? “%(line)s”") % {"case": case, "line": line},)
+        buttons += (Button(Action.JOIN, signal.ref, t.gettext("Add me to %(case)s") % {
+                        "case": case}, value=case.removeprefix("VOC-"), style="primary"),
+                    Button(Action.KEEP_APART, signal.ref, t.gettext("It is new")))
     return OutboundMessage(title=title, quote=signal.text, fields=tuple(fields),
-                           buttons=buttons)
+                           footer=footer, buttons=buttons)
 
 
 def capture_failed(text: str, reason: str, t: Translator) -> OutboundMessage:
@@ -160,6 +183,9 @@ def reporter_note(signal: SignalView, event: EventView, t: Translator) -> Outbou
     else:  # reassigned
         title = t.gettext("Your %(kind)s %(ref)s was passed to %(department)s by %(who)s.")
     footer = [history_line(event, t)]
+    if signal.merged_into:
+        footer.append(t.gettext("Your report is part of %(case)s.") % {
+            "case": signal.merged_into})
     if event.action == "resolved":
         footer.append(t.gettext("How well was it handled? Rate 0-10, or press “Not resolved”."))
     return OutboundMessage(title=title % params, quote=signal.text, footer=tuple(footer),
@@ -209,6 +235,8 @@ def signal_line(signal: SignalView, t: Translator) -> str:
     state = t.gettext(STATUS_LABELS[signal.status])
     if signal.overdue:
         state = t.gettext("overdue")
+    if signal.reporters > 1:  # "me too": how many people reported it
+        state += " · " + t.gettext("People who reported this: %(n)d") % {"n": signal.reporters}
     return f"{KIND_MARKS[signal.kind]} {signal.ref} · {signal.department.name} · {state} · {text}"
 
 
@@ -275,9 +303,13 @@ def done_reply(signal: SignalView, action: str, t: Translator) -> OutboundMessag
         "rated": N_("Thank you for rating how %(ref)s was handled."),
         "asked": N_("Your question about %(ref)s was sent to the reporter."),
         "answered": N_("Thank you: your answer was posted to %(ref)s."),
+        "merged": N_("%(ref)s is now part of %(case)s: everyone who reported it is told "
+                     "when it is acknowledged and resolved."),
+        "kept": N_("%(ref)s stays a case of its own."),
     }
     return OutboundMessage(title=t.gettext(templates[action]) % {
-        "ref": signal.ref, "department": signal.department.name})
+        "ref": signal.ref, "department": signal.department.name,
+        "case": signal.merged_into or ""})
 
 
 def sla_reminder(signal: SignalView, t: Translator) -> OutboundMessage:

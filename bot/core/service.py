@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core import capture as capturing
-from bot.core import cases, conversation, digest, people, pulses, queues
+from bot.core import cases, conversation, digest, joining, people, pulses, queues
 from bot.core.capture import Draft
 from bot.core.company import Company
 from bot.core.context import Core, utc_now
@@ -178,6 +178,14 @@ class VocService(Core):
         """A reply to the bot's message `message_id` in `destination`: the answer to the
         question it asked, or a refusal if it asked none."""
         return conversation.answer_message(self, actor, destination, message_id, text)
+
+    def join(self, actor: str, ref: str, case: str) -> SignalView:
+        """"Add me to VOC-12": the reporter merges their new report into an open case."""
+        return joining.join(self, actor, ref, case)
+
+    def merge(self, actor: str, ref: str, case: str) -> SignalView:
+        """A head merges a case of their department into another open one."""
+        return joining.merge(self, actor, ref, case)
 
     # -- lists -----------------------------------------------------------------------------
     def mine(self, actor: str) -> list[SignalView]:

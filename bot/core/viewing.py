@@ -10,7 +10,7 @@ from bot.core.context import Core
 from bot.core.domain import Kind, Status
 from bot.core.lookups import department_of, own_department_id, row_id
 from bot.core.trail import history_of
-from bot.core.views import DepartmentView, EventView, PersonView, SignalView
+from bot.core.views import DepartmentView, EventView, PersonView, SignalView, format_ref
 from storage import queries as q
 from storage.models import Department, Person, Signal
 
@@ -68,7 +68,9 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
                 if signal.status == Status.RESOLVED else None),  # rated only once resolved
         history=events,
         resolution=(company.resolution_label(signal.resolution_code, company.locale)
-                    if signal.resolution_code else None))
+                    if signal.resolution_code else None),
+        reporters=1 + q.merged_count(session=session, signal_id=row_id(signal)),
+        merged_into=format_ref(signal.merged_into_id) if signal.merged_into_id else None)
 
 
 def _labelled(core: Core, details: dict[str, Any]) -> dict[str, object]:

@@ -230,10 +230,14 @@ def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[De
     elif action == "answer":
         title, submit = t.gettext("Answer about %(ref)s"), t.gettext("Send answer")
         label = t.gettext("Your answer")
+    elif action == "merge":
+        title, submit = t.gettext("Merge %(ref)s"), t.gettext("Merge")
+        label = t.gettext("Merge into which case? (a reference like VOC-12)")
     else:
         title, submit = t.gettext("Reopen %(ref)s"), t.gettext("Reopen")
         label = t.gettext("Why is it not resolved?")
-    blocks.append(_input("note", label, _text_input("note", multiline=True, max_length=2000)))
+    blocks.append(_input("note", label, _text_input("note", multiline=action != "merge",
+                                                      max_length=2000)))
     return _modal(NOTE_VIEW, title % {"ref": ref}, submit, t, blocks,
                   {"action": action, "ref": ref, **(metadata or {})})
 

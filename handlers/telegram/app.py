@@ -130,7 +130,7 @@ def _handlers() -> list:  # type: ignore[type-arg]
         answering = ConversationHandler(
             entry_points=[
                 CallbackQueryHandler(notes.on_ask, pattern=pattern("resolve", "reopen", "ask",
-                                                                    "answer")),
+                                                                    "answer", "merge")),
                 # Reassign with a department chosen (without one, a picker is offered first).
                 CallbackQueryHandler(notes.on_ask, pattern=pattern("reassign") + r"[^|]*\|."),
                 # A pulse answer's "Add a comment" (its digits are one-press: commands.py).
