@@ -276,3 +276,26 @@ def test_a_company_may_let_anonymous_reporters_see_who_asks(
     assert question_title(company).startswith("❓ Logistics asks about")
     allowed = replace(company, anonymous_see_askers=True)
     assert question_title(allowed).startswith("❓ Olga Petrova (Logistics) asks about")
+
+
+def test_in_telegram_the_head_is_asked_with_a_reply_prompt_and_the_answer_replies_to_the_card(
+        bot: Any) -> None:
+    """`voc run`'s long polling: the head presses in the group, answers the prompt there; the
+    reporter answers by replying to the question; the answer is a reply to the group's card."""
+    olga = User(1001, "Ольга", "Петрова", language_code="ru")
+    bot.say(ANNA, "/complaint Курьер опоздал на три часа")
+    card = bot.fake.expect(LOGISTICS, r"VOC-1")
+    bot.press(olga, card, "Спросить автора")
+    prompt = bot.fake.expect(LOGISTICS, r"VOC-1 · Ваш вопрос автору:")
+    assert prompt["force_reply"]["selective"] is True
+    bot.say(olga, "   ", chat=LOGISTICS, reply_to=prompt)  # empty: asked again, nothing sent
+    bot.fake.expect(LOGISTICS, r"Вопрос пустой")
+    bot.say(olga, "Какой номер заказа?", chat=LOGISTICS, reply_to=prompt)
+    bot.fake.expect(LOGISTICS, r"Ваш вопрос по VOC-1 отправлен автору\.")
+    question = bot.fake.expect(ANNA.id, r"Какой номер заказа\?")
+    bot.say(ANNA, "x" * 2001, reply_to=question)
+    bot.fake.expect(ANNA.id, r"Слишком длинно: 2001 симв\. при лимите 2000\.")
+    bot.say(ANNA, "Заказ 4711", reply_to=question)
+    answer = bot.fake.expect(LOGISTICS, r"Заказ 4711")
+    assert answer["reply_to_message"]["message_id"] == card["message_id"]
+    assert [e.details["answer"] for e in events(bot.service, "answered")] == ["Заказ 4711"]
