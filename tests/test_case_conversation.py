@@ -72,6 +72,15 @@ def outbox_rows(service: VocService) -> int:
         return len(session.exec(select(Outbox)).all())
 
 
+def questions_delivered(service: VocService) -> bool:
+    """Every question's DM is recorded as sent (with its message id): a reply to it can be
+    matched. A person needs longer than the dispatcher's commit to read and reply."""
+    with service.db.read() as session:
+        rows = session.exec(select(Outbox).where(
+            Outbox.dedupe_key.startswith("question:"))).all()  # type: ignore[union-attr]
+    return bool(rows) and all(r.status == "sent" and r.message_id for r in rows)
+
+
 def ask_in_slack(workspace: Workspace, card: Message, question: str) -> None:
     olga = workspace.user(OLGA)
     olga.press(card, ru(workspace.service, "Ask reporter"))
@@ -109,6 +118,7 @@ def test_a_head_asks_in_slack_the_reporter_answers_in_telegram_and_both_cards_he
     ask_in_slack(workspace, slack_card, "Какой номер заказа?")
     question = telegram.expect(ANNA.id, r"Какой номер заказа\?")
     assert "Olga Petrova (Logistics)" in question["text"] and "VOC-1" in question["text"]
+    telegram.wait(lambda: questions_delivered(service))
     webhook(workspace, telegram.message(ANNA, "Заказ 4711", reply_to=question))
     telegram.expect(ANNA.id, r"Спасибо: ваш ответ добавлен к VOC-1\.")
     in_thread = thread_of(workspace, slack_card, "Заказ 4711")
@@ -293,6 +303,7 @@ def test_in_telegram_the_head_is_asked_with_a_reply_prompt_and_the_answer_replie
     bot.say(olga, "Какой номер заказа?", chat=LOGISTICS, reply_to=prompt)
     bot.fake.expect(LOGISTICS, r"Ваш вопрос по VOC-1 отправлен автору\.")
     question = bot.fake.expect(ANNA.id, r"Какой номер заказа\?")
+    bot.fake.wait(lambda: questions_delivered(bot.service))
     bot.say(ANNA, "x" * 2001, reply_to=question)
     bot.fake.expect(ANNA.id, r"Слишком длинно: 2001 симв\. при лимите 2000\.")
     bot.say(ANNA, "Заказ 4711", reply_to=question)

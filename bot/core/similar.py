@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlmodel import Session, col, select
 
@@ -29,6 +30,7 @@ CANDIDATES = 100  # the newest open cases of the department compared with a new 
 KINDS = (Kind.COMPLAINT, Kind.IDEA)  # praise is not a problem to join
 
 
+@lru_cache(maxsize=4096)  # an open case is compared with every new report of its department
 def words(text: str) -> frozenset[str]:
     """The stems that say what a text is about."""
     return frozenset(routing.stem(token) for token in routing.tokenize(text)
