@@ -218,6 +218,16 @@ def sent_with_prefix(*, session: Session, destination: str, message_id: str, pre
     ).first()
 
 
+def in_flight_with_prefix(*, session: Session, destination: str, prefix: str) -> bool:
+    """Whether a message to `destination` under a key starting with `prefix` is queued or
+    being sent (its platform id not recorded yet)."""
+    return session.exec(
+        select(Outbox.id).where(
+            Outbox.destination == destination, col(Outbox.status).in_((PENDING, SENDING)),
+            col(Outbox.dedupe_key).startswith(prefix, autoescape=True))
+    ).first() is not None
+
+
 def newer_update_exists(*, session: Session, row: Outbox) -> bool:
     """Whether a later update of the same card exists (queued or already shown): this one is
     stale, and applying it after the later one would roll the card back."""

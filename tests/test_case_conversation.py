@@ -201,6 +201,9 @@ def test_bad_questions_and_answers_are_refused_and_change_nothing(
         "Only the heads of Logistics (or an admin) can act on VOC-1.")
     assert refusal(service.answer, kate, "VOC-1", "Order 1") == (
         "Nobody is waiting for an answer on VOC-1: there is no open question.")
+    assert refusal(service.answer_message, kate, "slack:U0SALES1", "nope", "Order 1") == (
+        "That message is not a question from a department: to answer one, reply to the "
+        "question itself or press its “Reply” button.")
     service.ask(olga, "VOC-1", "Which order?")
     asked = outbox_rows(service)
     assert refusal(service.answer, kate, "VOC-1", "x" * 10_000) == (
@@ -210,9 +213,9 @@ def test_bad_questions_and_answers_are_refused_and_change_nothing(
     assert refusal(service.answer, olga, "VOC-1", "Order 1") == (
         "Only the person who reported VOC-1 can do that.")
     assert refusal(service.answer, kate, "VOC-99", "Order 1") == "There is no VOC-99."
+    # A reply to a question whose DM is still on its way (its message id not recorded yet).
     assert refusal(service.answer_message, kate, "slack:U0SALES1", "nope", "Order 1") == (
-        "That message is not a question from a department: to answer one, reply to the "
-        "question itself or press its “Reply” button.")
+        "That question is still being delivered: send your answer again in a moment.")
     assert outbox_rows(service) == asked and events(service, "answered") == []
     service.answer(kate, "VOC-1", "Order 4711")
     service.resolve(olga, "VOC-1", "Replaced the sofa")
@@ -310,3 +313,21 @@ def test_in_telegram_the_head_is_asked_with_a_reply_prompt_and_the_answer_replie
     answer = bot.fake.expect(LOGISTICS, r"Заказ 4711")
     assert answer["reply_to_message"]["message_id"] == card["message_id"]
     assert [e.details["answer"] for e in events(bot.service, "answered")] == ["Заказ 4711"]
+
+
+def test_in_telegram_a_head_merges_from_the_card_with_a_reply_prompt(bot: Any) -> None:
+    olga = User(1001, "Ольга", "Петрова", language_code="ru")
+    bot.say(ANNA, "/complaint Курьер опоздал на три часа")
+    bot.fake.expect(LOGISTICS, r"VOC-1")
+    bot.say(ANNA, "/complaint Курьер не позвонил перед приездом")
+    second = bot.fake.expect(LOGISTICS, r"VOC-2")
+    bot.press(olga, second, "Объединить с…")
+    prompt = bot.fake.expect(LOGISTICS, r"VOC-2 · С каким обращением объединить\?")
+    bot.say(olga, "VOC-2", chat=LOGISTICS, reply_to=prompt)  # itself: refused, asked again
+    bot.fake.expect(LOGISTICS, r"VOC-2 нельзя объединить с самим собой")
+    bot.say(olga, "VOC-1", chat=LOGISTICS, reply_to=prompt)
+    bot.fake.wait(lambda: bot.signals()[1].merged_into_id == 1)
+    merged = bot.fake.wait(lambda: next(
+        (m for m in bot.fake.sent(LOGISTICS) if m["message_id"] == second["message_id"]
+         and "объединено с VOC-1" in m["text"]), None))
+    assert "reply_markup" not in merged

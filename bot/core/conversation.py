@@ -16,7 +16,7 @@ from bot.core.actions import acting
 from bot.core.cards import reply_to_cards, update_cards
 from bot.core.context import Core
 from bot.core.domain import Action
-from bot.core.errors import InvalidInput
+from bot.core.errors import InvalidInput, InvalidTransition
 from bot.core.guards import open_question
 from bot.core.i18n import N_
 from bot.core.lookups import department_of, signal_of
@@ -79,6 +79,10 @@ def answer_message(core: Core, actor: str, destination: str, message_id: str, te
                                       message_id=message_id, prefix=QUESTION_KEY)
         event = (session.get(Event, int(key.removeprefix(QUESTION_KEY)))
                  if key and key.removeprefix(QUESTION_KEY).isdecimal() else None)
+        if event is None and outbox.in_flight_with_prefix(
+                session=session, destination=destination, prefix=QUESTION_KEY):
+            raise InvalidTransition(N_("That question is still being delivered: send your "
+                                       "answer again in a moment."))
         if event is None:
             raise InvalidInput(N_("That message is not a question from a department: to "
                                   "answer one, reply to the question itself or press its "
