@@ -26,6 +26,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.core.cadence import PULSE_CADENCES
 from bot.core.company import Company, DepartmentSpec, PersonSpec
+from bot.core.domain import MAX_RESOLUTION_CODE
 from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.identity import IDENTITY_HELP, is_valid_identity
 from bot.core.sla import BusinessHours
@@ -41,6 +42,9 @@ CHAT_ID = "must be a Telegram chat id (an integer such as -1001001)"
 FORUM_TOPIC = "must be a positive forum topic id, with telegram_chat set"
 RETENTION_DAYS = (f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS} (leave it "
                   "out to keep everything)")
+BOOLEAN = "must be true or false"
+LABELS = ("must be tables of labels by language, e.g. [company.resolution_labels.ru] "
+          'process = "Процесс"')
 SLA_HOURS = f"must be a number of business hours between 0 and {MAX_SLA_HOURS}"
 
 ACROSS_TABLES = {"across_tables": True}
@@ -121,6 +125,43 @@ class CompanyTable(Table):
     # Days after a case closes before its texts and names are removed (`voc retention`); unset
     # keeps everything.
     retention_days: RetentionDays = None
+    anonymous_see_askers: Annotated[bool, Shape(BOOLEAN)] = False
+    resolution_codes: Texts = []
+    resolution_labels: Annotated[dict[str, dict[str, str]], Shape(LABELS)] = {}
+
+    @field_validator("resolution_codes")
+    @classmethod
+    def _usable_codes(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if not code.strip() or code != code.strip():
+                raise refusal("resolution_codes", "a code must be a non-empty string without "
+                                                  f"spaces around it, not {code!r}")
+            if len(code.encode()) > MAX_RESOLUTION_CODE:
+                raise refusal("resolution_codes", f"code {code!r} is longer than "
+                              f"{MAX_RESOLUTION_CODE} bytes (UTF-8): shorten it and give it a "
+                              "label in resolution_labels")
+        if len(set(codes)) != len(codes):
+            repeated = sorted({c for c in codes if codes.count(c) > 1})
+            raise refusal("resolution_codes", f"code {repeated[0]!r} is listed twice")
+        return codes
+
+    @field_validator("resolution_labels")
+    @classmethod
+    def _labels_of_codes(cls, labels: dict[str, dict[str, str]], info: ValidationInfo
+                         ) -> dict[str, dict[str, str]]:
+        codes = info.data.get("resolution_codes") or []
+        for locale, named in labels.items():
+            if locale not in SUPPORTED_LOCALES:
+                raise refusal("resolution_labels", f"unsupported locale {locale!r} (supported: "
+                              f"{', '.join(SUPPORTED_LOCALES)})")
+            for code, label in named.items():
+                if code not in codes:
+                    raise refusal("resolution_labels", f"[company.resolution_labels.{locale}] "
+                                  f"names {code!r}, which is not in resolution_codes")
+                if not label.strip():
+                    raise refusal("resolution_labels", f"the {locale} label of {code!r} is "
+                                                       "empty")
+        return labels
 
     @model_validator(mode="before")
     @classmethod
@@ -199,6 +240,10 @@ class CompanyTable(Table):
             leadership_telegram_chat=self.leadership_telegram_chat,
             departments=tuple(d.spec() for d in departments),
             people=tuple(p.spec() for p in people), source=source,
+            anonymous_see_askers=self.anonymous_see_askers,
+            resolution_codes=tuple(self.resolution_codes),
+            resolution_labels={locale: dict(named)
+                               for locale, named in self.resolution_labels.items()},
         )
 
 

@@ -498,6 +498,12 @@ class Dispatcher:
                 return await self._update(row, port, deadline)
             if row.operation == "send_file" and "attachment" in row.payload:
                 return await self._attachment(row, port, item.uncertain, deadline)
+            reply_to = None
+            if row.operation == "reply":  # under a card: it must have been posted first
+                card = await self._posted_card(row)
+                if card is None:
+                    return False
+                reply_to = card or None
             message_id = None
             if item.uncertain:
                 message_id = await self._platform(
@@ -505,7 +511,7 @@ class Dispatcher:
             if message_id is None:
                 if not await self._take_slot(row, port, deadline):
                     return False
-                message_id = await self._send(row, port)
+                message_id = await self._send(row, port, reply_to)
             await self._finish(row.id, outbox.SENT, message_id, None)
             self._delivered(row)
             return True
@@ -528,7 +534,20 @@ class Dispatcher:
         except Exception as exc:
             return await self._failed(row, exc)
 
-    async def _send(self, row: Outbox, port: DeliveryPort) -> str:
+    async def _posted_card(self, row: Outbox) -> str | None:
+        """The message id of the card a reply goes under; "" when the card will never be
+        there (the reply is sent on its own); None when it is still on its way (postponed)."""
+        assert row.id is not None and row.card_key is not None
+        _superseded, card = await asyncio.to_thread(self._card_state, row)
+        if card is None or card[0] in (outbox.DEAD, outbox.SKIPPED) or (card[1] is None and (
+                card[0] == outbox.SENT)):
+            return ""
+        if card[0] != outbox.SENT:
+            await self._postpone(row.id, 1.0, "waiting for the card", count_attempt=False)
+            return None
+        return card[1]
+
+    async def _send(self, row: Outbox, port: DeliveryPort, reply_to: str | None = None) -> str:
         if row.operation == "react":  # a mark on someone's message; ports may not have them
             react = getattr(port, "react", None)
             if react is None:
@@ -543,6 +562,9 @@ class Dispatcher:
             return await self._platform(
                 row, port.send_file(row.destination, file, dedupe_key=row.dedupe_key))
         message = OutboundMessage.from_json(row.payload["message"])
+        if reply_to is not None:
+            return await self._platform(row, port.send(
+                row.destination, message, dedupe_key=row.dedupe_key, reply_to=reply_to))
         return await self._platform(
             row, port.send(row.destination, message, dedupe_key=row.dedupe_key))
 

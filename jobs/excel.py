@@ -74,6 +74,8 @@ EVENT_WORDS = {
     EventAction.REOPENED: N_("reopened"), EventAction.RATED: N_("rated"),
     EventAction.REMINDED: N_("reminded"), EventAction.ESCALATED: N_("escalated"),
     EventAction.ATTACHED: N_("files added"),
+    EventAction.ASKED: N_("asked the reporter"), EventAction.ANSWERED: N_("answered"),
+    EventAction.MERGED: N_("merged"), EventAction.JOINED: N_("joined"),
 }
 SCORE_KIND_WORDS = {ScoreKind.CUSTOMER: N_("customer"), ScoreKind.INTERNAL: N_("internal")}
 SOURCE_WORDS = {ScoreSource.CHAT: N_("chat"), ScoreSource.IMPORT: N_("import"),
@@ -309,14 +311,15 @@ class _Sheets:
                    (t.gettext("Customer score"), 9), (t.gettext("Reported by"), 20),
                    (t.gettext("Acknowledge by"), _DATE_WIDTH),
                    (t.gettext("Acknowledged"), _DATE_WIDTH), (t.gettext("Resolved"), _DATE_WIDTH),
-                   (t.gettext("Attachments"), 9)]
+                   (t.gettext("Attachments"), 9), (t.gettext("Resolution code"), 16)]
         ws = self.sheet(t.gettext("Signals"), headers, int(total))
+        company = self.service.company
         anonymous = t.gettext("anonymous")
         files = (select(func.count()).select_from(Attachment)
                  .where(col(Attachment.signal_id) == s.id).scalar_subquery())
         statement = (select(s.id, s.created_at, s.kind, s.status, s.department_id, s.text,
                             s.customer, s.score, s.anonymous, p.display_name, s.ack_due_at,
-                            s.acknowledged_at, s.resolved_at, files)
+                            s.acknowledged_at, s.resolved_at, files, s.resolution_code)
                      .join(dq.person_t, p.id == s.reporter_id).where(*where).order_by(s.id))
         local, kinds, statuses = self.local, self.kinds, self.statuses
         created, due, acknowledged, resolved = (_DateCell(ws) for _ in range(4))
@@ -324,7 +327,8 @@ class _Sheets:
             ws.append(_row(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
                                 statuses.get(r[3], r[3]), names[r[4]][1], r[5], r[6], r[7],
                                 anonymous if r[8] else r[9], due(local(r[10])),
-                                acknowledged(local(r[11])), resolved(local(r[12])), r[13]]))
+                                acknowledged(local(r[11])), resolved(local(r[12])), r[13],
+                                company.resolution_label(r[14], t.locale) if r[14] else None]))
 
     def events(self, session: Session) -> None:
         t = self.t
@@ -437,7 +441,12 @@ class _Details:
         self.moved = t.gettext("from %(from)s to %(to)s")
         self.moved_because = t.gettext("from %(from)s to %(to)s: %(text)s")
         self.note = t.gettext("note: %(text)s")
+        self.note_code = t.gettext("code: %(code)s; note: %(text)s")
         self.reason = t.gettext("reason: %(text)s")
+        self.question = t.gettext("question: %(text)s")
+        self.merged = t.gettext("merged into %(case)s")
+        self.joined = t.gettext("%(case)s was merged into this case")
+        self.answer = t.gettext("answer to “%(question)s”: %(text)s")
         self.fixed: dict[str, str] = {
             EventAction.REMINDED: t.gettext("overdue: the heads were reminded"),
             EventAction.ESCALATED: t.gettext("overdue for twice the SLA: leadership was told")}
@@ -456,9 +465,19 @@ class _Details:
                 "from": d.get("from_name", d.get("from", "")),
                 "to": d.get("to_name", d.get("to", "")), "text": why}
         if action == EventAction.RESOLVED and d.get("note"):
+            if d.get("code"):
+                return self.note_code % {"text": d["note"], "code": d["code"]}
             return self.note % {"text": d["note"]}
         if action == EventAction.REOPENED and d.get("reason"):
             return self.reason % {"text": d["reason"]}
+        if action == EventAction.MERGED and d.get("into"):
+            return self.merged % {"case": d["into"]}
+        if action == EventAction.JOINED and d.get("from"):
+            return self.joined % {"case": d["from"]}
+        if action == EventAction.ASKED and d.get("question"):
+            return self.question % {"text": d["question"]}
+        if action == EventAction.ANSWERED and d.get("answer"):
+            return self.answer % {"text": d["answer"], "question": d.get("question", "")}
         if action == EventAction.RATED and "value" in d:
             return f"{d['value']}/10"
         return _raw_details(d)

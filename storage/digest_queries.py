@@ -60,6 +60,7 @@ class VerbatimRow:
     customer: str | None
     score: int | None
     created_at: datetime
+    reporters: int = 1  # the reporter and those of the reports merged into it
 
 
 def _bucket(column: Any, bounds: Sequence[datetime]) -> ColumnElement[int]:
@@ -149,7 +150,7 @@ def loop_health(*, session: Session, start: datetime, end: datetime, as_of: date
             select(s.department_id, func.count(),
                    func.sum(case((and_(s.status == Status.ROUTED, s.ack_due_at < as_of), 1),
                                  else_=0)))
-            .where(s.status.in_(OPEN_STATUSES), *one)
+            .where(s.status.in_(OPEN_STATUSES), s.merged_into_id.is_(None), *one)
             .group_by(s.department_id)):
         put(dept, open=int(open_), open_overdue=int(overdue or 0))
     return {dept: LoopRow(department_id=dept, **values) for dept, values in rows.items()}
@@ -171,21 +172,26 @@ def internal_nps(*, session: Session, start: datetime, end: datetime) -> dict[in
 
 def verbatims(*, session: Session, start: datetime, end: datetime, kind: str, limit: int = 3,
               department_id: int | None = None) -> list[VerbatimRow]:
-    """The week's most telling signals of a kind: praise with the highest customer scores,
-    complaints with the lowest, then the newest (none whose text retention removed). A text
-    reported again (the same words from several people) is shown once: leadership reads
-    distinct stories."""
+    """The week's most telling signals of a kind: the most reported first ("me too": a case
+    weighs as many as its reporters), then praise with the highest customer scores, complaints
+    with the lowest, then the newest. Reports merged into a case are counted in it; none whose
+    text retention removed; a text reported again in other reports (the same words) is shown
+    once: leadership reads distinct stories."""
     s = signal_t.c
+    joined = signal_t.alias("joined")
+    reporters = (select(func.count()).select_from(joined)
+                 .where(joined.c.merged_into_id == s.id).scalar_subquery() + 1)
     has_score = case((s.score.is_(None), 1), else_=0)
     by_score = s.score.desc() if kind == "praise" else s.score.asc()
     one = [] if department_id is None else [s.department_id == department_id]
     rows = session.execute(
         select(s.id, s.kind, s.text, s.department_id, s.anonymous, person_t.c.display_name,
-               s.customer, s.score, s.created_at)
+               s.customer, s.score, s.created_at, reporters.label("reporters"))
         .join(person_t, person_t.c.id == s.reporter_id)
-        .where(s.created_at >= start, s.created_at < end, s.kind == kind, *one,
-               s.erased_at.is_(None))
-        .order_by(has_score, by_score, s.created_at.desc(), s.id.desc()).limit(limit * 8))
+        .where(s.created_at >= start, s.created_at < end, s.kind == kind,
+               s.merged_into_id.is_(None), s.erased_at.is_(None), *one)
+        .order_by(reporters.desc(), has_score, by_score, s.created_at.desc(), s.id.desc())
+        .limit(limit * 8))
     seen: set[str] = set()
     distinct: list[VerbatimRow] = []
     for r in rows:
@@ -195,7 +201,7 @@ def verbatims(*, session: Session, start: datetime, end: datetime, kind: str, li
         seen.add(words)
         distinct.append(VerbatimRow(int(r.id), str(r.kind), str(r.text), int(r.department_id),
                                     None if r.anonymous else str(r.display_name), r.customer,
-                                    r.score, r.created_at))
+                                    r.score, r.created_at, int(r.reporters)))
         if len(distinct) == limit:
             break
     return distinct
@@ -216,3 +222,20 @@ def complaints(*, session: Session, start: datetime, end: datetime
     rows = session.execute(select(s.id, s.text, s.department_id, s.created_at).where(
         s.created_at >= start, s.created_at < end, s.kind == "complaint"))
     return [(int(r.id), str(r.text), int(r.department_id), r.created_at) for r in rows]
+
+
+def resolution_codes(*, session: Session, start: datetime, end: datetime
+                     ) -> dict[int, list[tuple[str, int]]]:
+    """Resolution codes of the cases resolved in [start, end), per department, most frequent
+    first (ix_signal_resolved_department serves the range)."""
+    s = signal_t.c
+    count = func.count().label("n")
+    rows = session.execute(
+        select(s.department_id, s.resolution_code, count)
+        .where(s.resolved_at >= start, s.resolved_at < end, s.resolution_code.is_not(None))
+        .group_by(s.department_id, s.resolution_code)
+        .order_by(s.department_id, count.desc(), s.resolution_code)).all()
+    found: dict[int, list[tuple[str, int]]] = {}
+    for department_id, code, n in rows:
+        found.setdefault(int(department_id), []).append((str(code), int(n)))
+    return found

@@ -23,6 +23,7 @@ from bot.core.domain import (
     MAX_FILE_NAME,
     MAX_LINK,
     MAX_NAME,
+    MAX_RESOLUTION_CODE,
     MAX_SEGMENT,
 )
 from storage.types import UTCDateTime
@@ -125,6 +126,9 @@ class Signal(SQLModel, table=True):
     escalated_at: datetime | None = _at(nullable=True)
     # Retention or a deletion request removed its texts and names; numbers and dates stay.
     erased_at: datetime | None = _at(nullable=True)
+    # The case as a conversation (0004): why it happened, and the case a "me too" joined.
+    resolution_code: str | None = Field(default=None, max_length=MAX_RESOLUTION_CODE)
+    merged_into_id: int | None = Field(default=None, foreign_key="signal.id", index=True)
 
 
 class Event(SQLModel, table=True):

@@ -51,7 +51,7 @@ class NewMessage:
 
     dedupe_key: str
     destination: str
-    operation: str  # "send" | "update" | "send_file" | "react"
+    operation: str  # "send" | "update" | "send_file" | "react" | "reply" (to card_key's card)
     payload: dict[str, Any]
     card_key: str | None = None
 
@@ -205,6 +205,27 @@ def card_message_id(*, session: Session, card_key: str) -> tuple[str, str | None
         .order_by(col(Outbox.id).desc())
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def sent_with_prefix(*, session: Session, destination: str, message_id: str, prefix: str
+                     ) -> str | None:
+    """The dedupe key of the message sent to `destination` as `message_id`, if that key starts
+    with `prefix` (which message a person replied to)."""
+    return session.exec(
+        select(Outbox.dedupe_key).where(
+            Outbox.destination == destination, Outbox.message_id == message_id,
+            col(Outbox.dedupe_key).startswith(prefix, autoescape=True))
+    ).first()
+
+
+def in_flight_with_prefix(*, session: Session, destination: str, prefix: str) -> bool:
+    """Whether a message to `destination` under a key starting with `prefix` is queued or
+    being sent (its platform id not recorded yet)."""
+    return session.exec(
+        select(Outbox.id).where(
+            Outbox.destination == destination, col(Outbox.status).in_((PENDING, SENDING)),
+            col(Outbox.dedupe_key).startswith(prefix, autoescape=True))
+    ).first() is not None
 
 
 def newer_update_exists(*, session: Session, row: Outbox) -> bool:

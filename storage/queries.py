@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -227,15 +228,27 @@ def signals_of_reporter(*, session: Session, reporter_id: int, limit: int) -> Se
     ).all()
 
 
+def merged_count(*, session: Session, signal_id: int) -> int:
+    """How many reports were merged into a case ("me too")."""
+    return int(session.exec(select(func.count()).select_from(Signal)
+                            .where(col(Signal.merged_into_id) == signal_id)).one())
+
+
 def open_queue(*, session: Session, department_id: int, now: datetime, limit: int
                ) -> tuple[Sequence[Signal], int]:
-    """Open signals of a department, overdue first, then by due time; plus the overdue count."""
+    """Open cases of a department, overdue first, then the most reported ("me too"), then by
+    due time; plus the overdue count. Reports merged into a case are not cases."""
     overdue = and_(col(Signal.status) == "routed", col(Signal.ack_due_at) < now)
     urgency = case((overdue, 0), (col(Signal.status) == "routed", 1), else_=2)
     open_ = and_(col(Signal.department_id) == department_id,
-                 col(Signal.status).in_(("routed", "acknowledged")))
+                 col(Signal.status).in_(("routed", "acknowledged")),
+                 col(Signal.merged_into_id).is_(None))
+    joined = aliased(Signal)
+    reporters = (select(func.count()).select_from(joined)
+                 .where(col(joined.merged_into_id) == col(Signal.id)).scalar_subquery())
     items = session.exec(
-        select(Signal).where(open_).order_by(urgency, col(Signal.ack_due_at), col(Signal.id))
+        select(Signal).where(open_)
+        .order_by(urgency, reporters.desc(), col(Signal.ack_due_at), col(Signal.id))
         .limit(limit)
     ).all()
     count = session.exec(select(func.count()).select_from(Signal).where(open_, overdue)).one()

@@ -38,7 +38,8 @@ def test_export_reads_back_cell_by_cell(service: VocService, clock: FakeClock) -
     signals = book["Signals"]
     assert [c.value for c in signals[1]] == [
         "Ref", "Created", "Kind", "Status", "Department", "Text", "Customer", "Customer score",
-        "Reported by", "Acknowledge by", "Acknowledged", "Resolved", "Attachments"]
+        "Reported by", "Acknowledge by", "Acknowledged", "Resolved", "Attachments",
+        "Resolution code"]
     first = [c.value for c in signals[2]]
     assert first[:9] == [ref, datetime(2026, 11, 24, 10, 0), "complaint", "acknowledged",
                          "Logistics", "The courier was late", "Acme", 3, "Kate Brown"]

@@ -202,7 +202,7 @@ def test_update_waits_for_its_card(service: VocService, db: Database, clock: Fak
     assert chat.calls(LOGISTICS_SLACK) == ["send", "update"]
     [card] = chat.shown(LOGISTICS_SLACK)
     assert card.message == latest_card(db, LOGISTICS_SLACK)
-    assert [b.action for b in card.message.buttons] == ["resolve", "reassign"]  # type: ignore[union-attr]
+    assert [b.action for b in card.message.buttons] == ["resolve", "reassign", "ask", "merge"]  # type: ignore[union-attr]
 
 
 def test_superseded_updates_are_skipped(
@@ -483,7 +483,7 @@ def test_signal_moved_away_and_back_keeps_a_live_card(
     assert {r.status for r in rows(db)} <= {outbox.SENT, outbox.SUPERSEDED}
     live = chat.shown(LOGISTICS_SLACK)[-1].message
     assert isinstance(live, OutboundMessage)
-    assert [b.action for b in live.buttons] == ["ack", "resolve", "reassign"]
+    assert [b.action for b in live.buttons] == ["ack", "resolve", "reassign", "ask", "merge"]
     sales = chat.shown(SALES_SLACK)[-1].message
     assert isinstance(sales, OutboundMessage) and sales.buttons == ()
 

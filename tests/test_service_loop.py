@@ -208,7 +208,7 @@ def test_capture_routes_by_keywords_and_queues_a_card_per_destination(
         assert row.operation == "send" and row.status == "pending"
         assert "VOC-1" in title(row) and "Logistics" in title(row)
         assert row.payload["message"]["quote"] == LATE_COURIER
-        assert button_actions(row) == ["ack", "resolve", "reassign"]
+        assert button_actions(row) == ["ack", "resolve", "reassign", "ask", "merge"]
 
 
 def test_department_with_only_a_slack_channel_gets_one_card(
@@ -265,7 +265,7 @@ def test_head_acknowledges_and_the_reporter_is_told(
     assert {r.destination for r in updates} == LOGISTICS_CARDS
     cards = {r.destination: r.card_key for r in outbox_rows(db) if r.id <= mark}
     assert all(r.card_key == cards[r.destination] for r in updates)
-    assert all(button_actions(r) == ["resolve", "reassign"] for r in updates)
+    assert all(button_actions(r) == ["resolve", "reassign", "ask", "merge"] for r in updates)
     assert len(notes) == 1 and notes[0].destination == IVAN
     assert title(notes[0]) == in_language_of(
         service, IVAN, "Your %(kind)s %(ref)s was acknowledged by %(who)s (%(department)s).",
@@ -535,7 +535,7 @@ def test_head_reassigns_with_a_reason(
     assert all(button_actions(r) == [] for r in updates)
     new_cards = [r for r in rows if r.operation == "send" and r.card_key]
     assert [r.destination for r in new_cards] == ["slack:C0SALES"]
-    assert button_actions(new_cards[0]) == ["ack", "resolve", "reassign"]
+    assert button_actions(new_cards[0]) == ["ack", "resolve", "reassign", "ask", "merge"]
     [note] = [r for r in rows if r.operation == "send" and not r.card_key]
     assert note.destination == IVAN and "Sales" in title(note)
     # The right to act moved with it.

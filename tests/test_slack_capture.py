@@ -27,7 +27,7 @@ def test_a_complaint_is_stored_at_once_and_its_card_reaches_the_department(
     card = workspace.slack.wait_for_message("C0LOGISTICS", "VOC-1")
     assert "The courier was 3 hours late" in card.plain and "Kate Brown" in card.plain
     assert [b["text"]["text"] for b in card.buttons()] == [
-        "Принять в работу", "Решить", "Передать"]
+        "Принять в работу", "Решить", "Передать", "Спросить автора", "Объединить с…"]
     assert card.metadata == {"event_type": "voc_outbox",
                              "event_payload": {"dedupe_key": card.metadata["event_payload"][
                                  "dedupe_key"]}}

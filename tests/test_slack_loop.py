@@ -48,7 +48,8 @@ def test_the_whole_loop_in_slack(workspace: Workspace):
     olga.press(card, "Принять в работу")
     assert "Вы приняли VOC-1 в работу." in answer_to(olga, "VOC-1")
     acknowledged = slack.wait_for_edit(card, "Olga Petrova")
-    assert [b["text"]["text"] for b in acknowledged.buttons()] == ["Решить", "Передать"]
+    assert [b["text"]["text"] for b in acknowledged.buttons()] == [
+        "Решить", "Передать", "Спросить автора", "Объединить с…"]
     note = slack.wait_for_message("D" + KATE, "acknowledged")
     assert "Your Complaint VOC-1 was acknowledged by Olga Petrova (Logistics)." in note.plain
 

@@ -128,7 +128,8 @@ def test_commands_and_buttons_arrive_over_the_websocket(socket_workspace: Socket
     assert "Вы приняли VOC-1 в работу." in str(told)
     acknowledged = slack.wait_for_edit(card, "Olga Petrova")
     assert acknowledged is card and card.edits == 1
-    assert [b["text"]["text"] for b in acknowledged.buttons()] == ["Решить", "Передать"]
+    assert [b["text"]["text"] for b in acknowledged.buttons()] == [
+        "Решить", "Передать", "Спросить автора", "Объединить с…"]
     note = slack.wait_for_message("D" + KATE, "acknowledged")
     assert "Your Complaint VOC-1 was acknowledged by Olga Petrova (Logistics)." in note.plain
     assert workspace.statuses() == ["acknowledged"]
@@ -137,3 +138,20 @@ def test_commands_and_buttons_arrive_over_the_websocket(socket_workspace: Socket
     assert {e["envelope_id"] for e in socket_mode.envelopes} == set(socket_mode.acks)
     assert [e["type"] for e in socket_mode.envelopes] == [
         "slash_commands", "interactive", "interactive"]
+
+
+def test_ask_and_answer_over_the_websocket(socket_workspace: SocketWorkspace):
+    """The case conversation's forms (issue 11) reach `voc run` in Socket Mode too."""
+    slack = socket_workspace.slack
+    kate, olga = socket_workspace.user(KATE), socket_workspace.user(OLGA)
+    kate.command("complaint The courier was 3 hours late")
+    card = slack.wait_for_message("C0LOGISTICS", "VOC-1")
+    olga.press(card, "Спросить автора")
+    olga.submit(slack.wait_for_view(olga.last_trigger or ""), {"note": "Which order?"})
+    question = slack.wait_for_message("D" + KATE, "Which order?")
+    kate.press(question, "Reply")
+    kate.submit(slack.wait_for_view(kate.last_trigger or ""), {"note": "Order 4711"})
+    answer = slack.wait(lambda: next((m for m in slack.in_channel("C0LOGISTICS")
+                                      if m.thread_ts == card.ts and "Order 4711" in m.plain),
+                                     None), what="the answer in the card's thread")
+    assert "Which order?" in answer.plain

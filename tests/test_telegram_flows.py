@@ -133,7 +133,7 @@ def test_complaint_at_once_reaches_the_department_group_in_russian(bot: Bot) -> 
     card = bot.fake.expect(LOGISTICS, r"VOC-1")
     assert "Жалоба" in card["text"] and "&lt;b&gt;" in card["html"]
     labels = [b["text"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["Принять в работу", "Решить", "Передать"]
+    assert labels == ["Принять в работу", "Решить", "Передать", "Спросить автора", "Объединить с…"]
     assert len(bot.signals()) == 1
 
 

@@ -13,8 +13,10 @@ from typing import Literal
 from sqlmodel import Session
 
 from bot.core import guards
+from bot.core.context import Core
 from bot.core.domain import Action
 from bot.core.i18n import N_
+from bot.core.lookups import person_of, signal_of
 from storage.models import Person, Signal
 
 
@@ -47,17 +49,33 @@ def _rated_once_resolved(signal: Signal) -> None:
 
 RULES: dict[Action, Rule] = {  # labels in the order cards show them
     Action.ACKNOWLEDGE: Rule("acknowledged", N_("Acknowledge"), "head",
-                             (guards.require_not_acknowledged, guards.require_open)),
-    Action.RESOLVE: Rule("resolved", N_("Resolve"), "head", (guards.require_open,),
+                             (guards.require_not_merged, guards.require_not_acknowledged,
+                              guards.require_open)),
+    Action.RESOLVE: Rule("resolved", N_("Resolve"), "head",
+                         (guards.require_not_merged, guards.require_open),
                          note_prompt=N_("Resolution note: ")),
-    Action.REASSIGN: Rule("reassigned", N_("Reassign"), "head", (guards.require_open,),
+    Action.REASSIGN: Rule("reassigned", N_("Reassign"), "head",
+                          (guards.require_not_merged, guards.require_open),
                           needs_department=True, note_prompt=N_("Reason: ")),
+    Action.ASK: Rule("asked", N_("Ask reporter"), "head",
+                     (guards.require_not_merged, guards.require_open_to_ask),
+                     note_prompt=N_("Your question to the reporter: ")),
+    Action.MERGE: Rule("merged", N_("Merge into…"), "head",
+                       (guards.require_open, guards.require_not_merged),
+                       note_prompt=N_("Merge into which case? (a reference like VOC-12) ")),
     Action.CHANGE_DEPARTMENT: Rule("rerouted", N_("Change department"), "reporter",
-                                   (guards.require_reroutable,), needs_department=True),
-    Action.REOPEN: Rule("reopened", N_("Not resolved"), "reporter", (_not_resolved_yet,),
+                                   (guards.require_not_merged, guards.require_reroutable),
+                                   needs_department=True),
+    Action.REOPEN: Rule("reopened", N_("Not resolved"), "reporter",
+                        (guards.require_not_merged, _not_resolved_yet),
                         note_prompt=N_("Why is it not resolved? ")),
     Action.RATE: Rule("rated", None, "reporter", (_rated_once_resolved,),
                       once=guards.require_not_rated),
+    Action.ANSWER: Rule("answered", N_("Reply"), "reporter", (guards.require_open_to_answer,),
+                        once=guards.require_open_question, note_prompt=N_("Your answer: ")),
+    # "Same as VOC-12?" under a new report: its buttons name the case, so no label of its own.
+    Action.JOIN: Rule("merged", None, "reporter", (guards.require_open, guards.require_not_merged)),
+    Action.KEEP_APART: Rule("kept", None, "reporter", (guards.require_not_merged,)),
 }
 
 
@@ -72,6 +90,15 @@ def allowed(session: Session, action: Action, person: Person | None, signal: Sig
         state(signal)
     if rule.once is not None:
         rule.once(session, signal)
+
+
+def acting(core: Core, session: Session, actor: str, ref: str, action: Action
+           ) -> tuple[Person, Signal]:
+    """The actor and the signal (locked), once `action` is allowed."""
+    person = person_of(core, session, actor)
+    signal = signal_of(session, ref, lock=True)
+    allowed(session, action, person, signal)
+    return person, signal
 
 
 def action_of(name: str) -> Action | None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import domain, evidence, inputs, training
+from bot.core import domain, evidence, inputs, similar, training
 from bot.core.capture_batch import write_signals
 from bot.core.context import Core
 from bot.core.domain import MAX_CUSTOMER, MAX_DEDUPE_KEY, MAX_LINK, Kind
@@ -161,7 +161,8 @@ def capture_many(core: Core, requests: Sequence[tuple[str, Draft]]
                    else [_stored_before(core, drafts[0], error)])
     for (index, _), outcome in zip(parsed, written, strict=True):
         outcomes[index] = outcome
-    return [outcome for outcome in outcomes if outcome is not None]
+    # "Same as VOC-12?": each new report with the open case it resembles (similar.py).
+    return similar.offer(core, [outcome for outcome in outcomes if outcome is not None])
 
 
 def _write(core: Core, drafts: Sequence[ParsedDraft]) -> list[CaptureResult | Exception]:

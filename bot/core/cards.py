@@ -107,6 +107,18 @@ def note_reporter(core: Core, session: Session, signal: Signal, view: SignalView
         operation="send", payload={"message": note.to_json()})])
 
 
+def reply_to_cards(core: Core, session: Session, signal: Signal, key: str,
+                   message: OutboundMessage) -> None:
+    """A message under each of the case's current cards: in the card's Slack thread, as a
+    reply to the card in the Telegram group or topic (`key` makes it once only)."""
+    department = department_of(session, signal.department_id)
+    enqueue(session=session, now=core.clock(), messages=[
+        NewMessage(dedupe_key=f"{key}@{destination}", destination=destination,
+                   operation="reply", card_key=current_card_key(signal, department, destination),
+                   payload={"message": message.to_json()})
+        for destination in destinations(department)])
+
+
 def to_department(core: Core, session: Session, department: Department, key: str,
                   message: OutboundMessage) -> None:
     """A message to every chat of a department (`key` makes it once only)."""

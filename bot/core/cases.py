@@ -1,4 +1,5 @@
-"""Working a case: acknowledge, resolve, reassign, change department, reopen, rate; `check`.
+"""Working a case: acknowledge, resolve, reassign, change department, reopen, rate; `check`
+(asking the reporter and answering: conversation.py).
 
 Each is one transaction: the state change, its audit event and the messages it causes.
 """
@@ -9,8 +10,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core import inputs, render
-from bot.core.actions import allowed
+from bot.core import conversation, inputs, joining, render
+from bot.core.actions import acting, allowed
 from bot.core.cards import (
     mark_moved,
     note_reporter,
@@ -23,7 +24,7 @@ from bot.core.context import Core
 from bot.core.domain import Action, Status
 from bot.core.errors import InvalidInput
 from bot.core.i18n import N_
-from bot.core.lookups import department_by_slug, department_of, person_of, row_id, signal_of
+from bot.core.lookups import department_by_slug, department_of, row_id, signal_of
 from bot.core.trail import record_event
 from bot.core.viewing import event_view, signal_view
 from bot.core.views import SignalView, format_ref
@@ -49,7 +50,7 @@ def perform(core: Core, actor: str, action: Action, ref: str, *, text: str = "",
         case Action.ACKNOWLEDGE:
             return acknowledge(core, actor, ref)
         case Action.RESOLVE:
-            return resolve(core, actor, ref, text)
+            return resolve(core, actor, ref, text, code=value)
         case Action.REASSIGN:
             return reassign(core, actor, ref, department, text)
         case Action.CHANGE_DEPARTMENT:
@@ -58,39 +59,78 @@ def perform(core: Core, actor: str, action: Action, ref: str, *, text: str = "",
             return reopen(core, actor, ref, text)
         case Action.RATE:
             return rate(core, actor, ref, value)
+        case Action.ASK:
+            return conversation.ask(core, actor, ref, text)
+        case Action.ANSWER:
+            return conversation.answer(core, actor, ref, text)
+        case Action.JOIN:
+            return joining.join(core, actor, ref, value)
+        case Action.KEEP_APART:
+            return joining.keep_apart(core, actor, ref)
+        case Action.MERGE:
+            return joining.merge(core, actor, ref, text)
 
 
 def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
     """A head of the owning department takes the signal on."""
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.ACKNOWLEDGE)
+        person, signal = acting(core, session, actor, ref, Action.ACKNOWLEDGE)
         now = core.clock()
         signal.status, signal.acknowledged_at, signal.updated_at = Status.ACKNOWLEDGED, now, now
         event = record_event(core, session, signal, person, "acknowledged", {})
         update_cards(core, session, signal, event, notify_reporter=True)
         react_at_source(core, session, signal, event, "acknowledged")
+        joining.follow(core, session, signal, person, event)
         return signal_view(core, session, signal, viewer=person)
 
 
-def resolve(core: Core, actor: str, ref: str, note: str) -> SignalView:
-    """A head closes the signal with a note saying what was done."""
+def resolve(core: Core, actor: str, ref: str, note: str, *, code: str = "") -> SignalView:
+    """A head closes the signal with a note saying what was done (and, when the company keeps
+    resolution codes, one of them: why it happened)."""
     text = inputs.required_note(note, what="note")
+    chosen = resolution_code(core, code)
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.RESOLVE)
+        person, signal = acting(core, session, actor, ref, Action.RESOLVE)
         now = core.clock()
         signal.status, signal.resolved_at, signal.updated_at = Status.RESOLVED, now, now
         signal.acknowledged_at = signal.acknowledged_at or now
-        event = record_event(core, session, signal, person, "resolved", {"note": text})
+        signal.resolution_code = chosen
+        details: dict[str, Any] = {"note": text}
+        if chosen is not None:
+            details["code"] = chosen
+        event = record_event(core, session, signal, person, "resolved", details)
         update_cards(core, session, signal, event, notify_reporter=True)
         react_at_source(core, session, signal, event, "resolved")
+        joining.follow(core, session, signal, person, event)
         return signal_view(core, session, signal, viewer=person)
+
+
+def resolution_code(core: Core, typed: str) -> str | None:
+    """One of the company's resolution codes (a code, its label in any language, or its
+    number in the list); None when the company keeps none."""
+    codes = core.company.resolution_codes
+    if not codes:
+        return None
+    wanted = inputs.strip_controls(typed or "").casefold()
+    for number, code in enumerate(codes, 1):
+        labels = {code.casefold(), str(number)} | {
+            named[code].casefold() for named in core.company.resolution_labels.values()
+            if code in named}
+        if wanted in labels:
+            return code
+    t = core.translator()
+    known = ", ".join(core.company.resolution_label(c, t.locale) for c in codes)
+    if not wanted:
+        raise InvalidInput(N_("Choose what caused it: %(codes)s."), codes=known).at("code")
+    raise InvalidInput(N_("“%(value)s” is not one of the resolution codes: %(codes)s."),
+                       value=typed.strip()[:40], codes=known).at("code")
 
 
 def reassign(core: Core, actor: str, ref: str, department: str, reason: str) -> SignalView:
     """A head passes the signal to another department, saying why."""
     why = inputs.required_note(reason, what="reason")
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.REASSIGN)
+        person, signal = acting(core, session, actor, ref, Action.REASSIGN)
         move(core, session, signal, person, department, "reassigned", {"reason": why})
         return signal_view(core, session, signal, viewer=person)
 
@@ -98,7 +138,7 @@ def reassign(core: Core, actor: str, ref: str, department: str, reason: str) -> 
 def change_department(core: Core, actor: str, ref: str, department: str) -> SignalView:
     """The reporter corrects the suggested department, before anyone acknowledged it."""
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.CHANGE_DEPARTMENT)
+        person, signal = acting(core, session, actor, ref, Action.CHANGE_DEPARTMENT)
         move(core, session, signal, person, department, "rerouted", {})
         return signal_view(core, session, signal, viewer=person)
 
@@ -107,7 +147,7 @@ def reopen(core: Core, actor: str, ref: str, reason: str) -> SignalView:
     """The reporter says it is not resolved: back to the same department, which is told."""
     why = inputs.required_note(reason, what="reason")
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.REOPEN)
+        person, signal = acting(core, session, actor, ref, Action.REOPEN)
         department = department_of(session, signal.department_id)
         route(core, signal, department)
         signal.resolved_at = None
@@ -123,7 +163,7 @@ def rate(core: Core, actor: str, ref: str, value: int | str) -> SignalView:
     """The reporter rates the handling once: an internal NPS answer for the department."""
     score_value = inputs.parse_score(value)
     with core.db.write() as session:
-        person, signal = _acting(core, session, actor, ref, Action.RATE)
+        person, signal = acting(core, session, actor, ref, Action.RATE)
         session.add(Score(kind="internal", source="handling", value=score_value,
                           at=core.clock(), signal_id=signal.id, person_id=person.id,
                           rater_department_id=signal.reporter_department_id,
@@ -165,14 +205,6 @@ def move(core: Core, session: Session, signal: Signal, person: Person, slug: str
     view = signal_view(core, session, signal, viewer=None)
     mark_moved(core, session, view, source, ended_routing, event)
     post_cards(core, session, signal, target, event.id)
+    joining.follow(core, session, signal, person, event)
     if action == "reassigned":
         note_reporter(core, session, signal, view, event)
-
-
-def _acting(core: Core, session: Session, actor: str, ref: str, action: Action
-            ) -> tuple[Person, Signal]:
-    """The actor and the signal (locked), once `action` is allowed."""
-    person = person_of(core, session, actor)
-    signal = signal_of(session, ref, lock=True)
-    allowed(session, action, person, signal)
-    return person, signal

@@ -5,7 +5,7 @@ Parsing and validating the file is the composition root's job (bot/departments.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.core.sla import BusinessHours
 
@@ -53,7 +53,17 @@ class Company:
     leadership_telegram_chat: int | None = None
     departments: tuple[DepartmentSpec, ...] = ()
     people: tuple[PersonSpec, ...] = ()
+    # An anonymous reporter asked a question sees the head's name, not only the department.
+    anonymous_see_askers: bool = False
+    # Why cases happen, chosen when resolving (none: Resolve asks only for the note), and
+    # their labels by language (a code without a label reads as itself).
+    resolution_codes: tuple[str, ...] = ()
+    resolution_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     source: str = "departments.toml"
+
+    def resolution_label(self, code: str, locale: str) -> str:
+        """A resolution code as people reading `locale` see it."""
+        return self.resolution_labels.get(locale, {}).get(code, code)
 
     def department(self, slug: str) -> DepartmentSpec | None:
         """The department with this slug, if any."""

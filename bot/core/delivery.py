@@ -34,8 +34,11 @@ class DeliveryPort(Protocol):
     platforms: tuple[str, ...]
     rate_limit: RateLimit
 
-    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str) -> str:
-        """Post a message; return the platform's message id (used to update it later)."""
+    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str,
+                   reply_to: str | None = None) -> str:
+        """Post a message; return the platform's message id (used to update it later).
+        `reply_to`: the id of a message of ours to answer under (a Slack thread, a Telegram
+        reply)."""
         ...
 
     async def update(self, destination: str, message_id: str, message: OutboundMessage) -> None:

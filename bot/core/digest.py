@@ -82,6 +82,20 @@ class DigestFigures:
     # Rising themes of the week's complaints: the company's, and each department's (by id).
     themes: tuple[themes_.Theme, ...] = ()
     department_themes: dict[int, tuple[themes_.Theme, ...]] = field(default_factory=dict)
+    # Resolution codes of the week's resolutions per department, most frequent first, and
+    # their labels by language ([company] resolution_codes, resolution_labels).
+    codes: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    code_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def top_codes(self, department_id: int | None = None) -> list[tuple[str, int]]:
+        """The most frequent codes of one department, or company-wide (None)."""
+        if department_id is not None:
+            return self.codes.get(department_id, [])[:TOP]
+        totals: dict[str, int] = {}
+        for rows in self.codes.values():
+            for code, n in rows:
+                totals[code] = totals.get(code, 0) + n
+        return sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:TOP]
 
     @property
     def week(self) -> Week:
@@ -107,6 +121,8 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
                                   limit=TOP)
         recent = [themes_.Complaint(*row) for row in dq.complaints(
             session=session, start=bounds[-2 - themes_.BASELINE_WEEKS], end=end)]
+        codes = (dq.resolution_codes(session=session, start=start, end=end)
+                 if core.company.resolution_codes else {})
     week_complaints = [c for c in recent if c.at >= start]
     earlier_complaints = [c for c in recent if c.at < start]
     health = sorted((LoopHealth(names[d][0], names[d][1], row) for d, row in loop.items()),
@@ -120,7 +136,8 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
         kinds=tuple(kinds), loop=tuple(health), internal=tuple(suppliers),
         praise=tuple(praise), complaints=tuple(complaints), departments=names,
         themes=themes_.rising(week_complaints, earlier_complaints),
-        department_themes=themes_.by_department(week_complaints, earlier_complaints))
+        department_themes=themes_.by_department(week_complaints, earlier_complaints),
+        codes=codes, code_labels=core.company.resolution_labels)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -176,6 +193,8 @@ def _verbatim_line(row: dq.VerbatimRow, names: dict[int, tuple[str, str, float]]
                    t: Translator) -> str:
     who = row.reporter if row.reporter is not None else t.gettext("anonymous")
     score = f" · {row.score}/10" if row.score is not None else ""
+    if row.reporters > 1:
+        score += " · " + t.gettext("People who reported this: %(n)d") % {"n": row.reporters}
     text = row.text if len(row.text) <= 300 else row.text[:299] + "…"
     return (f"{KIND_MARKS[Kind(row.kind)]} “{text}” — {who}, "
             f"{names.get(row.department_id, ('', '?', 0))[1]} (VOC-{row.id}){score}")
@@ -191,6 +210,26 @@ def _theme_lines(rising: tuple[themes_.Theme, ...], t: Translator) -> list[str]:
         "theme": theme.label, "count": theme.count, "share": f"{theme.share:.0%}",
         "before": f"{theme.before:.0%}", "ref": format_ref(theme.example)}
         for theme in rising] or [t.gettext("nothing rising this week")]
+    return lines
+
+
+def _codes_text(figures: DigestFigures, rows: list[tuple[str, int]], t: Translator) -> str:
+    labels = figures.code_labels.get(t.locale, {})
+    return ", ".join(f"{labels.get(code, code)} {n}" for code, n in rows)
+
+
+def _code_lines(figures: DigestFigures, t: Translator) -> list[str]:
+    """Why the week's cases happened: the top resolution codes, company-wide and per
+    department (nothing when the company keeps no codes or none was given)."""
+    if not figures.codes:
+        return []
+    lines = [t.gettext("Why this week's cases happened (resolution codes): %(codes)s") % {
+        "codes": _codes_text(figures, figures.top_codes(), t)}]
+    for department_id in sorted(figures.codes, key=lambda d: figures.departments.get(
+            d, ("", "", 0))[1]):
+        lines.append("  " + t.gettext("%(department)s: %(codes)s") % {
+            "department": figures.departments.get(department_id, ("", "?", 0))[1],
+            "codes": _codes_text(figures, figures.top_codes(department_id), t)})
     return lines
 
 
@@ -210,6 +249,7 @@ def render_digest(figures: DigestFigures, t: Translator, timezone: str) -> Outbo
             "count": count, "previous": previous}))
     footer = [t.gettext("Loop health, problems first:")]
     footer += [_loop_line(h, t) for h in figures.loop] or [t.gettext("nothing was routed")]
+    footer += _code_lines(figures, t)
     footer.append(t.gettext("Internal NPS, last %(weeks)d weeks (pulses and handling "
                             "ratings):") % {"weeks": INTERNAL_WEEKS})
     for supplier in figures.internal:
@@ -238,6 +278,11 @@ def render_head_digest(figures: DigestFigures, slug: str, open_lines: list[str],
     health = next((h for h in figures.loop if h.slug == slug), None)
     name = next((n for s, n, _ in figures.departments.values() if s == slug), slug)
     footer = [_loop_line(health, t) if health else t.gettext("nothing was routed")]
+    own = next((d for d, (s, _n, _h) in figures.departments.items() if s == slug), None)
+    if own is not None and figures.codes.get(own):
+        footer.append(t.gettext("Why this week's cases happened (resolution codes): "
+                                "%(codes)s") % {
+            "codes": _codes_text(figures, figures.top_codes(own), t)})
     supplier = next((s for s in figures.internal if s.slug == slug), None)
     if supplier is not None:
         footer.append(t.gettext("Internal NPS of %(department)s, last %(weeks)d weeks: "

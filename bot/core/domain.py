@@ -38,6 +38,11 @@ class Action(StrEnum):
     CHANGE_DEPARTMENT = "change_department"
     REOPEN = "reopen"
     RATE = "rate"
+    ASK = "ask"  # a head asks the reporter a question
+    ANSWER = "answer"  # the reporter answers the open question
+    JOIN = "metoo"  # "Add me to VOC-12": the reporter joins their new report to a case
+    KEEP_APART = "notsame"  # "It is new": the reporter keeps it a case of its own
+    MERGE = "merge"  # a head merges a case into another one ("Merge into...")
 
     @classmethod
     def _missing_(cls, value: object) -> Action | None:
@@ -58,6 +63,10 @@ class EventAction(StrEnum):
     REMINDED = "reminded"
     ESCALATED = "escalated"
     ATTACHED = "attached"  # the reporter added files to a report already stored
+    ASKED = "asked"  # a head asked the reporter a question
+    ANSWERED = "answered"  # the reporter answered it
+    MERGED = "merged"  # this report was merged into another case
+    JOINED = "joined"  # another report was merged into this case
 
 
 class ScoreKind(StrEnum):
@@ -78,7 +87,7 @@ class ScoreSource(StrEnum):
 
 # Field limits, in characters: what people may type, and the columns that hold it.
 MAX_TEXT = 4000
-MAX_NOTE = 2000
+MAX_NOTE = 2000  # notes, reasons, questions and answers
 MAX_CUSTOMER = 200
 MAX_SEGMENT = 100
 MAX_LINK = 1000
@@ -94,3 +103,4 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_CASE_FILES = 10
 MAX_CASE_BYTES = 50 * 1024 * 1024
 MAX_FILE_NAME = 200
+MAX_RESOLUTION_CODE = 40  # bytes in UTF-8: a Telegram button carries it (64 bytes in all)

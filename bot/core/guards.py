@@ -8,9 +8,10 @@ from bot.core.domain import Status
 from bot.core.errors import Forbidden, InvalidTransition
 from bot.core.i18n import N_
 from bot.core.lookups import department_of, row_id
+from bot.core.trail import history_of
 from bot.core.views import format_ref
 from storage import queries as q
-from storage.models import Department, Person, Signal
+from storage.models import Department, Event, Person, Signal
 
 
 def require_head(session: Session, person: Person | None, signal: Signal) -> None:
@@ -43,6 +44,45 @@ def require_open(signal: Signal) -> None:
     if signal.status == Status.RESOLVED:
         raise InvalidTransition(N_("%(ref)s is already resolved."),
                                 ref=format_ref(row_id(signal)))
+
+
+def require_open_to_ask(signal: Signal) -> None:
+    """Questions are asked about open cases only."""
+    if signal.status == Status.RESOLVED:
+        raise InvalidTransition(N_("%(ref)s is resolved, so its reporter can no longer be "
+                                   "asked about it."), ref=format_ref(row_id(signal)))
+
+
+def require_open_to_answer(signal: Signal) -> None:
+    """Answers go to open cases only."""
+    if signal.status == Status.RESOLVED:
+        raise InvalidTransition(N_("%(ref)s is already resolved: your answer was not sent."),
+                                ref=format_ref(row_id(signal)))
+
+
+def open_question(session: Session, signal: Signal) -> Event | None:
+    """The case's newest question if it has no answer yet."""
+    for event, _name in reversed(history_of(session, signal)):
+        if event.action == "answered":
+            return None
+        if event.action == "asked":
+            return event
+    return None
+
+
+def require_open_question(session: Session, signal: Signal) -> None:
+    """An answer needs a question waiting for it."""
+    if open_question(session, signal) is None:
+        raise InvalidTransition(N_("Nobody is waiting for an answer on %(ref)s: there is no "
+                                   "open question."), ref=format_ref(row_id(signal)))
+
+
+def require_not_merged(signal: Signal) -> None:
+    """A report merged into a case is worked on there."""
+    if signal.merged_into_id is not None:
+        raise InvalidTransition(N_("%(ref)s was merged into %(case)s: it is handled there."),
+                                ref=format_ref(row_id(signal)),
+                                case=format_ref(signal.merged_into_id))
 
 
 def require_not_acknowledged(signal: Signal) -> None:

@@ -52,11 +52,18 @@ def signal_text(value: str | None) -> str:
 
 
 def required_note(value: str | None, *, what: str) -> str:
-    """A resolution note or a reason: required, at most 2000 characters."""
+    """A resolution note, a reason, a question or an answer: required, at most 2000
+    characters."""
     text = strip_controls(value or "")
     if not text:
         if what == "note":
             raise InvalidInput(N_("A resolution note is required: say what was done.")).at("note")
+        if what == "question":
+            raise InvalidInput(N_("The question is empty: write what you want to ask the "
+                                  "reporter.")).at("note")
+        if what == "answer":
+            raise InvalidInput(N_("The answer is empty: write your answer to the question."
+                                  )).at("note")
         raise InvalidInput(N_("A reason is required: say why.")).at("note")
     if len(text) > MAX_NOTE:
         raise InvalidInput(N_("That is %(length)d characters long; the limit is %(limit)d."),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.core.context import Core
+from bot.core.domain import OPEN_STATUSES
 from bot.core.errors import InvalidInput
-from bot.core.guards import require_can_view
+from bot.core.guards import open_question, require_can_view
 from bot.core.i18n import N_
 from bot.core.lookups import department_by_slug, department_of, own_department_id, row_id, signal_of
 from bot.core.viewing import department_view, signal_view
@@ -20,7 +23,13 @@ def mine(core: Core, actor: str) -> list[SignalView]:
             return []
         rows = q.signals_of_reporter(session=session, reporter_id=row_id(person),
                                      limit=core.list_limit)
-        return [signal_view(core, session, s, viewer=person, history=False) for s in rows]
+        views = []
+        for s in rows:  # an open case may wait for the reporter's answer (one query each)
+            asked = open_question(session, s) if s.status in OPEN_STATUSES else None
+            view = signal_view(core, session, s, viewer=person, history=False)
+            views.append(replace(view, question=str(asked.details.get("question", "")))
+                         if asked else view)
+        return views
 
 
 def queue(core: Core, actor: str, department: str | None = None) -> QueueView:

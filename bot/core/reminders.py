@@ -40,6 +40,7 @@ def late_signals(core: Core, now: datetime, limit: int) -> list[int]:
         return [signal_id for signal_id in session.exec(
             select(Signal.id).where(
                 Signal.status == Status.ROUTED, col(Signal.ack_due_at) <= now,
+                col(Signal.merged_into_id).is_(None),  # merged reports are chased as their case
                 or_(col(Signal.reminded_at).is_(None), col(Signal.escalated_at).is_(None)))
             .order_by(col(Signal.ack_due_at)).limit(limit)) if signal_id is not None]
 
@@ -48,7 +49,8 @@ def chase(core: Core, signal_id: int, now: datetime) -> tuple[int, int]:
     """Remind and/or escalate one late signal: (reminded, escalated), each 0 or 1."""
     with core.db.write() as session:
         signal = q.lock_signal(session=session, signal_id=signal_id)
-        if signal is None or signal.status != Status.ROUTED or signal.ack_due_at > now:
+        if (signal is None or signal.status != Status.ROUTED or signal.ack_due_at > now
+                or signal.merged_into_id is not None):
             return 0, 0
         department = department_of(session, signal.department_id)
         reminded = escalated = 0

@@ -36,9 +36,16 @@ def history_line(event: EventView, t: Translator) -> str:
     d = event.details
     params = {"who": _who(event.actor, t), "when": t.when(event.at),
               "to": d.get("to_name", ""), "from": d.get("from_name", ""),
-              "text": d.get("note") or d.get("reason") or "", "value": d.get("value", "")}
+              "text": (d.get("note") or d.get("reason") or d.get("answer") or d.get("question")
+                       or ""), "value": d.get("value", ""), "department": d.get("department", ""),
+              "case": d.get("into") or d.get("from") or ""}
     if event.action == "captured" and event.actor is None:
         return t.gettext("Reported anonymously, %(when)s") % params
+    if event.action == "resolved" and d.get("code_label"):
+        params["code"] = d["code_label"]
+        return t.gettext("Resolved by %(who)s, %(when)s (%(code)s): %(text)s") % params
+    if event.action == "asked" and event.actor is None:  # an anonymous reporter's view
+        return t.gettext("Question from %(department)s, %(when)s: %(text)s") % params
     templates = {
         "captured": N_("Reported by %(who)s, %(when)s"),
         "acknowledged": N_("Acknowledged by %(who)s, %(when)s"),
@@ -50,6 +57,10 @@ def history_line(event: EventView, t: Translator) -> str:
         "reminded": N_("Overdue: the heads were reminded, %(when)s"),
         "escalated": N_("Escalated to leadership (twice the SLA), %(when)s"),
         "attached": N_("Files added by %(who)s, %(when)s"),
+        "asked": N_("Question from %(who)s, %(when)s: %(text)s"),
+        "answered": N_("Answer from %(who)s, %(when)s: %(text)s"),
+        "merged": N_("Merged into %(case)s by %(who)s, %(when)s"),
+        "joined": N_("%(case)s joined this case (%(who)s), %(when)s"),
     }
     return t.gettext(templates.get(event.action, _SOMEONE)) % params
 
@@ -78,6 +89,10 @@ def _signal_fields(signal: SignalView, t: Translator) -> list[tuple[str, str]]:
         fields.append((t.gettext("Customer score"), f"{signal.score}/10"))
     fields.append((t.gettext("Reported by"),
                    signal.reporter if signal.reporter is not None else t.gettext("anonymous")))
+    if signal.resolution:
+        fields.append((t.gettext("Resolution code"), signal.resolution))
+    if signal.reporters > 1:
+        fields.append((t.gettext("People who reported this"), str(signal.reporters)))
     if signal.status == Status.ROUTED:
         label = t.gettext("Overdue since") if signal.overdue else t.gettext("Acknowledge by")
         fields.append((label, t.when(signal.ack_due_at)))
@@ -104,6 +119,8 @@ def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundM
             buttons.append(_button(Action.ACKNOWLEDGE, signal, t, style="primary"))
         buttons.append(_button(Action.RESOLVE, signal, t))
         buttons.append(_button(Action.REASSIGN, signal, t))
+        buttons.append(_button(Action.ASK, signal, t))
+        buttons.append(_button(Action.MERGE, signal, t))
     return OutboundMessage(
         title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
         footer=tuple(history_line(e, t) for e in signal.history if e.action != "routed"),
@@ -127,6 +144,16 @@ def moved_card(signal: SignalView, t: Translator) -> OutboundMessage:
                            footer=base.footer, link=base.link)
 
 
+def merged_card(signal: SignalView, case: str, t: Translator) -> OutboundMessage:
+    """The card of a report merged into another case: where it went, no buttons."""
+    base = card(signal, t, active=False)
+    title = t.gettext("%(mark)s %(kind)s %(ref)s was merged into %(case)s") % {
+        "mark": KIND_MARKS[signal.kind], "kind": kind_label(signal.kind, t), "ref": signal.ref,
+        "case": case}
+    return OutboundMessage(title=title, quote=base.quote, fields=base.fields[:1],
+                           footer=base.footer, link=base.link)
+
+
 def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False,
                   refused: Sequence[VocError] = ()) -> OutboundMessage:
     """What the reporter sees right after reporting (and which files were not attached)."""
@@ -143,8 +170,16 @@ def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False,
     buttons: tuple[Button, ...] = ()
     if signal.status == Status.ROUTED:
         buttons = (_button(Action.CHANGE_DEPARTMENT, signal, t),)
+    footer: tuple[str, ...] = ()
+    if signal.similar is not None and not duplicate:  # "me too": offer the open case
+        case, line = signal.similar
+        footer = (t.gettext("Same as %(case)s? “%(line)s”") % {"case": case, "line": line},)
+        buttons += (Button(Action.JOIN, signal.ref, t.gettext("Add me to %(case)s") % {
+                        "case": case}, value=case.removeprefix("VOC-"), style="primary"),
+                    Button(Action.KEEP_APART, signal.ref, t.gettext("It is new")))
     return OutboundMessage(title=title, quote=signal.text, fields=tuple(fields),
-                           footer=tuple("⚠ " + refusal.render(t) for refusal in refused),
+                           footer=footer + tuple("⚠ " + refusal.render(t)
+                                                 for refusal in refused),
                            buttons=buttons)
 
 
@@ -170,10 +205,43 @@ def reporter_note(signal: SignalView, event: EventView, t: Translator) -> Outbou
     else:  # reassigned
         title = t.gettext("Your %(kind)s %(ref)s was passed to %(department)s by %(who)s.")
     footer = [history_line(event, t)]
+    if signal.merged_into:
+        footer.append(t.gettext("Your report is part of %(case)s.") % {
+            "case": signal.merged_into})
     if event.action == "resolved":
         footer.append(t.gettext("How well was it handled? Rate 0-10, or press “Not resolved”."))
     return OutboundMessage(title=title % params, quote=signal.text, footer=tuple(footer),
                            buttons=tuple(buttons))
+
+
+def first_line(text: str, limit: int = 80) -> str:
+    """A case's first line, shortened, to recognise it by."""
+    line = (text.strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def question_note(signal: SignalView, question: str, asker: str | None, t: Translator
+                  ) -> OutboundMessage:
+    """The DM asking the reporter a question, with "Reply" (the asker unnamed if None)."""
+    params = {"kind": kind_label(signal.kind, t), "ref": signal.ref, "who": asker or "",
+              "department": signal.department.name}
+    title = (t.gettext("❓ %(who)s (%(department)s) asks about your %(kind)s %(ref)s:")
+             if asker else t.gettext("❓ %(department)s asks about your %(kind)s %(ref)s:"))
+    return OutboundMessage(
+        title=title % params, quote=question,
+        fields=((t.gettext("Your report"), first_line(signal.text)),),
+        footer=(t.gettext("Press “Reply” to answer (in Telegram you can also reply to this "
+                          "message)."),),
+        buttons=(_button(Action.ANSWER, signal, t, style="primary"),))
+
+
+def answer_post(signal: SignalView, answer: str, question: str, t: Translator
+                ) -> OutboundMessage:
+    """The reporter's answer, posted under the case's cards."""
+    title = t.gettext("💬 %(who)s answered about %(ref)s:") % {
+        "who": signal.reporter or t.gettext("The reporter"), "ref": signal.ref}
+    return OutboundMessage(title=title, quote=answer,
+                           footer=(t.gettext("Question: %(text)s") % {"text": question},))
 
 
 def reopened_notice(signal: SignalView, event: EventView, t: Translator) -> OutboundMessage:
@@ -189,6 +257,8 @@ def signal_line(signal: SignalView, t: Translator) -> str:
     state = t.gettext(STATUS_LABELS[signal.status])
     if signal.overdue:
         state = t.gettext("overdue")
+    if signal.reporters > 1:  # "me too": how many people reported it
+        state += " · " + t.gettext("People who reported this: %(n)d") % {"n": signal.reporters}
     return f"{KIND_MARKS[signal.kind]} {signal.ref} · {signal.department.name} · {state} · {text}"
 
 
@@ -196,8 +266,15 @@ def mine_reply(signals: Sequence[SignalView], t: Translator) -> OutboundMessage:
     """The reporter's own signals and their status."""
     if not signals:
         return OutboundMessage(title=t.gettext("You have not reported anything yet."))
+    waiting = [s for s in signals if s.question]
+    footer = [signal_line(s, t) for s in signals]
+    footer += [t.gettext("❓ %(department)s asks about %(ref)s: %(question)s") % {
+        "department": s.department.name, "ref": s.ref, "question": s.question}
+        for s in waiting]
+    buttons = tuple(Button(Action.ANSWER, s.ref, t.gettext("Reply about %(ref)s") % {
+        "ref": s.ref}, style="primary") for s in waiting)
     return OutboundMessage(title=t.gettext("Your reports, newest first:"),
-                           footer=tuple(signal_line(s, t) for s in signals))
+                           footer=tuple(footer), buttons=buttons)
 
 
 def queue_reply(queue: QueueView, t: Translator) -> OutboundMessage:
@@ -246,9 +323,15 @@ def done_reply(signal: SignalView, action: str, t: Translator) -> OutboundMessag
         "rerouted": N_("%(ref)s now goes to %(department)s."),
         "reopened": N_("%(ref)s is open again; %(department)s has been told."),
         "rated": N_("Thank you for rating how %(ref)s was handled."),
+        "asked": N_("Your question about %(ref)s was sent to the reporter."),
+        "answered": N_("Thank you: your answer was posted to %(ref)s."),
+        "merged": N_("%(ref)s is now part of %(case)s: everyone who reported it is told "
+                     "when it is acknowledged and resolved."),
+        "kept": N_("%(ref)s stays a case of its own."),
     }
     return OutboundMessage(title=t.gettext(templates[action]) % {
-        "ref": signal.ref, "department": signal.department.name})
+        "ref": signal.ref, "department": signal.department.name,
+        "case": signal.merged_into or ""})
 
 
 def sla_reminder(signal: SignalView, t: Translator) -> OutboundMessage:

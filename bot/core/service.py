@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.core import attaching, cases, digest, people, pulses, queues
+from bot.core import attaching, cases, conversation, digest, joining, people, pulses, queues
 from bot.core import capture as capturing
 from bot.core.attaching import Added
 from bot.core.capture import Draft
@@ -152,9 +152,20 @@ class VocService(Core):
         """A head of the owning department takes the signal on."""
         return cases.acknowledge(self, actor, ref)
 
-    def resolve(self, actor: str, ref: str, note: str) -> SignalView:
-        """A head closes the signal with a note saying what was done."""
-        return cases.resolve(self, actor, ref, note)
+    def resolve(self, actor: str, ref: str, note: str, *, code: str = "") -> SignalView:
+        """A head closes the signal with a note saying what was done (and a resolution code
+        when the company keeps them)."""
+        return cases.resolve(self, actor, ref, note, code=code)
+
+    def check_resolution_code(self, typed: str) -> str | None:
+        """The resolution code typed (a code, a label or its number), or the refusal."""
+        return cases.resolution_code(self, typed)
+
+    def resolution_codes(self, locale: str | None = None) -> list[tuple[str, str]]:
+        """The company's resolution codes with their labels in `locale` (none: not asked)."""
+        chosen = self.translator(locale).locale
+        return [(code, self.company.resolution_label(code, chosen))
+                for code in self.company.resolution_codes]
 
     def reassign(self, actor: str, ref: str, department: str, reason: str) -> SignalView:
         """A head passes the signal to another department, saying why."""
@@ -171,6 +182,29 @@ class VocService(Core):
     def rate(self, actor: str, ref: str, value: int | str) -> SignalView:
         """The reporter rates the handling once: an internal NPS answer for the department."""
         return cases.rate(self, actor, ref, value)
+
+    # -- the case as a conversation -------------------------------------------------------
+    def ask(self, actor: str, ref: str, question: str) -> SignalView:
+        """A head asks the reporter a question (by DM, with a "Reply" button)."""
+        return conversation.ask(self, actor, ref, question)
+
+    def answer(self, actor: str, ref: str, text: str) -> SignalView:
+        """The reporter answers the open question; it is posted under every card."""
+        return conversation.answer(self, actor, ref, text)
+
+    def answer_message(self, actor: str, destination: str, message_id: str, text: str
+                       ) -> SignalView:
+        """A reply to the bot's message `message_id` in `destination`: the answer to the
+        question it asked, or a refusal if it asked none."""
+        return conversation.answer_message(self, actor, destination, message_id, text)
+
+    def join(self, actor: str, ref: str, case: str) -> SignalView:
+        """"Add me to VOC-12": the reporter merges their new report into an open case."""
+        return joining.join(self, actor, ref, case)
+
+    def merge(self, actor: str, ref: str, case: str) -> SignalView:
+        """A head merges a case of their department into another open one."""
+        return joining.merge(self, actor, ref, case)
 
     # -- lists -----------------------------------------------------------------------------
     def mine(self, actor: str) -> list[SignalView]:

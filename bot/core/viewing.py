@@ -10,7 +10,7 @@ from bot.core.context import Core
 from bot.core.domain import Kind, Status
 from bot.core.lookups import department_of, own_department_id, row_id
 from bot.core.trail import history_of
-from bot.core.views import DepartmentView, EventView, PersonView, SignalView
+from bot.core.views import DepartmentView, EventView, PersonView, SignalView, format_ref
 from storage import files
 from storage import queries as q
 from storage.models import Department, Person, Signal
@@ -39,13 +39,18 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
                 history: bool = True) -> SignalView:
     """The signal as `viewer` may see it: an anonymous reporter is named only to themself."""
     reveal = not signal.anonymous or (viewer is not None and viewer.id == signal.reporter_id)
+    # An anonymous reporter is asked by the department, not by a named head (unless allowed).
+    hide_askers = (signal.anonymous and viewer is not None and viewer.id == signal.reporter_id
+                   and not core.company.anonymous_see_askers)
     reporter = session.get(Person, signal.reporter_id)
     events: tuple[EventView, ...] = ()
+    company = core.company
     if history:
         events = tuple(
             EventView(e.action, e.at,
-                      None if (e.actor_id == signal.reporter_id and not reveal) else name,
-                      dict(e.details))
+                      None if ((e.actor_id == signal.reporter_id and not reveal)
+                               or (hide_askers and e.action == "asked")) else name,
+                      _labelled(core, e.details))
             for e, name in history_of(session, signal))
     routing = signal.routing or {}
     return SignalView(
@@ -64,7 +69,19 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
         rating=(q.handling_rating(session=session, signal_id=row_id(signal))
                 if signal.status == Status.RESOLVED else None),  # rated only once resolved
         history=events,
-        attachments=files.names_of(session=session, signal_id=row_id(signal)))
+        attachments=files.names_of(session=session, signal_id=row_id(signal)),
+        resolution=(company.resolution_label(signal.resolution_code, company.locale)
+                    if signal.resolution_code else None),
+        reporters=1 + q.merged_count(session=session, signal_id=row_id(signal)),
+        merged_into=format_ref(signal.merged_into_id) if signal.merged_into_id else None)
+
+
+def _labelled(core: Core, details: dict[str, Any]) -> dict[str, object]:
+    """An event's details, with its resolution code's label when it has one."""
+    copy: dict[str, object] = dict(details)
+    if isinstance(code := details.get("code"), str):
+        copy["code_label"] = core.company.resolution_label(code, core.company.locale)
+    return copy
 
 
 def signal_view_for(core: Core, session: Session, signal: Signal, identity: str

@@ -72,6 +72,11 @@ class SignalView:
     rating: int | None = None
     history: tuple[EventView, ...] = ()
     attachments: tuple[str, ...] = ()  # the names of its files, in order
+    question: str | None = None  # a department's question waiting for the reporter (mine)
+    resolution: str | None = None  # its resolution code's label, in the company's language
+    reporters: int = 1  # its reporter and those of the reports merged into it ("me too")
+    merged_into: str | None = None  # the case this report was merged into (VOC-n)
+    similar: tuple[str, str] | None = None  # an open case it resembles: (VOC-n, first line)
 
     @property
     def ref(self) -> str:

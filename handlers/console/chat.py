@@ -247,10 +247,12 @@ class ConsoleChat:
             self.write("  " + "  ".join(labels))
 
     async def show_delivery(self, destination: str, message: OutboundMessage, *,
-                            updated: bool) -> None:
-        """Print what arrived in a channel, group or DM."""
+                            updated: bool, thread: bool = False) -> None:
+        """Print what arrived in a channel, group or DM (`thread`: under the card)."""
         where = await self.where(destination)
         edited = " " + self.t.gettext("(card updated)") if updated else ""
+        if thread:
+            edited = " " + self.t.gettext("(reply to the card)")
         self.write(f"── {where}{edited} ──")
         self.show(message)
 

@@ -108,20 +108,23 @@ async def act(chat: ConsoleChat, action: Action, button: Button) -> SignalView |
     refuses (an empty reason, an unknown department, a score of 11) until done or cancelled."""
     rule, me, ref = RULES[action], chat.identity, button.ref
     await asyncio.to_thread(chat.service.check, me, ref, action)  # before any question
-    answers = {"department": "", "note": "", "score": button.value or ""}
+    answers = {"department": "", "note": "", "score": button.value or "", "code": ""}
+    codes = (await asyncio.to_thread(chat.service.resolution_codes, chat.t.locale)
+             if action == Action.RESOLVE else [])
     wanted = [name for name, needed in (("department", rule.needs_department),
+                                        ("code", bool(codes)),
                                         ("note", rule.note_prompt is not None),
                                         ("score", action == Action.RATE)) if needed]
     while True:
         for name in wanted:
-            answer = await _answer(chat, name, rule.note_prompt)
+            answer = await _answer(chat, name, rule.note_prompt, codes)
             if answer is CANCELLED:
                 return None
             answers[name] = answer
         try:
             return await asyncio.to_thread(
                 chat.service.perform, me, action, ref, text=answers["note"],
-                department=answers["department"], value=answers["score"])
+                department=answers["department"], value=answers["code"] or answers["score"])
         except VocError as error:
             if error.field not in answers:
                 raise
@@ -129,9 +132,22 @@ async def act(chat: ConsoleChat, action: Action, button: Button) -> SignalView |
             wanted = [error.field]  # ask again only what was refused; keep the rest
 
 
-async def _answer(chat: ConsoleChat, name: str, note_prompt: str | None) -> Any:
+async def _answer(chat: ConsoleChat, name: str, note_prompt: str | None,
+                  codes: list[tuple[str, str]]) -> Any:
     if name == "department":
         return await pick_department(chat, None)
+    if name == "code":  # numbered choices; the core takes the number, the code or its label
+        for number, (_code, label) in enumerate(codes, 1):
+            chat.write(f"  {number}. {label}")
+        while True:  # asked again until it is one of them
+            answer = await chat.ask(chat.t.gettext("What caused it? (number): "))
+            if answer is None:
+                return CANCELLED
+            try:
+                chat.service.check_resolution_code(answer)
+                return answer
+            except VocError as error:
+                chat.refuse(error)
     prompt = note_prompt if name == "note" else N_("Your rating 0-10: ")
     answer = await chat.ask(chat.t.gettext(prompt or ""))
     return CANCELLED if answer is None else answer

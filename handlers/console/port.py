@@ -23,11 +23,13 @@ class ConsolePort:
         self.sent: dict[str, str] = {}
         self._ids = itertools.count(1)
 
-    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str) -> str:
-        """Print a new message and remember its id."""
+    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str,
+                   reply_to: str | None = None) -> str:
+        """Print a new message and remember its id (a reply: under the card it answers)."""
         message_id = f"m{next(self._ids)}"
         self.sent[dedupe_key] = message_id
-        await self.chat.show_delivery(destination, message, updated=False)
+        await self.chat.show_delivery(destination, message, updated=False,
+                                      thread=reply_to is not None)
         return message_id
 
     async def update(self, destination: str, message_id: str, message: OutboundMessage) -> None:

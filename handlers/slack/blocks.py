@@ -216,10 +216,17 @@ def capture_modal(t: Translator, departments: Sequence[DepartmentView], *,
 
 
 def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[DepartmentView]
-               = (), current: str | None = None, metadata: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
-    """Resolve (a required note), reassign (department + reason) or reopen (a reason)."""
+               = (), current: str | None = None, metadata: dict[str, Any] | None = None,
+               codes: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """Resolve (a required note), reassign (department + reason), reopen (a reason), a
+    question to the reporter or the reporter's answer. Resolve also asks for a resolution
+    code when the company keeps them (`codes`: code, label)."""
     blocks = []
+    if codes:
+        blocks.append(_input("code", t.gettext("What caused it?"), {
+            "type": "static_select", "action_id": "code",
+            "placeholder": _plain(t.gettext("Resolution code")),
+            "options": [_option(label, code) for code, label in codes][:100]}))
     if action == "reassign":
         choices = [d for d in departments if d.slug != current]
         blocks.append(_input("department", t.gettext("Department"),
@@ -230,10 +237,20 @@ def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[De
     elif action == "reassign":
         title, submit = t.gettext("Reassign %(ref)s"), t.gettext("Reassign")
         label = t.gettext("Reason")
+    elif action == "ask":
+        title, submit = t.gettext("Ask about %(ref)s"), t.gettext("Send question")
+        label = t.gettext("Your question to the reporter")
+    elif action == "answer":
+        title, submit = t.gettext("Answer about %(ref)s"), t.gettext("Send answer")
+        label = t.gettext("Your answer")
+    elif action == "merge":
+        title, submit = t.gettext("Merge %(ref)s"), t.gettext("Merge")
+        label = t.gettext("Merge into which case? (a reference like VOC-12)")
     else:
         title, submit = t.gettext("Reopen %(ref)s"), t.gettext("Reopen")
         label = t.gettext("Why is it not resolved?")
-    blocks.append(_input("note", label, _text_input("note", multiline=True, max_length=2000)))
+    blocks.append(_input("note", label, _text_input("note", multiline=action != "merge",
+                                                      max_length=2000)))
     return _modal(NOTE_VIEW, title % {"ref": ref}, submit, t, blocks,
                   {"action": action, "ref": ref, **(metadata or {})})
 

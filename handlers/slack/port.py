@@ -61,11 +61,15 @@ class SlackPort:
         self.client = client
         self._dm_channels: dict[str, str] = {}
 
-    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str) -> str:
-        """chat.postMessage; the id is `channel:ts` (a DM's channel differs from the user id)."""
+    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str,
+                   reply_to: str | None = None) -> str:
+        """chat.postMessage; the id is `channel:ts` (a DM's channel differs from the user id).
+        A reply goes into the thread of the message `reply_to` (`channel:ts`)."""
         target = target_of(destination)
+        thread = reply_to.partition(":")[2] if reply_to else None
         response = await self._call(destination, self.client.chat_postMessage(
             channel=target, text=fallback_text(message), blocks=message_blocks(message),
+            thread_ts=thread or None,
             metadata={"event_type": METADATA_EVENT, "event_payload": {"dedupe_key": dedupe_key}},
             unfurl_links=False, unfurl_media=False))
         return f"{response['channel']}:{response['ts']}"

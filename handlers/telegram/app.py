@@ -123,7 +123,8 @@ def _handlers() -> list:  # type: ignore[type-arg]
             fallbacks=cancel(capture.on_cancel), name="reporting", allow_reentry=True)
         answering = ConversationHandler(
             entry_points=[
-                CallbackQueryHandler(notes.on_ask, pattern=pattern("resolve", "reopen")),
+                CallbackQueryHandler(notes.on_ask, pattern=pattern("resolve", "reopen", "ask",
+                                                                    "answer", "merge")),
                 # Reassign with a department chosen (without one, a picker is offered first).
                 CallbackQueryHandler(notes.on_ask, pattern=pattern("reassign") + r"[^|]*\|."),
                 # A pulse answer's "Add a comment" (its digits are one-press: commands.py).
@@ -141,6 +142,8 @@ def _handlers() -> list:  # type: ignore[type-arg]
         CommandHandler("score", commands.on_score),
         CommandHandler("digest", commands.on_digest),
         CommandHandler("cancel", capture.on_cancel),
+        # A reporter's plain reply to a question's DM is the answer (notes.py).
+        MessageHandler(PRIVATE & filters.REPLY & TYPED, notes.on_reply),
         # A later item of an album that made a report, or a file sent without /complaint.
         MessageHandler(PRIVATE & MEDIA, capture.on_album_item),
         CallbackQueryHandler(commands.on_button),

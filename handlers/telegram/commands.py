@@ -57,7 +57,8 @@ def _case_press(action: Action) -> Press:
 # notes.py asks for it.
 PRESSES: dict[str, Press] = {
     **{action.value: _case_press(action) for action in
-       (Action.ACKNOWLEDGE, Action.RATE, Action.CHANGE_DEPARTMENT)},
+       (Action.ACKNOWLEDGE, Action.RATE, Action.CHANGE_DEPARTMENT, Action.JOIN,
+        Action.KEEP_APART)},
     "join": Press(lambda s, me, b: s.choose_department(me, b.value or ""),
                   lambda person, t: text_message(t.gettext("Your department: %(slug)s.") % {
                       "slug": person.department}), clears_keyboard=True),

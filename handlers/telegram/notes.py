@@ -55,7 +55,7 @@ def _case_ask(action: Action) -> Ask:
     assert rule.note_prompt is not None
     return Ask(rule.note_prompt, action,
                lambda s, me, b, text: s.perform(me, action, b.ref, text=text,
-                                                department=b.value or ""),
+                                                department=b.value or "", value=b.value or ""),
                lambda signal, t: render.action_done(signal, action, t))
 
 
@@ -95,9 +95,17 @@ async def on_ask(update: Update, context: Context) -> int:
     me, t = await whoami(update, context)
     button = decode(query.data)
     ask = ASKS[button.action]
+    service = voc(context).service
     if ask.check is not None:
-        await asyncio.to_thread(voc(context).service.check, me, button.ref, ask.check)
+        await asyncio.to_thread(service.check, me, button.ref, ask.check)
     await query.answer()
+    if button.action == Action.RESOLVE and button.value is None and (
+            codes := service.resolution_codes(t.locale)):
+        # The company keeps resolution codes: one is chosen first, then the note is asked.
+        question = t.gettext("What caused %(ref)s?") % {"ref": button.ref}
+        await reply(update, text_message(question, tuple(
+            Button(Action.RESOLVE, button.ref, label, value=code) for code, label in codes)))
+        return ConversationHandler.END
     mention = f'<a href="tg://user?id={query.from_user.id}">' \
               f"{html.escape(query.from_user.full_name)}</a>"
     prompt = await chat.send_message(
@@ -137,6 +145,18 @@ async def on_note(update: Update, context: Context) -> int:
 
 def _open_here(questions: OrderedDict[Where, Button], chat_id: int) -> bool:
     return any(chat == chat_id for chat, _ in questions)
+
+
+async def on_reply(update: Update, context: Context) -> None:
+    """A reply to one of the bot's messages in the private chat, outside any question: the
+    answer to the department's question it replies to (the core refuses any other)."""
+    message = update.effective_message
+    assert message is not None and message.reply_to_message is not None
+    me, t = await whoami(update, context)
+    signal = await asyncio.to_thread(
+        voc(context).service.answer_message, me, f"telegram:{message.chat_id}",
+        str(message.reply_to_message.message_id), message.text or "")
+    await reply(update, render.action_done(signal, Action.ANSWER, t))
 
 
 async def on_cancel(update: Update, context: Context) -> int:

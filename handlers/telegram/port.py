@@ -86,15 +86,19 @@ class TelegramPort:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str) -> str:
-        """Post a message: one message if it has buttons (edited later), else split."""
+    async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str,
+                   reply_to: str | None = None) -> str:
+        """Post a message: one message if it has buttons (edited later), else split. A reply
+        answers the message `reply_to` (sent on its own if that one was deleted)."""
         chat, topic = parse_destination(destination)
         texts = [html.fit(message)] if message.buttons else html.split(message)
         first: str | None = None
+        replying = (ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+                    if reply_to and reply_to.isdecimal() else None)
         for index, text in enumerate(texts):
             sent = await _deliver(destination, self.bot.send_message(
                 chat, text, parse_mode=ParseMode.HTML, message_thread_id=topic,
-                link_preview_options=NO_PREVIEW,
+                link_preview_options=NO_PREVIEW, reply_parameters=replying if index == 0 else None,
                 reply_markup=keyboard(message.buttons) if index == len(texts) - 1 else None))
             first = first or str(sent.message_id)
         assert first is not None

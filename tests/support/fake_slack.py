@@ -285,7 +285,7 @@ class FakeSlack:
     def _post(self, conversation: str, args: dict[str, Any]) -> Message:
         message = Message(conversation, f"1700000000.{next(self._ts):06d}",
                           str(args.get("text", "")), _json(args.get("blocks")) or [],
-                          _json(args.get("metadata")))
+                          _json(args.get("metadata")), thread_ts=args.get("thread_ts") or None)
         self.messages.setdefault(conversation, []).append(message)
         return message
 

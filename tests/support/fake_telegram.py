@@ -520,6 +520,8 @@ class FakeTelegram:
         if markup := self._check_markup(params):
             # Messages carry only inline keyboards; a ForceReply is kept aside for tests.
             content["reply_markup" if "inline_keyboard" in markup else "force_reply"] = markup
+        if replied := (params.get("reply_parameters") or {}).get("message_id"):
+            content["reply_to_message"] = public(self._message(int(params["chat_id"]), replied))
         return self._post(params, **content)
 
     def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:

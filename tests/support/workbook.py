@@ -12,7 +12,7 @@ HEADERS = {
                     "Open", "Overdue"],
     "Signals": ["Ref", "Created", "Kind", "Status", "Department", "Text", "Customer",
                 "Customer score", "Reported by", "Acknowledge by", "Acknowledged", "Resolved",
-                "Attachments"],
+                "Attachments", "Resolution code"],
     "Events": ["Ref", "At", "Action", "By", "Details"],
     "Scores": ["At", "Kind", "Source", "Score", "Customer", "Segment", "Comment",
                "Rating department", "Rated department", "Pulse round", "Signal", "Answers",

@@ -80,7 +80,9 @@ async def open_form(bot: SlackBot, client: AsyncWebClient, body: dict[str, Any],
                               current=current, metadata=metadata) if rule.note_prompt
                 else bk.department_modal(who.t, signal.ref, departments, current, metadata))
     else:
-        view = bk.note_modal(who.t, action, signal.ref, metadata=metadata)
+        codes = (await bot.run(bot.service.resolution_codes, who.t.locale)
+                 if action == Action.RESOLVE else [])
+        view = bk.note_modal(who.t, action, signal.ref, metadata=metadata, codes=codes)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 

@@ -98,7 +98,8 @@ def form_call(service: VocService, me: str, t: Translator, action: str, ref: str
     note = values.get("note") or ""
     if (case_action := action_of(action)) is not None:
         signal = service.perform(me, case_action, ref, text=note,
-                                 department=values.get("department") or "")
+                                 department=values.get("department") or "",
+                                 value=values.get("code") or "")
         return render.action_done(signal, case_action, t)
     if action == "pulse_comment":
         return render.pulse_thanks(service.answer_pulse(me, ref, "comment", comment=note), t)
