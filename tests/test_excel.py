@@ -44,11 +44,11 @@ def test_export_reads_back_cell_by_cell(service: VocService, clock: FakeClock) -
     assert first[:9] == [ref, datetime(2026, 11, 24, 10, 0), "complaint", "acknowledged",
                          "Logistics", "The courier was late", "Acme", 3, "Kate Brown"]
     assert isinstance(first[9], datetime) and first[10] == datetime(2026, 11, 24, 12, 0)
-    assert first[11] is None and first[12] == 0  # no attachments
+    assert first[11] is None and first[12] == 0 and first[13] is None  # no files, no code
     assert signals["B2"].is_date and signals["H2"].data_type == "n"
     second = [c.value for c in signals[3]]
     assert second[2] == "praise" and second[8] == "anonymous"  # the reporter stays hidden
-    assert signals.freeze_panes == "A2" and signals.auto_filter.ref == "A1:M3"
+    assert signals.freeze_panes == "A2" and signals.auto_filter.ref == "A1:N3"
     assert signals.column_dimensions["F"].width == 60
 
     events = book["Events"]

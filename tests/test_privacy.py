@@ -232,3 +232,20 @@ def test_retention_removes_the_files_of_old_closed_cases_and_keeps_shared_ones(
         [kept] = stored.attachments_of(session=session, signal_id=recent.id)
         assert stored.content(session=session, sha256=kept.sha256) == photo  # still shared
         assert session.exec(select(Outbox)).all()  # the history of deliveries stays
+
+
+def test_retention_erases_the_questions_and_answers_of_old_closed_cases(
+        service: VocService, clock: FakeClock) -> None:
+    service.company = dataclasses.replace(service.company, retention_days=30)
+    ref = service.capture(KATE, Draft("complaint", "Sofa scratched",
+                                      department="logistics")).signal.ref
+    service.ask(HEAD, ref, "Which order was it, and the customer's phone?")
+    service.answer(KATE, ref, "Order 12345, Maria Ivanova, +7 999 123-45-67")
+    service.acknowledge(HEAD, ref)
+    service.resolve(HEAD, ref, "Replaced")
+    clock.advance(days=31)
+    assert retention(service, actor="test").cases == 1
+    with service.db.read() as session:
+        said = [str(e.details) for e in session.exec(select(Event).where(
+            col(Event.action).in_(["asked", "answered"])))]
+    assert len(said) == 2 and not any("12345" in d or "phone" in d for d in said)
