@@ -59,6 +59,14 @@ SIMILAR = 2
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Character n-grams of Russian words are taken from their Latin spelling, so that names written
+# in either alphabet meet: "Коммунарка" and "Kommunarka", "Берген" and "Bergen", "Химки" and
+# "Khimki" share most of their n-grams (Russian words still only meet Russian words otherwise).
+_LATIN_SPELLING = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i",
+    "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s",
+    "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sch",
+    "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya"})
 
 
 def features(text: str) -> tuple[list[str], list[str], dict[str, str]]:
@@ -77,7 +85,7 @@ def features(text: str) -> tuple[list[str], list[str], dict[str, str]]:
         words.append(s)
         surface.setdefault(s, token)
         if not han and len(token) >= 4:
-            padded = f"<{token}>"
+            padded = f"<{token.translate(_LATIN_SPELLING)}>"
             grams.extend(["#" + padded[i:i + 3] for i in range(len(padded) - 2)])
     for run in _HAN_RUN.findall(text):
         grams.extend("#" + run[i:i + 2] for i in range(len(run) - 1))
