@@ -75,8 +75,10 @@ def features(text: str) -> tuple[list[str], list[str], dict[str, str]]:
     surface: dict[str, str] = {}
     grams: list[str] = []
     for token in tokenize(text):
-        # Order numbers say nothing; a code with letters ("AUTUMN15", "PAX300") names a thing.
-        if token in STOP_WORDS or (_DIGIT.search(token) and len(_LETTER.findall(token)) < 3):
+        # Order numbers say nothing; a code of letters and a short number ("AUTUMN15",
+        # "PAX300") names a thing.
+        if token in STOP_WORDS or (_DIGIT.search(token) and (
+                len(_LETTER.findall(token)) < 3 or len(_DIGIT.findall(token)) > 3)):
             continue
         han = chinese.has_han(token)
         if len(token) < 2 and not han:
@@ -339,23 +341,23 @@ def train(cases: Sequence[Case], *, now: datetime | None = None,
     classes = tuple(sorted({c.label for c in cases}))
     calibrate = keywords is not None and len(cases) >= MIN_CALIBRATION
     held = min(round(len(cases) * CALIBRATION_SHARE), CALIBRATION_MAX) if calibrate else 0
-    everything, older = _Tally(classes), _Tally(classes)
-    for n, case in enumerate(ordered):
-        words, grams, _ = features(case.text)
-        everything.add(case, words, grams)
-        if calibrate and n >= held:
-            older.add(case, words, grams)
+    tally = _Tally(classes)
+    newest = [(case, *features(case.text)[:2]) for case in ordered[:held]]
+    for case in ordered[held:]:
+        tally.add(case, *features(case.text)[:2])
     weight, nearest, gate = None, DEFAULT_NEAREST, 0.0
     if keywords is not None and calibrate:
-        weight, nearest, gate = _calibrate(keywords, older.fit(now), ordered[:held])
-    del older
-    model = everything.fit(now)
+        weight, nearest, gate = _calibrate(keywords, tally.fit(now), ordered[:held])
+    for case, words, grams in reversed(newest):  # then the newest cases, each newer than all
+        tally.add(case, words, grams, newest=True)
+    model = tally.fit(now)
     model.weight, model.nearest, model.gate = weight, nearest, gate
     return model
 
 
 class _Tally:
-    """Feature counts per department, fed newest case first."""
+    """Feature counts per department, fed newest case first (or, with `newest`, a case newer
+    than all those counted)."""
 
     def __init__(self, classes: tuple[str, ...]) -> None:
         self.classes = classes
@@ -366,19 +368,26 @@ class _Tally:
         self.recent: list[tuple[int, int, list[str], list[str]]] = []  # for the neighbours
         self.cases = 0
 
-    def add(self, case: Case, words: list[str], grams: list[str]) -> None:
+    def add(self, case: Case, words: list[str], grams: list[str], newest: bool = False) -> None:
         """Count one case."""
         self.cases += 1
         self.docs[self.index[case.label]] += 1
         counter = self.per_class[case.label]
         counter.update(words)
         counter.update(grams)
+        item = (case.id, self.index[case.label], words, grams)
         for s in set(words):
             kept = self.latest.setdefault((s, case.label), [])
-            if len(kept) < EXAMPLES:
+            if newest:
+                kept.insert(0, case.id)
+                del kept[EXAMPLES:]
+            elif len(kept) < EXAMPLES:
                 kept.append(case.id)
-        if len(self.recent) < NEIGHBOUR_CASES:
-            self.recent.append((case.id, self.index[case.label], words, grams))
+        if newest:
+            self.recent.insert(0, item)
+            del self.recent[NEIGHBOUR_CASES:]
+        elif len(self.recent) < NEIGHBOUR_CASES:
+            self.recent.append(item)
 
     def fit(self, now: datetime | None) -> Model:
         """Counts to log probabilities."""
