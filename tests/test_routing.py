@@ -206,6 +206,15 @@ def test_labelled_accuracy(router: Router) -> None:
     )
 
 
+@pytest.mark.parametrize("text", ["доставка задерживается", "доставки не было неделю",
+                                  "перенесли доставку", "о доставке никто не предупредил"])
+def test_every_case_of_a_russian_keyword_matches(router: Router, text: str) -> None:
+    # The "same derivational ending" rule is for Latin words only: Russian inflections of a
+    # keyword ("доставка": доставки, доставку, доставке) still match it.
+    got = router.suggest(text)
+    assert (got.slug, got.matched) == ("logistics", ("доставка",))
+
+
 @pytest.mark.parametrize("text", ["курьер опоздал", "курьеры опаздывают", "couriers were late"])
 def test_late_couriers_go_to_logistics(router: Router, text: str) -> None:
     got = router.suggest(text)

@@ -21,7 +21,7 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,7 +30,7 @@ import numpy as np
 from bot.core import chinese
 from bot.core.routing import MAX_MATCHED, STOP_WORDS, Router, Suggestion, stem, tokenize
 
-FORMAT = 1
+FORMAT = 2  # 2: with the nearest-neighbour index of past cases
 ALPHA = 0.5  # additive smoothing of the counts
 GRAM_WEIGHT = 0.25  # a character n-gram weighs this much of a word (a word has several)
 HISTORY_HALF = 40  # with this many cases the model counts fully half
@@ -45,11 +45,28 @@ MIN_SHARE = 0.8  # where no keyword matched, the model's share needed to route a
 MIN_FEATURE_COUNT = 2  # features seen fewer times are dropped once the history is large
 PRUNE_ABOVE = 5000  # ... "large": this many cases
 EXAMPLES = 3  # past cases kept per (word, department), most recent first
+NEIGHBOUR_CASES = 5000  # the newest past cases the nearest-neighbour index keeps
+MAX_POSTINGS = 200  # a feature more past cases have is not indexed (it tells few cases apart)
+NEIGHBOURS = 5  # the most similar past cases that vote
+NEAREST = (0.4, 0.5, 0.6, 0.75, 0.9, 1.2, math.inf)  # vote thresholds tried (inf: off)
+DEFAULT_NEAREST = 0.6  # the threshold before the history is large enough to choose one
+SIMILAR_FLOOR = 0.2  # a past case less alike than this does not vote
+VOTE_SHARE = 0.6  # the similar cases' share of the vote the winning department needs
+GATES = (0.0, 1.5, 3.0, 4.5)  # keyword points below which, unbacked by history, go to triage
 REASON_WORDS = 3
 SIMILAR = 2
 
 _DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Character n-grams of Russian words are taken from their Latin spelling, so that names written
+# in either alphabet meet: "Коммунарка" and "Kommunarka", "Берген" and "Bergen", "Химки" and
+# "Khimki" share most of their n-grams (Russian words still only meet Russian words otherwise).
+_LATIN_SPELLING = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i",
+    "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s",
+    "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sch",
+    "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya"})
 
 
 def features(text: str) -> tuple[list[str], list[str], dict[str, str]]:
@@ -58,7 +75,10 @@ def features(text: str) -> tuple[list[str], list[str], dict[str, str]]:
     surface: dict[str, str] = {}
     grams: list[str] = []
     for token in tokenize(text):
-        if token in STOP_WORDS or _DIGIT.search(token):  # order numbers say nothing
+        # Order numbers say nothing; a code of letters and a short number ("AUTUMN15",
+        # "PAX300") names a thing.
+        if token in STOP_WORDS or (_DIGIT.search(token) and (
+                len(_LETTER.findall(token)) < 3 or len(_DIGIT.findall(token)) > 3)):
             continue
         han = chinese.has_han(token)
         if len(token) < 2 and not han:
@@ -67,7 +87,7 @@ def features(text: str) -> tuple[list[str], list[str], dict[str, str]]:
         words.append(s)
         surface.setdefault(s, token)
         if not han and len(token) >= 4:
-            padded = f"<{token}>"
+            padded = f"<{token.translate(_LATIN_SPELLING)}>"
             grams.extend(["#" + padded[i:i + 3] for i in range(len(padded) - 2)])
     for run in _HAN_RUN.findall(text):
         grams.extend("#" + run[i:i + 2] for i in range(len(run) - 1))
@@ -85,8 +105,112 @@ class Case:
 
 
 @dataclass
+class Neighbours:
+    """The newest past cases as an inverted index of their features (tf-idf, unit length), to
+    find the past cases a text resembles most (cosine similarity). Recurring problems are
+    reported again and again in other words; the nearest past reports name the department that
+    finally owned them, and they are the "similar past cases" the reason shows."""
+
+    ids: np.ndarray  # [cases] the cases' references
+    labels: np.ndarray  # [cases] the index of each case's final owner in Model.classes
+    idf: np.ndarray  # [features]
+    ptr: np.ndarray  # [features + 1]: feature f's postings are rows/values[ptr[f]:ptr[f + 1]]
+    rows: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def build(cls, items: Sequence[tuple[int, int, dict[int, float]]], size: int) -> Neighbours:
+        """Index (case id, class index, feature index -> weighted count) items."""
+        df = np.zeros(size)
+        for _, _, weights in items:
+            if weights:
+                df[np.fromiter(weights, dtype=np.int64, count=len(weights))] += 1
+        idf = np.log((len(items) + 1) / (df + 1)) + 1.0
+        features, rows, values = [], [], []
+        for r, (_, _, weights) in enumerate(items):
+            if not weights:
+                continue
+            index = np.fromiter(weights, dtype=np.int64, count=len(weights))
+            value = np.fromiter(weights.values(), dtype=np.float64, count=len(weights)) * idf[index]
+            value /= np.sqrt((value * value).sum())
+            rare = df[index] <= MAX_POSTINGS
+            features.append(index[rare])
+            rows.append(np.full(int(rare.sum()), r, dtype=np.int32))
+            values.append(value[rare])
+        feature = np.concatenate(features) if features else np.zeros(0, dtype=np.int64)
+        order = np.argsort(feature, kind="stable")
+        ptr = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(feature, minlength=size), out=ptr[1:])
+        return cls(np.array([i for i, _, _ in items], dtype=np.int64),
+                   np.array([c for _, c, _ in items], dtype=np.int16), idf.astype(np.float32),
+                   ptr, (np.concatenate(rows) if rows else np.zeros(0, np.int32))[order],
+                   (np.concatenate(values) if values else np.zeros(0))[order].astype(np.float32))
+
+    def nearest(self, weights: dict[int, float]) -> list[tuple[float, int, int]]:
+        """The NEIGHBOURS most similar past cases as (similarity, row, class index)."""
+        if not weights or not len(self.ids):
+            return []
+        index = np.fromiter(weights, dtype=np.int64, count=len(weights))
+        query = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+        query *= self.idf[index]
+        norm = np.sqrt((query * query).sum())
+        if not norm:
+            return []
+        query /= norm
+        starts, ends = self.ptr[index], self.ptr[index + 1]
+        rows = np.concatenate([self.rows[a:b] for a, b in zip(starts, ends, strict=True)])
+        if not len(rows):
+            return []
+        values = np.concatenate([self.values[a:b] * q
+                                 for a, b, q in zip(starts, ends, query, strict=True)])
+        similarity = np.bincount(rows, weights=values, minlength=len(self.ids))
+        count = min(NEIGHBOURS, len(similarity))
+        top = np.argpartition(-similarity, count - 1)[:count]
+        top = top[np.argsort(-similarity[top], kind="stable")]
+        return [(float(similarity[r]), int(r), int(self.labels[r])) for r in top
+                if similarity[r] > 0]
+
+    def shares(self, row: int, feature: int) -> bool:
+        """Whether past case `row` has `feature`."""
+        postings = self.rows[self.ptr[feature]:self.ptr[feature + 1]]
+        return bool((postings == row).any())
+
+    def arrays(self) -> list[np.ndarray]:
+        """The arrays to store, in order (see `from_arrays`)."""
+        return [self.ids.astype(np.int64), self.labels.astype(np.int16),
+                self.idf.astype(np.float32), self.ptr.astype(np.int64),
+                self.rows.astype(np.int32), self.values.astype(np.float32)]
+
+    @classmethod
+    def from_arrays(cls, raw: bytes, cases: int, size: int, postings: int) -> Neighbours:
+        """Read the arrays `arrays` wrote."""
+        layout = [(np.int64, cases), (np.int16, cases), (np.float32, size),
+                  (np.int64, size + 1), (np.int32, postings), (np.float32, postings)]
+        out, at = [], 0
+        for dtype, count in layout:
+            width = np.dtype(dtype).itemsize * count
+            out.append(np.frombuffer(raw[at:at + width], dtype=dtype).copy())
+            at += width
+        return cls(*out)
+
+
+def _weights(vocabulary: dict[str, int], words: list[str], grams: list[str]) -> dict[int, float]:
+    """A text's known features as feature index -> count (a character n-gram counts
+    GRAM_WEIGHT of a word)."""
+    out: dict[int, float] = {}
+    for s in words:
+        if (i := vocabulary.get(s)) is not None:
+            out[i] = out.get(i, 0.0) + 1.0
+    for g in grams:
+        if (i := vocabulary.get(g)) is not None:
+            out[i] = out.get(i, 0.0) + GRAM_WEIGHT
+    return out
+
+
+@dataclass
 class Model:
-    """Naive Bayes counts turned into log probabilities, and example cases per word."""
+    """Naive Bayes counts turned into log probabilities, example cases per word, and the
+    nearest-neighbour index of the newest past cases."""
 
     classes: tuple[str, ...]
     vocabulary: dict[str, int]
@@ -96,6 +220,31 @@ class Model:
     examples: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     trained_at: datetime | None = None
     weight: float | None = None  # chosen on the newest cases; None: by the history's size
+    neighbours: Neighbours | None = None
+    nearest: float = DEFAULT_NEAREST  # similarity at which past cases decide (chosen)
+    gate: float = 0.0  # keyword points below which an answer unbacked by history goes to triage
+
+    def similar(self, text: str) -> list[tuple[float, int, str]]:
+        """The most similar past cases as (similarity, case id, final owner), most first."""
+        if self.neighbours is None:
+            return []
+        words, grams, _ = features(text)
+        found = self.neighbours.nearest(_weights(self.vocabulary, words, grams))
+        return [(sim, int(self.neighbours.ids[row]), self.classes[c]) for sim, row, c in found]
+
+    def shared_words(self, text: str, case_ids: Sequence[int]) -> tuple[str, ...]:
+        """The text's words that the past cases `case_ids` had too, rarest first."""
+        index = self.neighbours
+        if index is None:
+            return ()
+        rows = [int(r) for r in np.flatnonzero(np.isin(index.ids, list(case_ids)))]
+        words, _, surface = features(text)
+        found = []
+        for s in dict.fromkeys(words):
+            f = self.vocabulary.get(s)
+            if f is not None and any(index.shares(r, f) for r in rows):
+                found.append((-float(index.idf[f]), surface[s]))
+        return tuple(w for _, w in sorted(found)[:REASON_WORDS])
 
     def scores(self, text: str) -> tuple[np.ndarray, list[tuple[str, str, int]]]:
         """Log scores per class, and the text's known words as (stem, word, feature index)."""
@@ -143,14 +292,18 @@ class Model:
 
     def to_bytes(self) -> bytes:
         """The model, compressed, for the `routing_model` table."""
+        index = self.neighbours
         header = {"format": FORMAT, "classes": list(self.classes), "cases": self.cases,
                   "vocabulary": sorted(self.vocabulary, key=self.vocabulary.__getitem__),
                   "examples": self.examples, "weight": self.weight,
+                  "nearest": self.nearest, "gate": self.gate,
+                  "neighbours": [len(index.ids), len(index.rows)] if index else None,
                   "trained_at": self.trained_at.isoformat() if self.trained_at else None}
         head = json.dumps(header, ensure_ascii=False).encode()
         body = np.ascontiguousarray(self.log_prob, dtype=np.float32).tobytes()
         prior = np.ascontiguousarray(self.log_prior, dtype=np.float64).tobytes()
-        return zlib.compress(len(head).to_bytes(8, "big") + head + prior + body, 6)
+        tail = b"".join(np.ascontiguousarray(a).tobytes() for a in index.arrays()) if index else b""
+        return zlib.compress(len(head).to_bytes(8, "big") + head + prior + body + tail, 6)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Model:
@@ -163,13 +316,19 @@ class Model:
         classes = tuple(header["classes"])
         rest = raw[8 + size:]
         prior = np.frombuffer(rest[:8 * len(classes)], dtype=np.float64).copy()
-        body = np.frombuffer(rest[8 * len(classes):], dtype=np.float32)
         vocabulary = {f: i for i, f in enumerate(header["vocabulary"])}
+        width = 4 * len(vocabulary) * len(classes)
+        body = np.frombuffer(rest[8 * len(classes):8 * len(classes) + width], dtype=np.float32)
         log_prob = body.reshape(len(vocabulary), len(classes)).astype(np.float64)
         trained = header.get("trained_at")
+        sizes = header.get("neighbours")
+        index = (Neighbours.from_arrays(rest[8 * len(classes) + width:], sizes[0],
+                                        len(vocabulary), sizes[1]) if sizes else None)
         return cls(classes, vocabulary, log_prob, prior, int(header["cases"]),
                    header.get("examples", {}),
-                   datetime.fromisoformat(trained) if trained else None, header.get("weight"))
+                   datetime.fromisoformat(trained) if trained else None, header.get("weight"),
+                   index, float(header.get("nearest", DEFAULT_NEAREST)),
+                   float(header.get("gate", 0.0)))
 
 
 def train(cases: Sequence[Case], *, now: datetime | None = None,
@@ -182,23 +341,23 @@ def train(cases: Sequence[Case], *, now: datetime | None = None,
     classes = tuple(sorted({c.label for c in cases}))
     calibrate = keywords is not None and len(cases) >= MIN_CALIBRATION
     held = min(round(len(cases) * CALIBRATION_SHARE), CALIBRATION_MAX) if calibrate else 0
-    everything, older = _Tally(classes), _Tally(classes)
-    for n, case in enumerate(ordered):
-        words, grams, _ = features(case.text)
-        everything.add(case, words, grams)
-        if calibrate and n >= held:
-            older.add(case, words, grams)
-    weight = None
+    tally = _Tally(classes)
+    newest = [(case, *features(case.text)[:2]) for case in ordered[:held]]
+    for case in ordered[held:]:
+        tally.add(case, *features(case.text)[:2])
+    weight, nearest, gate = None, DEFAULT_NEAREST, 0.0
     if keywords is not None and calibrate:
-        weight = _calibrate(keywords, older.fit(now), ordered[:held])
-    del older
-    model = everything.fit(now)
-    model.weight = weight
+        weight, nearest, gate = _calibrate(keywords, tally.fit(now), ordered[:held])
+    for case, words, grams in reversed(newest):  # then the newest cases, each newer than all
+        tally.add(case, words, grams, newest=True)
+    model = tally.fit(now)
+    model.weight, model.nearest, model.gate = weight, nearest, gate
     return model
 
 
 class _Tally:
-    """Feature counts per department, fed newest case first."""
+    """Feature counts per department, fed newest case first (or, with `newest`, a case newer
+    than all those counted)."""
 
     def __init__(self, classes: tuple[str, ...]) -> None:
         self.classes = classes
@@ -206,19 +365,29 @@ class _Tally:
         self.docs = np.zeros(len(classes))
         self.index = {slug: i for i, slug in enumerate(classes)}
         self.latest: dict[tuple[str, str], list[int]] = {}
+        self.recent: list[tuple[int, int, list[str], list[str]]] = []  # for the neighbours
         self.cases = 0
 
-    def add(self, case: Case, words: list[str], grams: list[str]) -> None:
+    def add(self, case: Case, words: list[str], grams: list[str], newest: bool = False) -> None:
         """Count one case."""
         self.cases += 1
         self.docs[self.index[case.label]] += 1
         counter = self.per_class[case.label]
         counter.update(words)
         counter.update(grams)
+        item = (case.id, self.index[case.label], words, grams)
         for s in set(words):
             kept = self.latest.setdefault((s, case.label), [])
-            if len(kept) < EXAMPLES:
+            if newest:
+                kept.insert(0, case.id)
+                del kept[EXAMPLES:]
+            elif len(kept) < EXAMPLES:
                 kept.append(case.id)
+        if newest:
+            self.recent.insert(0, item)
+            del self.recent[NEIGHBOUR_CASES:]
+        elif len(self.recent) < NEIGHBOUR_CASES:
+            self.recent.append(item)
 
     def fit(self, now: datetime | None) -> Model:
         """Counts to log probabilities."""
@@ -246,40 +415,81 @@ class _Tally:
         for (s, slug), ids in self.latest.items():
             if s in final:
                 examples.setdefault(s, {})[slug] = ids
-        return Model(classes, final, log_prob, log_prior, self.cases, examples, now)
+        neighbours = Neighbours.build(
+            [(i, c, _weights(final, words, grams)) for i, c, words, grams in self.recent],
+            len(final))
+        return Model(classes, final, log_prob, log_prior, self.cases, examples, now,
+                     neighbours=neighbours)
 
 
-def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]) -> float:
-    """The model's weight that would have routed the newest cases best, trained on the older
-    ones: each misroute costs as much as MISROUTE_COST right answers (triage is not wrong,
-    only slower). The history earns its say by being right where the keywords are not."""
+def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]
+               ) -> tuple[float, float, float]:
+    """The model's weight, the similarity at which past cases decide and the keyword gate that
+    would have routed the newest cases best, trained on the older ones: each misroute costs as
+    much as MISROUTE_COST right answers (triage is not wrong, only slower). The history earns
+    its say by being right where the keywords are not. Chosen one after the other."""
     triage = keywords.triage
-    best_weight, best_value = 0.0, -math.inf
-    scored = [(case.label, *keywords.scores(case.text)[:1], older.log_posterior(case.text)[0])
-              for case in newest]
-    for weight in WEIGHTS:
-        value = 0.0
-        for label, scores, log_post in scored:
-            got = _decide(scores, log_post, weight, triage)
-            value += 1.0 if got == label else -MISROUTE_COST if got != triage else 0.0
-        if value > best_value + 1e-9:
-            best_weight, best_value = weight, value
-    return best_weight
+    scored = [(case.label, keywords.scores(case.text)[0], *older.log_posterior(case.text)[:1],
+               older.similar(case.text)) for case in newest]
+
+    def value(weight: float, nearest: float, gate: float) -> float:
+        total = 0.0
+        for label, scores, log_post, near in scored:
+            got = _decide(scores, log_post, near, weight, nearest, gate, triage)[0]
+            total += 1.0 if got == label else -MISROUTE_COST if got != triage else 0.0
+        return total
+
+    def best(options: Iterable[float], score: Callable[[float], float]) -> float:
+        chosen, top = 0.0, -math.inf
+        for option in options:
+            if (v := score(option)) > top + 1e-9:
+                chosen, top = option, v
+        return chosen
+
+    weight = best(WEIGHTS, lambda w: value(w, math.inf, 0.0))
+    nearest = best(NEAREST, lambda n: value(weight, n, 0.0))
+    gate = best(GATES, lambda g: value(weight, nearest, g))
+    return weight, nearest, gate
 
 
-def _decide(scores: dict[str, float], log_post: dict[str, float], weight: float,
-            triage: str) -> str:
-    """The blend's choice (LearningRouter.suggest without the reason)."""
+def _decide(scores: dict[str, float], log_post: dict[str, float],
+            near: Sequence[tuple[float, int, str]], weight: float, nearest: float, gate: float,
+            triage: str) -> tuple[str, tuple[int, ...]]:
+    """The blend's choice (LearningRouter.suggest without the reason), and the similar past
+    cases that decided it (none when the keywords and the word model did).
+
+    1. The most similar past cases (each at least SIMILAR_FLOOR alike) vote with their
+       similarity; a department with `nearest` votes and VOTE_SHARE of them wins. A recurring
+       problem has several past reports that agree; a one-off story shares a word or two.
+    2. Else keyword points plus `weight` times the model's log-posterior; where no keyword
+       matched, the model alone, only when it is sure (MIN_SHARE); else triage.
+    3. A keyword answer weaker than `gate` points that the model does not back goes to triage:
+       the company's own history showed such answers were wrong too often."""
+    votes: dict[str, float] = {}
+    for sim, _, slug in near:
+        if sim >= SIMILAR_FLOOR:
+            votes[slug] = votes.get(slug, 0.0) + sim
+    if votes:
+        winner = max(votes, key=lambda slug: votes[slug])
+        if votes[winner] >= nearest and votes[winner] >= VOTE_SHARE * sum(votes.values()):
+            return winner, tuple(i for sim, i, slug in near
+                                 if slug == winner and sim >= SIMILAR_FLOOR)
     if weight == 0.0:
         best = max(scores, key=lambda slug: scores[slug], default=None)
-        return triage if best is None or scores[best] == 0.0 else best
+        if best is None or scores[best] == 0.0 or scores[best] < gate:
+            return triage, ()
+        return best, ()
     blend = {slug: KEYWORD_LOGIT * score + weight * log_post.get(slug, UNSEEN)
              for slug, score in scores.items()}
     best = max(blend, key=lambda slug: blend[slug], default=None)
-    if best is None or (not sum(scores.values())
-                        and math.exp(log_post.get(best, UNSEEN)) < MIN_SHARE):
-        return triage
-    return best
+    if best is None:
+        return triage, ()
+    sure = math.exp(log_post.get(best, UNSEEN)) >= MIN_SHARE
+    if not sum(scores.values()) and not sure:
+        return triage, ()
+    if scores[best] < gate and not sure:
+        return triage, ()
+    return best, ()
 
 
 class LearningRouter:
@@ -303,28 +513,28 @@ class LearningRouter:
     def suggest(self, text: str) -> Suggestion:
         """The department for the text, and what tipped it."""
         model, w = self.model, self.weight
-        if model is None or w == 0.0:
+        if model is None:
+            return self.keywords.suggest(text)
+        near = model.similar(text)
+        if w == 0.0 and model.gate == 0.0 and not near:
             return self.keywords.suggest(text)
         scores, reasons = self.keywords.scores(text)
-        total = sum(scores.values())
         log_post, known = model.log_posterior(text)
-        # Keyword points and the model's evidence add up as log-odds: a word the company kept
-        # sending elsewhere outweighs a keyword once the history has enough such cases.
-        blend = {slug: KEYWORD_LOGIT * score + w * log_post.get(slug, UNSEEN)
-                 for slug, score in scores.items()}
-        best = max(blend, key=lambda slug: blend[slug], default=None)
-        if best is None:
-            return Suggestion(self.keywords.triage, (), True)
-        if not total and math.exp(log_post.get(best, UNSEEN)) < MIN_SHARE:
-            return Suggestion(self.keywords.triage, (), True)
-        words: tuple[str, ...] = ()
-        similar: tuple[int, ...] = ()
-        if best in model.classes:
-            words, similar = model.reasons(best, known)
+        triage = self.keywords.triage
+        best, similar = _decide(scores, log_post, near, w, model.nearest, model.gate, triage)
+        if best == triage and not (similar or scores.get(triage)):
+            return Suggestion(triage, (), True)
+        if similar:  # past cases decided: name them and the words the text shares with them
+            words = model.shared_words(text, similar) or model.reasons(best, known)[0]
+            matched = _merge(words, reasons.get(best, ()))
+            if matched:
+                return Suggestion(best, matched, False, similar[:SIMILAR])
+            return self.keywords.suggest(text)
+        words, past = model.reasons(best, known) if best in model.classes else ((), ())
         matched = _merge(reasons.get(best, ()), words)
         if not matched:  # nothing to name (character n-grams alone): the keywords decide
             return self.keywords.suggest(text)
-        return Suggestion(best, matched, False, similar)
+        return Suggestion(best, matched, False, past)
 
 
 def _merge(keywords: Iterable[str], words: Iterable[str]) -> tuple[str, ...]:
