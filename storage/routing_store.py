@@ -26,11 +26,13 @@ class HistoryRow(NamedTuple):
 
 
 def history(*, session: Session) -> list[HistoryRow]:
-    """Every signal with the department that owns it now, oldest first."""
+    """Every signal with the department that owns it now, oldest first; a report merged into
+    another case ("me too") is that case's, which counts once."""
     rows = session.execute(
         sa_select(col(Signal.id), col(Signal.text), col(Department.slug), col(Signal.status),
                   col(Signal.routing), col(Signal.created_at))
         .join(Department, col(Department.id) == col(Signal.department_id))
+        .where(col(Signal.merged_into_id).is_(None))
         .order_by(col(Signal.created_at), col(Signal.id))).all()
     return [HistoryRow(int(r[0] or 0), r[1], r[2], r[3], dict(r[4] or {}), r[5]) for r in rows]
 

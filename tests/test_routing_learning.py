@@ -249,3 +249,13 @@ def test_a_weak_keyword_answer_the_history_does_not_back_goes_to_triage() -> Non
     assert router.suggest("The courier was two hours late and the delivery was damaged"
                           ).slug == "logistics"
     assert router.suggest("Bergen table is unstable at one corner").slug == "product"
+
+
+def test_a_report_merged_into_a_case_is_learned_once(
+        service: VocService, clock: FakeClock) -> None:
+    case = capture(service, "The courier left the sofa at the wrong entrance")
+    again = capture(service, "Courier left the sofa at the wrong entrance again")
+    service.merge(OLGA, again.ref, case.ref)  # a head: "same as" the first
+    service.acknowledge(OLGA, case.ref)
+    learned = [c.id for c in training.history_cases(service)]
+    assert learned == [int(case.ref.removeprefix("VOC-"))]
