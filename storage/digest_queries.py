@@ -217,9 +217,11 @@ def department_names(*, session: Session) -> dict[int, tuple[str, str, float]]:
 def complaints(*, session: Session, start: datetime, end: datetime
                ) -> list[tuple[int, str, int, datetime]]:
     """(id, text, department id, created at) of the complaints between `start` and `end`, for
-    the digest's rising themes."""
+    the digest's rising themes. Every report counts; one merged into a case ("me too") is
+    named by that case, the one its readers can open."""
     s = signal_t.c
-    rows = session.execute(select(s.id, s.text, s.department_id, s.created_at).where(
+    rows = session.execute(select(func.coalesce(s.merged_into_id, s.id).label("id"), s.text,
+                                  s.department_id, s.created_at).where(
         s.created_at >= start, s.created_at < end, s.kind == "complaint"))
     return [(int(r.id), str(r.text), int(r.department_id), r.created_at) for r in rows]
 
