@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import routing
+from bot.core import chinese, routing
 from bot.core.routing import DepartmentProfile, Router, Suggestion
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "departments.example.toml"
@@ -420,3 +420,15 @@ def test_chinese_is_segmented_and_routed(router: Router, text: str, slug: str, w
 def test_chinese_stems_are_words_not_sentences() -> None:
     assert routing.stems("快递员迟到了，沙发也坏了") == ["快递员", "迟到", "沙发", "坏"]
     assert routing.stems("The couriers were late") == ["courier", "late"]
+
+
+def test_a_chinese_keyword_is_routed_as_jieba_would_without_loading_it() -> None:
+    """Each keyword is its own segmentation (it was added whole): answered without the
+    dictionary, so a company with Chinese keywords loads jieba only on a Chinese text."""
+    departments, _ = load_example()
+    keywords = {k.lower() for d in departments for k in d.keywords if chinese.has_han(k)}
+    assert len(keywords) > 50
+    chinese.add_words(keywords)
+    tokenizer = chinese._load()
+    for keyword in keywords:
+        assert tuple(tokenizer.cut(keyword, HMM=False)) == (keyword,) == chinese._clause(keyword)

@@ -24,11 +24,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bot.core import chinese
 from bot.core.routing import MAX_MATCHED, STOP_WORDS, Router, Suggestion, stem, tokenize
+
+if TYPE_CHECKING:
+    # numpy (about 10 MiB) is imported where a model is built or read: a company without
+    # history (no model) never loads it.
+    import numpy as np
 
 FORMAT = 1
 ALPHA = 0.5  # additive smoothing of the counts
@@ -108,6 +112,8 @@ class Model:
 
     def log_posterior(self, text: str) -> tuple[dict[str, float], list[tuple[str, str, int]]]:
         """log P(department | text) for each department of the history."""
+        import numpy as np
+
         total, known = self.scores(text)
         shifted = total - total.max()
         logs = shifted - np.log(np.exp(shifted).sum())
@@ -117,6 +123,8 @@ class Model:
                 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """The text's words that favour `slug` most over the other departments, and the most
         recent past cases of `slug` that had them."""
+        import numpy as np
+
         c = self.classes.index(slug)
         weighed = []
         for s, word, index in dict.fromkeys(known):
@@ -137,6 +145,8 @@ class Model:
 
     def to_bytes(self) -> bytes:
         """The model, compressed, for the `routing_model` table."""
+        import numpy as np
+
         header = {"format": FORMAT, "classes": list(self.classes), "cases": self.cases,
                   "vocabulary": sorted(self.vocabulary, key=self.vocabulary.__getitem__),
                   "examples": self.examples,
@@ -149,6 +159,8 @@ class Model:
     @classmethod
     def from_bytes(cls, blob: bytes) -> Model:
         """Read a model written by `to_bytes`."""
+        import numpy as np
+
         raw = zlib.decompress(blob)
         size = int.from_bytes(raw[:8], "big")
         header = json.loads(raw[8:8 + size])
@@ -170,6 +182,8 @@ def train(cases: Sequence[Case], *, now: datetime | None = None) -> Model | None
     """Fit the model on past cases (None without any)."""
     if not cases:
         return None
+    import numpy as np
+
     classes = tuple(sorted({c.label for c in cases}))
     per_class: dict[str, Counter[str]] = {slug: Counter() for slug in classes}
     docs = np.array([float(sum(c.label == slug for c in cases)) for slug in classes])
