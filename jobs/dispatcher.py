@@ -347,7 +347,10 @@ class Dispatcher:
             try:
                 connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
                 async with connection:
-                    await connection.execute(f"LISTEN {outbox.CHANNEL}")
+                    named = await (await connection.execute(f"SELECT {outbox.CHANNEL_SQL}")
+                                   ).fetchone()  # this schema's channel (storage/outbox.py)
+                    assert named is not None
+                    await connection.execute(f'LISTEN "{named[0]}"')
                     if failures:
                         log.info("outbox: listening for new rows again")
                     failures = 0

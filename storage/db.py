@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
+if TYPE_CHECKING:
+    # Alembic (with mako and pygments, about 10 MiB) is imported only to migrate: the schema
+    # check at start and in /readyz reads the revision ids itself (`revisions`).
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"  # Alembic's default, where the database's revision is kept
 _WRITE = "voc_write"
 DEFAULT_TIMEOUT = 30.0  # seconds: connect, pool checkout, statement (PostgreSQL), lock wait
 # What a database that is down, unreachable, locked, full or too slow raises (not a bug of
@@ -110,6 +113,43 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [""])[0][:200]
 
 
+@cache
+def revisions(versions: Path = MIGRATIONS / "versions") -> dict[str, tuple[str, ...]]:
+    """Each revision of the migrations folder and the revisions it follows, read from the
+    files' `revision` and `down_revision` assignments as Alembic reads them (without importing
+    Alembic or the migrations)."""
+    graph: dict[str, tuple[str, ...]] = {}
+    for path in sorted(versions.glob("*.py")):
+        if path.name.startswith("__init__"):
+            continue
+        values: dict[str, Any] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                values[target.id] = ast.literal_eval(value)
+        if isinstance(values.get("revision"), str):
+            down = values.get("down_revision")
+            graph[values["revision"]] = (() if down is None else (down,) if isinstance(down, str)
+                                         else tuple(down))
+    return graph
+
+
+def head_revision(versions: Path = MIGRATIONS / "versions") -> str | None:
+    """The newest revision (the one no other follows); an error when there are several."""
+    graph = revisions(versions)
+    followed = {down for downs in graph.values() for down in downs}
+    heads = sorted(set(graph) - followed)
+    if len(heads) > 1:
+        raise RuntimeError(f"the migrations have several heads ({', '.join(heads)}): "
+                           "chain them into one")
+    return heads[0] if heads else None
+
+
 @dataclass
 class Database:
     """One engine and the two kinds of transaction the core uses."""
@@ -148,6 +188,8 @@ class Database:
 
     def alembic_config(self) -> Config:
         """Alembic configured for this database, without an alembic.ini."""
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         # configparser interpolates '%': URL-encoded passwords and options contain it.
@@ -158,6 +200,9 @@ class Database:
     def upgrade(self, revision: str = "head") -> None:
         """Apply migrations up to `revision`; SchemaOutOfDate when the database is at a
         revision this code does not know (a newer voc-bot upgraded it)."""
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
         config = self.alembic_config()
         with self.engine.begin() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
@@ -170,9 +215,16 @@ class Database:
 
     def schema_revisions(self) -> tuple[str | None, str | None]:
         """(current revision of the database, newest revision the code knows)."""
-        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        head = head_revision()
         with self.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+            current = None
+            if inspect(connection).has_table(VERSION_TABLE):
+                rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")
+                                          ).scalars().all()
+                if len(rows) > 1:  # what Alembic's get_current_revision refuses too
+                    raise SchemaOutOfDate(f"The database is at several revisions at once "
+                                          f"({', '.join(sorted(rows))}): fix {VERSION_TABLE}.")
+                current = rows[0] if rows else None
             connection.rollback()
         return current, head
 
@@ -192,14 +244,10 @@ class Database:
 
     def _knows(self, revision: str) -> bool:
         """Whether this code's migrations include `revision`."""
-        try:
-            return ScriptDirectory.from_config(self.alembic_config()).get_revision(
-                revision) is not None
-        except CommandError:  # "Can't locate revision identified by ..."
-            return False
+        return revision in revisions()
 
     def _newer_than_code(self, current: str) -> str:
-        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        head = head_revision()
         return (f"The database {safe_url(str(self.engine.url))} is at schema {current}, which "
                 f"this voc-bot does not know (its newest is {head}): a newer voc-bot upgraded "
                 "it. Run that version, or restore the backup taken before the upgrade.")

@@ -10,10 +10,12 @@ first one's ended).
 
 Waking the dispatchers. A transaction that queues rows wakes, right after it commits, every
 dispatcher of this process on the same database (`on_commit`, called from whatever thread
-committed), and on PostgreSQL the other processes' too: `NOTIFY voc_outbox` in the same
+committed), and on PostgreSQL the other processes' too: a NOTIFY (`pg_notify`) in the same
 transaction, which PostgreSQL delivers only if it commits. A rolled-back transaction wakes no
-one. `next_due` tells an idle dispatcher when the next row falls due, so it polls only as a
-safety net.
+one. NOTIFY is database-wide, so the channel is named after the schema of the tables
+(`CHANNEL_SQL`): installs in other schemas of the same database wake only their own.
+`next_due` tells an idle dispatcher when the next row falls due, so it polls only as a safety
+net.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ from storage.models import Outbox
 
 PENDING, SENDING, SENT, DEAD, SUPERSEDED, SKIPPED = (
     "pending", "sending", "sent", "dead", "superseded", "skipped")
-CHANNEL = "voc_outbox"  # PostgreSQL LISTEN/NOTIFY channel: rows were queued
+CHANNEL = "voc_outbox"  # PostgreSQL LISTEN/NOTIFY channel (prefix): rows were queued
+# The channel's full name, computed by PostgreSQL on the connection: the prefix and a digest of
+# the schema the tables are in (the first existing one of the search path). Without it every
+# commit of any schema's outbox in the database woke every dispatcher (measured: other test
+# runs' commits woke an idle bot several times a second).
+CHANNEL_SQL = f"'{CHANNEL}_' || left(md5(current_schema()), 12)"
 _QUEUED = "voc_outbox_queued"  # session.info: this transaction queued rows (-> database URL)
 log = logging.getLogger(__name__)
 # Database URL -> what to call after a commit that queued rows there. Replaced, never mutated:
@@ -105,7 +112,7 @@ def _announce(session: Session, connection: Connection) -> None:
         return
     session.info[_QUEUED] = connection.engine.url
     if connection.dialect.name == "postgresql":  # delivered to listeners only on commit
-        connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+        connection.exec_driver_sql(f"SELECT pg_notify({CHANNEL_SQL}, '')")
 
 
 @event.listens_for(OrmSession, "after_commit")

@@ -51,3 +51,47 @@ def test_voc_db_status_imports_no_adapter_chart_or_workbook(tmp_path: Path) -> N
     assert "voc db upgrade" in output  # it looked at the (new) database
     assert "sqlalchemy" in modules  # the check would notice a status that did nothing
     assert modules & NOT_FOR_DB_STATUS == set()
+
+
+# What the running bot (`voc serve`, `voc run`) must not keep: charts and workbooks are built in a
+# child process, migrations are `voc db upgrade`'s, the routing model's numpy is loaded with a
+# model (none without history), jieba with the first Chinese text (keywords need none).
+NOT_FOR_SERVING = {"matplotlib", "openpyxl", "alembic", "mako", "numpy", "jieba"}
+SERVE_AND_LIST = """
+import json, sys
+from pathlib import Path
+from bot.config import Settings
+from bot.departments import load_company
+from bot.core.service import VocService
+from bot.runtime import Runtime
+from bot.server import create_app
+from storage.db import Database
+settings = Settings()
+db = Database.connect(settings.database_url)
+db.require_current_schema()
+runtime = Runtime.build(settings, VocService(db, load_company(settings.voc_departments)),
+                        http_mode=True)
+create_app(runtime)
+assert set(runtime.adapters) == {"slack", "telegram"}, runtime.adapters
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def test_the_serving_bot_imports_no_chart_workbook_migration_or_unneeded_model_code(
+        tmp_path: Path) -> None:
+    from storage.db import Database
+    from tests.support import fake_slack, fake_telegram
+
+    env = voc_env(tmp_path, SLACK_BOT_TOKEN=fake_slack.TOKEN,
+                  SLACK_SIGNING_SECRET=fake_slack.SIGNING_SECRET,
+                  TELEGRAM_BOT_TOKEN=fake_telegram.TOKEN,
+                  TELEGRAM_WEBHOOK_SECRET="a-webhook-secret-for-the-lean-test")
+    db = Database.connect(env["DATABASE_URL"])
+    db.upgrade()
+    db.dispose()
+    result = subprocess.run([sys.executable, "-c", SERVE_AND_LIST], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    modules = set(json.loads(result.stdout.splitlines()[-1]))
+    assert {"slack_bolt", "telegram", "sqlalchemy"} <= modules  # it did build the bot
+    assert modules & NOT_FOR_SERVING == set()

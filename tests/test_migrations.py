@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
-from storage.db import Database, SchemaOutOfDate
+from storage.db import Database, SchemaOutOfDate, head_revision, revisions
 from tests.conftest import postgres_database, throwaway_postgres_schema
 
 TABLES = {"department", "department_supplier", "department_head", "person", "identity",
@@ -75,3 +75,29 @@ def test_sqlite_connections_are_configured_for_concurrent_writers(tmp_path):
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     db.dispose()
+
+
+def test_revisions_are_read_as_alembic_reads_them(tmp_path) -> None:
+    """The schema check (start, /readyz) reads the revision ids without importing Alembic."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(Database.connect("sqlite://").alembic_config())
+    assert revisions() == {script.revision: tuple(script._all_down_revisions)
+                           for script in scripts.walk_revisions()}
+    assert head_revision() == scripts.get_current_head()
+
+    for name, down in (("a", None), ("b", '"a"'), ("c", '"a"')):  # two heads: refused
+        (tmp_path / f"{name}.py").write_text(f'revision: str = "{name}"\ndown_revision = {down}\n')
+    assert revisions(tmp_path) == {"a": (), "b": ("a",), "c": ("a",)}
+    with pytest.raises(RuntimeError, match=r"several heads \(b, c\)"):
+        head_revision(tmp_path)
+
+
+def test_a_database_at_an_unknown_revision_is_refused(empty_db: Database):
+    empty_db.upgrade()
+    with empty_db.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    with pytest.raises(SchemaOutOfDate, match="0099_future, which this voc-bot does not know"):
+        empty_db.require_current_schema()
+    with pytest.raises(SchemaOutOfDate, match="does not know"):
+        empty_db.upgrade()

@@ -152,7 +152,7 @@ def test_a_replica_is_woken_by_notify_when_another_process_commits(
         with db.engine.connect() as connection:
             return connection.execute(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
-                "AND query = :listen"), {"name": name, "listen": "LISTEN voc_outbox"}
+                "AND query LIKE :listen"), {"name": name, "listen": 'LISTEN "voc_outbox_%'}
             ).scalar_one() > 0
 
     async def scenario() -> None:
@@ -165,6 +165,47 @@ def test_a_replica_is_woken_by_notify_when_another_process_commits(
         running(replica, scenario)
     finally:
         replica_db.dispose()
+
+
+def test_commits_in_another_schema_of_the_database_wake_nobody_here(
+        db: Database, db_url: str, clock: FakeClock) -> None:
+    """NOTIFY is database-wide: another install (schema) of the same database queuing rows
+    must not wake this one's idle dispatcher (each wake is a read of the outbox)."""
+    if db.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    from tests.conftest import postgres_database, throwaway_postgres_schema
+
+    name = f"voc-here-{time.monotonic_ns()}"
+    here = Database.connect(f"{db_url}&application_name={name}")
+    dispatcher = Dispatcher(here, [FakeChat()], clock=clock)
+    card = {"message": OutboundMessage("Card").to_json()}
+    with throwaway_postgres_schema("voc_other") as schema:
+        other = postgres_database(schema)
+        other.upgrade()
+
+        def listening() -> bool:
+            with db.engine.connect() as connection:
+                return connection.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+                    "AND query LIKE :listen"), {"name": name, "listen": 'LISTEN "voc_outbox_%'}
+                ).scalar_one() > 0
+
+        async def scenario() -> None:
+            await wait_until(listening, "LISTEN connection")
+            await asyncio.sleep(0.3)  # the look it takes on connecting is over
+            with statements(here) as seen:
+                for n in range(5):
+                    with other.write() as session:
+                        outbox.enqueue(session=session, now=clock(), messages=[
+                            outbox.NewMessage(f"other-{n}", SALES, "send", card)])
+                await asyncio.sleep(0.5)
+            assert seen == []
+
+        try:
+            running(dispatcher, scenario)
+        finally:
+            other.dispose()
+            here.dispose()
 
 
 # -- idle ------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import routing
+from bot.core import chinese, routing
 from bot.core.routing import DepartmentProfile, Router, Suggestion
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "departments.example.toml"
@@ -431,3 +431,15 @@ def test_the_segmenter_loads_only_for_chinese_text() -> None:
                           timeout=60, check=False, cwd=EXAMPLE_FILE.parent)
     assert done.stdout.split() == ["False", "logistics", "True"], done.stderr[-2000:]
     assert done.stderr == ""  # jieba's "Building prefix dict..." is silenced
+
+
+def test_a_chinese_keyword_is_routed_as_jieba_would_without_loading_it() -> None:
+    """Each keyword is its own segmentation (it was added whole): answered without the
+    dictionary, so a company with Chinese keywords loads jieba only on a Chinese text."""
+    departments, _ = load_example()
+    keywords = {k.lower() for d in departments for k in d.keywords if chinese.has_han(k)}
+    assert len(keywords) > 50
+    chinese.add_words(keywords)
+    tokenizer = chinese._load()
+    for keyword in keywords:
+        assert tuple(tokenizer.cut(keyword, HMM=False)) == (keyword,) == chinese._clause(keyword)

@@ -24,11 +24,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bot.core import chinese
 from bot.core.routing import MAX_MATCHED, STOP_WORDS, Router, Suggestion, stem, tokenize
+
+if TYPE_CHECKING:
+    # numpy (about 10 MiB) is imported where a model is built or read: a company without
+    # history (no model) never loads it.
+    import numpy as np
 
 FORMAT = 2  # 2: with the nearest-neighbour index of past cases
 ALPHA = 0.5  # additive smoothing of the counts
@@ -121,6 +125,8 @@ class Neighbours:
     @classmethod
     def build(cls, items: Sequence[tuple[int, int, dict[int, float]]], size: int) -> Neighbours:
         """Index (case id, class index, feature index -> weighted count) items."""
+        import numpy as np
+
         df = np.zeros(size)
         for _, _, weights in items:
             if weights:
@@ -148,6 +154,8 @@ class Neighbours:
 
     def nearest(self, weights: dict[int, float]) -> list[tuple[float, int, int]]:
         """The NEIGHBOURS most similar past cases as (similarity, row, class index)."""
+        import numpy as np
+
         if not weights or not len(self.ids):
             return []
         index = np.fromiter(weights, dtype=np.int64, count=len(weights))
@@ -177,6 +185,8 @@ class Neighbours:
 
     def arrays(self) -> list[np.ndarray]:
         """The arrays to store, in order (see `from_arrays`)."""
+        import numpy as np
+
         return [self.ids.astype(np.int64), self.labels.astype(np.int16),
                 self.idf.astype(np.float32), self.ptr.astype(np.int64),
                 self.rows.astype(np.int32), self.values.astype(np.float32)]
@@ -184,6 +194,8 @@ class Neighbours:
     @classmethod
     def from_arrays(cls, raw: bytes, cases: int, size: int, postings: int) -> Neighbours:
         """Read the arrays `arrays` wrote."""
+        import numpy as np
+
         layout = [(np.int64, cases), (np.int16, cases), (np.float32, size),
                   (np.int64, size + 1), (np.int32, postings), (np.float32, postings)]
         out, at = [], 0
@@ -234,6 +246,8 @@ class Model:
 
     def shared_words(self, text: str, case_ids: Sequence[int]) -> tuple[str, ...]:
         """The text's words that the past cases `case_ids` had too, rarest first."""
+        import numpy as np
+
         index = self.neighbours
         if index is None:
             return ()
@@ -263,6 +277,8 @@ class Model:
 
     def log_posterior(self, text: str) -> tuple[dict[str, float], list[tuple[str, str, int]]]:
         """log P(department | text) for each department of the history."""
+        import numpy as np
+
         total, known = self.scores(text)
         shifted = total - total.max()
         logs = shifted - np.log(np.exp(shifted).sum())
@@ -272,6 +288,8 @@ class Model:
                 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """The text's words that favour `slug` most over the other departments, and the most
         recent past cases of `slug` that had them."""
+        import numpy as np
+
         c = self.classes.index(slug)
         weighed = []
         for s, word, index in dict.fromkeys(known):
@@ -292,6 +310,8 @@ class Model:
 
     def to_bytes(self) -> bytes:
         """The model, compressed, for the `routing_model` table."""
+        import numpy as np
+
         index = self.neighbours
         header = {"format": FORMAT, "classes": list(self.classes), "cases": self.cases,
                   "vocabulary": sorted(self.vocabulary, key=self.vocabulary.__getitem__),
@@ -308,6 +328,8 @@ class Model:
     @classmethod
     def from_bytes(cls, blob: bytes) -> Model:
         """Read a model written by `to_bytes`."""
+        import numpy as np
+
         raw = zlib.decompress(blob)
         size = int.from_bytes(raw[:8], "big")
         header = json.loads(raw[8:8 + size])
@@ -337,6 +359,7 @@ def train(cases: Sequence[Case], *, now: datetime | None = None,
     weight in the blend is chosen on the newest cases (see `_calibrate`)."""
     if not cases:
         return None
+
     ordered = sorted(cases, key=lambda c: (c.at, c.id), reverse=True)  # newest first
     classes = tuple(sorted({c.label for c in cases}))
     calibrate = keywords is not None and len(cases) >= MIN_CALIBRATION
@@ -360,6 +383,8 @@ class _Tally:
     than all those counted)."""
 
     def __init__(self, classes: tuple[str, ...]) -> None:
+        import numpy as np
+
         self.classes = classes
         self.per_class: dict[str, Counter[str]] = {slug: Counter() for slug in classes}
         self.docs = np.zeros(len(classes))
@@ -391,6 +416,8 @@ class _Tally:
 
     def fit(self, now: datetime | None) -> Model:
         """Counts to log probabilities."""
+        import numpy as np
+
         classes, per_class = self.classes, self.per_class
         vocabulary: dict[str, int] = {}
         for counter in per_class.values():
