@@ -162,6 +162,20 @@ def bot(service: VocService) -> Iterator[Any]:
 
 
 @pytest.fixture
+def served(db: Database, company: Company) -> Iterator[tuple[Any, Any]]:
+    """`voc serve` with Slack and the Telegram webhook on each database: (the fake Slack
+    workspace, the fake Bot API)."""
+    from tests.support import fake_telegram
+    from tests.support.fake_slack import running_workspace
+    from tests.test_telegram_flows import SECRET
+
+    with fake_telegram.FakeTelegram() as telegram, running_workspace(
+            db, company, telegram_bot_token=fake_telegram.TOKEN, telegram_api_url=telegram.url,
+            telegram_webhook_secret=SECRET) as workspace:
+        yield workspace, telegram
+
+
+@pytest.fixture
 def chat(service: VocService, company: Company) -> Iterator[Any]:
     """Kate Brown (Sales) at the terminal chat, in process (tests/support/dialog.py)."""
     from tests.support.dialog import TerminalDialog

@@ -11,7 +11,6 @@ Ivan Kuznetsov is a Logistics member without the right to act. Cards speak Russi
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -27,13 +26,11 @@ from bot.sync import sync_company
 from jobs.excel import export_workbook
 from storage.db import Database
 from storage.models import Event, Outbox
-from tests.support import fake_telegram
 from tests.support.fake_slack import (
     Message,
     SlackUser,
     Workspace,
     block_texts,
-    running_workspace,
 )
 from tests.support.fake_telegram import FakeTelegram, User, button
 from tests.support.workbook import SHEETS
@@ -41,15 +38,6 @@ from tests.test_telegram_flows import ANNA, LOGISTICS, SECRET
 
 OLGA, IVAN, KATE = "U0LOGHEAD", "U0LOG1", "U0SALES1"
 RU = "ru"
-
-
-@pytest.fixture
-def served(db: Database, company: Company) -> Iterator[tuple[Workspace, FakeTelegram]]:
-    """`voc serve` with Slack and the Telegram webhook, on each database."""
-    with FakeTelegram() as telegram, running_workspace(
-            db, company, telegram_bot_token=fake_telegram.TOKEN, telegram_api_url=telegram.url,
-            telegram_webhook_secret=SECRET) as workspace:
-        yield workspace, telegram
 
 
 def ru(service: VocService, msgid: str) -> str:

@@ -11,39 +11,23 @@ from __future__ import annotations
 
 import copy
 import io
-from collections.abc import Iterator
 
 import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.core.company import Company
 from bot.core.errors import VocError
 from bot.core.service import Draft, VocService
 from bot.core.similar import similarity, words
 from jobs.excel import export_workbook
-from storage.db import Database
 from storage.models import Score
-from tests.support import fake_telegram
-from tests.support.fake_slack import Message, Workspace, running_workspace
+from tests.support.fake_slack import Message, Workspace
 from tests.support.fake_telegram import FakeTelegram, button
 from tests.support.workbook import SHEETS
-from tests.test_case_conversation import card_now, webhook
-from tests.test_telegram_flows import ANNA, LOGISTICS, SECRET
+from tests.test_case_conversation import card_now, ru, webhook
+from tests.test_telegram_flows import ANNA, LOGISTICS
 
 IVAN, OLGA, KATE = "U0LOG1", "U0LOGHEAD", "U0SALES1"
-
-
-@pytest.fixture
-def served(db: Database, company: Company) -> Iterator[tuple[Workspace, FakeTelegram]]:
-    with FakeTelegram() as telegram, running_workspace(
-            db, company, telegram_bot_token=fake_telegram.TOKEN, telegram_api_url=telegram.url,
-            telegram_webhook_secret=SECRET) as workspace:
-        yield workspace, telegram
-
-
-def ru(service: VocService, msgid: str) -> str:
-    return service.translator("ru").gettext(msgid)
 
 
 def slack_buttons(message: Message) -> list[str]:
