@@ -138,6 +138,15 @@ def test_only_a_committed_transaction_that_queued_rows_wakes_once(db: Database) 
     assert woken == [1]  # unsubscribed
 
 
+def is_listening(db: Database, name: str) -> bool:
+    """Whether the connection named `name` has run its LISTEN on the outbox channel."""
+    with db.engine.connect() as connection:
+        return connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+            "AND query LIKE :listen"), {"name": name, "listen": 'LISTEN "voc_outbox_%'}
+        ).scalar_one() > 0
+
+
 def test_a_replica_is_woken_by_notify_when_another_process_commits(
         service: VocService, db: Database, db_url: str, clock: FakeClock) -> None:
     if db.dialect != "postgresql":
@@ -149,11 +158,7 @@ def test_a_replica_is_woken_by_notify_when_another_process_commits(
     replica = Dispatcher(replica_db, [chat], clock=clock)
 
     def listening() -> bool:
-        with db.engine.connect() as connection:
-            return connection.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
-                "AND query LIKE :listen"), {"name": name, "listen": 'LISTEN "voc_outbox_%'}
-            ).scalar_one() > 0
+        return is_listening(db, name)
 
     async def scenario() -> None:
         await wait_until(listening, "LISTEN connection")
@@ -184,11 +189,7 @@ def test_commits_in_another_schema_of_the_database_wake_nobody_here(
         other.upgrade()
 
         def listening() -> bool:
-            with db.engine.connect() as connection:
-                return connection.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
-                    "AND query LIKE :listen"), {"name": name, "listen": 'LISTEN "voc_outbox_%'}
-                ).scalar_one() > 0
+            return is_listening(db, name)
 
         async def scenario() -> None:
             await wait_until(listening, "LISTEN connection")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.domain import MAX_CASE_FILES, Kind
-from bot.core.i18n import Translator
+from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.views import DepartmentView
 
@@ -215,6 +215,18 @@ def capture_modal(t: Translator, departments: Sequence[DepartmentView], *,
                    "files": file_ids(files)})
 
 
+# Each note form's (title, submit button, field label), by action.
+NOTE_FORMS = {
+    "resolve": (N_("Resolve %(ref)s"), N_("Resolve"), N_("Resolution note: what was done?")),
+    "reassign": (N_("Reassign %(ref)s"), N_("Reassign"), N_("Reason")),
+    "ask": (N_("Ask about %(ref)s"), N_("Send question"), N_("Your question to the reporter")),
+    "answer": (N_("Answer about %(ref)s"), N_("Send answer"), N_("Your answer")),
+    "merge": (N_("Merge %(ref)s"), N_("Merge"),
+              N_("Merge into which case? (a reference like VOC-12)")),
+    "reopen": (N_("Reopen %(ref)s"), N_("Reopen"), N_("Why is it not resolved?")),
+}
+
+
 def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[DepartmentView]
                = (), current: str | None = None, metadata: dict[str, Any] | None = None,
                codes: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
@@ -231,24 +243,8 @@ def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[De
         choices = [d for d in departments if d.slug != current]
         blocks.append(_input("department", t.gettext("Department"),
                              _department_select(t, choices, selected=None, auto=False)))
-    if action == "resolve":
-        title, submit = t.gettext("Resolve %(ref)s"), t.gettext("Resolve")
-        label = t.gettext("Resolution note: what was done?")
-    elif action == "reassign":
-        title, submit = t.gettext("Reassign %(ref)s"), t.gettext("Reassign")
-        label = t.gettext("Reason")
-    elif action == "ask":
-        title, submit = t.gettext("Ask about %(ref)s"), t.gettext("Send question")
-        label = t.gettext("Your question to the reporter")
-    elif action == "answer":
-        title, submit = t.gettext("Answer about %(ref)s"), t.gettext("Send answer")
-        label = t.gettext("Your answer")
-    elif action == "merge":
-        title, submit = t.gettext("Merge %(ref)s"), t.gettext("Merge")
-        label = t.gettext("Merge into which case? (a reference like VOC-12)")
-    else:
-        title, submit = t.gettext("Reopen %(ref)s"), t.gettext("Reopen")
-        label = t.gettext("Why is it not resolved?")
+    title, submit, label = (t.gettext(text) for text in NOTE_FORMS.get(action,
+                                                                       NOTE_FORMS["reopen"]))
     blocks.append(_input("note", label, _text_input("note", multiline=action != "merge",
                                                       max_length=2000)))
     return _modal(NOTE_VIEW, title % {"ref": ref}, submit, t, blocks,
