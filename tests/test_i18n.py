@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import configparser
 import gettext
+import json
 import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel import Locale
+from babel.dates import format_date, format_datetime, get_timezone_location
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
+from bot.core import calendar
 from bot.core.i18n import DOMAIN, LOCALE_DIR, SUPPORTED_LOCALES, Translator, normalise_locale
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +34,7 @@ pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 -o bot/locale/voc.pot \
 --copyright-holder "voc-bot contributors" .
 pybabel update -i bot/locale/voc.pot -d bot/locale -D voc --no-wrap --no-fuzzy-matching \
 --ignore-obsolete
+python -m bot.core.calendar   (after a Babel upgrade: month and time-zone names)
 then translate the new or emptied entries in bot/locale/*/LC_MESSAGES/voc.po"""
 
 # %(name)s, %(n)d, %(value)-5.2f ...: the name and the conversion must survive translation.
@@ -233,3 +240,28 @@ def test_unsupported_locale_falls_back_to_english() -> None:
 ])
 def test_normalise_locale(value: str | None, expected: str | None) -> None:
     assert normalise_locale(value) == expected
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_calendar_table_is_what_babel_says(locale: str) -> None:
+    """bot/locale/calendar.json stands in for Babel's locale data at run time; after a Babel
+    upgrade this fails until `python -m bot.core.calendar` writes the table again."""
+    stored = json.loads(calendar.TABLE.read_text(encoding="utf-8"))[locale]
+    babel_locale = Locale.parse(locale)
+    for day in (date(2026, month, 3) for month in range(1, 13)):
+        assert calendar.day_month(day, locale) == format_date(day, "d MMM", locale=locale)
+    moment = datetime(2026, 11, 25, 17, 5)
+    assert calendar.when(moment, locale) == format_datetime(moment, "d MMM HH:mm",
+                                                            locale=locale)
+    assert set(stored["zones"]) >= {"Europe/Moscow", "Asia/Shanghai", "UTC", "America/New_York"}
+    for zone, city in stored["zones"].items():
+        assert city == get_timezone_location(ZoneInfo(zone), locale=babel_locale,
+                                             return_city=True), zone
+
+
+def test_due_dates_name_the_company_zone_in_the_readers_language() -> None:
+    moment = datetime(2026, 5, 3, 14, 0, tzinfo=ZoneInfo("UTC"))
+    assert Translator("en", "Europe/Moscow").when(moment) == "3 May 17:00 (Moscow)"
+    assert Translator("ru", "Europe/Moscow").when(moment) == "3 мая 17:00 (Москва)"
+    assert Translator("zh", "Asia/Shanghai").when(moment) == "3 5月 22:00 (上海)"
+    assert Translator("ru", "Europe/Moscow").day(moment) == "3 мая"

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from babel.dates import format_date
 
 from bot.core import people
 from bot.core import themes as themes_
@@ -165,14 +164,10 @@ def _change(now: float | None, before: float | None, t: Translator) -> str:
         "arrow": arrow, "delta": _signed(delta)}
 
 
-def _day(moment: datetime, t: Translator) -> str:
-    return format_date(moment.astimezone(t.timezone).date(), "d MMM", locale=t.locale)
-
-
 def _week_title(week: Week, t: Translator, timezone: str) -> str:
     start, end = week.bounds(timezone)
     return t.gettext("week %(week)s, %(start)s – %(end)s") % {
-        "week": str(week), "start": _day(start, t), "end": _day(end - timedelta(hours=12), t)}
+        "week": str(week), "start": t.day(start), "end": t.day(end - timedelta(hours=12))}
 
 
 def _loop_line(health: LoopHealth, t: Translator) -> str:

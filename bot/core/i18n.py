@@ -9,15 +9,14 @@ from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-from babel.dates import get_timezone_location, parse_pattern
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-SUPPORTED_LOCALES = ("en", "ru", "zh")
+from bot.core import calendar
+
+SUPPORTED_LOCALES = calendar.LOCALES  # en, ru, zh
 LOCALE_DIR = Path(__file__).parent.parent / "locale"  # bot/locale: catalogs ship with the package
 DOMAIN = "voc"
-_SHORT = parse_pattern("d MMM HH:mm")  # short date and time
 
 
 def N_(message: str) -> str:
@@ -54,14 +53,16 @@ class Translator:
         self.locale = locale if locale in SUPPORTED_LOCALES else "en"
         self.timezone = ZoneInfo(timezone)
         self._catalog = _translations(self.locale)
-        self._babel_locale = Locale.parse(self.locale)
         # Due dates are in company time, read by people in other zones too: say which.
-        self._zone = get_timezone_location(self.timezone, locale=self._babel_locale,
-                                           return_city=True)
+        self._zone = calendar.zone_city(timezone, self.locale)
 
     def gettext(self, message: str) -> str:
         """The message in the reader's language."""
         return self._catalog.gettext(message)
+
+    def day(self, moment: datetime) -> str:
+        """The day of a moment in company time: "3 May", "3 мая"."""
+        return calendar.day_month(moment.astimezone(self.timezone).date(), self.locale)
 
     def ngettext(self, singular: str, plural: str, count: int) -> str:
         """The plural form that fits `count` in the reader's language."""
@@ -70,6 +71,4 @@ class Translator:
     def when(self, moment: datetime) -> str:
         """A moment in company time, formatted the reader's way (short date and time) with the
         company's time zone: "25 Nov 17:00 (Moscow)"."""
-        # Babel's format_datetime parses the locale and the pattern on every call: done once.
-        local = _SHORT.apply(moment.astimezone(self.timezone), self._babel_locale)
-        return f"{local} ({self._zone})"
+        return f"{calendar.when(moment.astimezone(self.timezone), self.locale)} ({self._zone})"

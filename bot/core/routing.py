@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-import snowballstemmer
+import Stemmer  # PyStemmer: the Snowball stemmers compiled in C
 
 from bot.core import chinese
 
@@ -78,7 +78,7 @@ def _stemmers() -> tuple[_Stemmer, _Stemmer]:
     """Return this thread's (russian, english) stemmers: a snowball stemmer is not thread-safe."""
     pair: tuple[_Stemmer, _Stemmer] | None = getattr(_local, "stemmers", None)
     if pair is None:
-        pair = (snowballstemmer.stemmer("russian"), snowballstemmer.stemmer("english"))
+        pair = (Stemmer.Stemmer("russian"), Stemmer.Stemmer("english"))
         _local.stemmers = pair
     return pair
 
