@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, event, update
+from sqlalchemy import ColumnElement, Connection, and_, event, not_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
@@ -149,7 +149,7 @@ def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limi
     stale = (col(Outbox.status) == SENDING) & (col(Outbox.lease_until) < now)
     query = select(Outbox).where(col(Outbox.platform).in_(platforms), or_(due, stale))
     if skip_destinations:
-        query = query.where(col(Outbox.destination).not_in(skip_destinations))
+        query = query.where(_outside(skip_destinations))
     query = (query.order_by(col(Outbox.id)).limit(limit)
              .with_for_update(skip_locked=True))  # replicas on PostgreSQL share the outbox
     claimed = []
@@ -162,6 +162,14 @@ def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limi
         session.add(row)
     session.flush()
     return claimed
+
+
+def _outside(destinations: Sequence[str]) -> ColumnElement[bool]:
+    """Rows of none of `destinations`, nor of their parts: a Telegram group's forum topics
+    (`telegram:-1001/7`) share their group's (`telegram:-1001`) rate limit."""
+    destination = col(Outbox.destination)
+    return and_(destination.not_in(destinations),
+                *(not_(destination.startswith(f"{d}/", autoescape=True)) for d in destinations))
 
 
 def next_due(*, session: Session, platforms: Sequence[str],
@@ -178,7 +186,7 @@ def next_due(*, session: Session, platforms: Sequence[str],
         query = select(column).where(col(Outbox.status) == status,
                                      col(Outbox.platform).in_(platforms))
         if skip_destinations:
-            query = query.where(col(Outbox.destination).not_in(skip_destinations))
+            query = query.where(_outside(skip_destinations))
         # ORDER BY ... LIMIT 1 rather than MIN(): the (status, not_before) index serves it.
         at = session.exec(query.order_by(column).limit(1)).first()
         if at is not None:
