@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from bot.core.inputs import strip_controls
 from bot.core.service import VocService
+from storage.db import upsert
 from storage.models import Score
 
 COLUMNS = ("date", "score", "customer", "segment", "comment")
@@ -211,10 +210,8 @@ def import_scores(service: VocService, path: Path) -> ImportReport:
                    if v["dedupe_key"] not in existing]
             report.already += len(batch) - len(new)
             if new:
-                insert = (pg_insert if session.get_bind().dialect.name == "postgresql"
-                          else sqlite_insert)
                 table = Score.__table__  # type: ignore[attr-defined]
-                session.execute(insert(table).on_conflict_do_nothing(
-                    index_elements=["dedupe_key"]), new)
+                insert = upsert(session.get_bind().dialect.name, table)
+                session.execute(insert.on_conflict_do_nothing(index_elements=["dedupe_key"]), new)
                 report.imported += len(new)
     return report

@@ -41,6 +41,18 @@ class SchemaOutOfDate(RuntimeError):
     """The database is behind the code; the message says which command fixes it."""
 
 
+def upsert(dialect: str, table: Any) -> Any:
+    """INSERT ... ON CONFLICT for the database in use (PostgreSQL's or SQLite's statement),
+    importing that dialect's module only: a process needs one, and the other costs 1-2 MiB."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
 def normalise_url(url: str) -> str:
     """`postgres://` and `postgresql://` mean psycopg 3 (the only PostgreSQL driver we ship)."""
     for prefix in ("postgres://", "postgresql://"):

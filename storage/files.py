@@ -15,10 +15,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from storage.db import upsert
 from storage.models import Attachment, FileBlob
 
 
@@ -48,9 +47,8 @@ class StoredAttachment:
 
 @cache
 def _insert_blob(dialect: str) -> Any:
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     table = FileBlob.__table__  # type: ignore[attr-defined]
-    return insert_(table).on_conflict_do_nothing(index_elements=["sha256"])
+    return upsert(dialect, table).on_conflict_do_nothing(index_elements=["sha256"])
 
 
 def attach(*, connection: Connection, signal_id: int, files: Sequence[NewAttachment],

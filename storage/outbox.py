@@ -29,12 +29,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, event, not_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, or_, select
 
+from storage.db import upsert
 from storage.models import Outbox
 
 PENDING, SENDING, SENT, DEAD, SUPERSEDED, SKIPPED = (
@@ -133,9 +132,8 @@ def _queued_and_rolled_back(session: OrmSession) -> None:
 @cache
 def _insert_ignoring_duplicates(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, built once per dialect (capture path)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = Outbox.__table__  # type: ignore[attr-defined]
-    return insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return upsert(dialect, table).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-
 from bot.core import people
 from bot.core import themes as themes_
 from bot.core.cadence import Week
