@@ -34,6 +34,12 @@ an expired lease) or a rate-limited destination may send again, and reads the ou
 `poll_seconds` as a safety net (a SQLite database written by another process, a lost LISTEN
 connection). Idle, it reads and never writes: rows are claimed only when one is due.
 
+Batches in flight. `run` delivers each claimed batch in a task of its own and goes on claiming:
+a row waiting for its rate limit (a burst of card edits past chat.update's ten) holds up
+neither other destinations' new rows nor other platforms'. A destination with a batch in
+flight is left out of the claims, so its rows still go in the order queued; a stop lets the
+batches in flight finish.
+
 Rate limits (`Rate`, `PLATFORM_LIMITS`). Each delivery draws one token from each of its token
 buckets: a burst may go at once, then the bucket refills at the platform's steady rate. A
 destination or platform whose bucket is empty is left out of the claim until it refills.
