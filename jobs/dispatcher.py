@@ -34,12 +34,6 @@ an expired lease) or a rate-limited destination may send again, and reads the ou
 `poll_seconds` as a safety net (a SQLite database written by another process, a lost LISTEN
 connection). Idle, it reads and never writes: rows are claimed only when one is due.
 
-Batches in flight. `run` delivers each claimed batch in a task of its own and goes on claiming:
-a row waiting for its rate limit (a burst of card edits past chat.update's ten) holds up
-neither other destinations' new rows nor other platforms'. A destination with a batch in
-flight is left out of the claims, so its rows still go in the order queued; a stop lets the
-batches in flight finish.
-
 Rate limits (`Rate`, `PLATFORM_LIMITS`). Each delivery draws one token from each of its token
 buckets: a burst may go at once, then the bucket refills at the platform's steady rate. A
 destination or platform whose bucket is empty is left out of the claim until it refills.
@@ -74,8 +68,8 @@ T = TypeVar("T")
 # After a wake in a burst (a claim less than BURST_SECONDS ago), wait GATHER_SECONDS before
 # claiming: one claim then serves the burst's commits instead of one claim (a write, competing
 # with capture's) per commit. The first wake after a quiet spell claims at once.
-GATHER_SECONDS = 0.005
-BURST_SECONDS = 0.05
+GATHER_SECONDS = 0.02
+BURST_SECONDS = 0.1
 POLL_SECONDS = 5.0  # the safety-net read of an idle outbox (VOC_OUTBOX_POLL_SECONDS)
 HEARTBEAT_SECONDS = 10.0  # an idle dispatcher says it is alive this often, without the database
 RECHECK_SECONDS = 0.2  # a due row was not claimable (another replica is taking it): look again
@@ -272,11 +266,6 @@ class Dispatcher:
         self._held: dict[int, datetime] = {}  # rows claimed and not yet settled -> lease token
         self._lease_lock = asyncio.Lock()  # renewals and hand-backs see the same tokens
         self._wake: asyncio.Event | None = None  # set while `run` runs
-        # `run` delivers each claimed batch in a task of its own and goes on claiming: a row
-        # waiting for its rate limit must not hold up other destinations' new rows. A
-        # destination with a batch in flight is left out of claims, so its rows keep order.
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._busy: dict[str, int] = defaultdict(int)  # destination -> batches in flight
         self._claimed_at = float("-inf")  # monotonic time of the last claim that found rows
         self.alive_at: datetime | None = None  # for health checks
 
@@ -300,9 +289,6 @@ class Dispatcher:
             while not stop.is_set():
                 await self._idle(await self._turn(poll))
         finally:
-            # Deliveries under way finish (a platform call is never cut in half by a stop).
-            while self._in_flight:
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
             unsubscribe()
             for helper in helpers:
                 helper.cancel()
@@ -330,14 +316,7 @@ class Dispatcher:
             if due is not None and due <= now:
                 # Nothing claimed although a row was due: another replica is claiming it (its
                 # lease will show in the next read), so look again shortly, not at once.
-                claimed = await self._claim_batch()
-                if not claimed:
-                    return min(poll, RECHECK_SECONDS)
-                if self.ordered:
-                    await self._deliver_batch(claimed)
-                else:
-                    self._start_batch(claimed)
-                return 0.0
+                return 0.0 if await self.run_once() else min(poll, RECHECK_SECONDS)
             wait = poll if due is None else min(poll, (due - now).total_seconds())
             return wait if blocked.frees_in is None else min(wait, blocked.frees_in)
         except Exception:
@@ -416,28 +395,6 @@ class Dispatcher:
             self._claimed_at = self.monotonic()
         return claimed
 
-    def _start_batch(self, claimed: list[outbox.Claimed]) -> None:
-        """Deliver a claimed batch in a task of its own; wake the loop when it is done (its
-        destinations may be claimed again)."""
-        destinations = {item.row.destination for item in claimed}
-        for destination in destinations:
-            self._busy[destination] += 1
-        task = asyncio.create_task(self._deliver_batch(claimed), name="outbox-batch")
-        self._in_flight.add(task)
-
-        def done(finished: asyncio.Task[None]) -> None:
-            self._in_flight.discard(finished)
-            for destination in destinations:
-                self._busy[destination] -= 1
-                if not self._busy[destination]:
-                    del self._busy[destination]
-            if not finished.cancelled() and finished.exception() is not None:
-                log.error("outbox delivery failed; its rows wait for their lease",
-                          exc_info=finished.exception())
-            self.wake()
-
-        task.add_done_callback(done)
-
     async def _deliver_batch(self, claimed: list[outbox.Claimed]) -> None:
         """Try each claimed row once, destinations in parallel, keeping their leases."""
         ids = [item.row.id for item in claimed if item.row.id is not None]
@@ -477,7 +434,7 @@ class Dispatcher:
         backlog (Telegram allows a group 20 messages a minute) cost CPU and write
         transactions in proportion to its size, all the time it waited."""
         now = self.monotonic()
-        blocked = _Blocked(destinations=list(self._busy))
+        blocked = _Blocked()
         for key, bucket in list(self._buckets.items()):
             wait = bucket.wait(now)
             if wait > 0 and bucket.limit.holds != "nothing":
