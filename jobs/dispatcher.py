@@ -377,32 +377,21 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Claim one batch and try each row once; return how many rows were handled."""
-        claimed = await self._claim_batch()
-        if claimed:
-            await self._deliver_batch(claimed)
-        return len(claimed)
-
-    async def _claim_batch(self) -> list[outbox.Claimed]:
-        """Claim the due rows the rate limits let go, and hold them."""
         self.alive_at = self.clock()
         if not self.ports:
-            return []
+            return 0
         claimed = await asyncio.to_thread(self._claim, self._blocked())
+        if not claimed:
+            return 0
+        self._claimed_at = self.monotonic()
         for item in claimed:
             assert item.row.id is not None and item.row.lease_until is not None
             self._held[item.row.id] = item.row.lease_until
-        if claimed:
-            self._claimed_at = self.monotonic()
-        return claimed
-
-    async def _deliver_batch(self, claimed: list[outbox.Claimed]) -> None:
-        """Try each claimed row once, destinations in parallel, keeping their leases."""
-        ids = [item.row.id for item in claimed if item.row.id is not None]
-        keeper = asyncio.create_task(self._keep_leases(ids), name="outbox-leases")
+        keeper = asyncio.create_task(self._keep_leases(), name="outbox-leases")
         try:
             if self.ordered:
                 await self._deliver_in_order(claimed)
-                return
+                return len(claimed)
             by_destination: dict[str, list[outbox.Claimed]] = defaultdict(list)
             for item in claimed:
                 by_destination[item.row.destination].append(item)
@@ -413,6 +402,7 @@ class Dispatcher:
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
+            return len(claimed)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -449,14 +439,13 @@ class Dispatcher:
         return blocked
 
     # -- leases -----------------------------------------------------------------------------
-    async def _keep_leases(self, ids: list[int]) -> None:
-        """Renew the lease of a batch's rows still held, every quarter of the lease, until
-        cancelled."""
+    async def _keep_leases(self) -> None:
+        """Renew the lease of the rows held, every quarter of the lease, until cancelled."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 4)
             try:
                 async with self._lease_lock:
-                    held = {i: self._held[i] for i in ids if i in self._held}
+                    held = dict(self._held)
                     until = self.clock() + self.lease
                     renewed = await asyncio.to_thread(self._renew, held, until)
                     for outbox_id, token in held.items():
