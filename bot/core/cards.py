@@ -70,8 +70,9 @@ def post_cards(core: Core, session: Session, signal: Signal, department: Departm
 
 
 def update_cards(core: Core, session: Session, signal: Signal, event: Event, *,
-                 notify_reporter: bool) -> None:
-    """Edit the signal's cards in place after `event` (and tell the reporter, if asked)."""
+                 notify_reporter: bool) -> SignalView:
+    """Edit the signal's cards in place after `event` (and tell the reporter, if asked);
+    return the signal as the department sees it (viewing.seen_by reuses it)."""
     department = department_of(session, signal.department_id)
     view = signal_view(core, session, signal, viewer=None)
     message = render.card(view, core.translator()).to_json()
@@ -81,6 +82,7 @@ def update_cards(core: Core, session: Session, signal: Signal, event: Event, *,
         payload={"message": message}) for destination in destinations(department)])
     if notify_reporter:
         note_reporter(core, session, signal, view, event)
+    return view
 
 
 def mark_moved(core: Core, session: Session, view: SignalView, source: Department,

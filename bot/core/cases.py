@@ -26,7 +26,7 @@ from bot.core.errors import InvalidInput
 from bot.core.i18n import N_
 from bot.core.lookups import department_by_slug, department_of, row_id, signal_of
 from bot.core.trail import record_event
-from bot.core.viewing import event_view, signal_view
+from bot.core.viewing import event_view, seen_by, signal_view
 from bot.core.views import SignalView, format_ref
 from storage import queries as q
 from storage.models import Department, Person, Score, Signal
@@ -78,10 +78,10 @@ def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
         now = core.clock()
         signal.status, signal.acknowledged_at, signal.updated_at = Status.ACKNOWLEDGED, now, now
         event = record_event(core, session, signal, person, "acknowledged", {})
-        update_cards(core, session, signal, event, notify_reporter=True)
+        public = update_cards(core, session, signal, event, notify_reporter=True)
         react_at_source(core, session, signal, event, "acknowledged")
         joining.follow(core, session, signal, person, event)
-        return signal_view(core, session, signal, viewer=person)
+        return seen_by(core, session, signal, person, public)
 
 
 def resolve(core: Core, actor: str, ref: str, note: str, *, code: str = "") -> SignalView:
@@ -99,10 +99,10 @@ def resolve(core: Core, actor: str, ref: str, note: str, *, code: str = "") -> S
         if chosen is not None:
             details["code"] = chosen
         event = record_event(core, session, signal, person, "resolved", details)
-        update_cards(core, session, signal, event, notify_reporter=True)
+        public = update_cards(core, session, signal, event, notify_reporter=True)
         react_at_source(core, session, signal, event, "resolved")
         joining.follow(core, session, signal, person, event)
-        return signal_view(core, session, signal, viewer=person)
+        return seen_by(core, session, signal, person, public)
 
 
 def resolution_code(core: Core, typed: str) -> str | None:
@@ -152,11 +152,10 @@ def reopen(core: Core, actor: str, ref: str, reason: str) -> SignalView:
         route(core, signal, department)
         signal.resolved_at = None
         event = record_event(core, session, signal, person, "reopened", {"reason": why})
-        update_cards(core, session, signal, event, notify_reporter=False)
-        view = signal_view(core, session, signal, viewer=None)
+        view = update_cards(core, session, signal, event, notify_reporter=False)
         notice = render.reopened_notice(view, event_view(view, event), core.translator())
         to_department(core, session, department, f"reopened:{event.id}", notice)
-        return signal_view(core, session, signal, viewer=person)
+        return seen_by(core, session, signal, person, view)
 
 
 def rate(core: Core, actor: str, ref: str, value: int | str) -> SignalView:
@@ -170,8 +169,8 @@ def rate(core: Core, actor: str, ref: str, value: int | str) -> SignalView:
                           rated_department_id=signal.department_id,
                           dedupe_key=f"handling:{signal.id}"))
         event = record_event(core, session, signal, person, "rated", {"value": score_value})
-        update_cards(core, session, signal, event, notify_reporter=False)
-        return signal_view(core, session, signal, viewer=person)
+        public = update_cards(core, session, signal, event, notify_reporter=False)
+        return seen_by(core, session, signal, person, public)
 
 
 def route(core: Core, signal: Signal, department: Department) -> None:

@@ -21,7 +21,7 @@ from bot.core.guards import open_question
 from bot.core.i18n import N_
 from bot.core.lookups import department_of, signal_of
 from bot.core.trail import record_event
-from bot.core.viewing import signal_view
+from bot.core.viewing import seen_by, signal_view
 from bot.core.views import SignalView, format_ref
 from storage import outbox
 from storage.models import Event, Person, Signal
@@ -62,12 +62,11 @@ def answer(core: Core, actor: str, ref: str, text: str) -> SignalView:
         event = _record(core, session, signal, person, "answered",
                         {"answer": said, "question": question.details.get("question", ""),
                          "question_event": question.id})
-        update_cards(core, session, signal, event, notify_reporter=False)
-        view = signal_view(core, session, signal, viewer=None)  # as the department sees it
+        view = update_cards(core, session, signal, event, notify_reporter=False)
         post = render.answer_post(view, said, str(question.details.get("question", "")),
                                   core.translator())
         reply_to_cards(core, session, signal, f"answer:{event.id}", post)
-        return signal_view(core, session, signal, viewer=person)
+        return seen_by(core, session, signal, person, view)
 
 
 def answer_message(core: Core, actor: str, destination: str, message_id: str, text: str

@@ -35,6 +35,15 @@ def person_view(core: Core, session: Session, person: Person) -> PersonView:
         is_leadership=person.is_leadership, is_admin=person.is_admin)
 
 
+def seen_by(core: Core, session: Session, signal: Signal, viewer: Person,
+            public: SignalView) -> SignalView:
+    """The signal as `viewer` sees it, given `public`, its view with the history as the
+    department sees it: only the reporter sees a case differently (an anonymous one)."""
+    if viewer.id != signal.reporter_id:
+        return public
+    return signal_view(core, session, signal, viewer=viewer)
+
+
 def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person | None,
                 history: bool = True) -> SignalView:
     """The signal as `viewer` may see it: an anonymous reporter is named only to themself."""
