@@ -23,7 +23,7 @@ from sqlmodel import col, select
 
 from bot.core.inputs import strip_controls
 from bot.core.service import VocService
-from storage.db import upsert
+from storage.db import insert_or_ignore
 from storage.models import Score
 
 COLUMNS = ("date", "score", "customer", "segment", "comment")
@@ -211,7 +211,7 @@ def import_scores(service: VocService, path: Path) -> ImportReport:
             report.already += len(batch) - len(new)
             if new:
                 table = Score.__table__  # type: ignore[attr-defined]
-                insert = upsert(session.get_bind().dialect.name, table)
-                session.execute(insert.on_conflict_do_nothing(index_elements=["dedupe_key"]), new)
+                session.execute(insert_or_ignore(session.get_bind().dialect.name, table,
+                                                 "dedupe_key"), new)
                 report.imported += len(new)
     return report

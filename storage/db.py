@@ -41,16 +41,16 @@ class SchemaOutOfDate(RuntimeError):
     """The database is behind the code; the message says which command fixes it."""
 
 
-def upsert(dialect: str, table: Any) -> Any:
-    """INSERT ... ON CONFLICT for the database in use (PostgreSQL's or SQLite's statement),
-    importing that dialect's module only: a process needs one, and the other costs 1-2 MiB."""
+def insert_or_ignore(dialect: str, table: Any, unique: str) -> Any:
+    """INSERT ... ON CONFLICT (`unique`) DO NOTHING on the database in use, importing that
+    dialect's module only: a process needs one, and the other costs 1-2 MiB."""
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        return postgresql.insert(table)
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique])
     from sqlalchemy.dialects import sqlite
 
-    return sqlite.insert(table)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[unique])
 
 
 def normalise_url(url: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert
 from sqlmodel import Session, col, select
 
-from storage.db import upsert
+from storage.db import insert_or_ignore
 from storage.models import Attachment, FileBlob
 
 
@@ -48,7 +48,7 @@ class StoredAttachment:
 @cache
 def _insert_blob(dialect: str) -> Any:
     table = FileBlob.__table__  # type: ignore[attr-defined]
-    return upsert(dialect, table).on_conflict_do_nothing(index_elements=["sha256"])
+    return insert_or_ignore(dialect, table, "sha256")
 
 
 def attach(*, connection: Connection, signal_id: int, files: Sequence[NewAttachment],

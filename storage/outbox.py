@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, or_, select
 
-from storage.db import upsert
+from storage.db import insert_or_ignore
 from storage.models import Outbox
 
 PENDING, SENDING, SENT, DEAD, SUPERSEDED, SKIPPED = (
@@ -133,7 +133,7 @@ def _queued_and_rolled_back(session: OrmSession) -> None:
 def _insert_ignoring_duplicates(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, built once per dialect (capture path)."""
     table = Outbox.__table__  # type: ignore[attr-defined]
-    return upsert(dialect, table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return insert_or_ignore(dialect, table, "dedupe_key")
 
 
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,
