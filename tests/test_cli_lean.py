@@ -55,8 +55,9 @@ def test_voc_db_status_imports_no_adapter_chart_or_workbook(tmp_path: Path) -> N
 
 # What the running bot (`voc serve`, `voc run`) must not keep: charts and workbooks are built in a
 # child process, migrations are `voc db upgrade`'s, the routing model's numpy is loaded with a
-# model (none without history), jieba with the first Chinese text (keywords need none).
-NOT_FOR_SERVING = {"matplotlib", "openpyxl", "alembic", "mako", "numpy", "jieba"}
+# model (none without history), jieba with the first Chinese text (keywords need none); Babel is
+# for writing catalogs and calendar names (the bot reads the compiled .mo and calendar.json).
+NOT_FOR_SERVING = {"matplotlib", "openpyxl", "alembic", "mako", "numpy", "jieba", "babel"}
 SERVE_AND_LIST = """
 import json, sys
 from pathlib import Path
@@ -72,6 +73,12 @@ db.require_current_schema()
 runtime = Runtime.build(settings, VocService(db, load_company(settings.voc_departments)),
                         http_mode=True)
 create_app(runtime)
+from datetime import datetime, timezone
+from bot.core.i18n import Translator
+for locale in ("ru", "zh"):  # a reader of each language: catalogs, dates
+    speaker = Translator(locale, "Europe/Moscow")
+    assert speaker.gettext("Acknowledge") != "Acknowledge", locale
+    speaker.when(datetime.now(timezone.utc))
 assert set(runtime.adapters) == {"slack", "telegram"}, runtime.adapters
 print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
 """

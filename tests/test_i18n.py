@@ -21,7 +21,8 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 from bot.core import calendar
-from bot.core.i18n import DOMAIN, LOCALE_DIR, SUPPORTED_LOCALES, Translator, normalise_locale
+from bot.core.i18n import (DOMAIN, LOCALE_DIR, SUPPORTED_LOCALES, Translator, compile_catalog,
+                           normalise_locale)
 
 ROOT = Path(__file__).resolve().parent.parent
 BABEL_CFG = ROOT / "babel.cfg"
@@ -34,6 +35,7 @@ pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 -o bot/locale/voc.pot \
 --copyright-holder "voc-bot contributors" .
 pybabel update -i bot/locale/voc.pot -d bot/locale -D voc --no-wrap --no-fuzzy-matching \
 --ignore-obsolete
+pybabel compile -d bot/locale -D voc   (after translating: the .mo files the bot reads)
 python -m bot.core.calendar   (after a Babel upgrade: month and time-zone names)
 then translate the new or emptied entries in bot/locale/*/LC_MESSAGES/voc.po"""
 
@@ -152,6 +154,20 @@ def test_every_marked_message_is_translated(locale: str) -> None:
     assert not problems, (
         f"{len(problems)} message(s) not translated in {locale}:\n" + "\n".join(problems)
         + f"\nUpdate the catalogs from the repo root:\n{UPDATE_COMMANDS}")
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_the_compiled_catalog_the_bot_reads_matches_its_po(locale: str) -> None:
+    """The bot reads voc.mo: a translation edited in the .po and not compiled would never be
+    seen by a user."""
+    folder = LOCALE_DIR / locale / "LC_MESSAGES"
+    with (folder / f"{DOMAIN}.mo").open("rb") as handle:
+        shipped = gettext.GNUTranslations(handle)
+    fresh = gettext.GNUTranslations(compile_catalog(folder / f"{DOMAIN}.po", locale))
+    stale = sorted(str(key) for key in shipped._catalog.keys() | fresh._catalog.keys()
+                   if shipped._catalog.get(key) != fresh._catalog.get(key))
+    assert not stale, (f"{locale}: voc.mo differs from voc.po in {len(stale)} entries, e.g. "
+                       f"{stale[:3]}; compile it:\n  pybabel compile -d bot/locale -D voc")
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
