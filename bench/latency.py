@@ -427,6 +427,34 @@ def idle(servers: list[Server], seconds: float, database_url: str
             for server in servers}
 
 
+BARE_LIBRARIES = ("uvicorn", "slack_bolt.adapter.starlette.async_handler", "slack_bolt.async_app",
+                  "slack_sdk.web.async_client", "starlette.applications", "telegram.ext")
+# What voc must carry on top, by the stack the project chose: SQLModel on SQLAlchemy's ORM,
+# pydantic-settings, and the database's driver.
+STACK_LIBRARIES = ("sqlalchemy.orm", "sqlmodel", "pydantic_settings")
+IMPORT_AND_MEASURE = """
+import importlib, sys
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+with open("/proc/self/status") as status:
+    print(next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")))
+"""
+
+
+def libraries_rss(database_url: str) -> tuple[float, float]:
+    """RSS MiB of a process that only imports the bare app's libraries, and of one that also
+    imports the storage stack and driver voc must use: the floor under voc's RSS before any of
+    its own code or data."""
+    driver = ("psycopg", "sqlalchemy.dialects.postgresql.psycopg") if database_url.startswith(
+        "postgres") else ("sqlite3", "sqlalchemy.dialects.sqlite.pysqlite")
+    figures = []
+    for names in (BARE_LIBRARIES, BARE_LIBRARIES + STACK_LIBRARIES + driver):
+        out = subprocess.run([sys.executable, "-c", IMPORT_AND_MEASURE, *names], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+        figures.append(int(out.split()[-1]) / 1024)
+    return figures[0], figures[1]
+
+
 def help_time(runs: int) -> tuple[list[float], list[float]]:
     """Wall times of `voc --help` and of `python -c pass`."""
     script = Path(sys.executable).parent / "voc"
@@ -572,6 +600,10 @@ def bench(label: str, database_url: str, args: argparse.Namespace) -> list[str]:
             wait_delivered(database_url)
             report(f"  both servers {wait_quiet(servers, windows=3, timeout=60)[1]}")
             idle_figures = idle(servers, args.idle, database_url)
+            bare_libraries, with_stack = libraries_rss(database_url)
+            report(f"  libraries alone (imported, nothing running): the bare app's "
+                   f"{bare_libraries:.0f} MiB; with the SQLModel/SQLAlchemy ORM, "
+                   f"pydantic-settings and the driver voc must use {with_stack:.0f} MiB")
             for name, (share, rss, peak, written) in idle_figures.items():
                 report(f"  idle {args.idle:.0f} s, {name}: cpu {share:.2%} of a core, rss "
                        f"{rss:.0f} MiB (peak {peak:.0f})" + (

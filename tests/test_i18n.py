@@ -20,9 +20,8 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from bot.core import calendar
-from bot.core.i18n import (DOMAIN, LOCALE_DIR, SUPPORTED_LOCALES, Translator, compile_catalog,
-                           normalise_locale)
+from bot.core import calendar, i18n
+from bot.core.i18n import DOMAIN, LOCALE_DIR, SUPPORTED_LOCALES, Translator, normalise_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 BABEL_CFG = ROOT / "babel.cfg"
@@ -163,7 +162,7 @@ def test_the_compiled_catalog_the_bot_reads_matches_its_po(locale: str) -> None:
     folder = LOCALE_DIR / locale / "LC_MESSAGES"
     with (folder / f"{DOMAIN}.mo").open("rb") as handle:
         shipped = gettext.GNUTranslations(handle)
-    fresh = gettext.GNUTranslations(compile_catalog(folder / f"{DOMAIN}.po", locale))
+    fresh = gettext.GNUTranslations(i18n.compile_catalog(folder / f"{DOMAIN}.po", locale))
     stale = sorted(str(key) for key in shipped._catalog.keys() | fresh._catalog.keys()
                    if shipped._catalog.get(key) != fresh._catalog.get(key))
     assert not stale, (f"{locale}: voc.mo differs from voc.po in {len(stale)} entries, e.g. "
