@@ -237,21 +237,13 @@ class LeaseLost(Exception):
     platform call."""
 
 
-# A row whose rate limit frees within this waits for it in the batch (Telegram's overall
-# 20 a second: 50 ms); a longer wait (a Slack channel's second, a Telegram group's 4 s) hands
-# the row back until its token frees, and `_blocked` keeps its destination out of claims till
-# then. The next claim waits for the batch: at 5 s, a group's backlog held every other chat's
-# new cards up to 4 s behind it.
-MAX_INLINE_WAIT = 0.25
-
-
 class Dispatcher:
     """Claims due outbox rows and delivers them; many dispatchers may share one database."""
 
     def __init__(self, db: Database, ports: Sequence[DeliveryPort], *,
                  clock: Callable[[], datetime] = utc_now, policy: RetryPolicy | None = None,
                  batch: int = 50, lease: timedelta = timedelta(seconds=60),
-                 max_inline_wait: float = MAX_INLINE_WAIT, ordered: bool = False,
+                 max_inline_wait: float = 5.0, ordered: bool = False,
                  limits: Mapping[str, Limits] | None = None, poll_seconds: float = POLL_SECONDS,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
@@ -263,6 +255,11 @@ class Dispatcher:
         self.lease = lease
         # A platform call may last half the lease; it starts only with that much lease left.
         self.call_timeout = lease.total_seconds() / 2
+        # Tried 0.25 s (4 Dec): a row whose turn was further off went back to the queue, so a
+        # group's backlog no longer held other chats' new cards behind its batch; but each
+        # token that freed then cost a claim of that destination's backlog and a hand-back of
+        # all of it but one row: after 400 captures `voc serve` spent 6-8% of a core for
+        # minutes draining the cards (bench/slack_capture.py). At 5 s one cycle serves five.
         self.max_inline_wait = max_inline_wait
         self.ordered = ordered  # one queue in id order instead of destinations in parallel
         # Platform -> its buckets (PLATFORM_LIMITS in production); others use the port's own.

@@ -314,7 +314,6 @@ def test_messages_to_one_channel_are_spaced_by_its_rate_limit(
         service: VocService, db: Database, clock: FakeClock) -> None:
     chat = FakeChat(rate_limit=RateLimit(per_destination=(1, 1.0)))
     dispatch = dispatcher(db, chat, clock)
-    dispatch.max_inline_wait = 5.0  # the second sales card waits in the batch (1 s)
     report(service, "The sales manager was rude")
     report(service, "The sales manager forgot the discount")
     report(service, "The website login page shows an error")  # another channel: not held up

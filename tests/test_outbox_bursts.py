@@ -127,33 +127,6 @@ def test_a_long_backlog_is_paced_across_claims_not_held_in_one(
     assert slack.times(SALES)[6] == 4.0
 
 
-def test_a_row_whose_turn_is_a_second_away_goes_back_so_other_channels_are_not_held(
-        db: Database, clock: FakeClock) -> None:
-    # The next claim waits for the batch: a batch that waited a second for a busy channel held
-    # every other channel's new cards that long.
-    slack = Platform(FakeTimer(), ("slack",))
-    dispatch = Dispatcher(db, [slack], clock=clock, limits=PLATFORM_LIMITS,
-                          monotonic=slack.timer, sleep=slack.timer.sleep)  # default waits
-    queue(db, clock, SALES, 5)
-
-    asyncio.run(dispatch.run_once())
-    assert slack.times(SALES) == [0.0, 0.0, 0.0]  # the burst; the fourth is a second away
-    queue(db, clock, "slack:C0IT", 1)
-    asyncio.run(dispatch.run_once())
-    assert slack.times("slack:C0IT") == [0.0]  # at once, not after the sales channel's wait
-
-    for _ in range(2):  # the sales channel's turns come; its cards go out in order
-        slack.timer.now += 1.0
-        clock.advance(seconds=1)
-        asyncio.run(dispatch.run_once())
-    assert slack.times(SALES) == [0.0, 0.0, 0.0, 1.0, 2.0]
-    with db.read() as session:
-        rows = session.exec(select(Outbox).order_by(col(Outbox.id))).all()
-    assert all(r.status == outbox.SENT and r.attempts <= 1 for r in rows)
-    sent_order = sorted((r for r in rows if r.destination == SALES), key=lambda r: r.sent_at)
-    assert [r.dedupe_key for r in sent_order] == [f"card:{SALES}:{n}" for n in range(5)]
-
-
 def test_a_telegram_group_never_gets_more_than_20_a_minute(
         db: Database, clock: FakeClock) -> None:
     telegram = Platform(FakeTimer(), ("telegram",))

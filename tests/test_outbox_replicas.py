@@ -148,9 +148,7 @@ def test_a_dispatcher_whose_lease_ran_out_sends_nothing_another_took_over(
             outbox.NewMessage(key, "slack:C0SALES", "send",
                               {"message": OutboundMessage(key).to_json()}) for key in keys])
     chat = Channel()
-    # The first waits in its batch for the channel's turn (the second card, a second later).
-    first, second = (Dispatcher(db, [chat], clock=clock, max_inline_wait=5.0)
-                     for _ in range(2))
+    first, second = (Dispatcher(db, [chat], clock=clock) for _ in range(2))
 
     async def race() -> None:
         holding = asyncio.create_task(first.run_once())  # claims all three, posts the first
