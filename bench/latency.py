@@ -25,8 +25,10 @@ what Slack and Telegram allow over time: the figures are the pipeline's, the bur
 test. Before each of voc's measurements its outbox is empty and it rests `--settle` s, so its
 rate-limit buckets are full. A card that does not arrive within 30 s is counted as lost.
 Also: CPU and RSS of both servers idle over `--idle` s (read from /proc) and the rows of
-voc's database that changed meanwhile; RSS at the end; `voc --help` wall time over
-`--help-runs` runs beside `python -c pass` (the interpreter alone).
+voc's database that changed meanwhile; RSS at the end; the RSS floor (a process that only
+imports the bare app's libraries, and one that also imports the storage stack voc is built
+on); `voc --help` wall time over `--help-runs` runs beside `python -c pass` (the interpreter
+alone).
 Before the idle window and each measurement it waits until both servers are quiet (< 5% of a
 core over 1.5 s, bench/servers.py), so start-up work (the scheduler's catch-up) stays out; before
 the idle window also until voc's digest child process (the catch-up's digest) has exited and its
