@@ -5,7 +5,6 @@ from __future__ import annotations
 import gettext
 from datetime import datetime
 from functools import cache
-from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,30 +30,14 @@ def normalise_locale(value: str | None) -> str | None:
 
 @cache
 def _translations(locale: str) -> gettext.NullTranslations:
-    """The locale's compiled catalog (.mo, committed beside its .po; a test keeps the two
-    equal). Reading the .po instead would keep Babel's catalog code, about 1.3 MiB, in every
-    serving process."""
-    folder = LOCALE_DIR / locale / "LC_MESSAGES"
-    if locale == "en" or not (folder / f"{DOMAIN}.po").exists():
+    """The locale's compiled catalog (voc.mo, committed beside its .po; tests/test_i18n.py
+    keeps the two equal). Compiling the .po here would keep Babel's catalog code, about
+    1.3 MiB, in every serving process."""
+    mo_file = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    if locale == "en" or not mo_file.exists():
         return gettext.NullTranslations()
-    mo_file = folder / f"{DOMAIN}.mo"
-    if mo_file.exists():
-        with mo_file.open("rb") as handle:
-            return gettext.GNUTranslations(handle)
-    return gettext.GNUTranslations(compile_catalog(folder / f"{DOMAIN}.po", locale))
-
-
-def compile_catalog(po_file: Path, locale: str) -> BytesIO:
-    """A .po compiled in memory, as `pybabel compile` writes it (fuzzy entries left out)."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    with po_file.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
-    buffer = BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return buffer
+    with mo_file.open("rb") as handle:
+        return gettext.GNUTranslations(handle)
 
 
 class Translator:
