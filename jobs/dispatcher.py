@@ -56,6 +56,7 @@ from typing import Literal, TypeVar
 
 from bot import logs
 from bot.core.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
+from bot.core.group_commit import GroupCommit
 from bot.core.messages import OutboundFile, OutboundMessage
 from bot.core.observe import emit
 from bot.core.service import utc_now
@@ -65,6 +66,7 @@ from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_Outcome = tuple[int, str, str | None, str | None]  # outbox id, status, message id, error
 # After a wake in a burst (a claim less than BURST_SECONDS ago), wait GATHER_SECONDS before
 # claiming: one claim then serves the burst's commits instead of one claim (a write, competing
 # with capture's) per commit. The first wake after a quiet spell claims at once.
@@ -272,6 +274,10 @@ class Dispatcher:
         self._lease_lock = asyncio.Lock()  # renewals and hand-backs see the same tokens
         self._wake: asyncio.Event | None = None  # set while `run` runs
         self._claimed_at = float("-inf")  # monotonic time of the last claim that found rows
+        # Rows delivered together (a burst's cards to several channels) record their outcome
+        # in one write: one transaction each made them queue for SQLite's lock, 10-40 ms for
+        # a burst of eight clicks (4 Dec).
+        self._finishes: GroupCommit[_Outcome, None] = GroupCommit(self._finish_rows)
         self.alive_at: datetime | None = None  # for health checks
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float | None = None) -> None:
@@ -699,8 +705,9 @@ class Dispatcher:
     # -- settling a row (database work in worker threads) -----------------------------------
     async def _finish(self, outbox_id: int, status: str, message_id: str | None,
                       error: str | None) -> None:
-        """Record the outcome; what happened on the platform is true whoever holds the row."""
-        await asyncio.to_thread(self._finish_row, outbox_id, status, message_id, error)
+        """Record the outcome; what happened on the platform is true whoever holds the row.
+        Outcomes that arrive together share one transaction (GroupCommit)."""
+        await self._finishes.submit((outbox_id, status, message_id, error))
         self._held.pop(outbox_id, None)
 
     async def _postpone(self, outbox_id: int, seconds: float, error: str | None, *,
@@ -731,11 +738,13 @@ class Dispatcher:
             return (outbox.newer_update_exists(session=session, row=row),
                     outbox.card_message_id(session=session, card_key=row.card_key))
 
-    def _finish_row(self, outbox_id: int, status: str, message_id: str | None,
-                    error: str | None) -> None:
+    def _finish_rows(self, outcomes: Sequence[_Outcome]) -> list[None]:
         with self.db.write() as session:
-            outbox.finish(session=session, outbox_id=outbox_id, status=status, now=self.clock(),
-                          message_id=message_id, error=error)
+            now = self.clock()
+            for outbox_id, status, message_id, error in outcomes:
+                outbox.finish(session=session, outbox_id=outbox_id, status=status, now=now,
+                              message_id=message_id, error=error)
+        return [None] * len(outcomes)
 
     def _postpone_row(self, outbox_id: int, token: datetime, seconds: float,
                       error: str | None, count_attempt: bool) -> None:
