@@ -120,7 +120,8 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool) -> di
         print(line("learned alone", learned_only))
     print(line("blend", blended) + (
         f"   (model weight {model.weight}, similar cases decide at {model.nearest}, keyword "
-        f"gate {model.gate}: chosen on the newest quarter of the history)" if model else ""))
+        f"gate {model.gate}, model alone at share {model.sure}, its veto below "
+        f"{model.agree}: chosen on the newest quarter of the history)" if model else ""))
     recurring = [c for c in test if c.id in PROBLEMS]
     one_off = [c for c in test if c.id not in PROBLEMS]
     for name, subset in (("recurring", recurring), ("one-off", one_off)):

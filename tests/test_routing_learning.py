@@ -4,6 +4,7 @@ lives in the database (restarts and replicas), scheduled training is claimed onc
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 import sys
 import textwrap
@@ -235,6 +236,9 @@ def test_the_similar_cases_survive_the_round_trip() -> None:
     text = "Bergen table is unstable at one corner"
     assert again.similar(text) == model.similar(text) != []
     assert (again.nearest, again.gate) == (model.nearest, model.gate)
+    model.sure, model.agree = 0.95, 0.03
+    again = Model.from_bytes(model.to_bytes())
+    assert (again.sure, again.agree) == (0.95, 0.03)
 
 
 def test_a_weak_keyword_answer_the_history_does_not_back_goes_to_triage() -> None:
@@ -259,3 +263,15 @@ def test_a_report_merged_into_a_case_is_learned_once(
     service.acknowledge(OLGA, case.ref)
     learned = [c.id for c in training.history_cases(service)]
     assert learned == [int(case.ref.removeprefix("VOC-"))]
+
+
+def test_a_keyword_answer_the_model_contradicts_goes_to_triage() -> None:
+    model = train(recurring_history())
+    assert model is not None
+    router = LearningRouter(Router(*load_example()), model)
+    text = "The courier was two hours late and the delivery was damaged"
+    assert router.suggest(text).slug == "logistics"
+    model.nearest = math.inf  # past cases alike do not decide here
+    model.agree = 1.01  # as if the history had shown such disagreements were often wrong
+    got = router.suggest(text)
+    assert (got.slug, got.is_fallback) == ("cco", True)

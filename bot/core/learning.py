@@ -46,6 +46,8 @@ CALIBRATION_MAX = 3000  # ... at most this many
 WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
 MISROUTE_COST = 2.0
 MIN_SHARE = 0.8  # where no keyword matched, the model's share needed to route away from triage
+SURE = (0.8, 0.9, 0.95, 0.99, 0.999, math.inf)  # ... the shares tried (chosen; inf: never alone)
+AGREE = (0.0, 0.01, 0.03, 0.1, 0.2)  # the model's least share for a keyword answer (chosen)
 MIN_FEATURE_COUNT = 2  # features seen fewer times are dropped once the history is large
 PRUNE_ABOVE = 5000  # ... "large": this many cases
 EXAMPLES = 3  # past cases kept per (word, department), most recent first
@@ -235,6 +237,8 @@ class Model:
     neighbours: Neighbours | None = None
     nearest: float = DEFAULT_NEAREST  # similarity at which past cases decide (chosen)
     gate: float = 0.0  # keyword points below which an answer unbacked by history goes to triage
+    sure: float = MIN_SHARE  # the model's share at which it routes alone (chosen)
+    agree: float = 0.0  # the model's share below which it vetoes a keyword answer (chosen)
 
     def similar(self, text: str) -> list[tuple[float, int, str]]:
         """The most similar past cases as (similarity, case id, final owner), most first."""
@@ -316,7 +320,8 @@ class Model:
         header = {"format": FORMAT, "classes": list(self.classes), "cases": self.cases,
                   "vocabulary": sorted(self.vocabulary, key=self.vocabulary.__getitem__),
                   "examples": self.examples, "weight": self.weight,
-                  "nearest": self.nearest, "gate": self.gate,
+                  "nearest": self.nearest, "gate": self.gate, "sure": self.sure,
+                  "agree": self.agree,
                   "neighbours": [len(index.ids), len(index.rows)] if index else None,
                   "trained_at": self.trained_at.isoformat() if self.trained_at else None}
         head = json.dumps(header, ensure_ascii=False).encode()
@@ -350,7 +355,8 @@ class Model:
                    header.get("examples", {}),
                    datetime.fromisoformat(trained) if trained else None, header.get("weight"),
                    index, float(header.get("nearest", DEFAULT_NEAREST)),
-                   float(header.get("gate", 0.0)))
+                   float(header.get("gate", 0.0)), float(header.get("sure", MIN_SHARE)),
+                   float(header.get("agree", 0.0)))
 
 
 def train(cases: Sequence[Case], *, now: datetime | None = None,
@@ -368,13 +374,14 @@ def train(cases: Sequence[Case], *, now: datetime | None = None,
     newest = [(case, *features(case.text)[:2]) for case in ordered[:held]]
     for case in ordered[held:]:
         tally.add(case, *features(case.text)[:2])
-    weight, nearest, gate = None, DEFAULT_NEAREST, 0.0
+    chosen: tuple[float | None, float, float, float, float] = (
+        None, DEFAULT_NEAREST, 0.0, MIN_SHARE, 0.0)
     if keywords is not None and calibrate:
-        weight, nearest, gate = _calibrate(keywords, tally.fit(now), ordered[:held])
+        chosen = _calibrate(keywords, tally.fit(now), ordered[:held])
     for case, words, grams in reversed(newest):  # then the newest cases, each newer than all
         tally.add(case, words, grams, newest=True)
     model = tally.fit(now)
-    model.weight, model.nearest, model.gate = weight, nearest, gate
+    model.weight, model.nearest, model.gate, model.sure, model.agree = chosen
     return model
 
 
@@ -450,19 +457,23 @@ class _Tally:
 
 
 def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]
-               ) -> tuple[float, float, float]:
-    """The model's weight, the similarity at which past cases decide and the keyword gate that
-    would have routed the newest cases best, trained on the older ones: each misroute costs as
-    much as MISROUTE_COST right answers (triage is not wrong, only slower). The history earns
-    its say by being right where the keywords are not. Chosen one after the other."""
+               ) -> tuple[float, float, float, float, float]:
+    """The model's weight, the similarity at which past cases decide, the keyword gate, the
+    share at which the model routes alone and the share below which it vetoes a keyword answer
+    that would have routed the newest cases best, trained on the older ones: each misroute
+    costs as much as MISROUTE_COST right answers (triage is not wrong, only slower). The
+    history earns its say by being right where the keywords are not. Chosen one after the
+    other, each from a fixed list; a tie keeps the earlier (the bolder, as before) option."""
     triage = keywords.triage
     scored = [(case.label, keywords.scores(case.text)[0], *older.log_posterior(case.text)[:1],
                older.similar(case.text)) for case in newest]
 
-    def value(weight: float, nearest: float, gate: float) -> float:
+    def value(weight: float, nearest: float, gate: float, sure: float = MIN_SHARE,
+              agree: float = 0.0) -> float:
         total = 0.0
         for label, scores, log_post, near in scored:
-            got = _decide(scores, log_post, near, weight, nearest, gate, triage)[0]
+            got = _decide(scores, log_post, near, weight, nearest, gate, triage, sure,
+                          agree)[0]
             total += 1.0 if got == label else -MISROUTE_COST if got != triage else 0.0
         return total
 
@@ -476,12 +487,15 @@ def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]
     weight = best(WEIGHTS, lambda w: value(w, math.inf, 0.0))
     nearest = best(NEAREST, lambda n: value(weight, n, 0.0))
     gate = best(GATES, lambda g: value(weight, nearest, g))
-    return weight, nearest, gate
+    sure = best(SURE, lambda s: value(weight, nearest, gate, s))
+    agree = best(AGREE, lambda a: value(weight, nearest, gate, sure, a))
+    return weight, nearest, gate, sure, agree
 
 
 def _decide(scores: dict[str, float], log_post: dict[str, float],
             near: Sequence[tuple[float, int, str]], weight: float, nearest: float, gate: float,
-            triage: str) -> tuple[str, tuple[int, ...]]:
+            triage: str, sure: float = MIN_SHARE, agree: float = 0.0
+            ) -> tuple[str, tuple[int, ...]]:
     """The blend's choice (LearningRouter.suggest without the reason), and the similar past
     cases that decided it (none when the keywords and the word model did).
 
@@ -489,9 +503,10 @@ def _decide(scores: dict[str, float], log_post: dict[str, float],
        similarity; a department with `nearest` votes and VOTE_SHARE of them wins. A recurring
        problem has several past reports that agree; a one-off story shares a word or two.
     2. Else keyword points plus `weight` times the model's log-posterior; where no keyword
-       matched, the model alone, only when it is sure (MIN_SHARE); else triage.
+       matched, the model alone, only when its share is at least `sure`; else triage.
     3. A keyword answer weaker than `gate` points that the model does not back goes to triage:
-       the company's own history showed such answers were wrong too often."""
+       the company's own history showed such answers were wrong too often; so does one the
+       model gives less than `agree` of its share (the two views disagree)."""
     votes: dict[str, float] = {}
     for sim, _, slug in near:
         if sim >= SIMILAR_FLOOR:
@@ -511,10 +526,13 @@ def _decide(scores: dict[str, float], log_post: dict[str, float],
     best = max(blend, key=lambda slug: blend[slug], default=None)
     if best is None:
         return triage, ()
-    sure = math.exp(log_post.get(best, UNSEEN)) >= MIN_SHARE
-    if not sum(scores.values()) and not sure:
+    share = math.exp(log_post.get(best, UNSEEN))
+    backed = share >= sure
+    if not sum(scores.values()) and not backed:
         return triage, ()
-    if scores[best] < gate and not sure:
+    if scores[best] < gate and not backed:
+        return triage, ()
+    if share < agree:
         return triage, ()
     return best, ()
 
@@ -548,7 +566,8 @@ class LearningRouter:
         scores, reasons = self.keywords.scores(text)
         log_post, known = model.log_posterior(text)
         triage = self.keywords.triage
-        best, similar = _decide(scores, log_post, near, w, model.nearest, model.gate, triage)
+        best, similar = _decide(scores, log_post, near, w, model.nearest, model.gate, triage,
+                                model.sure, model.agree)
         if best == triage and not (similar or scores.get(triage)):
             return Suggestion(triage, (), True)
         if similar:  # past cases decided: name them and the words the text shares with them
