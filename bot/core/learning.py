@@ -11,7 +11,10 @@ The blend adds, per department, the keyword points and the model's log-posterior
 `cases / (cases + HISTORY_HALF)`. With no history the weight is 0 and routing is exactly the
 keywords' (a new company routes as before); as the history grows its evidence takes over: a
 word the company kept moving to another department soon outweighs a keyword. Where no keyword
-matched, the model alone decides, and only when it is sure enough; else triage.
+matched, the model alone decides, and only when it is sure enough; else triage. A keyword
+answer the model all but rules out goes to triage too (the two views disagree). How much the
+model weighs, how sure it must be and where its veto starts are chosen on the newest quarter
+of the history once it has MIN_CALIBRATION cases (`_calibrate`), each from a fixed list.
 """
 
 from __future__ import annotations
