@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import itertools
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +82,7 @@ def create_db_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: An
                              connect_args={"connect_timeout": max(2, round(timeout))},
                              **kwargs)
     busy_ms = max(1, round(timeout * 1000))
+    turns = write_turns(url)
     engine = create_engine(url, connect_args={"timeout": timeout}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -96,7 +99,7 @@ def create_db_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: An
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
         if connection.get_execution_options().get(_WRITE, False):
-            _begin_immediate(connection.connection.driver_connection, timeout, busy_ms)
+            _begin_immediate(connection.connection.driver_connection, turns, timeout, busy_ms)
         else:
             connection.exec_driver_sql("BEGIN")
 
@@ -107,21 +110,53 @@ def create_db_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: An
 # lock, so a writer that arrives while another commits waits tens of ms after the lock is
 # free: a burst of eight clicks made the dispatcher's claim wait 58 ms behind 8 writes of
 # 6 ms each (4 Dec). A writer takes the lock with BEGIN IMMEDIATE and in WAL mode nothing
-# after it waits, so only that statement needs the wait, and we do it in short pauses. No lock
-# of ours is held meanwhile (a process-wide lock was tried: bursts stalled 1.1 s, see write()).
-LOCK_PAUSES = (0.0002, 0.0005, 0.001, 0.002)  # seconds, the last repeated
+# after it waits, so only that statement needs the wait, and we do it ourselves: a writer that
+# finds the lock taken sleeps until a write transaction of this process ends (`WriteTurns`),
+# or a short pause passes (another process's writer ends unannounced). No lock of ours is held
+# meanwhile: a process-wide lock was tried and bursts stalled 1.1 s (see Database.write).
+LOCK_PAUSES = (0.001, 0.002, 0.005, 0.01)  # seconds, the last repeated
 
 
-def _begin_immediate(raw: Any, timeout: float, busy_ms: int) -> None:
-    """BEGIN IMMEDIATE on a sqlite3 connection, waiting up to `timeout` for the write lock in
-    short pauses instead of SQLite's busy handler; the handler stays on for everything else."""
+class WriteTurns:
+    """Announces the end of each write transaction of this process on one SQLite file, so
+    writers waiting for its lock try again at once instead of after a pause."""
+
+    def __init__(self) -> None:
+        self._ended = threading.Condition()
+        self.generation = 0  # write transactions ended so far
+
+    def ended(self) -> None:
+        with self._ended:
+            self.generation += 1
+            self._ended.notify_all()
+
+    def wait(self, seen: int, seconds: float) -> None:
+        """Sleep until a write ends after generation `seen` was read, at most `seconds`."""
+        with self._ended:
+            if self.generation == seen:
+                self._ended.wait(seconds)
+
+
+_TURNS: dict[str, WriteTurns] = {}
+_TURNS_LOCK = threading.Lock()
+
+
+def write_turns(url: str) -> WriteTurns:
+    """The WriteTurns of one SQLite database (all engines of this process on it share them)."""
+    with _TURNS_LOCK:
+        return _TURNS.setdefault(str(make_url(url).database), WriteTurns())
+
+
+def _begin_immediate(raw: Any, turns: WriteTurns, timeout: float, busy_ms: int) -> None:
+    """BEGIN IMMEDIATE on a sqlite3 connection, waiting up to `timeout` for the write lock
+    (see WriteTurns) instead of in SQLite's busy handler, which stays on for everything else."""
     import sqlite3
-    import time
 
     raw.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + timeout
         for attempt in itertools.count():
+            seen = turns.generation
             try:
                 raw.execute("BEGIN IMMEDIATE")
                 return
@@ -129,7 +164,7 @@ def _begin_immediate(raw: Any, timeout: float, busy_ms: int) -> None:
                 if "locked" not in str(error) or time.monotonic() >= deadline:
                     # As SQLAlchemy wraps its own statements' errors (an outage: StoreUnavailable)
                     raise OperationalError("BEGIN IMMEDIATE", None, error) from error
-            time.sleep(LOCK_PAUSES[min(attempt, len(LOCK_PAUSES) - 1)])
+            turns.wait(seen, LOCK_PAUSES[min(attempt, len(LOCK_PAUSES) - 1)])
     finally:
         raw.execute(f"PRAGMA busy_timeout={busy_ms}")
 
@@ -205,6 +240,8 @@ class Database:
     def __post_init__(self) -> None:
         # Built once: `execution_options` makes a new engine proxy each call.
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        self._turns = (write_turns(str(self.engine.url)) if self.engine.dialect.name == "sqlite"
+                       else None)
 
     @classmethod
     def connect(cls, url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> Database:
@@ -226,10 +263,14 @@ class Database:
         # Three threads writing: p99 2.8 instead of 19 ms, 1.6x the throughput. But in two of
         # four bench/latency.py runs a whole burst of eight clicks waited 1.1 s (never without
         # the lock), cause not found, and the clicks' median did not move: left out.
-        with _outage_as_unavailable(), Session(self._write_engine,
-                                               expire_on_commit=False) as session, \
-                session.begin():
-            yield session
+        try:
+            with _outage_as_unavailable(), Session(self._write_engine,
+                                                   expire_on_commit=False) as session, \
+                    session.begin():
+                yield session
+        finally:
+            if self._turns is not None:
+                self._turns.ended()  # writers waiting for SQLite's lock try again now
 
     @contextmanager
     def read(self) -> Iterator[Session]:

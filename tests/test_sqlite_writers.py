@@ -67,3 +67,36 @@ def test_a_writer_that_waits_past_the_timeout_fails_as_an_outage(tmp_path: Path)
     with db.write() as session:  # the same pooled connection writes again afterwards
         session.execute(text("INSERT INTO note (body) VALUES ('third')"))
         assert session.execute(text("PRAGMA busy_timeout")).scalar() == 300
+
+
+def test_a_writer_is_woken_when_a_write_of_this_process_ends(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pauses far longer than the test: only the announcement of the first write's end can
+    # let the second writer through in time.
+    monkeypatch.setattr("storage.db.LOCK_PAUSES", (60.0,))
+    first_inside, first_may_end = threading.Event(), threading.Event()
+
+    def first_writer() -> None:
+        with db.write() as session:
+            session.execute(text("INSERT INTO note (body) VALUES ('first')"))
+            first_inside.set()
+            first_may_end.wait(5)
+
+    def second_writer() -> None:
+        with db.write() as session:
+            session.execute(text("INSERT INTO note (body) VALUES ('second')"))
+
+    first = threading.Thread(target=first_writer)
+    first.start()
+    assert first_inside.wait(5)
+    second = threading.Thread(target=second_writer)
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # waiting for the lock
+    first_may_end.set()
+    first.join(5)
+    second.join(5)
+    assert not second.is_alive()
+    with db.read() as session:
+        assert session.execute(text("SELECT body FROM note ORDER BY id")).scalars().all() == [
+            "first", "second"]
