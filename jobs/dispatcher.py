@@ -108,8 +108,9 @@ class Rate:
 
 
 # What each bucket holds back while it is empty: the rows of the destinations that drew on it,
-# all the platform's rows, or none (the row waits in memory, or is postponed, when its turn comes).
-Holds = Literal["destination", "platform", "nothing"]
+# all the platform's rows, the platform's rows but its edits (a bucket of posts alone), or none
+# (the row waits in memory, or is postponed, when its turn comes).
+Holds = Literal["destination", "platform", "posts", "nothing"]
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def slack_limits(destination: str, operation: str) -> list[Limit]:
     if operation == "update":
         return [Limit("slack:chat.update", SLACK_UPDATES, "nothing")]
     return [Limit(destination, SLACK_CHANNEL),
-            Limit("slack:chat.postMessage", SLACK_WORKSPACE, "platform")]
+            Limit("slack:chat.postMessage", SLACK_WORKSPACE, "posts")]
 
 
 def telegram_limits(destination: str, operation: str) -> list[Limit]:
@@ -231,6 +232,7 @@ class _Blocked:
 
     destinations: list[str] = field(default_factory=list)
     platforms: list[str] = field(default_factory=list)
+    posts_of: list[str] = field(default_factory=list)  # platforms whose edits may still go
     frees_in: float | None = None
 
 
@@ -384,7 +386,8 @@ class Dispatcher:
         platforms = [p for p in self.ports if p not in blocked.platforms]
         with self.db.read() as session:
             return outbox.next_due(session=session, platforms=platforms,
-                                   skip_destinations=blocked.destinations)
+                                   skip_destinations=blocked.destinations,
+                                   skip_posts_of=blocked.posts_of)
 
     async def run_once(self) -> int:
         """Claim one batch and try each row once; return how many rows were handled."""
@@ -426,8 +429,8 @@ class Dispatcher:
             return outbox.claim_due(
                 session=session,
                 platforms=[p for p in self.ports if p not in blocked.platforms],
-                skip_destinations=blocked.destinations, now=self.clock(), limit=self.batch,
-                lease=self.lease)
+                skip_destinations=blocked.destinations, skip_posts_of=blocked.posts_of,
+                now=self.clock(), limit=self.batch, lease=self.lease)
 
     def _blocked(self) -> _Blocked:
         """Destinations and platforms whose rate limit has no free slot now. Their rows stay
@@ -441,6 +444,8 @@ class Dispatcher:
             if wait > 0 and bucket.limit.holds != "nothing":
                 if bucket.limit.holds == "platform":
                     blocked.platforms.append(bucket.platform)
+                elif bucket.limit.holds == "posts":
+                    blocked.posts_of.append(bucket.platform)
                 else:  # the key too: a group's topics that have not drawn on it yet
                     blocked.destinations.extend([*bucket.destinations, bucket.limit.key])
                 blocked.frees_in = wait if blocked.frees_in is None else min(

@@ -137,10 +137,12 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
 
 
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,
-              lease: timedelta, skip_destinations: Sequence[str] = ()) -> list[Claimed]:
+              lease: timedelta, skip_destinations: Sequence[str] = (),
+              skip_posts_of: Sequence[str] = ()) -> list[Claimed]:
     """Take due rows (and rows whose delivery lease expired) for this dispatcher, oldest first,
-    leaving those of `skip_destinations` (rate-limited just now) where they are. Each row's
-    `lease_until` is the claim's token (see the module docstring)."""
+    leaving those of `skip_destinations`, and all but the edits of `skip_posts_of` platforms
+    (rate-limited just now), where they are. Each row's `lease_until` is the claim's token
+    (see the module docstring)."""
     if not platforms:
         return []
     due = (col(Outbox.status) == PENDING) & (col(Outbox.not_before) <= now)
@@ -148,6 +150,8 @@ def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limi
     query = select(Outbox).where(col(Outbox.platform).in_(platforms), or_(due, stale))
     if skip_destinations:
         query = query.where(_outside(skip_destinations))
+    if skip_posts_of:
+        query = query.where(_not_posts_of(skip_posts_of))
     query = (query.order_by(col(Outbox.id)).limit(limit)
              .with_for_update(skip_locked=True))  # replicas on PostgreSQL share the outbox
     claimed = []
@@ -170,8 +174,14 @@ def _outside(destinations: Sequence[str]) -> ColumnElement[bool]:
                 *(not_(destination.startswith(f"{d}/", autoescape=True)) for d in destinations))
 
 
+def _not_posts_of(platforms: Sequence[str]) -> ColumnElement[bool]:
+    """Rows of other platforms, and the edits (`update`) of these."""
+    return not_(and_(col(Outbox.platform).in_(platforms), col(Outbox.operation) != "update"))
+
+
 def next_due(*, session: Session, platforms: Sequence[str],
-             skip_destinations: Sequence[str] = ()) -> datetime | None:
+             skip_destinations: Sequence[str] = (), skip_posts_of: Sequence[str] = ()
+             ) -> datetime | None:
     """When `claim_due` will next find a row of these platforms (outside `skip_destinations`):
     the earliest `not_before` of a pending row or `lease_until` of a sending one (its dispatcher
     may have died). None: there is none. A read, for an idle dispatcher to know how long to
@@ -185,6 +195,8 @@ def next_due(*, session: Session, platforms: Sequence[str],
                                      col(Outbox.platform).in_(platforms))
         if skip_destinations:
             query = query.where(_outside(skip_destinations))
+        if skip_posts_of:
+            query = query.where(_not_posts_of(skip_posts_of))
         # ORDER BY ... LIMIT 1 rather than MIN(): the (status, not_before) index serves it.
         at = session.exec(query.order_by(column).limit(1)).first()
         if at is not None:

@@ -202,3 +202,31 @@ def test_rows_claimed_at_once_never_wait_past_their_lease(db: Database, clock: F
     asyncio.run(dispatch.run_once())
 
     assert max(telegram.times()) <= dispatch.max_inline_wait
+
+
+def test_an_edit_is_not_held_back_by_the_workspace_post_budget(
+        db: Database, clock: FakeClock) -> None:
+    """chat.update has a budget of its own: a head's click is shown at once even while a burst
+    of posts (the reporters' notes, say) waits for chat.postMessage's workspace budget."""
+    slack = Platform(FakeTimer(), ("slack",))
+    dispatch = dispatcher(db, clock, slack, max_inline_wait=0.0)
+    with db.write() as session:
+        outbox.enqueue(session=session, now=clock(), messages=[outbox.NewMessage(
+            "card:1", SALES, "send", {"message": OutboundMessage("Card").to_json()},
+            card_key="card-1")])
+    asyncio.run(dispatch.run_once())
+    people = [f"slack:U{n:03d}" for n in range(SLACK_WORKSPACE.burst + 4)]
+    for person in people:
+        queue(db, clock, person, 1)
+    asyncio.run(dispatch.run_once())  # the workspace's burst (the card's and 9) goes
+    assert len(slack.times()) == SLACK_WORKSPACE.burst
+    with db.write() as session:
+        outbox.enqueue(session=session, now=clock(), messages=[outbox.NewMessage(
+            "card-update:1", SALES, "update", {"message": OutboundMessage("Seen").to_json()},
+            card_key="card-1")])
+
+    assert asyncio.run(dispatch.run_once()) == 1  # the edit, now; not a post
+    assert slack.calls[-1] == (SALES, slack.timer())
+    with db.read() as session:
+        waiting = session.exec(select(Outbox).where(col(Outbox.status) == outbox.PENDING)).all()
+    assert sorted(r.destination for r in waiting) == people[SLACK_WORKSPACE.burst - 1:]
