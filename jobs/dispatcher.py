@@ -36,7 +36,8 @@ connection). Idle, it reads and never writes: rows are claimed only when one is 
 
 Rate limits (`Rate`, `PLATFORM_LIMITS`). Each delivery draws one token from each of its token
 buckets: a burst may go at once, then the bucket refills at the platform's steady rate. A
-destination or platform whose bucket is empty is left out of the claim until it refills.
+destination or platform (or a platform's posts, whose edits have a budget of their own) whose
+bucket is empty is left out of the claim until it refills.
 """
 
 from __future__ import annotations
