@@ -76,6 +76,9 @@ BURST_SECONDS = 0.1
 POLL_SECONDS = 5.0  # the safety-net read of an idle outbox (VOC_OUTBOX_POLL_SECONDS)
 HEARTBEAT_SECONDS = 10.0  # an idle dispatcher says it is alive this often, without the database
 RECHECK_SECONDS = 0.2  # a due row was not claimable (another replica is taking it): look again
+# An edit's card state read with its claim stands this long; a row that waited longer (its
+# destination's rate limit) reads it again, in case a later edit was queued meanwhile.
+CLAIM_FRESH_SECONDS = 0.5
 
 
 @dataclass
@@ -522,12 +525,12 @@ class Dispatcher:
         port = self.ports[row.platform]
         try:
             if row.operation == "update":
-                return await self._update(row, port, deadline)
+                return await self._update(item, port, deadline)
             if row.operation == "send_file" and "attachment" in row.payload:
                 return await self._attachment(row, port, item.uncertain, deadline)
             reply_to = None
             if row.operation == "reply":  # under a card: it must have been posted first
-                card = await self._posted_card(row)
+                card = await self._posted_card(item)
                 if card is None:
                     return False
                 reply_to = card or None
@@ -561,11 +564,23 @@ class Dispatcher:
         except Exception as exc:
             return await self._failed(row, exc)
 
-    async def _posted_card(self, row: Outbox) -> str | None:
+    async def _card(self, item: outbox.Claimed) -> outbox.CardState:
+        """The card of an edit or a reply: as read with the claim while that is fresh and
+        settled (the common case: one read for the whole batch), read again otherwise (the
+        card's own post was on its way, or the row waited for a rate limit meanwhile, long
+        enough for a later edit to be queued)."""
+        known = item.card
+        if known is not None and (known.superseded or known.settled) and (
+                self.monotonic() - self._claimed_at < CLAIM_FRESH_SECONDS):
+            return known
+        return await asyncio.to_thread(self._card_state, item.row)
+
+    async def _posted_card(self, item: outbox.Claimed) -> str | None:
         """The message id of the card a reply goes under; "" when the card will never be
         there (the reply is sent on its own); None when it is still on its way (postponed)."""
+        row = item.row
         assert row.id is not None and row.card_key is not None
-        _superseded, card = await asyncio.to_thread(self._card_state, row)
+        card = (await self._card(item)).post
         if card is None or card[0] in (outbox.DEAD, outbox.SKIPPED) or (card[1] is None and (
                 card[0] == outbox.SENT)):
             return ""
@@ -595,10 +610,12 @@ class Dispatcher:
         return await self._platform(
             row, port.send(row.destination, message, dedupe_key=row.dedupe_key))
 
-    async def _update(self, row: Outbox, port: DeliveryPort, deadline: float) -> bool:
+    async def _update(self, item: outbox.Claimed, port: DeliveryPort, deadline: float) -> bool:
+        row = item.row
         assert row.id is not None and row.card_key is not None
-        superseded, card = await asyncio.to_thread(self._card_state, row)
-        if superseded:  # a newer snapshot of the same card is queued; it alone matters
+        state = await self._card(item)
+        card = state.post
+        if state.superseded:  # a newer snapshot of the same card is queued; it alone matters
             await self._finish(row.id, outbox.SUPERSEDED, None, None)
             return True
         if card is None or card[0] in (outbox.DEAD, outbox.SKIPPED):
@@ -738,11 +755,10 @@ class Dispatcher:
         with self.db.write() as session:
             return outbox.renew_leases(session=session, held=held, until=until)
 
-    def _card_state(self, row: Outbox) -> tuple[bool, tuple[str, str | None] | None]:
+    def _card_state(self, row: Outbox) -> outbox.CardState:
+        assert row.id is not None
         with self.db.read() as session:
-            assert row.card_key is not None
-            return (outbox.newer_update_exists(session=session, row=row),
-                    outbox.card_message_id(session=session, card_key=row.card_key))
+            return outbox.card_states(session=session, rows=[row])[row.id]
 
     def _finish_rows(self, outcomes: Sequence[_Outcome]) -> list[None]:
         with self.db.write() as session:

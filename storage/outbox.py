@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, event, not_, update
+from sqlalchemy import ColumnElement, Connection, and_, event, func, not_, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, or_, select
@@ -70,6 +70,23 @@ class Claimed:
 
     row: Outbox
     uncertain: bool
+    card: CardState | None = None  # an edit's or a reply's card, read with the claim
+
+
+@dataclass(frozen=True)
+class CardState:
+    """What an edit or a reply needs to know of its card: whether a later edit of the same
+    card is queued or shown (`superseded`: this one is stale), and the status and platform
+    message id of the card's newest post (None: no post was ever queued)."""
+
+    superseded: bool
+    post: tuple[str, str | None] | None
+
+    @property
+    def settled(self) -> bool:
+        """Whether the post can no longer change: no post, or one sent, dead or skipped (a
+        post still on its way is read again when its edit's turn comes)."""
+        return self.post is None or self.post[0] in (SENT, DEAD, SKIPPED)
 
 
 def enqueue(*, session: Session, messages: Sequence[NewMessage], now: datetime) -> None:
@@ -163,7 +180,37 @@ def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limi
         row.attempts += 1
         session.add(row)
     session.flush()
-    return claimed
+    states = card_states(session=session, rows=[
+        c.row for c in claimed if c.row.card_key and c.row.operation in ("update", "reply")])
+    return [replace(c, card=states[c.row.id]) if c.row.id in states else c for c in claimed]
+
+
+def card_states(*, session: Session, rows: Sequence[Outbox]) -> dict[int, CardState]:
+    """The card state of each of these edits and replies (by row id), in two statements
+    whatever their number: a claimed batch needs no read per row."""
+    keys = sorted({row.card_key for row in rows if row.card_key is not None})
+    if not keys:
+        return {}
+    newest_edit: dict[str | None, int | None] = dict(session.exec(
+        select(Outbox.card_key, func.max(Outbox.id)).where(
+            col(Outbox.card_key).in_(keys), Outbox.operation == "update",
+            col(Outbox.status).in_((PENDING, SENDING, SENT)))
+        .group_by(col(Outbox.card_key))).all())
+    posts: dict[str, tuple[int, str, str | None]] = {}
+    for key, post_id, status, message_id in session.exec(
+            select(Outbox.card_key, Outbox.id, Outbox.status, Outbox.message_id).where(
+                col(Outbox.card_key).in_(keys), Outbox.operation == "send")).all():
+        assert key is not None and post_id is not None
+        if key not in posts or post_id > posts[key][0]:
+            posts[key] = (post_id, status, message_id)
+    states = {}
+    for row in rows:
+        assert row.id is not None and row.card_key is not None
+        post = posts.get(row.card_key)
+        states[row.id] = CardState(
+            superseded=row.operation == "update" and (newest_edit.get(row.card_key) or 0) > row.id,
+            post=None if post is None else post[1:])
+    return states
 
 
 def _outside(destinations: Sequence[str]) -> ColumnElement[bool]:
@@ -250,17 +297,6 @@ def in_flight_with_prefix(*, session: Session, destination: str, prefix: str) ->
         select(Outbox.id).where(
             Outbox.destination == destination, col(Outbox.status).in_((PENDING, SENDING)),
             col(Outbox.dedupe_key).startswith(prefix, autoescape=True))
-    ).first() is not None
-
-
-def newer_update_exists(*, session: Session, row: Outbox) -> bool:
-    """Whether a later update of the same card exists (queued or already shown): this one is
-    stale, and applying it after the later one would roll the card back."""
-    assert row.id is not None
-    return session.exec(
-        select(Outbox.id).where(
-            Outbox.card_key == row.card_key, Outbox.operation == "update",
-            col(Outbox.id) > row.id, col(Outbox.status).in_((PENDING, SENDING, SENT)))
     ).first() is not None
 
 

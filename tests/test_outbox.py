@@ -226,6 +226,39 @@ def test_superseded_updates_are_skipped(
     assert len(chat.shown(IVAN)) == 2  # notes are messages of their own, never skipped
 
 
+def test_an_edit_that_waited_behind_a_rate_limit_rereads_its_card(
+        service: VocService, db: Database, clock: FakeClock) -> None:
+    """A batch reads its edits' cards once, with the claim; an edit whose turn comes after a
+    wait reads again, so a later edit queued meanwhile still supersedes it (no stale card)."""
+    chat = FakeChat(rate_limit=RateLimit(per_destination=(1, 1.0)))
+    now = [0.0]
+    later_edit: list[str] = []
+
+    async def sleep(seconds: float) -> None:  # the rate limit's wait, in a clock of our own
+        now[0] += seconds
+        if later_edit:  # meanwhile, the head resolves the third case
+            service.resolve(OLGA, later_edit.pop(), "Courier replaced")
+
+    dispatch = Dispatcher(db, [chat], clock=clock, monotonic=lambda: now[0], sleep=sleep)
+    refs = [report(service, f"Courier number {n} was late") for n in (1, 2, 3)]
+    drain(dispatch, clock)  # the three cards
+    for ref in refs:
+        service.acknowledge(OLGA, ref)
+    later_edit.append(refs[2])
+    now[0] += 1.0  # one token in the channel's bucket: the batch takes all three edits
+
+    run_once(dispatch)  # the 1st edit goes, the 2nd waits a second, then the 3rd's turn
+    now[0] += 5.0  # the bucket refills: whatever is left goes
+    drain(dispatch, clock)
+
+    cards = chat.shown(LOGISTICS_SLACK)
+    assert [card.edits for card in cards] == [1, 1, 1]  # the 3rd: its resolution only
+    assert cards[2].message == latest_card(db, LOGISTICS_SLACK)
+    edits = [r.status for r in rows(db) if r.destination == LOGISTICS_SLACK
+             and r.operation == "update"]
+    assert edits == [outbox.SENT, outbox.SENT, outbox.SUPERSEDED, outbox.SENT]
+
+
 # -- failures --------------------------------------------------------------------------------
 def test_failing_platform_is_retried_with_backoff_then_dead_then_retried_by_hand(
         service: VocService, db: Database, clock: FakeClock) -> None:
