@@ -320,6 +320,7 @@ def serve_bare(port: int, slack_api: str, telegram_api: str) -> None:
     """Bolt and python-telegram-bot, each posting the card from its handler; no database."""
     import contextlib as ctx
 
+    import aiohttp
     import uvicorn
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
     from slack_bolt.async_app import AsyncApp
@@ -378,7 +379,9 @@ def serve_bare(port: int, slack_api: str, telegram_api: str) -> None:
 
     @ctx.asynccontextmanager
     async def lifespan(_app: Starlette) -> Any:
-        async with telegram:
+        # One pooled session, as voc's: slack_sdk alone opens a connection per call.
+        async with telegram, aiohttp.ClientSession() as session:
+            slack.client.session = session
             yield
 
     app = Starlette(routes=[Route("/slack/events", slack_events, methods=["POST"]),

@@ -215,6 +215,8 @@ class SlackBot:
     # -- App Home ----------------------------------------------------------------------------
     async def publish_home(self, client: AsyncWebClient, user_id: str) -> None:
         """App Home: my reports, and my department's queue for heads and members."""
+        # Noted first: a press on the home may arrive before Slack has answered the publish.
+        self.home_users.add(user_id)
         who = await self.who(client, user_id)
         mine = await self.run(self.service.mine, who.identity)
         parts = [render.mine_reply(mine, who.t)]
@@ -226,7 +228,6 @@ class SlackBot:
             except VocError as error:
                 parts.append(self.refusal(error, who.t))
         await client.views_publish(user_id=user_id, view=bk.home_view(who.t, parts))
-        self.home_users.add(user_id)
 
     def refresh_home(self, client: AsyncWebClient, user_id: str) -> None:
         """Republish the home of someone who has it open, after a change they made."""

@@ -416,6 +416,10 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as Slack's API: a client's pooled connection serves many calls
+            # (every answer has its Content-Length).
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
