@@ -668,9 +668,9 @@ class Dispatcher:
 
     def _attachment_state(self, row: Outbox) -> tuple[tuple[str, str | None] | None,
                                                       bytes | None]:
+        assert row.id is not None
         with self.db.read() as session:
-            assert row.card_key is not None
-            return (outbox.card_message_id(session=session, card_key=row.card_key),
+            return (outbox.card_states(session=session, rows=[row])[row.id].post,
                     files.content(session=session, sha256=row.payload["attachment"]["sha256"]))
 
     def _delivered(self, row: Outbox) -> None:

@@ -186,8 +186,8 @@ def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limi
 
 
 def card_states(*, session: Session, rows: Sequence[Outbox]) -> dict[int, CardState]:
-    """The card state of each of these edits and replies (by row id), in two statements
-    whatever their number: a claimed batch needs no read per row."""
+    """The card state of each of these rows of a card (edits, replies, attachments), by row
+    id, in two statements whatever their number: a claimed batch needs no read per row."""
     keys = sorted({row.card_key for row in rows if row.card_key is not None})
     if not keys:
         return {}
@@ -267,16 +267,6 @@ def renew_leases(*, session: Session, held: Mapping[int, datetime], until: datet
             .values(lease_until=until).returning(col(Outbox.id)))
         renewed.update(int(outbox_id) for outbox_id in result.scalars())
     return renewed
-
-
-def card_message_id(*, session: Session, card_key: str) -> tuple[str, str | None] | None:
-    """Status and platform message id of the newest card sent under `card_key`."""
-    row = session.exec(
-        select(Outbox.status, Outbox.message_id)
-        .where(Outbox.card_key == card_key, Outbox.operation == "send")
-        .order_by(col(Outbox.id).desc())
-    ).first()
-    return (row[0], row[1]) if row else None
 
 
 def sent_with_prefix(*, session: Session, destination: str, message_id: str, prefix: str
