@@ -56,8 +56,10 @@ def test_voc_db_status_imports_no_adapter_chart_or_workbook(tmp_path: Path) -> N
 # What the running bot (`voc serve`, `voc run`) must not keep: charts and workbooks are built in a
 # child process, migrations are `voc db upgrade`'s, the routing model's numpy is loaded with a
 # model (none without history), jieba with the first Chinese text (keywords need none); Babel is
-# for writing catalogs and calendar names (the bot reads the compiled .mo and calendar.json).
-NOT_FOR_SERVING = {"matplotlib", "openpyxl", "alembic", "mako", "numpy", "jieba", "babel"}
+# for writing catalogs and calendar names (the bot reads the compiled .mo and calendar.json);
+# rich, pygments and click are httpx's command-line client (bot/__init__.py).
+NOT_FOR_SERVING = {"matplotlib", "openpyxl", "alembic", "mako", "numpy", "jieba", "babel",
+                   "rich", "pygments", "click"}
 SERVE_AND_LIST = """
 import json, sys
 from pathlib import Path
