@@ -177,8 +177,11 @@ class Router:
         raw: list[tuple[str, list[tuple[str, tuple[str, ...], bool]]]] = []
         # stem -> the derivational endings the file's words with that stem carry
         self._endings: dict[str, set[str]] = {}
+        # a file word Snowball cut short -> its stem: "диван" stems to "дива" but "диваном",
+        # "дивану" stem to "диван", so a text word whose stem is the file's word is that word
+        self._overstemmed: dict[str, str] = {}
         for dept in departments:
-            raw.append((dept.slug, _vocabulary(dept, self._endings)))
+            raw.append((dept.slug, _vocabulary(dept, self._endings, self._overstemmed)))
 
         # A stem or phrase several departments share says little about which one owns a signal.
         spread: dict[tuple[str, ...], int] = {}
@@ -253,6 +256,8 @@ class Router:
             if token[:3] not in heads and token[:2] not in heads and token[:1] not in heads:
                 continue
             s = stem(token)
+            if s not in self._vocab:
+                s = self._overstemmed.get(s, s)
             if s in self._vocab and derivation(token, s) in self._endings.get(s, {""}):
                 found[s] = 1.0
                 sources.setdefault(s, set()).add(token)
@@ -306,10 +311,11 @@ def _heads(stem: str) -> tuple[str, ...]:
     return (stem[:2],)
 
 
-def _vocabulary(dept: DepartmentProfile, endings: dict[str, set[str]]
-                ) -> list[tuple[str, tuple[str, ...], bool]]:
+def _vocabulary(dept: DepartmentProfile, endings: dict[str, set[str]],
+                overstemmed: dict[str, str]) -> list[tuple[str, tuple[str, ...], bool]]:
     """List (label as written, stems, is keyword) for a department, keywords first, no repeats;
-    record in `endings` the derivational ending of every word behind each stem."""
+    record in `endings` the derivational ending of every word behind each stem, and in
+    `overstemmed` each Cyrillic word whose stem is shorter than the word."""
     seen: set[tuple[str, ...]] = set()
     terms: list[tuple[str, tuple[str, ...], bool]] = []
 
@@ -318,6 +324,8 @@ def _vocabulary(dept: DepartmentProfile, endings: dict[str, set[str]]
         for token in tokens:
             s = stem(token)
             endings.setdefault(s, set()).add(derivation(token, s))
+            if s != token and _CYRILLIC.search(token):
+                overstemmed.setdefault(token, s)
             out.append(s)
         return tuple(out)
 
