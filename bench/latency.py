@@ -443,7 +443,9 @@ BARE_LIBRARIES = ("uvicorn", "slack_bolt.adapter.starlette.async_handler", "slac
 STACK_LIBRARIES = ("sqlalchemy.orm", "sqlmodel", "pydantic_settings")
 IMPORT_AND_MEASURE = """
 import importlib, sys
-for name in sys.argv[1:]:
+if sys.argv[1] == "--as-voc":  # without httpx's command-line client, as bot/__init__.py does
+    sys.modules["httpx._main"] = None
+for name in sys.argv[2:]:
     importlib.import_module(name)
 with open("/proc/self/status") as status:
     print(next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")))
@@ -457,7 +459,8 @@ def libraries_rss(database_url: str) -> tuple[float, float]:
     driver = ("psycopg", "sqlalchemy.dialects.postgresql.psycopg") if database_url.startswith(
         "postgres") else ("sqlite3", "sqlalchemy.dialects.sqlite.pysqlite")
     figures = []
-    for names in (BARE_LIBRARIES, BARE_LIBRARIES + STACK_LIBRARIES + driver):
+    for names in (("--as-bare", *BARE_LIBRARIES),
+                  ("--as-voc", *BARE_LIBRARIES, *STACK_LIBRARIES, *driver)):
         out = subprocess.run([sys.executable, "-c", IMPORT_AND_MEASURE, *names], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
         figures.append(int(out.split()[-1]) / 1024)
