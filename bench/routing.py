@@ -100,6 +100,11 @@ def line(name: str, result: Evaluation) -> str:
             f"misroutes {result.misrouted / result.cases:.3f} ({result.misrouted})")
 
 
+def by_script(gates: dict[str, float]) -> str:
+    """The gates chosen for single scripts, for the blend's line."""
+    return " (" + ", ".join(f"{k} {v}" for k, v in sorted(gates.items())) + ")" if gates else ""
+
+
 def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool) -> dict[str, float]:
     """Train on weeks 1..weeks, test on the rest; print the three routers' figures."""
     history = [c for c in cases if week_of(c) <= weeks]
@@ -120,8 +125,9 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool) -> di
         print(line("learned alone", learned_only))
     print(line("blend", blended) + (
         f"   (model weight {model.weight}, similar cases decide at {model.nearest}, keyword "
-        f"gate {model.gate}, model alone at share {model.sure}, its veto below "
-        f"{model.agree}: chosen on the newest quarter of the history)" if model else ""))
+        f"gate {model.gate}{by_script(model.gates)}, model alone at share {model.sure}, its "
+        f"veto below {model.agree}: chosen on the newest quarter of the history)"
+        if model else ""))
     recurring = [c for c in test if c.id in PROBLEMS]
     one_off = [c for c in test if c.id not in PROBLEMS]
     for name, subset in (("recurring", recurring), ("one-off", one_off)):

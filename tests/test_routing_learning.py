@@ -255,6 +255,41 @@ def test_a_weak_keyword_answer_the_history_does_not_back_goes_to_triage() -> Non
     assert router.suggest("Bergen table is unstable at one corner").slug == "product"
 
 
+def scripts_history() -> list[Case]:
+    """Two months: older stories (which the model learns), then the newest, on which the blend
+    is calibrated: English reports that name the app but were Marketing's (a weak keyword
+    answer, wrong) and Chinese ones that name the courier and were Logistics' (weak, right)."""
+    clock = FakeClock()
+    older = [("The invoice {n} lists the wrong VAT number", "finance"),
+             ("Курьер {n} опоздал на час", "logistics"),
+             ("The sofa fabric tore after a week, case {n}", "product")]
+    newest = [("The app greets her with a stranger's name, complaint {n}", "marketing"),
+              ("快递员又没按时来，第{n}次", "logistics")]
+    cases = []
+    for texts, count in ((older, 16), (newest, 8)):
+        for n in range(count):
+            for text, slug in texts:
+                clock.advance(minutes=30)
+                cases.append(Case(len(cases) + 1, text.format(n=n), slug, clock()))
+    return cases
+
+
+def test_each_script_gets_the_keyword_gate_its_own_history_earned() -> None:
+    model = train(scripts_history(), keywords=Router(*load_example()))
+    assert model is not None
+    # Weak English keyword answers were wrong, weak Chinese ones right: one gate for both
+    # would send the Chinese to triage with the English.
+    assert model.gates == {"han": 0.0, "latin": 4.5}
+    router = LearningRouter(Router(*load_example()), model)
+    assert router.suggest("快递员今天又没按时来").slug == "logistics"
+    english = router.suggest("Her password reset never arrives")  # "password": IT, weakly
+    assert (english.slug, english.is_fallback) == ("cco", True)
+    # A script the newest cases had too few of keeps the gate of them all.
+    assert model.gate_for("Курьер опять не позвонил") == model.gate
+    again = Model.from_bytes(model.to_bytes())
+    assert again.gates == model.gates  # they survive restarts and reach replicas
+
+
 def test_a_report_merged_into_a_case_is_learned_once(
         service: VocService, clock: FakeClock) -> None:
     case = capture(service, "The courier left the sofa at the wrong entrance")

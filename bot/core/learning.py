@@ -14,7 +14,10 @@ word the company kept moving to another department soon outweighs a keyword. Whe
 matched, the model alone decides, and only when it is sure enough; else triage. A keyword
 answer the model all but rules out goes to triage too (the two views disagree). How much the
 model weighs, how sure it must be and where its veto starts are chosen on the newest quarter
-of the history once it has MIN_CALIBRATION cases (`_calibrate`), each from a fixed list.
+of the history once it has MIN_CALIBRATION cases (`_calibrate`), each from a fixed list; so is
+the keyword gate (weak keyword answers the model does not back go to triage), for each script
+apart where the newest cases have enough of it (Chinese keywords score fewer points, with no
+description words in Chinese, and are right more or less often than English ones).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.core import chinese
-from bot.core.routing import MAX_MATCHED, STOP_WORDS, Router, Suggestion, stem, tokenize
+from bot.core.routing import MAX_MATCHED, STOP_WORDS, Router, Suggestion, script_of, stem, tokenize
 
 if TYPE_CHECKING:
     # numpy (about 10 MiB) is imported where a model is built or read: a company without
@@ -62,6 +65,10 @@ DEFAULT_NEAREST = 0.6  # the threshold before the history is large enough to cho
 SIMILAR_FLOOR = 0.2  # a past case less alike than this does not vote
 VOTE_SHARE = 0.6  # the similar cases' share of the vote the winning department needs
 GATES = (0.0, 1.5, 3.0, 4.5)  # keyword points below which, unbacked by history, go to triage
+# A script (Latin, Cyrillic, Han) with this many of the newest cases gets a gate of its own:
+# its keywords earn different points (the description is in one language) and are right more
+# or less often than another script's.
+MIN_SCRIPT_CALIBRATION = 8
 REASON_WORDS = 3
 SIMILAR = 2
 
@@ -242,6 +249,11 @@ class Model:
     gate: float = 0.0  # keyword points below which an answer unbacked by history goes to triage
     sure: float = MIN_SHARE  # the model's share at which it routes alone (chosen)
     agree: float = 0.0  # the model's share below which it vetoes a keyword answer (chosen)
+    gates: dict[str, float] = field(default_factory=dict)  # `gate` for one script (chosen)
+
+    def gate_for(self, text: str) -> float:
+        """The keyword gate for the text's script."""
+        return self.gates.get(script_of(text), self.gate)
 
     def similar(self, text: str) -> list[tuple[float, int, str]]:
         """The most similar past cases as (similarity, case id, final owner), most first."""
@@ -324,7 +336,7 @@ class Model:
                   "vocabulary": sorted(self.vocabulary, key=self.vocabulary.__getitem__),
                   "examples": self.examples, "weight": self.weight,
                   "nearest": self.nearest, "gate": self.gate, "sure": self.sure,
-                  "agree": self.agree,
+                  "agree": self.agree, "gates": self.gates,
                   "neighbours": [len(index.ids), len(index.rows)] if index else None,
                   "trained_at": self.trained_at.isoformat() if self.trained_at else None}
         head = json.dumps(header, ensure_ascii=False).encode()
@@ -359,7 +371,8 @@ class Model:
                    datetime.fromisoformat(trained) if trained else None, header.get("weight"),
                    index, float(header.get("nearest", DEFAULT_NEAREST)),
                    float(header.get("gate", 0.0)), float(header.get("sure", MIN_SHARE)),
-                   float(header.get("agree", 0.0)))
+                   float(header.get("agree", 0.0)),
+                   {k: float(v) for k, v in header.get("gates", {}).items()})
 
 
 def train(cases: Sequence[Case], *, now: datetime | None = None,
@@ -377,14 +390,14 @@ def train(cases: Sequence[Case], *, now: datetime | None = None,
     newest = [(case, *features(case.text)[:2]) for case in ordered[:held]]
     for case in ordered[held:]:
         tally.add(case, *features(case.text)[:2])
-    chosen: tuple[float | None, float, float, float, float] = (
-        None, DEFAULT_NEAREST, 0.0, MIN_SHARE, 0.0)
+    chosen: tuple[float | None, float, float, dict[str, float], float, float] = (
+        None, DEFAULT_NEAREST, 0.0, {}, MIN_SHARE, 0.0)
     if keywords is not None and calibrate:
         chosen = _calibrate(keywords, tally.fit(now), ordered[:held])
     for case, words, grams in reversed(newest):  # then the newest cases, each newer than all
         tally.add(case, words, grams, newest=True)
     model = tally.fit(now)
-    model.weight, model.nearest, model.gate, model.sure, model.agree = chosen
+    model.weight, model.nearest, model.gate, model.gates, model.sure, model.agree = chosen
     return model
 
 
@@ -460,22 +473,26 @@ class _Tally:
 
 
 def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]
-               ) -> tuple[float, float, float, float, float]:
-    """The model's weight, the similarity at which past cases decide, the keyword gate, the
-    share at which the model routes alone and the share below which it vetoes a keyword answer
-    that would have routed the newest cases best, trained on the older ones: each misroute
+               ) -> tuple[float, float, float, dict[str, float], float, float]:
+    """The model's weight, the similarity at which past cases decide, the keyword gate (for
+    all, and for each script the newest cases have MIN_SCRIPT_CALIBRATION of, on those alone),
+    the share at which the model routes alone and the share below which it vetoes a keyword
+    answer that would have routed the newest cases best, trained on the older ones: each misroute
     costs as much as MISROUTE_COST right answers (triage is not wrong, only slower). The
     history earns its say by being right where the keywords are not. Chosen one after the
     other, each from a fixed list; a tie keeps the earlier (the bolder, as before) option."""
     triage = keywords.triage
     scored = [(case.label, keywords.scores(case.text)[0], *older.log_posterior(case.text)[:1],
-               older.similar(case.text)) for case in newest]
+               older.similar(case.text), script_of(case.text)) for case in newest]
 
-    def value(weight: float, nearest: float, gate: float, sure: float = MIN_SHARE,
-              agree: float = 0.0) -> float:
+    def value(weight: float, nearest: float, gate: float | dict[str, float],
+              sure: float = MIN_SHARE, agree: float = 0.0, script: str | None = None) -> float:
         total = 0.0
-        for label, scores, log_post, near in scored:
-            got = _decide(scores, log_post, near, weight, nearest, gate, triage, sure,
+        for label, scores, log_post, near, written in scored:
+            if script is not None and written != script:
+                continue
+            its_gate = gate if isinstance(gate, float) else gate[written]
+            got = _decide(scores, log_post, near, weight, nearest, its_gate, triage, sure,
                           agree)[0]
             total += 1.0 if got == label else -MISROUTE_COST if got != triage else 0.0
         return total
@@ -490,9 +507,17 @@ def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]
     weight = best(WEIGHTS, lambda w: value(w, math.inf, 0.0))
     nearest = best(NEAREST, lambda n: value(weight, n, 0.0))
     gate = best(GATES, lambda g: value(weight, nearest, g))
-    sure = best(SURE, lambda s: value(weight, nearest, gate, s))
-    agree = best(AGREE, lambda a: value(weight, nearest, gate, sure, a))
-    return weight, nearest, gate, sure, agree
+
+    def script_gate(script: str) -> float:
+        return best(GATES, lambda g: value(weight, nearest, g, script=script))
+
+    counts = Counter(item[-1] for item in scored)
+    gates = {script: script_gate(script)
+             for script, n in sorted(counts.items()) if n >= MIN_SCRIPT_CALIBRATION}
+    each = {script: gates.get(script, gate) for script in counts}
+    sure = best(SURE, lambda s: value(weight, nearest, each, s))
+    agree = best(AGREE, lambda a: value(weight, nearest, each, sure, a))
+    return weight, nearest, gate, gates, sure, agree
 
 
 def _decide(scores: dict[str, float], log_post: dict[str, float],
@@ -564,12 +589,13 @@ class LearningRouter:
         if model is None:
             return self.keywords.suggest(text)
         near = model.similar(text)
-        if w == 0.0 and model.gate == 0.0 and not near:
+        gate = model.gate_for(text)
+        if w == 0.0 and gate == 0.0 and not near:
             return self.keywords.suggest(text)
         scores, reasons = self.keywords.scores(text)
         log_post, known = model.log_posterior(text)
         triage = self.keywords.triage
-        best, similar = _decide(scores, log_post, near, w, model.nearest, model.gate, triage,
+        best, similar = _decide(scores, log_post, near, w, model.nearest, gate, triage,
                                 model.sure, model.agree)
         if best == triage and not (similar or scores.get(triage)):
             return Suggestion(triage, (), True)

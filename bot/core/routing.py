@@ -94,6 +94,14 @@ def stem(token: str) -> str:
     return token
 
 
+def script_of(text: str) -> str:
+    """"han", "cyrillic" or "latin": the script a text is mostly routed by (Chinese first, as
+    a Chinese text may name a brand in Latin letters; then Cyrillic, likewise)."""
+    if chinese.has_han(text):
+        return "han"
+    return "cyrillic" if _CYRILLIC.search(text.lower()) else "latin"
+
+
 def tokenize(text: str) -> list[str]:
     """Lowercase, fold ё into е, split on word characters (Chinese into jieba's words) and
     drop digits-only tokens."""
