@@ -485,13 +485,16 @@ def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]
     scored = [(case.label, keywords.scores(case.text)[0], *older.log_posterior(case.text)[:1],
                older.similar(case.text), script_of(case.text)) for case in newest]
 
-    def value(weight: float, nearest: float, gate: float | dict[str, float],
-              sure: float = MIN_SHARE, agree: float = 0.0, script: str | None = None) -> float:
+    def value(weight: float, nearest: float, gate: float, sure: float = MIN_SHARE,
+              agree: float = 0.0, *, gates: dict[str, float] | None = None,
+              script: str | None = None) -> float:
+        """What the choices are worth on the newest cases (of one script, if given); `gates`
+        overrides `gate` for their scripts."""
         total = 0.0
         for label, scores, log_post, near, written in scored:
             if script is not None and written != script:
                 continue
-            its_gate = gate if isinstance(gate, float) else gate[written]
+            its_gate = gates.get(written, gate) if gates else gate
             got = _decide(scores, log_post, near, weight, nearest, its_gate, triage, sure,
                           agree)[0]
             total += 1.0 if got == label else -MISROUTE_COST if got != triage else 0.0
@@ -514,9 +517,8 @@ def _calibrate(keywords: Router, older: Model, newest: Sequence[Case]
     counts = Counter(item[-1] for item in scored)
     gates = {script: script_gate(script)
              for script, n in sorted(counts.items()) if n >= MIN_SCRIPT_CALIBRATION}
-    each = {script: gates.get(script, gate) for script in counts}
-    sure = best(SURE, lambda s: value(weight, nearest, each, s))
-    agree = best(AGREE, lambda a: value(weight, nearest, each, sure, a))
+    sure = best(SURE, lambda s: value(weight, nearest, gate, s, gates=gates))
+    agree = best(AGREE, lambda a: value(weight, nearest, gate, sure, a, gates=gates))
     return weight, nearest, gate, gates, sure, agree
 
 
