@@ -27,6 +27,7 @@ PREFIX_FACTOR = 0.75
 MAX_MATCHED = 5
 
 _WORD = re.compile(r"\w+")
+_VOWELS_AND_SIGNS = frozenset("аеёиоуыэюяйьъ")
 _CYRILLIC = re.compile(r"[а-я]")
 _LATIN = re.compile(r"[a-z]")
 
@@ -185,11 +186,10 @@ class Router:
         raw: list[tuple[str, list[tuple[str, tuple[str, ...], bool]]]] = []
         # stem -> the derivational endings the file's words with that stem carry
         self._endings: dict[str, set[str]] = {}
-        # a file word Snowball cut short -> its stem: "диван" stems to "дива" but "диваном",
-        # "дивану" stem to "диван", so a text word whose stem is the file's word is that word
-        self._overstemmed: dict[str, str] = {}
+        # the stem Snowball gives a file word's other forms -> the word's stem (`_aliases`)
+        self._aliases: dict[str, str] = {}
         for dept in departments:
-            raw.append((dept.slug, _vocabulary(dept, self._endings, self._overstemmed)))
+            raw.append((dept.slug, _vocabulary(dept, self._endings, self._aliases)))
 
         # A stem or phrase several departments share says little about which one owns a signal.
         spread: dict[tuple[str, ...], int] = {}
@@ -265,7 +265,7 @@ class Router:
                 continue
             s = stem(token)
             if s not in self._vocab:
-                s = self._overstemmed.get(s, s)
+                s = self._aliases.get(s, s)
             if s in self._vocab and derivation(token, s) in self._endings.get(s, {""}):
                 found[s] = 1.0
                 sources.setdefault(s, set()).add(token)
@@ -319,11 +319,26 @@ def _heads(stem: str) -> tuple[str, ...]:
     return (stem[:2],)
 
 
+def _aliases(word: str, word_stem: str) -> list[str]:
+    """The stems Snowball gives a Russian word's other forms where they differ from its own:
+    the word itself when Snowball cut it short ("диван" -> "дива", but "диваном" -> "диван"),
+    and the word without its fleeting vowel ("звонок": "звонка", "звонки" -> "звонк";
+    "продавец": "продавца" -> "продавц"). A word without such forms gets a stem no other
+    word has, which matches nothing."""
+    if not _CYRILLIC.search(word):
+        return []
+    found = [word] if word_stem != word else []
+    if (len(word) >= 5 and word[-2] in "оеё" and word[-1] not in _VOWELS_AND_SIGNS
+            and word[-3] not in _VOWELS_AND_SIGNS):
+        found.append(word[:-2] + word[-1])
+    return found
+
+
 def _vocabulary(dept: DepartmentProfile, endings: dict[str, set[str]],
-                overstemmed: dict[str, str]) -> list[tuple[str, tuple[str, ...], bool]]:
+                aliases: dict[str, str]) -> list[tuple[str, tuple[str, ...], bool]]:
     """List (label as written, stems, is keyword) for a department, keywords first, no repeats;
     record in `endings` the derivational ending of every word behind each stem, and in
-    `overstemmed` each Cyrillic word whose stem is shorter than the word."""
+    `aliases` the stems of Russian words' forms that differ from theirs."""
     seen: set[tuple[str, ...]] = set()
     terms: list[tuple[str, tuple[str, ...], bool]] = []
 
@@ -332,8 +347,8 @@ def _vocabulary(dept: DepartmentProfile, endings: dict[str, set[str]],
         for token in tokens:
             s = stem(token)
             endings.setdefault(s, set()).add(derivation(token, s))
-            if s != token and _CYRILLIC.search(token):
-                overstemmed.setdefault(token, s)
+            for alias in _aliases(token, s):
+                aliases.setdefault(alias, s)
             out.append(s)
         return tuple(out)
 
