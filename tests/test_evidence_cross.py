@@ -12,14 +12,17 @@ Logistics: Slack C0LOGISTICS, Telegram group -1001001. Kate (U0SALES1) reports i
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from bot.core.company import Company
+from handlers.slack.evidence import token_may_go_to
 from storage.db import Database
 from tests.support import fake_telegram
 from tests.support.fake_slack import Message, Workspace, running_workspace
@@ -166,3 +169,65 @@ def test_an_albums_items_arriving_at_once_on_the_webhook_make_one_report(both):
     assert sorted(f["content"] for f in files) == sorted(JPEG + bytes([i]) for i in range(3))
     assert len(workspace.signals()) == 1
     workspace.slack.wait_for_edit(card, "3 вложения")  # the card, in the company language
+
+
+class ForeignHost:
+    """A second loopback server standing for a host that is not Slack's: it records every
+    request (and its Authorization header) and answers with a file."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str | None]] = []
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                host.requests.append((self.path, self.headers.get("Authorization")))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/pdf")
+                self.send_header("Content-Length", str(len(PDF)))
+                self.end_headers()
+                self.wfile.write(PDF)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_bot_token_never_goes_to_a_host_that_is_not_slacks(both):
+    workspace, telegram = both
+    foreign = ForeignHost()
+    try:
+        kate = workspace.user("U0SALES1")
+        remote = workspace.slack.share_remote_file("contract.pdf", f"{foreign.url}/drive/1")
+        unmarked = workspace.slack.share_remote_file(
+            "invoice.pdf", f"{foreign.url}/files-pri/T0-F1/invoice.pdf", external=False)
+        kate.shortcut("C0SALES", "Customer: the contract and invoice disagree on the price",
+                      files=[remote, unmarked])
+        view = workspace.slack.wait_for_view(kate.last_trigger or "")
+        text = next(b for b in view["blocks"] if b["block_id"] == "text")
+        kate.submit(view, {"kind": "complaint", "text": text["element"]["initial_value"]})
+        reply = workspace.slack.wait_for_message("D" + kate.id, "VOC-1")
+        for name in ("contract.pdf", "invoice.pdf"):
+            assert f"“{name}” was not attached: it is stored outside the chat" in reply.plain
+        assert foreign.requests == []  # never fetched, so no token ever went there
+    finally:
+        foreign.close()
+
+
+@pytest.mark.parametrize(("url", "allowed"), [
+    ("https://files.slack.com/files-pri/T1-F1/a.pdf", True),
+    ("http://files.slack.com/files-pri/T1-F1/a.pdf", False),  # the token never in clear text
+    ("https://files.slack.com.evil.example/files-pri/T1-F1/a.pdf", False),
+    ("https://evil.example/files.slack.com/a.pdf", False),
+    ("http://127.0.0.1:8090/files-pri/T1-F1/a.pdf", True),  # the configured API's origin
+    ("http://127.0.0.1:8091/files-pri/T1-F1/a.pdf", False),  # same host, another port
+])
+def test_only_slacks_file_host_and_the_api_origin_may_receive_the_token(url, allowed):
+    assert token_may_go_to(url, "http://127.0.0.1:8090/api/") is allowed

@@ -22,12 +22,14 @@ from storage.outbox import NewMessage
 @dataclass(frozen=True)
 class IncomingFile:
     """A file as a platform gave it. `content` is None when the adapter did not download it
-    (its declared `size` is over the limit already)."""
+    (its declared `size` is over the limit already, or it is `external`: stored on another
+    service, reached through the reported message, never fetched)."""
 
     name: str
     content: bytes | None
     size: int
     mime: str | None = None  # what the platform claims; the kept type is ours
+    external: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,11 @@ def screen(files: Sequence[IncomingFile], *, count: int = 0, size: int = 0) -> S
     for file in files:
         name = clean_name(file.name)
         length = len(file.content) if file.content is not None else file.size
-        problem = too_big(name, length)
+        problem = None if file.external else too_big(name, length)
+        if problem is None and file.external:
+            problem = InvalidInput(N_("“%(name)s” was not attached: it is stored outside the "
+                                      "chat, so it was not copied; the department can open it "
+                                      "from the reported message."), name=name).at("files")
         if problem is None and file.content is None:
             problem = InvalidInput(N_("“%(name)s” was not attached: it could not be "
                                       "downloaded."), name=name).at("files")

@@ -187,6 +187,20 @@ class FakeSlack:
                                     "_content": content}
             return {k: v for k, v in self.shared[file_id].items() if k != "_content"}
 
+    def share_remote_file(self, name: str, url: str, *, external: bool = True
+                          ) -> dict[str, Any]:
+        """A file whose `url_private_download` names another host: a remote file (Google
+        Drive, Dropbox) added to Slack, which Slack marks `is_external`; with `external`
+        False, a file object that names a foreign host without saying so."""
+        with self.lock:
+            file_id = f"FX{next(self._ids):05d}"
+            self.shared[file_id] = {"id": file_id, "name": name, "title": name,
+                                    "mimetype": "application/pdf", "filetype": "pdf",
+                                    "size": 1000, "is_external": external,
+                                    "url_private": url, "url_private_download": url,
+                                    "_content": b""}
+            return {k: v for k, v in self.shared[file_id].items() if k != "_content"}
+
     def thread(self, parent: Message) -> list[Message]:
         """The replies in a message's thread (the files posted under a card)."""
         with self.lock:
