@@ -201,7 +201,7 @@ class ForeignHost:
 
 
 def test_the_bot_token_never_goes_to_a_host_that_is_not_slacks(both):
-    workspace, telegram = both
+    workspace, _telegram = both
     foreign = ForeignHost()
     try:
         kate = workspace.user("U0SALES1")
