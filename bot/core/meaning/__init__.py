@@ -14,7 +14,7 @@ from bot.core.meaning.maths import (
     calibrate_gate,
     decide,
     group,
-    leave_one_out,
+    judge_in_order,
     merge_best,
     similarities,
     unit,
@@ -22,5 +22,5 @@ from bot.core.meaning.maths import (
 from bot.core.meaning.port import Embedder, Off, Vectors
 
 __all__ = ["CaseIndex", "Embedder", "Off", "Vectors", "Verdict", "calibrate_gate", "decide",
-           "group", "leave_one_out", "merge_best",
+           "group", "judge_in_order", "merge_best",
            "similarities", "unit"]

@@ -77,36 +77,42 @@ class CaseIndex:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def best_by_label(self, vector: Vectors, skip: int | None = None
+    def best_by_label(self, vector: Vectors, before: int | None = None
                       ) -> dict[str, tuple[float, int | None]]:
         """Each department's most similar case to `vector`: (similarity, case id).
 
-        `skip` leaves out one row (the case itself, when the history judges itself).
+        `before` limits the search to the rows older than that one (judging the history in
+        order, each case by its past only).
         """
-        if not len(self):
+        rows = len(self) if before is None else min(before, len(self))
+        if not rows:
             return {}
-        scores = similarities(unit(vector), self.vectors)[0]
+        scores = similarities(unit(vector), self.vectors[:rows])[0]
         best: dict[str, tuple[float, int | None]] = {}
         for row in np.argsort(-scores, kind="stable"):
-            if row == skip:
-                continue
             label = self.labels[row]
             if label not in best:
                 best[label] = (float(scores[row]), int(self.ids[row]))
         return best
 
 
-def leave_one_out(index: CaseIndex, triage: str, extra: CaseIndex | None = None
-                  ) -> list[tuple[float, bool]]:
-    """Each indexed case routed by all the others (and `extra`, e.g. the department profiles):
-    (margin, harmless), ready for `calibrate_gate`.
+MIN_PAST = 3  # a case is judged in order once this many cases came before it
+JUDGED = 1000  # at most this many of the newest cases are judged (each by all before it)
 
-    What a gate is calibrated on while the history is small: every case is judged, none by
-    itself, and the answer is the same on every run.
+
+def judge_in_order(index: CaseIndex, triage: str, extra: CaseIndex | None = None,
+                   newest: int = JUDGED) -> list[tuple[float, bool]]:
+    """Each indexed case (the newest `newest` of them) routed by the cases before it only, and
+    `extra` (e.g. the department profiles): (margin, harmless), ready for `calibrate_gate`.
+
+    As a new report meets the history: the first report of a recurring problem finds no twin.
+    Judging each case by all the others instead (leave-one-out) let every recurring report meet
+    its twins and chose a gate that misrouted 0.125 of new reports instead of 0.05
+    (bench/language.py after four weeks); judged in order, 0.051. Deterministic.
     """
     judged = []
-    for row in range(len(index)):
-        best = index.best_by_label(index.vectors[row], skip=row)
+    for row in range(max(MIN_PAST, len(index) - newest), len(index)):
+        best = index.best_by_label(index.vectors[row], before=row)
         if extra is not None:
             best = merge_best(best, extra.best_by_label(index.vectors[row]))
         verdict = decide(best, -math.inf)
