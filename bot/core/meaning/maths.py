@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -88,12 +89,22 @@ class CaseIndex:
         if not rows:
             return {}
         scores = similarities(unit(vector), self.vectors[:rows])[0]
+        names, codes = self._codes
+        codes = codes[:rows]
         best: dict[str, tuple[float, int | None]] = {}
-        for row in np.argsort(-scores, kind="stable"):
-            label = self.labels[row]
-            if label not in best:
-                best[label] = (float(scores[row]), int(self.ids[row]))
+        for code, name in enumerate(names):
+            mine = np.flatnonzero(codes == code)
+            if len(mine):
+                row = int(mine[np.argmax(scores[mine])])  # the first of equals: the oldest
+                best[name] = (float(scores[row]), int(self.ids[row]))
         return best
+
+    @cached_property
+    def _codes(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """The distinct labels, and each row's label as a position among them."""
+        names = tuple(sorted(set(self.labels)))
+        position = {name: n for n, name in enumerate(names)}
+        return names, np.array([position[label] for label in self.labels], dtype=np.int32)
 
 
 MIN_PAST = 3  # a case is judged in order once this many cases came before it
