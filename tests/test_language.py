@@ -9,16 +9,19 @@ import logging
 import math
 import sys
 import time
+import tomllib
 
 import numpy as np
 import pytest
 
 from bot.config import Settings
 from bot.core.meaning import CaseIndex, Off, calibrate_gate, decide, group, judge_in_order, unit
+from bot.core.meaning.routing import Departments, MeaningRouter, department_texts
 from bot.language import LanguageSettingError, build_embedder, status
 from bot.language.bundled import BundledModel, installed
 from bot.language.endpoint import EndpointModel
 from bot.logs import Redactor, secrets_of
+from tests.conftest import EXAMPLE_COMPANY
 from tests.support.fake_embeddings import FakeEmbeddings, expected_vector
 
 KEY = "sk-test-embeddings-key-0123456789"
@@ -85,6 +88,29 @@ def test_the_bundled_model_embeds_off_the_event_loop() -> None:
     ticks, vectors = asyncio.run(both())
     assert vectors is not None and vectors.shape[0] == 200
     assert ticks > 1  # the loop kept running while the model worked (load included)
+
+
+@needs_model
+def test_a_chinese_report_is_routed_like_the_english_case_of_the_same_problem() -> None:
+    company = tomllib.loads(EXAMPLE_COMPANY.read_text(encoding="utf-8"))["department"]
+    model = BundledModel()
+    texts, keywords, owners = department_texts(
+        [(d["name"], d["description"], d["keywords"]) for d in company])
+    departments = Departments.build([d["slug"] for d in company], model.embed_now(texts),
+                                    model.embed_now(keywords), owners)
+    history = [(12, "logistics", "The Stockholm wardrobe came with two boxes out of three"),
+               (13, "finance", "The money was taken from her card twice for one order"),
+               (14, "it", "The app logs her out every time she opens the basket")]
+    index = CaseIndex.build([(n, slug, v) for (n, slug, _), v in zip(
+        history, model.embed_now([t for _, _, t in history]), strict=True)], 100)
+    router = MeaningRouter(departments, index, triage="cco", weight=0.5, gate=0.05)
+    verdict = router.suggest(model.embed_now(["Stockholm衣柜三箱只到了两箱"])[0])
+    assert verdict is not None and verdict.slug == "logistics" and verdict.case_id == 12
+    # Three cases are too few to trust any gate: calibrated, meaning never decides alone.
+    unsure = router.calibrated(0.05)
+    assert unsure.gate == math.inf
+    alone = unsure.suggest(model.embed_now(["Stockholm衣柜三箱只到了两箱"])[0])
+    assert alone is not None and alone.slug is None and alone.best == "logistics"
 
 
 # -- an OpenAI-compatible endpoint on loopback ------------------------------------------------
@@ -268,3 +294,17 @@ def test_triage_answers_never_count_as_misroutes() -> None:
     judged = [(0.3, True), (0.2, True), (0.1, True), (0.05, False)]
     assert calibrate_gate(judged, 0.0) == 0.1
     assert calibrate_gate(judged, 0.25) == 0.05
+
+
+def test_a_history_of_clear_cases_earns_a_gate_and_routes_a_new_one() -> None:
+    rng = np.random.default_rng(3)
+    centres = np.eye(4)[:3]  # three departments' problems, far apart
+    departments = Departments.build(["logistics", "finance", "it"], centres + 0.3,
+                                    np.zeros((0, 4), dtype=np.float32), [])
+    cases = [(n, ["logistics", "finance", "it"][n % 3],
+              centres[n % 3] + rng.normal(0, 0.1, 4)) for n in range(30)]
+    router = MeaningRouter(departments, CaseIndex.build(cases, 100), "cco").calibrated(0.05)
+    assert router.gate < math.inf
+    verdict = router.suggest(unit(centres[1] + 0.05)[0])
+    assert verdict is not None and verdict.slug == "finance"
+    assert verdict.case_id is not None and verdict.case_id % 3 == 1  # a finance case
