@@ -264,6 +264,12 @@ def pairs(cases: list[Case], vectors: np.ndarray, embed: Embed) -> None:
         for name, found in scored.items() for p, t in [precision_at_recall(found)]))
     print("    recall at precision 0.95 (what an offer that is rarely wrong finds): " + "; ".join(
         f"{name} {recall_at_precision(found):.3f}" for name, found in scored.items()))
+    by_meaning = scored["all three"]
+    print("    \"me too\" across languages by meaning >= T (within one language the stems "
+          "stay: meaning finds \"late\" and \"rude\" couriers alike): " + "; ".join(
+              f"T {t:.2f} precision {sum(x) / max(len(x), 1):.3f} recall "
+              f"{sum(x) / sum(same for same, _ in by_meaning):.3f}"
+              for t in (0.40, 0.45, 0.50) for x in [[same for same, s in by_meaning if s >= t]]))
     labelled_pairs = load_pairs(PAIRS)
     firsts = embed([a for _, a, _ in labelled_pairs])
     seconds = embed([b for _, _, b in labelled_pairs])
