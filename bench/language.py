@@ -265,8 +265,9 @@ def pairs(cases: list[Case], vectors: np.ndarray, embed: Embed) -> None:
     print("    recall at precision 0.95 (what an offer that is rarely wrong finds): " + "; ".join(
         f"{name} {recall_at_precision(found):.3f}" for name, found in scored.items()))
     by_meaning = scored["all three"]
-    print("    \"me too\" across languages by meaning >= T (within one language the stems "
-          "stay: meaning finds \"late\" and \"rude\" couriers alike): " + "; ".join(
+    print("    \"me too\" across languages by meaning >= T (T on the bundled model's scale; "
+          "within one language the stems stay: meaning finds \"late\" and \"rude\" couriers "
+          "alike): " + "; ".join(
               f"T {t:.2f} precision {sum(x) / max(len(x), 1):.3f} recall "
               f"{sum(x) / sum(same for same, _ in by_meaning):.3f}"
               for t in (0.40, 0.45, 0.50) for x in [[same for same, s in by_meaning if s >= t]]))
