@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     # always has them on its own port).
     voc_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     voc_metrics_host: str = "127.0.0.1"
+    # The language layer (bot/language): `auto` the bundled model where installed, `off`, or
+    # `endpoint`, an OpenAI-compatible /v1/embeddings at the URL (the key is a bearer token).
+    voc_language: Literal["auto", "off", "endpoint"] = "auto"
+    voc_embeddings_url: str | None = None
+    voc_embeddings_model: str | None = None
+    voc_embeddings_key: SecretStr | None = None
 
     @field_validator(
         "voc_timezone",
@@ -99,6 +105,9 @@ class Settings(BaseSettings):
         "slack_app_token",
         "telegram_bot_token",
         "telegram_webhook_secret",
+        "voc_embeddings_url",
+        "voc_embeddings_model",
+        "voc_embeddings_key",
         mode="before",
     )
     @classmethod

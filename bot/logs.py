@@ -98,7 +98,7 @@ def secrets_of(settings: Any) -> list[str]:
 
     found = []
     for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token",
-                 "telegram_bot_token", "telegram_webhook_secret"):
+                 "telegram_bot_token", "telegram_webhook_secret", "voc_embeddings_key"):
         value = getattr(settings, name, None)
         if value is not None and value.get_secret_value():
             found.append(value.get_secret_value())

@@ -195,7 +195,7 @@ class Runtime:
         """`Type: message` with any secret of the settings blanked out."""
         message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token",
-                     "telegram_bot_token", "telegram_webhook_secret"):
+                     "telegram_bot_token", "telegram_webhook_secret", "voc_embeddings_key"):
             secret = getattr(self.settings, name)
             if secret is not None and secret.get_secret_value():
                 message = message.replace(secret.get_secret_value(), "<secret>")

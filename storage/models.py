@@ -260,3 +260,16 @@ class RoutingModel(SQLModel, table=True):
     trained_at: datetime = _at()
     cases: int = 0
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SignalVector(SQLModel, table=True):
+    """What a signal's text means, as the language layer's vector (bot/core/meaning), stored
+    once per signal with the model that made it: vectors of two models are not comparable, so
+    `voc language reindex` replaces them when the model changes. Erased with the text."""
+
+    __tablename__ = "signal_vector"
+
+    signal_id: int = Field(foreign_key="signal.id", primary_key=True)
+    model: str = Field(max_length=200, index=True)
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float32, unit length
+    created_at: datetime = _at()
