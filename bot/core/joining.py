@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.core import inputs, render
+from bot.core import inputs, render, similar
 from bot.core.actions import acting
 from bot.core.cards import current_card_key, destinations, note_reporter, update_cards
 from bot.core.context import Core
@@ -33,7 +33,12 @@ def join(core: Core, actor: str, ref: str, case: str) -> SignalView:
     """The reporter adds their report `ref` to the open case `case` ("Add me to VOC-12")."""
     with core.db.write() as session:
         person, signal = acting(core, session, actor, ref, Action.JOIN)
-        merge_into(core, session, signal, _target(session, signal, case), person)
+        target = _target(session, signal, case)
+        if not similar.could_offer(signal, target):  # a forged or altered button
+            raise InvalidTransition(N_("“Add me to %(case)s” is not available for %(ref)s: "
+                                       "it was never offered."), case=format_ref(row_id(target)),
+                                    ref=format_ref(row_id(signal)))
+        merge_into(core, session, signal, target, person)
         return signal_view(core, session, signal, viewer=person)
 
 
