@@ -14,9 +14,11 @@ import re
 import time
 from collections.abc import Callable
 
+import pytest
 from openpyxl import Workbook
 from sqlmodel import select
 
+from handlers.telegram.evidence import under_file_url
 from storage import files as stored
 from storage.models import Attachment
 from tests.conftest import FakeClock
@@ -204,3 +206,30 @@ def test_an_archive_named_docx_is_refused_and_a_real_workbook_reaches_the_group(
     uploaded = bot.fake.wait(lambda: bot.fake.uploaded(LOGISTICS), what="the workbook")
     assert [u["filename"] for u in uploaded] == ["prices.xlsx"]  # the archive never went
     assert [a.filename for a in attachments(bot)] == ["prices.xlsx"]
+
+
+def test_a_getfile_path_naming_a_local_file_is_never_read(bot: Bot, tmp_path):
+    secret = tmp_path / "secret.jpg"  # a file on the bot's own disk, looking like a photo
+    secret.write_bytes(JPEG[:10] + b"the server's private key")
+    update = bot.fake.media(PAVEL, photo=JPEG,
+                            caption="/complaint The courier lost the parcel, photo attached")
+    for size in update["message"]["photo"]:  # a hostile Bot API answers getFile with it
+        bot.fake.files[size["file_id"]] = (str(secret), JPEG)
+    bot.fake.push(update)
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")["text"]
+    assert re.search(r"“photo-\d+\.jpg” was not attached: it could not be downloaded", answer)
+    assert bot.signals()[0].text == "The courier lost the parcel, photo attached"
+    assert not attachments(bot) and not bot.fake.uploaded(LOGISTICS)
+    assert bot.fake.calls_of("getFile")  # asked, but its answer was not followed
+
+
+@pytest.mark.parametrize(("path", "followed"), [
+    ("https://api.telegram.org/file/botT/photos/file_1.jpg", True),
+    ("https://api.telegram.org/file/botT//etc/hostname", False),
+    ("https://api.telegram.org/file/botT/../botU/photos/file_1.jpg", False),
+    ("/etc/hostname", False),
+    ("photos/file_1.jpg", False),
+    (None, False),
+])
+def test_only_paths_under_the_file_url_are_followed(path, followed):
+    assert under_file_url(path, "https://api.telegram.org/file/botT") is followed
