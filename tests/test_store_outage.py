@@ -151,3 +151,21 @@ def test_a_form_submitted_while_the_database_is_down_is_answered_by_dm(
         assert COMPLAINT in dm.plain
         proxy.restore()
         assert workspace.signals() == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # a server that hangs
+def test_a_bare_voc_while_the_database_hangs_says_so(
+        proxied: tuple[TcpProxy, str], company: Company) -> None:
+    proxy, url = proxied
+    with workspace_on(url, company) as workspace:
+        kate = workspace.user("U0SALES1")
+        assert kate.say("mine")  # known to the bot: her language is settled
+        proxy.freeze()
+        assert kate.command("").status_code == 200  # Slack has its ack within 3 s
+        token = SlackUser.token_of(kate.last_response_url or "")
+        told = workspace.slack.wait_for_response(token, "cannot reach its database", timeout=20)
+        assert "nothing was saved" in response_text(told)
+        assert not workspace.slack.calls_of("views.open")
+        proxy.restore()
+        kate.command("")  # the database is back: the form opens
+        workspace.slack.wait_for_view(kate.last_trigger or "", timeout=20)
