@@ -78,7 +78,17 @@ def build_application(token: str, api_url: str, service: VocService, *,
         if not seen.first_time(update.update_id):
             raise ApplicationHandlerStop
 
-    application.add_handler(TypeHandler(Update, drop_repeated), group=-1)
+    async def drop_pressed_elsewhere(update: Update, context: Context) -> None:
+        """A press without the bot's message (inline mode, which the bot does not use, or
+        forged): answered, nothing done."""
+        query = update.callback_query
+        if query is not None and query.message is None:
+            t = await _translator(update, context)
+            await query.answer(t.gettext("This button no longer works."), show_alert=True)
+            raise ApplicationHandlerStop
+
+    application.add_handler(TypeHandler(Update, drop_repeated), group=-2)
+    application.add_handler(TypeHandler(Update, drop_pressed_elsewhere), group=-1)
     for handler in _handlers():
         application.add_handler(handler)
     application.add_error_handler(on_error)
