@@ -24,6 +24,7 @@ from bot.core.domain import (
 from bot.core.errors import InvalidInput
 from bot.core.i18n import N_
 from bot.core.office_files import OfficeProblem, is_office_archive, office_problem
+from bot.core.photo_metadata import without_metadata
 from storage.files import NewAttachment, StoredAttachment
 from storage.outbox import NewMessage
 
@@ -138,11 +139,15 @@ _ALLOWED: dict[str, tuple[str, Check]] = {
 }
 ALLOWED_EXTENSIONS = tuple(sorted(_ALLOWED))
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
+# Direction marks and overrides: "photo\u202egnp.pdf" shows as "photofdp.png".
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_name(name: str) -> str:
-    """A file name safe to show and to send back: no path, no control characters."""
-    base = _UNSAFE_NAME.sub("_", (name or "").strip().rsplit("/", 1)[-1]).strip(" .")
+    """A file name safe to show and to send back: no path, no control characters, no
+    direction controls (which make a name show another extension than it has)."""
+    base = _UNSAFE_NAME.sub("_", _BIDI_CONTROLS.sub("", (name or "").strip()).rsplit(
+        "/", 1)[-1]).strip(" .")
     if len(base) > MAX_FILE_NAME:
         stem, dot, extension = base.rpartition(".")
         base = (stem[:MAX_FILE_NAME - len(extension) - 1] + dot + extension) if dot else (
@@ -234,7 +239,7 @@ def screen(files: Sequence[IncomingFile], *, count: int = 0, size: int = 0) -> S
             if isinstance(mime, InvalidInput):
                 problem = mime
             else:
-                kept.append(KeptFile(name, file.content, mime))
+                kept.append(KeptFile(name, without_metadata(mime, file.content), mime))
                 continue
         refused.append(problem)
     return Screened(tuple(kept), tuple(refused))
@@ -256,10 +261,18 @@ def deliveries(ref: str, attachments: Sequence[StoredAttachment],
         for destination, key in cards for index, a in enumerate(attachments, 1)]
 
 
-def to_keep(files: Sequence[KeptFile], *, source: str | None, album: str | None
-            ) -> list[NewAttachment]:
+def to_keep(files: Sequence[KeptFile], *, source: str | None, album: str | None,
+            anonymous: bool = False, before: int = 0) -> list[NewAttachment]:
     """Checked files as storage keeps them; `source` (the platform message's id) makes a
-    re-delivered message attach nothing twice."""
-    return [NewAttachment(f.name, f.mime, f.content, f.sha256,
+    re-delivered message attach nothing twice. An anonymous report's files are named
+    neutrally ("attachment-3.jpg", after the case's `before` files): a file name often
+    carries its author's ("Ivanov_photo.jpg", a phone's or a scanner's)."""
+    return [NewAttachment(_neutral(f.name, before + index + 1) if anonymous else f.name,
+                          f.mime, f.content, f.sha256,
                           source_key=f"{source}#{index}" if source else None, album=album)
             for index, f in enumerate(files)]
+
+
+def _neutral(name: str, number: int) -> str:
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    return f"attachment-{number}" + (f".{extension}" if extension else "")
