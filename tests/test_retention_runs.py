@@ -61,15 +61,18 @@ def test_three_retention_runs_at_once_erase_each_case_once(
         sqlite = databases[0].engine.dialect.name == "sqlite"
         event.listen(databases[0].engine, "before_cursor_execute", before)
         event.listen(Session, "after_commit", after_commit)
-        with ThreadPoolExecutor(3) as pool:
-            first = pool.submit(run_once, services[0], actor="cli:ops@host-a")
-            assert erasing.wait(10), "the first run never started erasing"
-            others = [pool.submit(run_once, service, actor=f"cli:ops@host-{name}")
-                      for service, name in zip(services[1:], "bc", strict=True)]
-            wait(others, timeout=5)  # refused at once; before the fix they queued behind it
+        try:
+            with ThreadPoolExecutor(3) as pool:
+                first = pool.submit(run_once, services[0], actor="cli:ops@host-a")
+                assert erasing.wait(10), "the first run never started erasing"
+                others = [pool.submit(run_once, service, actor=f"cli:ops@host-{name}")
+                          for service, name in zip(services[1:], "bc", strict=True)]
+                wait(others, timeout=5)  # refused at once; before the fix they queued behind
+                release.set()
+                reports = [first.result(), *(run.result() for run in others)]
+        finally:
             release.set()
-            reports = [first.result(), *(run.result() for run in others)]
-        event.remove(Session, "after_commit", after_commit)
+            event.remove(Session, "after_commit", after_commit)
 
         assert reports[0].cases == 2
         for report in reports[1:]:
