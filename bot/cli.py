@@ -560,10 +560,9 @@ def retention(ctx: typer.Context,
 
     retention_days is set under company in the departments file; numbers and dates stay, so
     old digests keep their figures. `voc run` / `voc serve` run it daily, once per company."""
-    from bot.core.privacy import retention as run_retention
+    from jobs.retention import run_once
 
-    service = _service(ctx)
-    report = run_retention(service, actor=_operator(), dry_run=dry_run)
+    report = run_once(_service(ctx), actor=_operator(), dry_run=dry_run)
     typer.echo(report.summary())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -75,8 +76,19 @@ def _header(cells: list[Any], path: Path) -> list[str | None]:
     return [n if n in COLUMNS else None for n in names]
 
 
+def _csv_text(path: Path) -> str:
+    """The file's text: UTF-8 (with or without a BOM), else Windows-1251, what Excel writes
+    for "CSV" on a Russian Windows (every byte decodes in it: a file in some third encoding
+    shows its wrong letters in the imported comments, and no row is lost)."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1251", errors="replace")
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with io.StringIO(_csv_text(path), newline="") as handle:
         sample = handle.read(4096)
         handle.seek(0)
         try:

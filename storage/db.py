@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
@@ -76,6 +76,7 @@ def create_db_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: An
     a lock), so a database that hangs fails requests instead of holding them indefinitely.
     """
     url = normalise_url(url)
+    _require_supported(url)
     if not url.startswith("sqlite"):
         return create_engine(_postgres_timeouts(make_url(url), timeout), pool_pre_ping=True,
                              pool_timeout=timeout,
@@ -180,11 +181,34 @@ def _postgres_timeouts(url: URL, timeout: float) -> URL:
     return url.update_query_dict({"options": f"{options} {limit}".strip()})
 
 
+SUPPORTED = {"sqlite": ("pysqlite",), "postgresql": ("psycopg",)}  # backend: drivers
+
+
+def _require_supported(url: str) -> None:
+    """Refuse a URL of a database or driver voc-bot does not ship (SQLAlchemy would fail
+    importing a driver that is not installed); the message never holds the URL."""
+    parsed = make_url(url)
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if driver not in SUPPORTED.get(backend, ()):
+        raise ArgumentError(f"{parsed.drivername}:// is not supported: use sqlite:///FILE "
+                            "or postgresql://USER@HOST/DATABASE")
+
+
+def _damaged(error: BaseException) -> bool:
+    """A SQLite file that is not a database, or a damaged one (sqlite3 raises its base
+    DatabaseError for both): no transaction can work until it is restored."""
+    import sqlite3
+
+    return isinstance(error, DatabaseError) and type(error.orig) is sqlite3.DatabaseError
+
+
 @contextmanager
 def _outage_as_unavailable() -> Iterator[None]:
     try:
         yield
-    except _OUTAGES as error:
+    except (*_OUTAGES, DatabaseError) as error:
+        if not isinstance(error, _OUTAGES) and not _damaged(error):
+            raise  # a constraint or a bug: not the database's state
         cause = getattr(error, "orig", None) or error
         raise StoreUnavailable(f"the database is unavailable ({type(cause).__name__}: "
                                f"{_first_line(cause)})") from error
@@ -308,7 +332,7 @@ class Database:
     def schema_revisions(self) -> tuple[str | None, str | None]:
         """(current revision of the database, newest revision the code knows)."""
         head = head_revision()
-        with self.engine.connect() as connection:
+        with _outage_as_unavailable(), self.engine.connect() as connection:
             current = None
             if inspect(connection).has_table(VERSION_TABLE):
                 rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")

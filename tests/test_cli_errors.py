@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+from sqlmodel import select
 
+from storage.db import Database
+from storage.models import Score
 from tests.conftest import POSTGRES_URL
 from tests.test_console_e2e import voc
 
@@ -129,3 +132,43 @@ def test_an_export_to_a_missing_folder_is_refused_before_the_work(migrated: Path
     one_clear_line(result, str(target), "does not exist")
     with sqlite3.connect(migrated) as connection:  # refused before the start-up sync, too
         assert connection.execute("SELECT count(*) FROM department").fetchone() == (0,)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [("db", "status"), ("export", "-o", "out.xlsx"), ("run",)],
+                         ids=" ".join)
+def test_a_sqlite_file_that_is_not_a_database(tmp_path: Path, command: tuple[str, ...]) -> None:
+    (tmp_path / "voc.db").write_bytes(b"these bytes were never a database\n" * 200)
+    result = voc(tmp_path, *command)
+    one_clear_line(result, f"Cannot use the database sqlite:///{tmp_path / 'voc.db'}",
+                   "file is not a database")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("url", [f"mysql://voc:{PASSWORD}@127.0.0.1/voc",
+                                 f"postgresql+psycopg2://voc:{PASSWORD}@127.0.0.1/voc"])
+def test_an_unsupported_database_url(tmp_path: Path, url: str) -> None:
+    result = voc(tmp_path, "db", "status", DATABASE_URL=url)
+    one_clear_line(result, "DATABASE_URL", ":// is not supported", "sqlite:///FILE",
+                   "postgresql://")
+
+
+@pytest.mark.slow
+def test_import_scores_reads_a_csv_that_russian_excel_wrote(tmp_path: Path,
+                                                           db_url: str) -> None:
+    """Excel on a Russian Windows saves "CSV" in Windows-1251, with semicolons."""
+    rows = "date;score;customer;comment\n2026-11-02;9;Иванов;Отлично, спасибо\n"
+    (tmp_path / "scores.csv").write_bytes(rows.encode("cp1251"))
+    (tmp_path / "utf8.csv").write_bytes(b"\xef\xbb\xbf" + rows.replace(
+        "Иванов", "Петров").encode())  # UTF-8 with a BOM, as Excel's "CSV UTF-8" writes
+    for name in ("scores.csv", "utf8.csv"):
+        result = voc(tmp_path, "import-scores", name, DATABASE_URL=db_url)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert "imported 1 customer score(s)" in result.stdout
+    db = Database.connect(db_url)
+    try:
+        with db.read() as session:
+            kept = sorted((s.customer, s.comment) for s in session.exec(select(Score)))
+    finally:
+        db.dispose()
+    assert kept == [("Иванов", "Отлично, спасибо"), ("Петров", "Отлично, спасибо")]

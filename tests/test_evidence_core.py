@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 
 import pytest
 from openpyxl import load_workbook
@@ -22,6 +23,29 @@ from storage import files as stored
 from storage.models import Attachment, FileBlob, Outbox
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(800)
+DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+
+
+def office_zip(kind: str, *, main: str = DOCX_MAIN, extra: dict[str, bytes] | None = None,
+               declared: bool = True) -> bytes:
+    """A minimal office document as Word or LibreOffice writes one (`kind` docx or odt),
+    with `extra` members beside its parts."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        if kind == "odt":
+            archive.writestr("mimetype", "application/vnd.oasis.opendocument.text",
+                             compress_type=zipfile.ZIP_STORED)
+            archive.writestr("content.xml", "<office:document-content/>")
+        elif declared:
+            archive.writestr("[Content_Types].xml", (
+                '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/'
+                '2006/content-types"><Default Extension="xml" ContentType="application/xml"/>'
+                f'<Override PartName="/word/document.xml" ContentType="{main}"/></Types>'))
+            archive.writestr("word/document.xml", "<w:document/>")
+            archive.writestr("customXml/printerSettings1.bin", b"\x00\x01printer")
+        for name, content in (extra or {}).items():
+            archive.writestr(name, content)
+    return out.getvalue()
 EN = Translator("en", "Europe/Moscow")
 KATE, LOGISTICS_HEAD = "slack:U0SALES1", "slack:U0LOGHEAD"
 
@@ -30,8 +54,9 @@ KATE, LOGISTICS_HEAD = "slack:U0SALES1", "slack:U0LOGHEAD"
     ("scratch.jpg", JPEG, "image/jpeg"),
     ("IMG_0001.PNG", b"\x89PNG\r\n\x1a\n....", "image/png"),
     ("invoice.pdf", b"%PDF-1.7 ...", "application/pdf"),
-    ("report.docx", b"PK\x03\x04....", "application/vnd.openxmlformats-officedocument."
-                                      "wordprocessingml.document"),
+    ("report.docx", office_zip("docx"), "application/vnd.openxmlformats-officedocument."
+                                         "wordprocessingml.document"),
+    ("plan.odt", office_zip("odt"), "application/vnd.oasis.opendocument.text"),
     ("call.ogg", b"OggS\x00\x02", "audio/ogg"),
     ("clip.mp4", b"\x00\x00\x00\x18ftypmp42", "video/mp4"),
     ("notes.txt", "Клиент недоволен".encode(), "text/plain"),
@@ -58,6 +83,28 @@ def test_what_is_refused_and_why(name: str, content: bytes, why: str):
     assert screened.kept == ()
     [refusal] = screened.refused
     assert why in refusal.render(EN) and name in refusal.render(EN)
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (office_zip("docx", extra={"payload.exe": b"MZ\x90\x00" + os.urandom(100)}),
+     "it holds a program or macros"),
+    (office_zip("docx", extra={"word/helper.dat": b"\x7fELF\x02\x01"}),
+     "it holds a program or macros"),  # by its bytes
+    (office_zip("docx", extra={"word/vbaProject.bin": b"\xd0\xcf\x11\xe0"}),
+     "it holds a program or macros"),
+    (office_zip("docx", extra={"zeros.dat": bytes(50 << 20)}),
+     "it unpacks to far more than its size (over 500 MB, or packed over 100 times)"),
+    (office_zip("docx", declared=False, extra={"notes.txt": b"just a zip"}),
+     "its contents are not a .docx file"),
+    (office_zip("docx", main="application/vnd.ms-word.document.macroEnabled.main+xml"),
+     "its contents are not a .docx file"),  # a .docm renamed
+    (office_zip("odt")[:200], "its contents are not a .docx file"),  # cut short
+])
+def test_an_office_file_must_be_one_without_programs_or_a_bomb_inside(content: bytes, why: str):
+    screened = evidence.screen([IncomingFile("invoice.docx", content, len(content))])
+    assert screened.kept == ()
+    [refusal] = screened.refused
+    assert f"“invoice.docx” was not attached: {why}" in refusal.render(EN)
 
 
 def test_limits_per_file_and_per_case_name_the_file_and_the_limit():

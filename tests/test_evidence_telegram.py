@@ -8,16 +8,21 @@ People: Olga (telegram:1001, head of Logistics, group -1001001), Pavel (not in t
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
 from collections.abc import Callable
 
+import pytest
+from openpyxl import Workbook
 from sqlmodel import select
 
+from handlers.telegram.evidence import under_file_url
 from storage import files as stored
 from storage.models import Attachment
 from tests.conftest import FakeClock
+from tests.test_evidence_core import office_zip
 from tests.test_telegram_flows import LOGISTICS, OLGA, PAVEL, Bot
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(3000)
@@ -182,3 +187,49 @@ def test_a_forwarded_photo_without_a_caption_asks_for_the_words_and_keeps_the_ph
     assert "1 attachment" in bot.fake.expect(PAVEL.id, r"Thank you")["text"]
     assert bot.signals()[0].customer == "Ivan"
     assert bot.fake.wait(lambda: bot.fake.uploaded(LOGISTICS))[0]["content"] == JPEG
+
+
+def test_an_archive_named_docx_is_refused_and_a_real_workbook_reaches_the_group(bot: Bot):
+    bomb = office_zip("docx", declared=False, extra={"payload.exe": b"MZ\x90\x00",
+                                                    "zeros.dat": bytes(50 << 20)})
+    assert len(bomb) < 100_000  # 50 MB of zeros pack into some 50 KB
+    bot.fake.push(bot.fake.media(PAVEL, document=("invoice.docx", bomb),
+                                 caption="/complaint The courier sent us an odd invoice"))
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")["text"]
+    assert "“invoice.docx” was not attached: it unpacks to far more than its size" in answer
+    out = io.BytesIO()
+    Workbook().save(out)  # what Excel writes: a real .xlsx
+    bot.fake.push(bot.fake.media(PAVEL, document=("prices.xlsx", out.getvalue()),
+                                 caption="/complaint The courier left the wrong boxes, see list"))
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")["text"]
+    assert "1 attachment" in answer and "not attached" not in answer
+    uploaded = bot.fake.wait(lambda: bot.fake.uploaded(LOGISTICS), what="the workbook")
+    assert [u["filename"] for u in uploaded] == ["prices.xlsx"]  # the archive never went
+    assert [a.filename for a in attachments(bot)] == ["prices.xlsx"]
+
+
+def test_a_getfile_path_naming_a_local_file_is_never_read(bot: Bot, tmp_path):
+    secret = tmp_path / "secret.jpg"  # a file on the bot's own disk, looking like a photo
+    secret.write_bytes(JPEG[:10] + b"the server's private key")
+    update = bot.fake.media(PAVEL, photo=JPEG,
+                            caption="/complaint The courier lost the parcel, photo attached")
+    for size in update["message"]["photo"]:  # a hostile Bot API answers getFile with it
+        bot.fake.files[size["file_id"]] = (str(secret), JPEG)
+    bot.fake.push(update)
+    answer = bot.fake.expect(PAVEL.id, r"went to Logistics")["text"]
+    assert re.search(r"“photo-\d+\.jpg” was not attached: it could not be downloaded", answer)
+    assert bot.signals()[0].text == "The courier lost the parcel, photo attached"
+    assert not attachments(bot) and not bot.fake.uploaded(LOGISTICS)
+    assert bot.fake.calls_of("getFile")  # asked, but its answer was not followed
+
+
+@pytest.mark.parametrize(("path", "followed"), [
+    ("https://api.telegram.org/file/botT/photos/file_1.jpg", True),
+    ("https://api.telegram.org/file/botT//etc/hostname", False),
+    ("https://api.telegram.org/file/botT/../botU/photos/file_1.jpg", False),
+    ("/etc/hostname", False),
+    ("photos/file_1.jpg", False),
+    (None, False),
+])
+def test_only_paths_under_the_file_url_are_followed(path, followed):
+    assert under_file_url(path, "https://api.telegram.org/file/botT") is followed

@@ -25,9 +25,10 @@ from tests.support.fake_slack import Message, Workspace
 from tests.support.fake_telegram import FakeTelegram, button
 from tests.support.workbook import SHEETS
 from tests.test_case_conversation import card_now, ru, webhook
-from tests.test_telegram_flows import ANNA, LOGISTICS
+from tests.test_telegram_flows import ANNA, LOGISTICS, PAVEL
 
 IVAN, OLGA, KATE = "U0LOG1", "U0LOGHEAD", "U0SALES1"
+OLGA_ID = "slack:U0LOGHEAD"
 
 
 def slack_buttons(message: Message) -> list[str]:
@@ -174,3 +175,22 @@ def test_the_digest_weighs_a_case_by_its_reporters(service: VocService) -> None:
 ])
 def test_similarity_uses_routings_words(a: str, b: str, alike: bool) -> None:
     assert (similarity(words(a), words(b)) >= 0.5) is alike
+
+
+def test_a_forged_me_too_button_is_refused_and_joins_nothing(
+        served: tuple[Workspace, FakeTelegram]) -> None:
+    workspace, telegram = served
+    service = workspace.service
+    webhook(workspace, telegram.message(ANNA, "/complaint Курьер опоздал на три часа"))
+    telegram.expect(ANNA.id, r"VOC-1")
+    webhook(workspace, telegram.message(PAVEL, "/complaint The courier threw the parcel "
+                                               "over the fence"))
+    mine = telegram.expect(PAVEL.id, r"VOC-2 went to Logistics")
+    assert "Add me to" not in str(mine.get("reply_markup"))  # nothing alike was offered
+    # Pavel crafts the callback data of a button the bot never showed him.
+    webhook(workspace, telegram.callback(PAVEL, mine, "metoo|2|1"))
+    alert = telegram.wait(lambda: telegram.alerts(), what="the refusal")[-1]
+    assert alert["text"] == "“Add me to VOC-1” is not available for VOC-2: it was never offered."
+    assert service.show(OLGA_ID, "VOC-2").merged_into is None
+    assert service.show(OLGA_ID, "VOC-1").reporters == 1
+    assert [e.action for e in service.show(OLGA_ID, "VOC-1").history].count("joined") == 0

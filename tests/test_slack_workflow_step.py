@@ -5,6 +5,10 @@ on both databases."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture)
     Workspace,
     slack_workspace,
@@ -56,3 +60,31 @@ def test_bad_inputs_fail_the_step_with_a_clear_message_and_store_nothing(
     assert workspace.signals() == []
     assert len(workspace.slack.calls_of("functions.completeError")) == 4
 
+
+
+def test_a_channel_as_reporter_fails_the_step_clearly(
+        workspace: Workspace, caplog: pytest.LogCaptureFixture) -> None:
+    kate = workspace.user(KATE)
+    step = kate.run_step({"kind": "complaint", "customer": "ACME", "text": "Late again",
+                          "reporter": "C0SALES"})  # the workflow mapped a channel
+    failed = workspace.slack.wait_for_step(step)
+    assert "Reporter" in failed["error"] and "C0SALES" in failed["error"]
+    assert workspace.signals() == []
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def test_a_replayed_completed_step_is_logged_without_a_traceback(
+        workspace: Workspace, caplog: pytest.LogCaptureFixture) -> None:
+    kate = workspace.user(KATE)
+    inputs = {"kind": "complaint", "customer": "ACME", "text": "The courier was late",
+              "reporter": KATE}
+    step = kate.run_step(inputs)
+    assert workspace.slack.wait_for_step(step) == {"outputs": {"reference": "VOC-1"}}
+    with caplog.at_level(logging.INFO):
+        kate.run_step(inputs, replay_of=step)  # Slack delivers the event again
+        workspace.slack.wait(lambda: len(workspace.slack.calls_of(
+            "functions.completeSuccess")) == 2, what="the replay's completion")
+        workspace.slack.wait(lambda: any("already" in r.getMessage() for r in caplog.records),
+                             what="the replay logged")
+    assert len(workspace.signals()) == 1
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

@@ -20,8 +20,12 @@ import pytest
 
 from bot.core.company import Company
 from storage.db import Database
+from tests.support import fake_telegram
 from tests.support.fake_slack import SlackUser, Workspace, running_workspace
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.tcp_proxy import TcpProxy
+from tests.test_evidence_cross import webhook
+from tests.test_telegram_flows import ANNA, PAVEL, SECRET
 
 TIMEOUT = 1.0  # VOC_DB_TIMEOUT for these tests
 COMPLAINT = "The courier left the sofa in the rain"
@@ -151,3 +155,44 @@ def test_a_form_submitted_while_the_database_is_down_is_answered_by_dm(
         assert COMPLAINT in dm.plain
         proxy.restore()
         assert workspace.signals() == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # a server that hangs
+def test_a_bare_voc_while_the_database_hangs_says_so(
+        proxied: tuple[TcpProxy, str], company: Company) -> None:
+    proxy, url = proxied
+    with workspace_on(url, company) as workspace:
+        kate = workspace.user("U0SALES1")
+        assert kate.say("mine")  # known to the bot: her language is settled
+        proxy.freeze()
+        assert kate.command("").status_code == 200  # Slack has its ack within 3 s
+        token = SlackUser.token_of(kate.last_response_url or "")
+        told = workspace.slack.wait_for_response(token, "cannot reach its database", timeout=20)
+        assert "nothing was saved" in response_text(told)
+        assert not workspace.slack.calls_of("views.open")
+        proxy.restore()
+        kate.command("")  # the database is back: the form opens
+        workspace.slack.wait_for_view(kate.last_trigger or "", timeout=20)
+
+
+def test_telegram_while_the_database_is_locked_says_so_and_quotes_the_words(
+        db_url: str, company: Company) -> None:
+    db = Database.connect(db_url, timeout=TIMEOUT)
+    try:
+        with FakeTelegram() as telegram, running_workspace(
+                db, company, voc_db_timeout=TIMEOUT, telegram_bot_token=fake_telegram.TOKEN,
+                telegram_api_url=telegram.url, telegram_webhook_secret=SECRET) as workspace:
+            webhook(workspace, telegram.message(ANNA, "/mine"))  # known: her language is set
+            telegram.expect(ANNA.id, r".")
+            with writes_held(db_url):
+                webhook(workspace, telegram.message(ANNA, f"/complaint {COMPLAINT}"))
+                told = telegram.expect(ANNA.id, r"НЕ сохранено")
+                webhook(workspace, telegram.message(PAVEL, f"/complaint {COMPLAINT}"))
+                stranger = telegram.expect(PAVEL.id, r"NOT saved")  # never seen: in English
+            for message in (told, stranger):
+                assert COMPLAINT in message["text"] and "Something went wrong" not in (
+                    message["text"])
+            assert "cannot reach its database" in stranger["text"]
+            assert workspace.signals() == []
+    finally:
+        db.dispose()

@@ -55,7 +55,8 @@ def add_to_album(core: Core, actor: str, album: str, files: Sequence[IncomingFil
         if screened.kept:
             kept = stored.attach(connection=session.connection(), signal_id=signal_id,
                                  now=core.clock(), files=evidence.to_keep(
-                                     screened.kept, source=source, album=album))
+                                     screened.kept, source=source, album=album,
+                                     anonymous=signal.anonymous, before=count))
             _deliver(core, session, signal, kept, person)
         return Added(signal_view_for(core, session, signal, actor), screened.refused)
 

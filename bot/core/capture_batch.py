@@ -149,12 +149,14 @@ def _store(core: Core, session: Session,
         if draft.score is not None])
     kept = {index: files.attach(connection=connection, signal_id=signal_ids[index], now=now,
                                 files=evidence.to_keep(draft.files, source=draft.dedupe_key,
-                                                       album=draft.album))
+                                                       album=draft.album,
+                                                       anonymous=draft.anonymous))
             for index, (draft, _, _) in enumerate(items) if draft.files}
     views, cards = [], []
     for index, item in enumerate(items):
         view, messages = _written(core, item, now, signal_ids[index],
-                                  event_ids[2 * index + 1], details[index], due[index])
+                                  event_ids[2 * index + 1], details[index], due[index],
+                                  tuple(a.filename for a in kept.get(index, ())))
         views.append(view)
         cards += messages
         if index in kept:  # each file follows each card, as a reply to it
@@ -166,8 +168,9 @@ def _store(core: Core, session: Session,
 
 def _written(core: Core, item: tuple[ParsedDraft, _Reporter, Route], now: datetime,
              signal_id: int, routed_id: int, details: tuple[dict[str, Any], dict[str, Any]],
-             due: datetime) -> tuple[SignalView, list[NewMessage]]:
-    """The reporter's view of one stored draft (written at `now`), and its cards."""
+             due: datetime, attachments: tuple[str, ...]) -> tuple[SignalView, list[NewMessage]]:
+    """The reporter's view of one stored draft (written at `now`), and its cards
+    (`attachments`: the names its files are kept under)."""
     draft, reporter, (department, routing) = item
     captured, routed = details
     # The department's card and the reporter's reply differ only in whether an anonymous
@@ -183,7 +186,7 @@ def _written(core: Core, item: tuple[ParsedDraft, _Reporter, Route], now: dateti
         routed_by_fallback=bool(routing.get("fallback")),
         history=(EventView("captured", now, hidden, dict(captured)),
                  EventView("routed", now, None, dict(routed))),
-        attachments=tuple(f.name for f in draft.files))
+        attachments=attachments)
     message = render.card(card_view, core.translator()).to_json()
     view = replace(card_view, reporter=reporter.display_name, overdue=core.clock() > due,
                    history=(EventView("captured", now, reporter.display_name, dict(captured)),

@@ -103,4 +103,8 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_CASE_FILES = 10
 MAX_CASE_BYTES = 50 * 1024 * 1024
 MAX_FILE_NAME = 200
+# An office document (a zip) unpacks to at most this, and no large part of it is packed more
+# tightly than this ratio: a few KB must not open as gigabytes on the department's computers.
+MAX_UNPACKED_BYTES = 500 * 1024 * 1024
+MAX_PACKING_RATIO = 100
 MAX_RESOLUTION_CODE = 40  # bytes in UTF-8: a Telegram button carries it (64 bytes in all)

@@ -1,6 +1,7 @@
 """Evidence: the files a report carries (photos, documents, recordings), checked before they
 are kept. A file is kept only if its name's extension AND its first bytes say the same allowed
-type; executables and unknown binaries are refused by either. Limits per file, per case (count
+type; executables and unknown binaries are refused by either. Office documents are opened as
+the archives they are (office_files.py). Limits per file, per case (count
 and bytes) are in domain.py. A refused file is named in its refusal; the report and its other
 files are kept all the same.
 """
@@ -12,9 +13,18 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.core.domain import MAX_CASE_BYTES, MAX_CASE_FILES, MAX_FILE_BYTES, MAX_FILE_NAME
+from bot.core.domain import (
+    MAX_CASE_BYTES,
+    MAX_CASE_FILES,
+    MAX_FILE_BYTES,
+    MAX_FILE_NAME,
+    MAX_PACKING_RATIO,
+    MAX_UNPACKED_BYTES,
+)
 from bot.core.errors import InvalidInput
 from bot.core.i18n import N_
+from bot.core.office_files import OfficeProblem, is_office_archive, office_problem
+from bot.core.photo_metadata import without_metadata
 from storage.files import NewAttachment, StoredAttachment
 from storage.outbox import NewMessage
 
@@ -129,11 +139,15 @@ _ALLOWED: dict[str, tuple[str, Check]] = {
 }
 ALLOWED_EXTENSIONS = tuple(sorted(_ALLOWED))
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
+# Direction marks and overrides: "photo\u202egnp.pdf" shows as "photofdp.png".
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_name(name: str) -> str:
-    """A file name safe to show and to send back: no path, no control characters."""
-    base = _UNSAFE_NAME.sub("_", (name or "").strip().rsplit("/", 1)[-1]).strip(" .")
+    """A file name safe to show and to send back: no path, no control characters, no
+    direction controls (which make a name show another extension than it has)."""
+    base = _UNSAFE_NAME.sub("_", _BIDI_CONTROLS.sub("", (name or "").strip()).rsplit(
+        "/", 1)[-1]).strip(" .")
     if len(base) > MAX_FILE_NAME:
         stem, dot, extension = base.rpartition(".")
         base = (stem[:MAX_FILE_NAME - len(extension) - 1] + dot + extension) if dot else (
@@ -155,6 +169,14 @@ def too_big(name: str, size: int) -> InvalidInput | None:
     return None
 
 
+def _program_inside(name: str, head: bytes) -> bool:
+    """Is an archive's member a program? (".bin" parts are printer settings and embedded
+    objects in ordinary office files: judged by their bytes only.)"""
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    return (extension in _EXECUTABLE_NAMES and extension != "bin") or any(
+        head.startswith(m) for m in _EXECUTABLE_MAGIC)
+
+
 def type_of(name: str, content: bytes) -> str | InvalidInput:
     """The type a file is kept as, or why it is refused: its extension must be allowed and
     its first bytes must agree (an executable is refused by either)."""
@@ -170,7 +192,17 @@ def type_of(name: str, content: bytes) -> str | InvalidInput:
             N_("“%(name)s” was not attached: this type of file is not accepted (photos, "
                "PDF, office documents, text, audio and video are)."), name=shown).at("files")
     mime, looks_right = allowed
-    if not looks_right(head):
+    office = (office_problem(extension, content, _program_inside)
+              if looks_right(head) and is_office_archive(extension) else None)
+    if office is OfficeProblem.PROGRAM_INSIDE:
+        return InvalidInput(N_("“%(name)s” was not attached: it holds a program or macros, "
+                               "and those are not accepted."), name=shown).at("files")
+    if office is OfficeProblem.UNPACKS_TOO_LARGE:
+        return InvalidInput(N_("“%(name)s” was not attached: it unpacks to far more than its "
+                               "size (over %(limit)s MB, or packed over %(ratio)d times)."),
+                            name=shown, limit=_megabytes(MAX_UNPACKED_BYTES),
+                            ratio=MAX_PACKING_RATIO).at("files")
+    if not looks_right(head) or office is not None:
         return InvalidInput(
             N_("“%(name)s” was not attached: its contents are not a .%(extension)s file."),
             name=shown, extension=extension).at("files")
@@ -207,7 +239,7 @@ def screen(files: Sequence[IncomingFile], *, count: int = 0, size: int = 0) -> S
             if isinstance(mime, InvalidInput):
                 problem = mime
             else:
-                kept.append(KeptFile(name, file.content, mime))
+                kept.append(KeptFile(name, without_metadata(mime, file.content), mime))
                 continue
         refused.append(problem)
     return Screened(tuple(kept), tuple(refused))
@@ -229,10 +261,18 @@ def deliveries(ref: str, attachments: Sequence[StoredAttachment],
         for destination, key in cards for index, a in enumerate(attachments, 1)]
 
 
-def to_keep(files: Sequence[KeptFile], *, source: str | None, album: str | None
-            ) -> list[NewAttachment]:
+def to_keep(files: Sequence[KeptFile], *, source: str | None, album: str | None,
+            anonymous: bool = False, before: int = 0) -> list[NewAttachment]:
     """Checked files as storage keeps them; `source` (the platform message's id) makes a
-    re-delivered message attach nothing twice."""
-    return [NewAttachment(f.name, f.mime, f.content, f.sha256,
+    re-delivered message attach nothing twice. An anonymous report's files are named
+    neutrally ("attachment-3.jpg", after the case's `before` files): a file name often
+    carries its author's ("Ivanov_photo.jpg", a phone's or a scanner's)."""
+    return [NewAttachment(_neutral(f.name, before + index + 1) if anonymous else f.name,
+                          f.mime, f.content, f.sha256,
                           source_key=f"{source}#{index}" if source else None, album=album)
             for index, f in enumerate(files)]
+
+
+def _neutral(name: str, number: int) -> str:
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    return f"attachment-{number}" + (f".{extension}" if extension else "")

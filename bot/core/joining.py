@@ -10,11 +10,12 @@ their language and may rate the handling once (a rating is per report).
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.core import inputs, render
+from bot.core import inputs, render, similar
 from bot.core.actions import acting
 from bot.core.cards import current_card_key, destinations, note_reporter, update_cards
 from bot.core.context import Core
@@ -25,6 +26,7 @@ from bot.core.lookups import department_of, row_id
 from bot.core.trail import record_event
 from bot.core.viewing import signal_view
 from bot.core.views import SignalView, format_ref
+from storage import queries as q
 from storage.models import Event, Person, Signal
 from storage.outbox import NewMessage, enqueue
 
@@ -32,8 +34,14 @@ from storage.outbox import NewMessage, enqueue
 def join(core: Core, actor: str, ref: str, case: str) -> SignalView:
     """The reporter adds their report `ref` to the open case `case` ("Add me to VOC-12")."""
     with core.db.write() as session:
+        _lock_both(session, ref, case)
         person, signal = acting(core, session, actor, ref, Action.JOIN)
-        merge_into(core, session, signal, _target(session, signal, case), person)
+        target = _target(session, signal, case)
+        if not similar.could_offer(signal, target):  # a forged or altered button
+            raise InvalidTransition(N_("“Add me to %(case)s” is not available for %(ref)s: "
+                                       "it was never offered."), case=format_ref(row_id(target)),
+                                    ref=format_ref(row_id(signal)))
+        merge_into(core, session, signal, target, person)
         return signal_view(core, session, signal, viewer=person)
 
 
@@ -51,9 +59,22 @@ def merge(core: Core, actor: str, ref: str, case: str) -> SignalView:
         raise InvalidInput(N_("Give the reference of the case to merge into, like VOC-12."
                               )).at("note")
     with core.db.write() as session:
+        _lock_both(session, ref, typed)
         person, signal = acting(core, session, actor, ref, Action.MERGE)
         merge_into(core, session, signal, _target(session, signal, typed), person)
         return signal_view(core, session, signal, viewer=person)
+
+
+def _lock_both(session: Session, ref: str, typed: str) -> None:
+    """Lock the report and the case in the order of their ids, whichever way the merge goes:
+    "A into B" and "B into A" at once on two replicas then wait for each other instead of
+    deadlocking (the second one is told the first already merged them)."""
+    ids = set()
+    for reference in (ref, typed):
+        with suppress(InvalidInput):  # refused with its reason once the merge reads it
+            ids.add(inputs.parse_ref(reference))
+    for signal_id in sorted(ids):
+        q.lock_signal(session=session, signal_id=signal_id)
 
 
 def _target(session: Session, signal: Signal, typed: str) -> Signal:
@@ -69,6 +90,9 @@ def _target(session: Session, signal: Signal, typed: str) -> Signal:
         raise InvalidInput(N_("There is no %(ref)s."), ref=case).at("note")
     if target.id == signal.id:
         raise InvalidInput(N_("%(ref)s cannot be merged into itself."), ref=ref).at("note")
+    if target.merged_into_id == signal.id:
+        raise InvalidTransition(N_("%(case)s has just been merged into %(ref)s: they are one "
+                                   "case already."), case=case, ref=ref)
     if target.merged_into_id is not None:
         raise InvalidInput(N_("%(case)s was itself merged into %(other)s: merge into that "
                               "one."), case=case, other=format_ref(target.merged_into_id)

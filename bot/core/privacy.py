@@ -3,7 +3,8 @@
 Retention: cases closed more than `[company] retention_days` ago lose their texts, customer
 names, links and notes; kinds, departments, statuses, dates and scores stay, so the NPS trend,
 the counts and loop health of old weeks are what they were. Forget: one person's name and
-accounts go, and their reports become anonymous.
+accounts go, their reports become anonymous, the stored copies of messages name them no more,
+and the cards that did are edited.
 
 Each table that keeps personal data has an `Eraser` in `ERASERS`; a new table with texts or
 names (attachments, questions and answers) adds its own eraser there and both commands cover it.
@@ -13,19 +14,21 @@ transaction that erases, and report what they did.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import Text, cast, func, update
+from sqlmodel import Session, col, or_, select
 
 from bot.core.context import Core
 from bot.core.identity import FORGOTTEN_IDENTITY, is_valid_identity
 from storage import files, outbox
 from storage.models import (
     AdminEvent,
+    Attachment,
     DepartmentHead,
     Event,
     Identity,
@@ -51,6 +54,7 @@ class Erasure:
     signal_ids: Sequence[int] = ()  # the cases whose texts go
     person_id: int | None = None  # forget: the person
     identities: Sequence[str] = ()  # forget: their accounts
+    person_name: str | None = None  # forget: the name copies of messages may hold
     before: datetime | None = None  # retention: what is older than this goes
 
 
@@ -142,7 +146,63 @@ class OutboxPayloads:
             changed += _rows(session, update(Outbox).where(
                 to_them, col(Outbox.status).in_(FINAL), col(Outbox.erased_at).is_(None)).values(
                 payload={}, erased_at=erasure.now))
+            # Where the messages went names the account (a DM's chat, its message ids).
+            _rows(session, update(Outbox).where(to_them).values(
+                destination=FORGOTTEN_IDENTITY, message_id=None))
         return int(changed)
+
+
+class CopiesNamingThem:
+    """Forget: messages to others that named the person (their cards, "… answered about")
+    keep copies saying "Forgotten person" instead, and every posted card whose newest version
+    named them is edited to say so."""
+
+    name = "copies naming them"
+
+    def erase(self, session: Session, erasure: Erasure) -> int:
+        if not erasure.person_name:
+            return 0
+        named = erasure.person_name
+        # JSON columns hold the text as json.dumps wrote it (non-ASCII escaped), or as is.
+        forms = {named, json.dumps(named)[1:-1]}
+        rows = session.exec(select(Outbox).where(or_(*(
+            cast(col(Outbox.payload), Text).like(f"%{_like_escaped(form)}%", escape="\\")
+            for form in forms))).order_by(col(Outbox.id))).all()
+        naming: dict[str, Outbox] = {}
+        for row in rows:
+            row.payload = _renamed(row.payload, named, FORGOTTEN_NAME)
+            session.add(row)
+            if row.card_key and row.operation in ("send", "update"):
+                naming[row.card_key] = row
+        newest = dict(session.exec(select(Outbox.card_key, func.max(Outbox.id)).where(
+            col(Outbox.card_key).in_(naming), col(Outbox.operation).in_(("send", "update")))
+            .group_by(col(Outbox.card_key))).all()) if naming else {}
+        outbox.enqueue(session=session, now=erasure.now, messages=[outbox.NewMessage(
+            dedupe_key=f"forget:{erasure.person_id}:{key}", destination=row.destination,
+            operation="update", card_key=key, payload=row.payload)
+            for key, row in naming.items() if newest.get(key) == row.id])
+        return len(rows)
+
+
+class SourceKeys:
+    """Forget: the platform ids their reports, files and scores were captured under (a
+    private chat's id is the person's account)."""
+
+    name = "source keys"
+
+    def erase(self, session: Session, erasure: Erasure) -> int:
+        if erasure.person_id is None:
+            return 0
+        theirs = select(Signal.id).where(col(Signal.reporter_id) == erasure.person_id)
+        return (_rows(session, update(Attachment).where(
+                    col(Attachment.signal_id).in_(theirs), col(Attachment.source_key).is_not(None))
+                    .values(source_key=None))
+                + _rows(session, update(Signal).where(
+                    col(Signal.reporter_id) == erasure.person_id,
+                    col(Signal.dedupe_key).is_not(None)).values(dedupe_key=None))
+                + _rows(session, update(Score).where(
+                    col(Score.person_id) == erasure.person_id,
+                    col(Score.dedupe_key).is_not(None)).values(dedupe_key=None)))
 
 
 class PersonRecord:
@@ -183,8 +243,8 @@ class Attachments:
                    for signal_id in erasure.signal_ids)
 
 
-ERASERS: list[Eraser] = [SignalTexts(), EventNotes(), ScoreComments(), OutboxPayloads(),
-                         Attachments(), PersonRecord()]
+ERASERS: list[Eraser] = [SignalTexts(), EventNotes(), ScoreComments(), CopiesNamingThem(),
+                         OutboxPayloads(), Attachments(), SourceKeys(), PersonRecord()]
 
 
 @dataclass
@@ -215,6 +275,21 @@ def _rows(session: Session, statement: Any) -> int:
     """Run an UPDATE; how many rows it changed."""
     result = session.execute(statement)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _renamed(value: Any, old: str, new: str) -> Any:
+    """`value` (JSON: dicts, lists, strings) with every `old` in its strings made `new`."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_renamed(item, old, new) for item in value]
+    if isinstance(value, dict):
+        return {key: _renamed(item, old, new) for key, item in value.items()}
+    return value
 
 
 def _erase(session: Session, erasure: Erasure) -> dict[str, int]:
@@ -279,12 +354,14 @@ def forget(core: Core, identity: str, *, actor: str) -> ErasureReport:
             report.note = f"forget: nobody has the account {identity}; nothing was changed"
             return report
         person_id = account.person_id
+        person = session.get(Person, person_id)
         identities = list(session.exec(select(Identity.identity).where(
             Identity.person_id == person_id)).all())
         ids = [i for i in session.exec(select(Signal.id).where(
             col(Signal.reporter_id) == person_id)).all() if i is not None]
         counts = _erase(session, Erasure(now=core.clock(), person_id=person_id,
-                                         identities=identities))
+                                         identities=identities,
+                                         person_name=person.display_name if person else None))
         report.cases = len(ids)
         report.add(counts)
         _audit(session, core, ids, action="forget", actor=actor,

@@ -112,6 +112,15 @@ def most_similar(session: Session, signal_id: int, text: str, since: datetime,
     return (best[1], first_line(best[2])) if best else None
 
 
+def could_offer(report: Signal, case: Signal) -> bool:
+    """Whether `case` is one the offer could have named for `report` (re-derived when the
+    reporter presses "Add me to ...", so only an offered join happens): a complaint or idea
+    recent when the report came, alike enough. The caller checks department and state."""
+    return (report.kind in KINDS and case.kind in KINDS
+            and case.created_at >= report.created_at - RECENT
+            and similarity(words(report.text), words(case.text)) >= THRESHOLD)
+
+
 def offer(core: Core, outcomes: Sequence[CaptureResult | Exception]
           ) -> list[CaptureResult | Exception]:
     """Captures with the open case each new report resembles (one read for all of them)."""

@@ -26,13 +26,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from bot.config import Settings
 from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
 from handlers.slack.app import SlackBot, build_app
 from handlers.slack.port import SlackPort
+from handlers.slack.shape import misshapen
 
 log = logging.getLogger(__name__)
 LISTENER_TIMEOUT = 10  # seconds a listener's Web API call may take (views.open, DMs, home)
@@ -132,7 +133,13 @@ class SlackAdapter:
                 client.session = None
 
     async def handle_http(self, request: Request) -> Response:
-        """POST /slack/events: Bolt verifies the signature (401 if forged or stale)."""
+        """POST /slack/events: Bolt verifies the signature (401 if forged or stale); a body
+        that is not shaped as Slack sends it gets a 400 (the server checked its signature)."""
+        problem = misshapen(await request.body(), request.headers.get("content-type", ""))
+        if problem is not None:
+            log.warning("refused a Slack request: %s", problem)
+            return JSONResponse({"error": f"malformed Slack request: {problem}"},
+                                status_code=400)
         return await self.handler.handle(request)
 
 

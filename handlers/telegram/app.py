@@ -23,7 +23,9 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.core.errors import VocError
+from bot.core import render
+from bot.core.errors import Unavailable, as_refusal
+from bot.core.i18n import Translator, normalise_locale
 from bot.core.messages import OutboundMessage
 from bot.core.service import VocService
 from handlers.telegram import capture, commands, menus, notes
@@ -31,6 +33,7 @@ from handlers.telegram.buttons import pattern
 from handlers.telegram.common import Context, People, Voc, reply, voc, whoami
 from handlers.telegram.evidence import MEDIA, REPORT_CAPTION
 from handlers.telegram.request import AiohttpRequest
+from storage.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
@@ -75,7 +78,17 @@ def build_application(token: str, api_url: str, service: VocService, *,
         if not seen.first_time(update.update_id):
             raise ApplicationHandlerStop
 
-    application.add_handler(TypeHandler(Update, drop_repeated), group=-1)
+    async def drop_pressed_elsewhere(update: Update, context: Context) -> None:
+        """A press without the bot's message (inline mode, which the bot does not use, or
+        forged): answered, nothing done."""
+        query = update.callback_query
+        if query is not None and query.message is None:
+            t = await _translator(update, context)
+            await query.answer(t.gettext("This button no longer works."), show_alert=True)
+            raise ApplicationHandlerStop
+
+    application.add_handler(TypeHandler(Update, drop_repeated), group=-2)
+    application.add_handler(TypeHandler(Update, drop_pressed_elsewhere), group=-1)
     for handler in _handlers():
         application.add_handler(handler)
     application.add_error_handler(on_error)
@@ -151,21 +164,47 @@ def _handlers() -> list:  # type: ignore[type-arg]
 
 
 async def on_error(update: object, context: Context) -> None:
-    """The one error handler: a refusal in the sender's language, anything else logged."""
+    """The one error handler: a refusal in the sender's language, anything else logged. A
+    database outage says so, and a report's words come back quoted, so nothing is lost."""
     error = context.error
     if not isinstance(update, Update) or update.effective_user is None:
         log.error("Telegram update failed", exc_info=error)
         return
-    _me, t = await whoami(update, context)
-    if isinstance(error, VocError):
-        text = error.render(t)
-    else:
+    t = await _translator(update, context)
+    refusal = as_refusal(error) if error is not None else None
+    if refusal is None:
         log.error("Telegram update %s failed", update.update_id, exc_info=error)
         text = t.gettext("Something went wrong; please try again later.")
+    else:
+        if isinstance(refusal, Unavailable):
+            log.warning("Telegram update %s refused: %s", update.update_id, error)
+        text = refusal.render(t)
     if update.callback_query:
         await update.callback_query.answer(text[:200], show_alert=True)
     elif update.effective_chat:
-        await reply(update, OutboundMessage(title="⚠ " + text))
+        words = their_words(update) if isinstance(refusal, Unavailable) else None
+        await reply(update, render.capture_failed(words, text, t) if words
+                    else OutboundMessage(title="⚠ " + text))
+
+
+async def _translator(update: Update, context: Context) -> Translator:
+    """The sender's language; their Telegram one when the database cannot say."""
+    try:
+        return (await whoami(update, context))[1]
+    except StoreUnavailable:
+        user = update.effective_user
+        return voc(context).service.translator(
+            normalise_locale(user.language_code if user else None))
+
+
+def their_words(update: Update) -> str | None:
+    """What the person wrote, without a leading command (`/complaint`): None for a bare
+    command (`/mine`) or a message without text."""
+    message = update.effective_message
+    typed = ((message.text or message.caption or "") if message else "").strip()
+    if typed.startswith("/"):
+        typed = typed.partition(" ")[2].strip()
+    return typed or None
 
 
 async def register_commands(application: Application) -> None:  # type: ignore[type-arg]

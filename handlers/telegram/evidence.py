@@ -3,11 +3,16 @@ with getFile for the core to check and keep.
 
 getFile serves at most 20 MB: a larger file is not downloaded at all, and the core refuses it
 by its declared size (the report is kept without it).
+
+Only a relative path under the Bot API's file URL is downloaded: python-telegram-bot reads a
+`file_path` that names a file on this machine (`/etc/hostname`) from the disk instead, so a
+hostile or compromised Bot API server could make the bot post its own files.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from telegram import Bot, Message
 from telegram import error as tg
@@ -54,11 +59,28 @@ async def files_of(bot: Bot, message: Message) -> tuple[IncomingFile, ...]:
         content = None
         if size <= MAX_FILE_BYTES:
             try:
-                content = bytes(await (await bot.get_file(file_id)).download_as_bytearray())
+                found = await bot.get_file(file_id)
+                if under_file_url(found.file_path, bot.base_file_url):
+                    content = bytes(await found.download_as_bytearray())
+                else:  # the path is not logged: the file URL holds the token
+                    log.warning("getFile named no path under the Bot API's file URL for %s: "
+                                "not downloaded", name)
             except tg.TelegramError as error:  # too big for getFile, gone: refused by name
                 log.info("could not download %s: %s", name, error)
         files.append(IncomingFile(name, content, len(content) if content else size, mime))
     return tuple(files)
+
+
+def under_file_url(file_path: str | None, base_file_url: str) -> bool:
+    """Is `file_path` (as python-telegram-bot made it: the file URL and getFile's path, or
+    that path alone when it names a file on this machine) a relative path under the file URL,
+    naming nothing on this disk?"""
+    prefix = base_file_url.rstrip("/") + "/"
+    if not file_path or not file_path.startswith(prefix):
+        return False
+    relative = file_path.removeprefix(prefix)
+    return (bool(relative) and not relative.startswith("/")
+            and ".." not in relative.split("/") and not Path(file_path).exists())
 
 
 def album_of(message: Message) -> str | None:

@@ -678,14 +678,14 @@ class SlackUser:
             "trigger_id": self._trigger(), "message_ts": ts, "message": message,
             "response_url": self._response_url()})
 
-    def run_step(self, inputs: dict[str, Any], *, callback_id: str = "report_to_voc_step"
-                 ) -> str:
+    def run_step(self, inputs: dict[str, Any], *, callback_id: str = "report_to_voc_step",
+                 replay_of: str | None = None) -> str:
         """A workflow this person started reaches our step: Slack sends `function_executed`
         with the step's inputs and a token of its own (docs: events/function_executed);
-        returns the function_execution_id."""
-        execution = f"Fx{uuid.uuid4().hex[:10].upper()}"
+        returns the function_execution_id. `replay_of`: the same execution sent again."""
+        execution = replay_of or f"Fx{uuid.uuid4().hex[:10].upper()}"
         with self.slack.lock:
-            self.slack.steps[execution] = {}
+            self.slack.steps.setdefault(execution, {})
         body = json.dumps({
             "token": "verification-token-unused", "team_id": TEAM["id"], "api_app_id": APP_ID,
             "type": "event_callback", "event_id": f"Ev{execution}",

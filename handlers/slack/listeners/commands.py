@@ -42,7 +42,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         if not word:
             await ack()  # trigger_id lives 3 s: the form opens right after the ack
             bot.later(open_capture(bot, client, user_id, command["trigger_id"],
-                                   channel=command.get("channel_id")))
+                                   channel=command.get("channel_id"), respond=respond))
             return
         who = await bot.who(client, user_id)
         if word == "help":
@@ -104,14 +104,21 @@ def not_answering(t: Translator, draft_text: str | None) -> OutboundMessage:
 
 async def open_capture(bot: SlackBot, client: AsyncWebClient, user_id: str, trigger_id: str,
                        *, text: str | None = None, link: str | None = None,
-                       channel: str | None = None, files: Sequence[dict[str, Any]] = ()
-                       ) -> None:
-    """The capture form, the suggested department preselected when the text is known."""
+                       channel: str | None = None, files: Sequence[dict[str, Any]] = (),
+                       respond: AsyncRespond | None = None) -> None:
+    """The capture form, the suggested department preselected when the text is known. Slack
+    has had its (empty) ack already: if the database fails or keeps the form past the bot's
+    patience, the person is told so, through `respond` or by DM."""
     who = await bot.who(client, user_id)
-    departments = await bot.run(bot.service.departments)
-    suggested = None
-    if text and text.strip():
-        suggested = (await bot.run(bot.service.suggest, text)).slug
-    await client.views_open(trigger_id=trigger_id, view=bk.capture_modal(
-        who.t, departments, text=text, link=link, suggested=suggested, channel=channel,
-        files=files))
+
+    async def form() -> None:
+        departments = await bot.run(bot.service.departments)
+        suggested = None
+        if text and text.strip():
+            suggested = (await bot.run(bot.service.suggest, text)).slug
+        await client.views_open(trigger_id=trigger_id, view=bk.capture_modal(
+            who.t, departments, text=text, link=link, suggested=suggested, channel=channel,
+            files=files))
+
+    bot.later(form(), who.t, send=lambda message: bot.tell(client, respond, user_id, message),
+              late=not_answering(who.t, None))
