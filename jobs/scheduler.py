@@ -4,7 +4,10 @@ nightly routing model (bot/core/training.py).
 APScheduler 3 keeps the schedule in memory in every replica (no shared job store: its FAQ says
 several processes cannot share one). Exactly-once comes from the claim rows each job takes in
 the transaction doing its work, so every replica may fire and only one posts. A run missed
-while the bot was down is caught up at start, through the same claims.
+while the bot was down is caught up at start, through the same claims, except for periods
+before the bot's first start on the database (jobs/startup.py): a new install sends nothing
+on its own until its first digest, pulse round or late case comes due. Each start logs what
+is scheduled next and for how many people.
 
 The digest's chart and workbook are the heaviest work the bot does: matplotlib and openpyxl
 alone hold about 50 MiB once imported, and a process keeps what it imported. A run whose every
@@ -43,16 +46,16 @@ from bot.core.reminders import leadership_destinations
 from bot.core.service import VocService
 from bot.core.training import TrainReport
 from jobs.digest import PostReport, head_audiences, post_digest
-from jobs.pulse import PulseReport, pulse_tick
+from jobs.pulse import PULSE_TIME, PulseReport, pulse_tick
 from jobs.retention import retention_tick
 from jobs.sla_sweep import SweepReport, sweep
+from jobs.startup import FirstStart, announce, record_first_start
 from storage.models import JobClaim
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RETENTION_TIME = (3, 30)  # daily, company time: personal data past the retention period goes
-PULSE_TIME = (10, 0)  # pulse rounds open and remind at 10:00 company time, daily check
 ROUTING_TIME = (3, 30)  # the routing model is retrained nightly at 03:30 company time
 DIGEST_PROCESS_TIMEOUT = 900  # seconds: a week of signals and its workbook take a few
 
@@ -94,6 +97,7 @@ class Scheduler:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.scheduler: AsyncIOScheduler | None = None
         self._catch_up: asyncio.Task[None] | None = None
+        self.first_start: FirstStart | None = None  # read at start(); None: no guard
 
     def build(self, loop: asyncio.AbstractEventLoop | None = None) -> AsyncIOScheduler:
         """The scheduler with its three jobs (not started)."""
@@ -124,9 +128,24 @@ class Scheduler:
     async def start(self) -> None:
         """Schedule the jobs, and catch up whatever was missed while the bot was down (in the
         background: a failing job must not keep the bot from starting)."""
+        self.first_start = await asyncio.to_thread(record_first_start, self.service,
+                                                   owner=self.owner)
         self.scheduler = self.build(asyncio.get_running_loop())
         self.scheduler.start()
+        await asyncio.to_thread(self.announce)
         self._catch_up = asyncio.create_task(self.catch_up(), name="scheduler-catch-up")
+
+    def announce(self) -> list[str]:
+        """Log what is scheduled next and for how many (the first digest that will go out)."""
+        assert self.first_start is not None
+        company, first = self.service.company, self.first_start
+        for fire in next_runs(digest_trigger(company), self.service.clock(), 3):
+            week = due_digest_week(fire, company)
+            if first.reports(week, company.timezone):
+                break
+        return announce(self.service, first, digest_at=fire, digest_week=week,
+                        audiences=digest_audiences(self.service),
+                        sweep_minutes=self.sweep_minutes)
 
     async def stop(self) -> None:
         """Stop scheduling (a job in its worker thread finishes its transaction)."""
@@ -147,6 +166,7 @@ class Scheduler:
                 await job()
             except Exception:
                 log.exception("catching up the %s failed; it runs again on schedule", name)
+        log.info("start-up catch-up done")
 
     async def _retention_if_due(self) -> None:
         now = self.service.clock().astimezone(ZoneInfo(self.service.company.timezone))
@@ -162,6 +182,11 @@ class Scheduler:
     async def digest(self) -> PostReport:
         """Post the digest of the week the latest slot reports (once per audience)."""
         week = due_digest_week(self.service.clock(), self.service.company)
+        first = self.first_start
+        if first is not None and not first.reports(week, self.service.company.timezone):
+            log.info("digest %s: not sent, the week ended before the bot's first start on "
+                     "this database", week)
+            return PostReport(week)
         return await counted("digest", asyncio.to_thread(self._post_digest, week))
 
     def _post_digest(self, week: Week) -> PostReport:
@@ -175,7 +200,9 @@ class Scheduler:
 
     async def sweep(self) -> SweepReport:
         """Remind and escalate overdue items."""
-        return await counted("sla_sweep", asyncio.to_thread(sweep, self.service))
+        first = self.first_start.at if self.first_start else None
+        return await counted("sla_sweep", asyncio.to_thread(sweep, self.service,
+                                                            first_start=first))
 
     async def retention(self) -> ErasureReport | None:
         """Erase personal data past the retention period (once a day across replicas)."""
@@ -197,8 +224,9 @@ class Scheduler:
 
     async def pulse(self) -> PulseReport:
         """Open or remind the current pulse round."""
+        first = self.first_start.at if self.first_start else None
         return await counted("pulse", asyncio.to_thread(pulse_tick, self.service,
-                                                        owner=self.owner))
+                                                        owner=self.owner, first_start=first))
 
 
 async def counted(job: str, work: Awaitable[T]) -> T:

@@ -1,21 +1,36 @@
-"""The SLA sweep job: remind and escalate whatever is late now (rules: bot/core/reminders.py)."""
+"""The SLA sweep job: remind and escalate whatever is late now (rules: bot/core/reminders.py).
+
+A case that was already late before the bot's first start on this database (a database filled
+by `voc demo` or an import) is not chased: nobody was there to be reminded then."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+
+from sqlmodel import col, select
 
 from bot.core.reminders import SweepReport, chase, escalation_due, late_signals
 from bot.core.service import VocService
+from storage.models import Signal
 
 log = logging.getLogger(__name__)
 __all__ = ["SweepReport", "escalation_due", "sweep"]
 
 
-def sweep(service: VocService, *, limit: int = 500) -> SweepReport:
-    """Remind and escalate whatever is due now."""
+def sweep(service: VocService, *, limit: int = 500,
+          first_start: datetime | None = None) -> SweepReport:
+    """Remind and escalate whatever is due now (and was not due before `first_start`)."""
     now = service.clock()
     report = SweepReport()
-    for signal_id in late_signals(service, now, limit):
+    late = late_signals(service, now, limit)
+    if first_start is not None and late:
+        with service.db.read() as session:
+            due_since = session.exec(select(Signal.id).where(
+                col(Signal.id).in_(late), col(Signal.ack_due_at) >= first_start)
+                .order_by(col(Signal.ack_due_at))).all()
+        late = [signal_id for signal_id in due_since if signal_id is not None]
+    for signal_id in late:
         reminded, escalated = chase(service, signal_id, now)
         report.reminded += reminded
         report.escalated += escalated
