@@ -1,6 +1,7 @@
-"""The terminal behaves like a terminal (issue 12): Ctrl-C stops `voc run` at once, whether it
-reads a pipe or a real terminal, and at a terminal the Up arrow recalls the last line instead
-of printing `^[[A`. Real subprocesses, a real pseudo-terminal."""
+"""The terminal behaves like a shell: Ctrl-C stops `voc run` at once at the prompt, whether it
+reads a pipe or a real terminal, and cancels only the question when one is asked; Ctrl-D
+leaves; a yes/no question asks again on anything else; at a terminal the Up arrow recalls the
+last line instead of printing `^[[A`. Real subprocesses, a real pseudo-terminal."""
 
 from __future__ import annotations
 
