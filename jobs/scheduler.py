@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -97,7 +97,8 @@ class Scheduler:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.scheduler: AsyncIOScheduler | None = None
         self._catch_up: asyncio.Task[None] | None = None
-        self.first_start: FirstStart | None = None  # read at start(); None: no guard
+        self.first_start: FirstStart | None = None
+        self.guarded = False  # started: nothing for periods before the first start
 
     def build(self, loop: asyncio.AbstractEventLoop | None = None) -> AsyncIOScheduler:
         """The scheduler with its three jobs (not started)."""
@@ -127,18 +128,24 @@ class Scheduler:
 
     async def start(self) -> None:
         """Schedule the jobs, and catch up whatever was missed while the bot was down (in the
-        background: a failing job must not keep the bot from starting)."""
-        self.first_start = await asyncio.to_thread(record_first_start, self.service,
-                                                   owner=self.owner)
+        background: a failing job, or a database down, must not keep the bot from starting).
+        From then on nothing is sent for periods before the bot's first start."""
+        self.guarded = True
         self.scheduler = self.build(asyncio.get_running_loop())
         self.scheduler.start()
-        await asyncio.to_thread(self.announce)
         self._catch_up = asyncio.create_task(self.catch_up(), name="scheduler-catch-up")
 
-    def announce(self) -> list[str]:
+    async def first(self) -> FirstStart | None:
+        """The bot's first start on this database (recorded now if it is this one), once
+        started; None before start() (a job run by hand is not held back)."""
+        if self.guarded and self.first_start is None:
+            self.first_start = await asyncio.to_thread(record_first_start, self.service,
+                                                       owner=self.owner)
+        return self.first_start
+
+    def announce(self, first: FirstStart) -> list[str]:
         """Log what is scheduled next and for how many (the first digest that will go out)."""
-        assert self.first_start is not None
-        company, first = self.service.company, self.first_start
+        company = self.service.company
         for fire in next_runs(digest_trigger(company), self.service.clock(), 3):
             week = due_digest_week(fire, company)
             if first.reports(week, company.timezone):
@@ -157,7 +164,17 @@ class Scheduler:
     async def catch_up(self) -> None:
         """Run the latest due digest (claimed: posted only if it never was), a sweep, a pulse
         tick (only after the day's pulse time, as the schedule would). Each runs whatever
-        happened to the one before; a failure is logged and that job runs again on schedule."""
+        happened to the one before; a failure is logged and that job runs again on schedule.
+        First, the first start is read (or recorded) and what comes next is logged; if the
+        database cannot say, nothing is caught up."""
+        try:
+            first = await self.first()
+            assert first is not None
+            await asyncio.to_thread(self.announce, first)
+        except Exception:
+            log.exception("the database could not say when the bot first started: nothing is "
+                          "caught up now, the jobs run on schedule")
+            return
         for name, job in (("weekly digest", self.digest), ("SLA sweep", self.sweep),
                           ("internal NPS pulse", self._pulse_if_due),
                           ("retention", self._retention_if_due),
@@ -182,12 +199,15 @@ class Scheduler:
     async def digest(self) -> PostReport:
         """Post the digest of the week the latest slot reports (once per audience)."""
         week = due_digest_week(self.service.clock(), self.service.company)
-        first = self.first_start
+        return await counted("digest", self._post_digest_unless_before_first_start(week))
+
+    async def _post_digest_unless_before_first_start(self, week: Week) -> PostReport:
+        first = await self.first()
         if first is not None and not first.reports(week, self.service.company.timezone):
             log.info("digest %s: not sent, the week ended before the bot's first start on "
                      "this database", week)
             return PostReport(week)
-        return await counted("digest", asyncio.to_thread(self._post_digest, week))
+        return await asyncio.to_thread(self._post_digest, week)
 
     def _post_digest(self, week: Week) -> PostReport:
         posted = posted_audiences(self.service, week)
@@ -200,9 +220,7 @@ class Scheduler:
 
     async def sweep(self) -> SweepReport:
         """Remind and escalate overdue items."""
-        first = self.first_start.at if self.first_start else None
-        return await counted("sla_sweep", asyncio.to_thread(sweep, self.service,
-                                                            first_start=first))
+        return await counted("sla_sweep", self._since_first_start(sweep, self.service))
 
     async def retention(self) -> ErasureReport | None:
         """Erase personal data past the retention period (once a day across replicas)."""
@@ -224,9 +242,14 @@ class Scheduler:
 
     async def pulse(self) -> PulseReport:
         """Open or remind the current pulse round."""
-        first = self.first_start.at if self.first_start else None
-        return await counted("pulse", asyncio.to_thread(pulse_tick, self.service,
-                                                        owner=self.owner, first_start=first))
+        return await counted("pulse", self._since_first_start(pulse_tick, self.service,
+                                                              owner=self.owner))
+
+    async def _since_first_start(self, job: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`job(*args, first_start=..., **kwargs)` in a worker thread."""
+        first = await self.first()
+        return await asyncio.to_thread(job, *args, first_start=first.at if first else None,
+                                       **kwargs)
 
 
 async def counted(job: str, work: Awaitable[T]) -> T:

@@ -202,7 +202,7 @@ def test_catch_up_runs_the_sweep_and_the_pulse_when_the_digest_fails(
     with db.read() as session:
         signal = session.get(Signal, int(ref.split("-")[1]))
         assert signal is not None
-    bot_ran_since(service, clock.now - timedelta(days=30))  # a bot that ran all month
+    bot_ran_since(service.db, clock.now - timedelta(days=30))  # a bot that ran all month
     clock.now = signal.ack_due_at + timedelta(minutes=1)  # overdue, and past the pulse time
 
     def broken_digest(*_args: object, **_kwargs: object) -> None:

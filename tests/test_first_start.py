@@ -23,9 +23,9 @@ from tests.conftest import FakeClock
 IVAN = "slack:U0LOG1"  # Logistics: a late case reminds its heads
 
 
-def bot_ran_since(service: VocService, moment: datetime) -> None:
+def bot_ran_since(db: Database, moment: datetime) -> None:
     """As if a bot had first started on this database at `moment`."""
-    with service.db.write() as session:
+    with db.write() as session:
         claims.claim(session=session, job=FIRST_START[0], period=FIRST_START[1],
                      owner="earlier", now=moment)
 

@@ -190,7 +190,7 @@ def test_scheduler_jobs_are_configured_for_replicas(service: VocService) -> None
 def test_start_catches_up_a_missed_digest_once_and_it_is_delivered_once(
         service: VocService, db: Database, clock: FakeClock) -> None:
     port = RecordingPort()
-    bot_ran_since(service, clock.now - timedelta(days=10))  # and was down on Monday
+    bot_ran_since(service.db, clock.now - timedelta(days=10))  # and was down on Monday
 
     async def start_and_stop() -> None:
         from jobs.dispatcher import Dispatcher
