@@ -23,13 +23,8 @@ def sweep(service: VocService, *, limit: int = 500,
     """Remind and escalate whatever is due now (and was not due before `first_start`)."""
     now = service.clock()
     report = SweepReport()
-    late = late_signals(service, now, limit)
-    if first_start is not None and late:
-        with service.db.read() as session:
-            due_since = session.exec(select(Signal.id).where(
-                col(Signal.id).in_(late), col(Signal.ack_due_at) >= first_start)
-                .order_by(col(Signal.ack_due_at))).all()
-        late = [signal_id for signal_id in due_since if signal_id is not None]
+    late = (late_signals(service, now, limit) if first_start is None
+            else _due_since(service, now, limit, first_start))
     for signal_id in late:
         reminded, escalated = chase(service, signal_id, now)
         report.reminded += reminded
@@ -37,3 +32,22 @@ def sweep(service: VocService, *, limit: int = 500,
     if report.reminded or report.escalated:
         log.info("SLA sweep: %d reminded, %d escalated", report.reminded, report.escalated)
     return report
+
+
+def _due_since(service: VocService, now: datetime, limit: int, first_start: datetime
+               ) -> list[int]:
+    """Up to `limit` late signals that were due at or after `first_start`. Late signals come
+    oldest first, and the oldest may all predate it: look further until enough are found."""
+    fetch = limit
+    while True:
+        late = late_signals(service, now, fetch)
+        due_since: list[int] = []
+        with service.db.read() as session:
+            for start in range(0, len(late), limit):  # bounded IN lists
+                chunk = late[start:start + limit]
+                kept = set(session.exec(select(Signal.id).where(
+                    col(Signal.id).in_(chunk), col(Signal.ack_due_at) >= first_start)))
+                due_since += [signal_id for signal_id in chunk if signal_id in kept]
+        if len(due_since) >= limit or len(late) < fetch:
+            return due_since[:limit]
+        fetch *= 4

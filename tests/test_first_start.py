@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from bot.core.service import Draft, VocService
 from jobs.scheduler import Scheduler, digest_audiences
+from jobs.sla_sweep import sweep
 from jobs.startup import FIRST_START
 from storage import claims
 from storage.db import Database
@@ -124,3 +125,21 @@ def test_a_later_start_or_another_replica_keeps_the_first_start(
     with db.read() as session:
         assert len(session.exec(select(JobClaim).where(
             JobClaim.job == FIRST_START[0])).all()) == 1
+
+
+def test_cases_late_before_the_first_start_do_not_crowd_out_one_late_after(
+        service: VocService, db: Database, clock: FakeClock) -> None:
+    for n in range(3):  # older than anything the bot could have chased
+        service.capture(IVAN, Draft("complaint", f"The courier was late, order {n}"))
+    clock.advance(days=7)
+    first = clock.now
+    new = service.capture(IVAN, Draft("complaint", "The courier lost a parcel")).signal.ref
+    clock.advance(days=7)
+
+    report = sweep(service, limit=2, first_start=first)  # the oldest two are pre-start
+
+    assert report.reminded == 1
+    with db.read() as session:
+        reminded = [f"VOC-{s.id}" for s in session.exec(select(Signal)).all()
+                    if s.reminded_at is not None]
+    assert reminded == [new]
