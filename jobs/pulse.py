@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.core.cadence import pulse_round, reminder_lead, round_bounds
 from bot.core.pulses import asks, question, unanswered
@@ -19,6 +20,7 @@ from storage import claims
 from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
+PULSE_TIME = (10, 0)  # rounds open and remind at 10:00 company time (checked daily)
 
 
 @dataclass
@@ -30,8 +32,11 @@ class PulseReport:
     reminded: int = 0
 
 
-def pulse_tick(service: VocService, *, owner: str = "voc") -> PulseReport:
-    """Open the current round if nobody has; remind non-responders when it nears its end."""
+def pulse_tick(service: VocService, *, owner: str = "voc",
+               first_start: datetime | None = None) -> PulseReport:
+    """Open the current round if nobody has; remind non-responders when it nears its end.
+    A round that opened before the bot's `first_start` on this database is never asked (nor
+    reminded): the first round people hear of is one that opens while the bot runs."""
     company = service.company
     report = PulseReport()
     if company.pulse == "off":
@@ -39,6 +44,8 @@ def pulse_tick(service: VocService, *, owner: str = "voc") -> PulseReport:
     now = service.clock()
     round_id = pulse_round(now, company.pulse, company.timezone)
     report.round = round_id
+    if first_start is not None and pulse_opening(round_id, company.timezone) < first_start:
+        return report
     _, end = round_bounds(round_id, company.timezone)
     questions = asks(service)
     with service.db.write() as session:
@@ -64,3 +71,9 @@ def pulse_tick(service: VocService, *, owner: str = "voc") -> PulseReport:
     return report
 
 
+def pulse_opening(round_id: str, timezone: str) -> datetime:
+    """When a round is asked: its first day at PULSE_TIME, company time."""
+    start, _ = round_bounds(round_id, timezone)
+    tz = ZoneInfo(timezone)
+    return datetime.combine(start.astimezone(tz).date(), time(*PULSE_TIME),
+                            tzinfo=tz).astimezone(UTC)

@@ -4,7 +4,10 @@ nightly routing model (bot/core/training.py).
 APScheduler 3 keeps the schedule in memory in every replica (no shared job store: its FAQ says
 several processes cannot share one). Exactly-once comes from the claim rows each job takes in
 the transaction doing its work, so every replica may fire and only one posts. A run missed
-while the bot was down is caught up at start, through the same claims.
+while the bot was down is caught up at start, through the same claims, except for periods
+before the bot's first start on the database (jobs/startup.py): a new install sends nothing
+on its own until its first digest, pulse round or late case comes due. Each start logs what
+is scheduled next and for how many people.
 
 The digest's chart and workbook are the heaviest work the bot does: matplotlib and openpyxl
 alone hold about 50 MiB once imported, and a process keeps what it imported. A run whose every
@@ -23,7 +26,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -43,16 +46,16 @@ from bot.core.reminders import leadership_destinations
 from bot.core.service import VocService
 from bot.core.training import TrainReport
 from jobs.digest import PostReport, head_audiences, post_digest
-from jobs.pulse import PulseReport, pulse_tick
+from jobs.pulse import PULSE_TIME, PulseReport, pulse_tick
 from jobs.retention import retention_tick
 from jobs.sla_sweep import SweepReport, sweep
+from jobs.startup import FirstStart, announce, record_first_start
 from storage.models import JobClaim
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RETENTION_TIME = (3, 30)  # daily, company time: personal data past the retention period goes
-PULSE_TIME = (10, 0)  # pulse rounds open and remind at 10:00 company time, daily check
 ROUTING_TIME = (3, 30)  # the routing model is retrained nightly at 03:30 company time
 DIGEST_PROCESS_TIMEOUT = 900  # seconds: a week of signals and its workbook take a few
 
@@ -94,6 +97,8 @@ class Scheduler:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.scheduler: AsyncIOScheduler | None = None
         self._catch_up: asyncio.Task[None] | None = None
+        self.first_start: FirstStart | None = None
+        self.guarded = False  # started: nothing for periods before the first start
 
     def build(self, loop: asyncio.AbstractEventLoop | None = None) -> AsyncIOScheduler:
         """The scheduler with its three jobs (not started)."""
@@ -123,10 +128,31 @@ class Scheduler:
 
     async def start(self) -> None:
         """Schedule the jobs, and catch up whatever was missed while the bot was down (in the
-        background: a failing job must not keep the bot from starting)."""
+        background: a failing job, or a database down, must not keep the bot from starting).
+        From then on nothing is sent for periods before the bot's first start."""
+        self.guarded = True
         self.scheduler = self.build(asyncio.get_running_loop())
         self.scheduler.start()
         self._catch_up = asyncio.create_task(self.catch_up(), name="scheduler-catch-up")
+
+    async def first(self) -> FirstStart | None:
+        """The bot's first start on this database (recorded now if it is this one), once
+        started; None before start() (a job run by hand is not held back)."""
+        if self.guarded and self.first_start is None:
+            self.first_start = await asyncio.to_thread(record_first_start, self.service,
+                                                       owner=self.owner)
+        return self.first_start
+
+    def announce(self, first: FirstStart) -> list[str]:
+        """Log what is scheduled next and for how many (the first digest that will go out)."""
+        company = self.service.company
+        for fire in next_runs(digest_trigger(company), self.service.clock(), 3):
+            week = due_digest_week(fire, company)
+            if first.reports(week, company.timezone):
+                break
+        return announce(self.service, first, digest_at=fire, digest_week=week,
+                        audiences=digest_audiences(self.service),
+                        sweep_minutes=self.sweep_minutes)
 
     async def stop(self) -> None:
         """Stop scheduling (a job in its worker thread finishes its transaction)."""
@@ -138,7 +164,17 @@ class Scheduler:
     async def catch_up(self) -> None:
         """Run the latest due digest (claimed: posted only if it never was), a sweep, a pulse
         tick (only after the day's pulse time, as the schedule would). Each runs whatever
-        happened to the one before; a failure is logged and that job runs again on schedule."""
+        happened to the one before; a failure is logged and that job runs again on schedule.
+        First, the first start is read (or recorded) and what comes next is logged; if the
+        database cannot say, nothing is caught up."""
+        try:
+            first = await self.first()
+            assert first is not None
+            await asyncio.to_thread(self.announce, first)
+        except Exception:
+            log.exception("the database could not say when the bot first started: nothing is "
+                          "caught up now, the jobs run on schedule")
+            return
         for name, job in (("weekly digest", self.digest), ("SLA sweep", self.sweep),
                           ("internal NPS pulse", self._pulse_if_due),
                           ("retention", self._retention_if_due),
@@ -147,6 +183,7 @@ class Scheduler:
                 await job()
             except Exception:
                 log.exception("catching up the %s failed; it runs again on schedule", name)
+        log.info("start-up catch-up done")
 
     async def _retention_if_due(self) -> None:
         now = self.service.clock().astimezone(ZoneInfo(self.service.company.timezone))
@@ -162,7 +199,15 @@ class Scheduler:
     async def digest(self) -> PostReport:
         """Post the digest of the week the latest slot reports (once per audience)."""
         week = due_digest_week(self.service.clock(), self.service.company)
-        return await counted("digest", asyncio.to_thread(self._post_digest, week))
+        return await counted("digest", self._post_digest_unless_before_first_start(week))
+
+    async def _post_digest_unless_before_first_start(self, week: Week) -> PostReport:
+        first = await self.first()
+        if first is not None and not first.reports(week, self.service.company.timezone):
+            log.info("digest %s: not sent, the week ended before the bot's first start on "
+                     "this database", week)
+            return PostReport(week)
+        return await asyncio.to_thread(self._post_digest, week)
 
     def _post_digest(self, week: Week) -> PostReport:
         posted = posted_audiences(self.service, week)
@@ -175,7 +220,7 @@ class Scheduler:
 
     async def sweep(self) -> SweepReport:
         """Remind and escalate overdue items."""
-        return await counted("sla_sweep", asyncio.to_thread(sweep, self.service))
+        return await counted("sla_sweep", self._since_first_start(sweep, self.service))
 
     async def retention(self) -> ErasureReport | None:
         """Erase personal data past the retention period (once a day across replicas)."""
@@ -197,8 +242,14 @@ class Scheduler:
 
     async def pulse(self) -> PulseReport:
         """Open or remind the current pulse round."""
-        return await counted("pulse", asyncio.to_thread(pulse_tick, self.service,
-                                                        owner=self.owner))
+        return await counted("pulse", self._since_first_start(pulse_tick, self.service,
+                                                              owner=self.owner))
+
+    async def _since_first_start(self, job: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`job(*args, first_start=..., **kwargs)` in a worker thread."""
+        first = await self.first()
+        return await asyncio.to_thread(job, *args, first_start=first.at if first else None,
+                                       **kwargs)
 
 
 async def counted(job: str, work: Awaitable[T]) -> T:

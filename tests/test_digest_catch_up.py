@@ -1,4 +1,4 @@
-"""Issue 13, item 3: a digest run with nothing left to post (a restart, the replicas that lost)
+"""A digest run with nothing left to post (a restart, the replicas that lost)
 builds no chart and no workbook; one with an audience left posts it; an isolated one builds
 them in a child process, which takes their memory with it."""
 

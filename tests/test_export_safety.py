@@ -33,6 +33,7 @@ from tests.conftest import FakeClock
 from tests.support.workbook import SHEETS
 from tests.test_cli import invoke
 from tests.test_digest import RecordingPort
+from tests.test_first_start import bot_ran_since
 
 KATE, IVAN, OLGA = "slack:U0SALES1", "slack:U0LOG1", "slack:U0LOGHEAD"
 WEEK = Week(2026, 48)  # Mon 23 Nov - Sun 29 Nov 2026; the fixture clock is Tue 24 Nov
@@ -201,6 +202,7 @@ def test_catch_up_runs_the_sweep_and_the_pulse_when_the_digest_fails(
     with db.read() as session:
         signal = session.get(Signal, int(ref.split("-")[1]))
         assert signal is not None
+    bot_ran_since(service.db, clock.now - timedelta(days=30))  # a bot that ran all month
     clock.now = signal.ack_due_at + timedelta(minutes=1)  # overdue, and past the pulse time
 
     def broken_digest(*_args: object, **_kwargs: object) -> None:

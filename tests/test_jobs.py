@@ -21,6 +21,7 @@ from storage.db import Database
 from storage.models import Department, JobClaim, Outbox, Signal
 from tests.conftest import FakeClock
 from tests.test_digest import RecordingPort
+from tests.test_first_start import bot_ran_since
 
 IVAN, OLGA, KATE = "slack:U0LOG1", "slack:U0LOGHEAD", "slack:U0SALES1"
 LEADERSHIP = {"slack:C0LEADERS", "telegram:-1001000"}
@@ -189,6 +190,7 @@ def test_scheduler_jobs_are_configured_for_replicas(service: VocService) -> None
 def test_start_catches_up_a_missed_digest_once_and_it_is_delivered_once(
         service: VocService, db: Database, clock: FakeClock) -> None:
     port = RecordingPort()
+    bot_ran_since(service.db, clock.now - timedelta(days=10))  # and was down on Monday
 
     async def start_and_stop() -> None:
         from jobs.dispatcher import Dispatcher

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,10 +18,12 @@ from bot.core.capture import Draft
 from bot.core.service import VocService
 from bot.metrics import Metrics
 from storage import outbox
+from storage.db import Database
 from storage.models import Outbox
 from tests.conftest import FakeClock
 from tests.support.fake_telegram import TOKEN, FakeTelegram
 from tests.test_console_e2e import voc_env
+from tests.test_first_start import bot_ran_since
 from tests.test_serve import free_port, wait_until_up
 from tests.test_telegram_flows import ANNA, LOGISTICS
 
@@ -70,8 +72,6 @@ def test_outbox_and_sla_figures_come_from_the_database_heartbeat_from_the_replic
 
 
 def test_a_database_that_cannot_be_read_says_so_in_the_scrape(company, tmp_path: Path) -> None:
-    from storage.db import Database
-
     broken = Database.connect(f"sqlite:///{tmp_path / 'missing' / 'voc.db'}")
     scraped = samples(Metrics(broken, FakeClock()).exposition().decode())
     assert value(scraped, "voc_database_up") == 0
@@ -84,6 +84,9 @@ def test_voc_run_serves_metrics_and_readiness_on_its_metrics_port(tmp_path: Path
                                                                   db_url: str) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    db = Database.connect(db_url)  # a bot ran here before: last week's digest is caught up
+    bot_ran_since(db, datetime.now(UTC) - timedelta(days=30))
+    db.dispose()
     with FakeTelegram() as fake:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=tmp_path,

@@ -1,6 +1,7 @@
-"""The terminal behaves like a terminal (issue 12): Ctrl-C stops `voc run` at once, whether it
-reads a pipe or a real terminal, and at a terminal the Up arrow recalls the last line instead
-of printing `^[[A`. Real subprocesses, a real pseudo-terminal."""
+"""The terminal behaves like a shell: Ctrl-C stops `voc run` at once at the prompt, whether it
+reads a pipe or a real terminal, and cancels only the question when one is asked; Ctrl-D
+leaves; a yes/no question asks again on anything else; at a terminal the Up arrow recalls the
+last line instead of printing `^[[A`. Real subprocesses, a real pseudo-terminal."""
 
 from __future__ import annotations
 
@@ -110,3 +111,71 @@ def test_a_long_text_pasted_at_a_terminal_arrives_whole(migrated: Path):
         stored = [row.text for row in session.exec(where(Signal))]
     db.dispose()
     assert stored == [text]
+
+
+def test_ctrl_c_at_a_question_cancels_it_and_a_second_at_the_prompt_leaves(migrated: Path):
+    terminal = Terminal(migrated)
+    try:
+        terminal.wait_for("Kate Brown>")
+        terminal.type(b"/voc\r")
+        terminal.wait_for("Kind (complaint, praise, idea):")
+        terminal.screen = b""
+        terminal.type(b"\x03")  # Ctrl-C drops the question, not the chat
+        terminal.wait_for("Cancelled.")
+        terminal.wait_for("Kate Brown>")
+        assert terminal.process.poll() is None
+        terminal.type(b"/cancel\r")  # nothing is open now, and the chat says so
+        terminal.wait_for("There is nothing to cancel: no question is open.")
+        terminal.type(b"/help\r")
+        terminal.wait_for("/cancel                           drop the question being asked")
+        terminal.screen = b""
+        terminal.wait_for("Kate Brown>")  # the prompt drawn after the list
+        terminal.type(b"\x03")  # at the prompt: leave, as a shell would
+        assert terminal.process.wait(timeout=15) == 130
+    finally:
+        terminal.close()
+
+
+def test_a_yes_no_question_asks_again_until_it_is_answered_and_ctrl_d_leaves(migrated: Path):
+    terminal = Terminal(migrated)
+    try:
+        terminal.wait_for("Kate Brown>")
+        terminal.type(b"/voc\r")
+        for prompt, answer in (("Kind (complaint, praise, idea): ", b"complaint"),
+                               ("What did the customer say? ", b"The courier was late"),
+                               ("Customer (optional): ", b""),
+                               ("Customer's score 0-10 (optional): ", b""),
+                               ("Department (number or slug, Enter = *): ", b""),
+                               ("Anonymous? (y/N): ", b"maybe")):
+            terminal.wait_for(prompt.rstrip())  # the terminal draws the space as a move
+            terminal.screen = b""
+            terminal.type(answer + b"\r")
+        terminal.wait_for("Please answer y (yes) or n (no).")
+        terminal.wait_for("Anonymous? (y/N):")  # asked again, nothing stored yet
+        terminal.type(b"y\r")
+        terminal.wait_for("Complaint VOC-1 went to Logistics")
+        terminal.wait_for("Kate Brown>")
+        terminal.type(b"/voc\r")
+        terminal.wait_for("Kind (complaint, praise, idea):")
+        terminal.type(b"\x04")  # Ctrl-D: the end of input, at a question too
+        assert terminal.process.wait(timeout=15) == 0
+    finally:
+        terminal.close()
+    db = Database.connect(voc_env(migrated)["DATABASE_URL"])
+    with db.read() as session:
+        stored = [(row.text, row.anonymous) for row in session.exec(where(Signal))]
+    db.dispose()
+    assert stored == [("The courier was late", True)]
+
+
+def test_sigint_from_a_pipe_cancels_the_question_then_stops_voc_run(migrated: Path):
+    chat = Dialog(VOC_RUN, env=voc_env(migrated, VOC_LOCALE="en"), cwd=migrated)
+    chat.expect(r"Kate Brown> ")
+    chat.say("/voc")
+    chat.expect(r"Kind \(complaint, praise, idea\): ")
+    chat.process.send_signal(signal.SIGINT)
+    chat.expect(r"Cancelled\.\s+Kate Brown> ")
+    assert chat.process.poll() is None
+    chat.process.send_signal(signal.SIGINT)
+    assert chat.process.wait(timeout=15) == 130
+    chat.close()

@@ -26,7 +26,7 @@ from bot.core.render import (
 from bot.core.service import Draft, IncomingFile, VocService
 from bot.core.views import PersonView
 from handlers.console import flows
-from handlers.console.lines import Lines
+from handlers.console.lines import Lines, QuestionCancelled
 from handlers.console.port import ConsolePort
 from jobs.dispatcher import Dispatcher
 from storage.db import StoreUnavailable
@@ -45,6 +45,9 @@ HELP = N_("""Commands (the same as /voc in Slack):
   /lang en|ru|zh                    your language
   NUMBER                            press the button with that number
   /quit                             leave""")
+KEYS = N_("""  /cancel                           drop the question being asked (Ctrl-C does too)
+  /help                             this list
+  Ctrl-C or Ctrl-D at the prompt    leave""")
 
 
 USAGE = {  # what a subcommand needs, said when it is typed alone
@@ -96,9 +99,14 @@ class ConsoleChat:
         return await self.lines.read(prompt)
 
     async def ask(self, prompt: str) -> str | None:
-        """An answer to a question; None when the person leaves the question: `/cancel` or
-        `/quit` ends it, and any other command ends it and runs next (never swallowed)."""
-        answer = await self.read(prompt)
+        """An answer to a question; None when the person leaves the question: Ctrl-C,
+        `/cancel` or `/quit` ends it, and any other command ends it and runs next (never
+        swallowed)."""
+        try:
+            answer = await self.lines.read(prompt, question=True)
+        except QuestionCancelled:
+            self.write(self.t.gettext("Cancelled."))
+            return None
         if answer is None:
             return None
         if answer.strip().startswith("/"):
@@ -147,6 +155,10 @@ class ConsoleChat:
             await self.set_language(line[5:].strip())
         elif line.startswith("/attach"):
             self.attach(line[7:].strip())
+        elif line == "/help":
+            self.write(self.t.gettext(HELP) + "\n" + self.t.gettext(KEYS))
+        elif line == "/cancel":
+            self.write(self.t.gettext("There is nothing to cancel: no question is open."))
         elif line == "/voc":
             await flows.report_step_by_step(self)
         elif line.startswith("/voc "):
@@ -159,7 +171,7 @@ class ConsoleChat:
         word, _, arg = rest.partition(" ")
         word = word.lower()
         if word == "help":
-            self.write(self.t.gettext(HELP))
+            self.write(self.t.gettext(HELP) + "\n" + self.t.gettext(KEYS))
         elif word == "mine":
             mine = await asyncio.to_thread(self.service.mine, self.identity)
             self.show(mine_reply(mine, self.t))

@@ -2,8 +2,9 @@
 
 Each answer is checked when it is given, by the core's own rules, and the same question is
 asked again with the reason, so nothing typed so far is lost. A button's right is checked
-before its first question. `/cancel` (or `/quit`) ends a flow at any step; another command
-typed mid-flow ends it and runs (see `ConsoleChat.ask`).
+before its first question. Ctrl-C, `/cancel` (or `/quit`) ends a flow at any step; another
+command typed mid-flow ends it and runs (see `ConsoleChat.ask`). A yes/no question takes only
+yes or no (in any of the bot's languages) and asks again on anything else.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from handlers.console.chat import ConsoleChat
 
 CANCELLED = object()  # a flow's answer when the person cancelled it
-YES = ("y", "yes", "д", "да", "是")
+YES = ("y", "yes", "д", "да", "是", "是的")
+NO = ("n", "no", "н", "нет", "否", "不", "不是")
 
 
 async def checked(chat: ConsoleChat, field: str, prompt: str) -> Any:
@@ -54,15 +56,30 @@ async def report_step_by_step(chat: ConsoleChat) -> None:
     kind, text, customer, score = answers
     suggested = await asyncio.to_thread(chat.service.suggest, text)
     department = await pick_department(chat, suggested.slug)
-    anonymous = None if department is CANCELLED else await chat.ask(
-        t.gettext("Anonymous? (y/N): "))
+    anonymous = None if department is CANCELLED else await yes_or_no(
+        chat, t.gettext("Anonymous? (y/N): "))
     if anonymous is None:
         return
     draft = Draft(kind, text, customer=customer, score=score or None, department=department,
-                  anonymous=anonymous.strip().lower() in YES, files=chat.take_files())
+                  anonymous=anonymous, files=chat.take_files())
     result = await asyncio.to_thread(chat.service.capture, chat.identity, draft)
     chat.show(capture_reply(result.signal, t, duplicate=result.duplicate,
                             refused=result.refused))
+
+
+async def yes_or_no(chat: ConsoleChat, prompt: str) -> bool | None:
+    """A (y/N) question, asked until it is answered: True, False (Enter means no), or None
+    when the person left it."""
+    while True:
+        answer = await chat.ask(prompt)
+        if answer is None:
+            return None
+        word = answer.strip().lower()
+        if word in YES:
+            return True
+        if not word or word in NO:
+            return False
+        chat.write("⚠ " + chat.t.gettext("Please answer y (yes) or n (no)."))
 
 
 async def pick_department(chat: ConsoleChat, suggested: str | None) -> Any:

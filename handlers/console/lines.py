@@ -2,9 +2,11 @@
 
 On a terminal: prompt_toolkit's line editing and history (arrows, Ctrl-A/E, pasting long text
 whole). From a pipe (the README tour, tests): plain lines, echoed so the transcript reads like a
-dialog. Either way Ctrl-C stops the chat at once: the plain reader is a daemon thread, so
-nothing waits for an Enter that never comes, and a Ctrl-C pressed while a command runs stops
-the chat once the command and its deliveries are done (`interrupted`).
+dialog. Keys behave as in a shell: Ctrl-C while a question is asked cancels that question
+(`QuestionCancelled`); Ctrl-C at the command prompt stops the chat at once (the plain reader is
+a daemon thread, so nothing waits for an Enter that never comes), and one pressed while a
+command runs stops it once the command and its deliveries are done (`interrupted`). Ctrl-D
+(the end of input) leaves, at a question too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from typing import TextIO
+
+
+class QuestionCancelled(Exception):
+    """Ctrl-C while a question was being asked: the question is dropped, the chat goes on."""
 
 
 class Lines:
@@ -24,33 +30,48 @@ class Lines:
         self._queue: asyncio.Queue[str | None] | None = None
         self._session: object | None = None
         self._reading: asyncio.Future[str | None] | None = None
+        self._question = False  # the line being read answers a question
+        self._question_cancelled = False
         self._interrupted = False
+        self._ended = False  # Ctrl-D or the end of piped input: nothing more will come
 
     @property
     def interrupted(self) -> bool:
-        """Ctrl-C was pressed: no more lines will be read."""
+        """Ctrl-C was pressed outside a question: no more lines will be read."""
         return self._interrupted
 
     def interrupt(self) -> None:
-        """Ctrl-C (SIGINT): abandon the line being read now, read no more lines."""
-        self._interrupted = True
+        """Ctrl-C (SIGINT): drop the question being asked; anywhere else, abandon the line
+        being read now and read no more lines."""
+        if self._reading is not None and self._question:
+            self._question_cancelled = True
+        else:
+            self._interrupted = True
         if self._reading is not None:
             self._reading.cancel()
 
-    async def read(self, prompt: str) -> str | None:
-        """One line (without its newline); None at the end of input or after Ctrl-C."""
-        if self.interrupted:
+    async def read(self, prompt: str, *, question: bool = False) -> str | None:
+        """One line (without its newline); None at the end of input or after Ctrl-C at the
+        command prompt. A `question` cancelled by Ctrl-C raises QuestionCancelled."""
+        if self._interrupted or self._ended:
             return None
+        self._question, self._question_cancelled = question, False
         self._reading = asyncio.ensure_future(self._read(prompt))
         try:
-            return await self._reading
+            line = await self._reading
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # the chat itself is being cancelled, not just this line
-            return None  # interrupt() cancelled the line
+            line = None  # interrupt() cancelled the line
         finally:
             self._reading = None
+        if self._question_cancelled:
+            self._question_cancelled = False
+            raise QuestionCancelled
+        if line is None and not self._interrupted:
+            self._ended = True
+        return line
 
     async def _read(self, prompt: str) -> str | None:
         if self._interactive:
@@ -75,7 +96,10 @@ class Lines:
         except EOFError:  # Ctrl-D
             return None
         except KeyboardInterrupt:  # Ctrl-C, a key like any other to prompt_toolkit
-            self._interrupted = True
+            if self._question:
+                self._question_cancelled = True
+            else:
+                self._interrupted = True
             return None
 
     def _piped(self) -> asyncio.Queue[str | None]:

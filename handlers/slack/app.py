@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -242,11 +243,18 @@ async def _logged(work: Awaitable[None]) -> None:
         log.exception("Slack background work failed")
 
 
+def _not_token_skipped(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN from the environment and warns that it goes unused beside
+    our client, which holds that very token: a warning about nothing."""
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_app(bot: SlackBot, *, client: AsyncWebClient, signing_secret: str | None
               ) -> AsyncApp:
     """The Bolt app with every listener registered."""
     from handlers.slack.listeners import register_all  # listeners import this module
 
+    logging.getLogger(f"slack_bolt.{AsyncApp.__name__}").addFilter(_not_token_skipped)
     app = AsyncApp(client=client, signing_secret=signing_secret or "",
                    process_before_response=True,
                    request_verification_enabled=signing_secret is not None)
