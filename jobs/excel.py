@@ -41,7 +41,8 @@ from sqlmodel import Session, col
 from bot.core.actions import RULES
 from bot.core.cadence import Week, round_bounds
 from bot.core.digest import MIN_RESPONDENTS
-from bot.core.domain import EventAction, Kind, ScoreKind, ScoreSource
+from bot.core.domain import Kind, ScoreKind, ScoreSource
+from bot.core.events import EVENTS, raw_details
 from bot.core.i18n import N_, Translator
 from bot.core.nps import Nps
 from bot.core.render import STATUS_LABELS
@@ -67,16 +68,7 @@ _REPORTER_EVENTS = frozenset({"captured"} | {rule.event for rule in RULES.values
                                               if rule.by == "reporter"})
 # The words the sheets use for the domain's codes (lower case: they are values in a table).
 KIND_WORDS = {Kind.COMPLAINT: N_("complaint"), Kind.PRAISE: N_("praise"), Kind.IDEA: N_("idea")}
-EVENT_WORDS = {
-    EventAction.CAPTURED: N_("captured"), EventAction.ROUTED: N_("routed"),
-    EventAction.ACKNOWLEDGED: N_("acknowledged"), EventAction.RESOLVED: N_("resolved"),
-    EventAction.REASSIGNED: N_("reassigned"), EventAction.REROUTED: N_("rerouted"),
-    EventAction.REOPENED: N_("reopened"), EventAction.RATED: N_("rated"),
-    EventAction.REMINDED: N_("reminded"), EventAction.ESCALATED: N_("escalated"),
-    EventAction.ATTACHED: N_("files added"),
-    EventAction.ASKED: N_("asked the reporter"), EventAction.ANSWERED: N_("answered"),
-    EventAction.MERGED: N_("merged"), EventAction.JOINED: N_("joined"),
-}
+EVENT_WORDS = {action: words.word for action, words in EVENTS.items()}
 SCORE_KIND_WORDS = {ScoreKind.CUSTOMER: N_("customer"), ScoreKind.INTERNAL: N_("internal")}
 SOURCE_WORDS = {ScoreSource.CHAT: N_("chat"), ScoreSource.IMPORT: N_("import"),
                 ScoreSource.HANDLING: N_("handling"), ScoreSource.PULSE: N_("pulse")}
@@ -428,78 +420,24 @@ def _dated(ws: Any, value: datetime | None) -> Any:
 
 
 class _Details:
-    """An event's details as a short phrase in the reader's language: where it was routed and
-    why, from where to where it moved, the note, the reason, the rating."""
+    """An event's details as a short phrase in the reader's language (bot/core/events.py
+    says which), each phrase translated once per workbook."""
 
     def __init__(self, t: Translator) -> None:
-        self.to = t.gettext("to %(department)s")
-        self.to_because = t.gettext("to %(department)s (%(reason)s)")
-        self.matched = t.gettext("matched: %(words)s")
-        self.reasons = {"fallback": t.gettext(
-            "no department matched the text, so it went to triage"),
-            "reporter": t.gettext("chosen by the reporter")}
-        self.moved = t.gettext("from %(from)s to %(to)s")
-        self.moved_because = t.gettext("from %(from)s to %(to)s: %(text)s")
-        self.note = t.gettext("note: %(text)s")
-        self.note_code = t.gettext("code: %(code)s; note: %(text)s")
-        self.reason = t.gettext("reason: %(text)s")
-        self.question = t.gettext("question: %(text)s")
-        self.merged = t.gettext("merged into %(case)s")
-        self.joined = t.gettext("%(case)s was merged into this case")
-        self.answer = t.gettext("answer to “%(question)s”: %(text)s")
-        self.fixed: dict[str, str] = {
-            EventAction.REMINDED: t.gettext("overdue: the heads were reminded"),
-            EventAction.ESCALATED: t.gettext("overdue for twice the SLA: leadership was told")}
+        self.translated: dict[str, str] = {}
+        self.t = t
+
+    def say(self, msgid: str) -> str:
+        """`msgid` in the reader's language."""
+        text = self.translated.get(msgid)
+        if text is None:
+            text = self.translated[msgid] = self.t.gettext(msgid)
+        return text
 
     def __call__(self, action: str, details: Mapping[str, Any] | None) -> str | None:
         d = details or {}
-        if action in self.fixed:
-            return self.fixed[action]
-        if action in (EventAction.CAPTURED, EventAction.ACKNOWLEDGED):
-            return None  # the kind is on the Signals sheet; acknowledging says it all
-        if action == EventAction.ROUTED:
-            return self._routed(d)
-        if action in (EventAction.REASSIGNED, EventAction.REROUTED):
-            why = d.get("reason")
-            return (self.moved_because if why else self.moved) % {
-                "from": d.get("from_name", d.get("from", "")),
-                "to": d.get("to_name", d.get("to", "")), "text": why}
-        if action == EventAction.RESOLVED and d.get("note"):
-            if d.get("code"):
-                return self.note_code % {"text": d["note"], "code": d["code"]}
-            return self.note % {"text": d["note"]}
-        if action == EventAction.REOPENED and d.get("reason"):
-            return self.reason % {"text": d["reason"]}
-        if action == EventAction.MERGED and d.get("into"):
-            return self.merged % {"case": d["into"]}
-        if action == EventAction.JOINED and d.get("from"):
-            return self.joined % {"case": d["from"]}
-        if action == EventAction.ASKED and d.get("question"):
-            return self.question % {"text": d["question"]}
-        if action == EventAction.ANSWERED and d.get("answer"):
-            return self.answer % {"text": d["answer"], "question": d.get("question", "")}
-        if action == EventAction.RATED and "value" in d:
-            return f"{d['value']}/10"
-        return _raw_details(d)
-
-    def _routed(self, d: Mapping[str, Any]) -> str:
-        department = d.get("to_name", d.get("to", ""))
-        if d.get("matched"):
-            reason: str | None = self.matched % {"words": ", ".join(map(str, d["matched"]))}
-        elif d.get("fallback"):
-            reason = self.reasons["fallback"]
-        else:
-            reason = self.reasons.get(str(d.get("by")))
-        if reason is None:
-            return self.to % {"department": department}
-        return self.to_because % {"department": department, "reason": reason}
-
-
-def _raw_details(details: Mapping[str, Any]) -> str | None:
-    """Details of an event this version has no phrase for, as `key: value` pairs."""
-    parts = [f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
-             for key, value in details.items() if key not in ("card",)]
-    return "; ".join(parts) or None
+        words = EVENTS.get(action)
+        return raw_details(d) if words is None else words.phrase(d, self.say)
 
 
 def _words(mapping: Mapping[Any, str], t: Translator) -> dict[str, str]:

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from bot.core import guards
 from bot.core.context import Core
-from bot.core.domain import Action
+from bot.core.domain import Action, Status
 from bot.core.i18n import N_
 from bot.core.lookups import person_of, signal_of
 from storage.models import Person, Signal
@@ -22,21 +22,33 @@ from storage.models import Person, Signal
 
 @dataclass(frozen=True)
 class Rule:
-    """One action: the event it records (also its confirmation's key), its button's label,
-    whose it is, the states it needs, and what the person must give first."""
+    """One action: the event it records, its button's label, whose it is, the states it
+    needs, what the person must give first (a department, a resolution code, a note), the
+    confirmation they get, and where its button shows."""
 
     event: str
     label: str | None  # None: its buttons are values (the digits of a rating)
     by: Literal["head", "reporter"]
+    done: str  # the confirmation to the person who did it: %(ref)s, %(department)s, %(case)s
     states: tuple[Callable[[Signal], None], ...] = ()  # what the case must be
     once: Callable[[Session, Signal], None] | None = None  # what must not have happened yet
-    needs_department: bool = False  # a department to move it to, chosen first
+    department_prompt: str | None = None  # a department to move it to is chosen first
+    asks_code: bool = False  # one of the company's resolution codes, when it keeps any
     note_prompt: str | None = None  # the question for a required note or reason
+    form: tuple[str, str, str] | None = None  # the note form's title, submit, field label
+    one_line: bool = False  # the note is a reference, not prose
+    on_card: tuple[Status, ...] = ()  # the states in which the department's card shows it
+    style: str = "default"  # "primary": the card's main button
+
+    @property
+    def needs_department(self) -> bool:
+        """Whether a department is chosen before it is done."""
+        return self.department_prompt is not None
 
     @property
     def asks_first(self) -> bool:
         """Whether a person is asked something before it is done (so: refuse before)."""
-        return self.needs_department or self.note_prompt is not None
+        return self.needs_department or self.asks_code or self.note_prompt is not None
 
 
 def _not_resolved_yet(signal: Signal) -> None:
@@ -47,39 +59,77 @@ def _rated_once_resolved(signal: Signal) -> None:
     guards.require_resolved(signal, N_("%(ref)s can be rated once it is resolved."))
 
 
-RULES: dict[Action, Rule] = {  # labels in the order cards show them
-    Action.ACKNOWLEDGE: Rule("acknowledged", N_("Acknowledge"), "head",
-                             (guards.require_not_merged, guards.require_not_acknowledged,
-                              guards.require_open)),
-    Action.RESOLVE: Rule("resolved", N_("Resolve"), "head",
-                         (guards.require_not_merged, guards.require_open),
-                         note_prompt=N_("Resolution note: ")),
-    Action.REASSIGN: Rule("reassigned", N_("Reassign"), "head",
-                          (guards.require_not_merged, guards.require_open),
-                          needs_department=True, note_prompt=N_("Reason: ")),
-    Action.ASK: Rule("asked", N_("Ask reporter"), "head",
-                     (guards.require_not_merged, guards.require_open_to_ask),
-                     note_prompt=N_("Your question to the reporter: ")),
-    Action.MERGE: Rule("merged", N_("Merge into…"), "head",
-                       (guards.require_open, guards.require_not_merged),
-                       note_prompt=N_("Merge into which case? (a reference like VOC-12) ")),
-    Action.CHANGE_DEPARTMENT: Rule("rerouted", N_("Change department"), "reporter",
-                                   (guards.require_not_merged, guards.require_reroutable),
-                                   needs_department=True),
-    Action.REOPEN: Rule("reopened", N_("Not resolved"), "reporter",
-                        (guards.require_not_merged, _not_resolved_yet),
-                        note_prompt=N_("Why is it not resolved? ")),
-    Action.RATE: Rule("rated", None, "reporter", (_rated_once_resolved,),
-                      once=guards.require_not_rated),
-    Action.ANSWER: Rule("answered", N_("Reply"), "reporter", (guards.require_open_to_answer,),
-                        once=guards.require_open_question, note_prompt=N_("Your answer: ")),
+_OPEN = (Status.ROUTED, Status.ACKNOWLEDGED)
+# Every action on a case, in the order cards show their buttons. Keyed by the button's name
+# (an `Action`), so adapters find an action's rule by what the button carries.
+RULES: dict[str, Rule] = {
+    Action.ACKNOWLEDGE: Rule(
+        "acknowledged", N_("Acknowledge"), "head", N_("You acknowledged %(ref)s."),
+        (guards.require_not_merged, guards.require_not_acknowledged, guards.require_open),
+        on_card=(Status.ROUTED,), style="primary"),
+    Action.RESOLVE: Rule(
+        "resolved", N_("Resolve"), "head",
+        N_("You resolved %(ref)s; the reporter has been told."),
+        (guards.require_not_merged, guards.require_open), asks_code=True,
+        note_prompt=N_("Resolution note: "),
+        form=(N_("Resolve %(ref)s"), N_("Resolve"), N_("Resolution note: what was done?")),
+        on_card=_OPEN),
+    Action.REASSIGN: Rule(
+        "reassigned", N_("Reassign"), "head", N_("%(ref)s now belongs to %(department)s."),
+        (guards.require_not_merged, guards.require_open),
+        department_prompt=N_("Pass %(ref)s to which department?"), note_prompt=N_("Reason: "),
+        form=(N_("Reassign %(ref)s"), N_("Reassign"), N_("Reason")), on_card=_OPEN),
+    Action.ASK: Rule(
+        "asked", N_("Ask reporter"), "head",
+        N_("Your question about %(ref)s was sent to the reporter."),
+        (guards.require_not_merged, guards.require_open_to_ask),
+        note_prompt=N_("Your question to the reporter: "),
+        form=(N_("Ask about %(ref)s"), N_("Send question"),
+              N_("Your question to the reporter")), on_card=_OPEN),
+    Action.MERGE: Rule(
+        "merged", N_("Merge into…"), "head",
+        N_("%(ref)s is now part of %(case)s: everyone who reported it is told when it is "
+           "acknowledged and resolved."),
+        (guards.require_open, guards.require_not_merged),
+        note_prompt=N_("Merge into which case? (a reference like VOC-12) "),
+        form=(N_("Merge %(ref)s"), N_("Merge"),
+              N_("Merge into which case? (a reference like VOC-12)")),
+        one_line=True, on_card=_OPEN),
+    Action.CHANGE_DEPARTMENT: Rule(
+        "rerouted", N_("Change department"), "reporter",
+        N_("%(ref)s now goes to %(department)s."),
+        (guards.require_not_merged, guards.require_reroutable),
+        department_prompt=N_("Which department should %(ref)s go to?")),
+    Action.REOPEN: Rule(
+        "reopened", N_("Not resolved"), "reporter",
+        N_("%(ref)s is open again; %(department)s has been told."),
+        (guards.require_not_merged, _not_resolved_yet),
+        note_prompt=N_("Why is it not resolved? "),
+        form=(N_("Reopen %(ref)s"), N_("Reopen"), N_("Why is it not resolved?"))),
+    Action.RATE: Rule("rated", None, "reporter",
+                      N_("Thank you for rating how %(ref)s was handled."),
+                      (_rated_once_resolved,), once=guards.require_not_rated),
+    Action.ANSWER: Rule(
+        "answered", N_("Reply"), "reporter",
+        N_("Thank you: your answer was posted to %(ref)s."), (guards.require_open_to_answer,),
+        once=guards.require_open_question, note_prompt=N_("Your answer: "),
+        form=(N_("Answer about %(ref)s"), N_("Send answer"), N_("Your answer"))),
     # "Same as VOC-12?" under a new report: its buttons name the case, so no label of its own.
-    Action.JOIN: Rule("merged", None, "reporter", (guards.require_open, guards.require_not_merged)),
-    Action.KEEP_APART: Rule("kept", None, "reporter", (guards.require_not_merged,)),
+    Action.JOIN: Rule(
+        "merged", None, "reporter",
+        N_("%(ref)s is now part of %(case)s: everyone who reported it is told when it is "
+           "acknowledged and resolved."), (guards.require_open, guards.require_not_merged)),
+    Action.KEEP_APART: Rule("kept", None, "reporter", N_("%(ref)s stays a case of its own."),
+                            (guards.require_not_merged,)),
 }
 
 
-def allowed(session: Session, action: Action, person: Person | None, signal: Signal) -> None:
+def rule_of(name: str) -> Rule | None:
+    """The rule of the action a button names; None for one this version does not know."""
+    return RULES.get(name)
+
+
+def allowed(session: Session, action: str, person: Person | None, signal: Signal) -> None:
     """Raise the refusal `person` would get for `action` on `signal` now."""
     rule = RULES[action]
     if rule.by == "head":
@@ -92,7 +142,7 @@ def allowed(session: Session, action: Action, person: Person | None, signal: Sig
         rule.once(session, signal)
 
 
-def acting(core: Core, session: Session, actor: str, ref: str, action: Action
+def acting(core: Core, session: Session, actor: str, ref: str, action: str
            ) -> tuple[Person, Signal]:
     """The actor and the signal (locked), once `action` is allowed."""
     person = person_of(core, session, actor)
@@ -101,15 +151,14 @@ def acting(core: Core, session: Session, actor: str, ref: str, action: Action
     return person, signal
 
 
-def action_of(name: str) -> Action | None:
+def action_of(name: str) -> str | None:
     """The action a button names; None for one this version does not know (an old card)."""
-    try:
-        return Action(name)
-    except ValueError:
-        return None
+    if name == "acknowledge":  # the use case's name
+        return Action.ACKNOWLEDGE
+    return name if name in RULES else None
 
 
-def label(action: Action) -> str:
+def label(action: str) -> str:
     """The msgid of the action's button label."""
     text = RULES[action].label
     assert text is not None, f"{action} has no label of its own"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from bot.core.actions import RULES, label
 from bot.core.domain import Action, Kind, Status
 from bot.core.errors import VocError
+from bot.core.events import words_of
 from bot.core.i18n import N_, Translator
 from bot.core.messages import Button, OutboundMessage
 from bot.core.views import EventView, PulseView, QueueView, ScoreView, SignalView, format_ref
@@ -24,9 +25,6 @@ def kind_label(kind: Kind, t: Translator) -> str:
     return t.gettext(KIND_LABELS[kind])
 
 
-_SOMEONE = N_("%(who)s, %(when)s")
-
-
 def _who(name: str | None, t: Translator) -> str:
     return name if name is not None else t.gettext("the reporter")
 
@@ -39,30 +37,14 @@ def history_line(event: EventView, t: Translator) -> str:
               "text": (d.get("note") or d.get("reason") or d.get("answer") or d.get("question")
                        or ""), "value": d.get("value", ""), "department": d.get("department", ""),
               "case": d.get("into") or d.get("from") or ""}
-    if event.action == "captured" and event.actor is None:
-        return t.gettext("Reported anonymously, %(when)s") % params
-    if event.action == "resolved" and d.get("code_label"):
+    words = words_of(event.action)
+    template = words.history
+    if event.actor is None and words.unnamed is not None:
+        template = words.unnamed
+    elif words.coded is not None and d.get("code_label"):
         params["code"] = d["code_label"]
-        return t.gettext("Resolved by %(who)s, %(when)s (%(code)s): %(text)s") % params
-    if event.action == "asked" and event.actor is None:  # an anonymous reporter's view
-        return t.gettext("Question from %(department)s, %(when)s: %(text)s") % params
-    templates = {
-        "captured": N_("Reported by %(who)s, %(when)s"),
-        "acknowledged": N_("Acknowledged by %(who)s, %(when)s"),
-        "resolved": N_("Resolved by %(who)s, %(when)s: %(text)s"),
-        "reassigned": N_("Reassigned from %(from)s to %(to)s by %(who)s, %(when)s: %(text)s"),
-        "rerouted": N_("Moved from %(from)s to %(to)s by %(who)s, %(when)s"),
-        "reopened": N_("Reopened by %(who)s, %(when)s: %(text)s"),
-        "rated": N_("Handling rated %(value)s/10 by %(who)s, %(when)s"),
-        "reminded": N_("Overdue: the heads were reminded, %(when)s"),
-        "escalated": N_("Escalated to leadership (twice the SLA), %(when)s"),
-        "attached": N_("Files added by %(who)s, %(when)s"),
-        "asked": N_("Question from %(who)s, %(when)s: %(text)s"),
-        "answered": N_("Answer from %(who)s, %(when)s: %(text)s"),
-        "merged": N_("Merged into %(case)s by %(who)s, %(when)s"),
-        "joined": N_("%(case)s joined this case (%(who)s), %(when)s"),
-    }
-    return t.gettext(templates.get(event.action, _SOMEONE)) % params
+        template = words.coded
+    return t.gettext(template) % params
 
 
 def routing_reason(signal: SignalView, t: Translator) -> str:
@@ -113,14 +95,8 @@ def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundM
     title = t.gettext("%(mark)s %(kind)s %(ref)s for %(department)s") % {
         "mark": KIND_MARKS[signal.kind], "kind": kind_label(signal.kind, t), "ref": signal.ref,
         "department": signal.department.name}
-    buttons: list[Button] = []
-    if active and signal.status in (Status.ROUTED, Status.ACKNOWLEDGED):
-        if signal.status == Status.ROUTED:
-            buttons.append(_button(Action.ACKNOWLEDGE, signal, t, style="primary"))
-        buttons.append(_button(Action.RESOLVE, signal, t))
-        buttons.append(_button(Action.REASSIGN, signal, t))
-        buttons.append(_button(Action.ASK, signal, t))
-        buttons.append(_button(Action.MERGE, signal, t))
+    buttons = [_button(action, signal, t, style=rule.style) for action, rule in RULES.items()
+               if active and signal.status in rule.on_card]
     return OutboundMessage(
         title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
         footer=tuple(history_line(e, t) for e in signal.history if e.action != "routed"),
@@ -129,7 +105,7 @@ def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundM
     )
 
 
-def _button(action: Action, signal: SignalView, t: Translator, *, style: str = "default"
+def _button(action: str, signal: SignalView, t: Translator, *, style: str = "default"
             ) -> Button:
     return Button(action, signal.ref, t.gettext(label(action)), style=style)
 
@@ -196,22 +172,19 @@ def reporter_note(signal: SignalView, event: EventView, t: Translator) -> Outbou
     params = {"kind": kind_label(signal.kind, t), "ref": signal.ref, "who": _who(event.actor, t),
               "department": signal.department.name}
     buttons: list[Button] = []
-    if event.action == "acknowledged":
-        title = t.gettext("Your %(kind)s %(ref)s was acknowledged by %(who)s (%(department)s).")
-    elif event.action == "resolved":
-        title = t.gettext("Your %(kind)s %(ref)s was resolved by %(who)s (%(department)s).")
+    title = words_of(event.action).told_reporter
+    assert title is not None, f"the reporter is not told of {event.action}"
+    if event.action == "resolved":  # what the reporter may do next
         buttons = [Button(Action.RATE, signal.ref, str(v), value=str(v)) for v in range(11)]
         buttons.append(_button(Action.REOPEN, signal, t, style="danger"))
-    else:  # reassigned
-        title = t.gettext("Your %(kind)s %(ref)s was passed to %(department)s by %(who)s.")
     footer = [history_line(event, t)]
     if signal.merged_into:
         footer.append(t.gettext("Your report is part of %(case)s.") % {
             "case": signal.merged_into})
     if event.action == "resolved":
         footer.append(t.gettext("How well was it handled? Rate 0-10, or press “Not resolved”."))
-    return OutboundMessage(title=title % params, quote=signal.text, footer=tuple(footer),
-                           buttons=tuple(buttons))
+    return OutboundMessage(title=t.gettext(title) % params, quote=signal.text,
+                           footer=tuple(footer), buttons=tuple(buttons))
 
 
 def first_line(text: str, limit: int = 80) -> str:
@@ -309,27 +282,9 @@ def score_reply(score: ScoreView, t: Translator) -> OutboundMessage:
         "value": score.value}, quote=score.comment)
 
 
-def action_done(signal: SignalView, action: Action, t: Translator) -> OutboundMessage:
+def action_done(signal: SignalView, action: str, t: Translator) -> OutboundMessage:
     """Confirmation to the person who did `action`."""
-    return done_reply(signal, RULES[action].event, t)
-
-
-def done_reply(signal: SignalView, action: str, t: Translator) -> OutboundMessage:
-    """Confirmation to the person who pressed a button."""
-    templates = {
-        "acknowledged": N_("You acknowledged %(ref)s."),
-        "resolved": N_("You resolved %(ref)s; the reporter has been told."),
-        "reassigned": N_("%(ref)s now belongs to %(department)s."),
-        "rerouted": N_("%(ref)s now goes to %(department)s."),
-        "reopened": N_("%(ref)s is open again; %(department)s has been told."),
-        "rated": N_("Thank you for rating how %(ref)s was handled."),
-        "asked": N_("Your question about %(ref)s was sent to the reporter."),
-        "answered": N_("Thank you: your answer was posted to %(ref)s."),
-        "merged": N_("%(ref)s is now part of %(case)s: everyone who reported it is told "
-                     "when it is acknowledged and resolved."),
-        "kept": N_("%(ref)s stays a case of its own."),
-    }
-    return OutboundMessage(title=t.gettext(templates[action]) % {
+    return OutboundMessage(title=t.gettext(RULES[action].done) % {
         "ref": signal.ref, "department": signal.department.name,
         "case": signal.merged_into or ""})
 

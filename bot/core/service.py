@@ -14,13 +14,22 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.core import attaching, cases, conversation, digest, joining, people, pulses, queues
+from bot.core import (
+    attaching,
+    case_actions,
+    cases,
+    conversation,
+    digest,
+    joining,
+    people,
+    pulses,
+    queues,
+)
 from bot.core import capture as capturing
 from bot.core.attaching import Added
 from bot.core.capture import Draft
 from bot.core.company import Company
 from bot.core.context import Core, utc_now
-from bot.core.domain import Action
 from bot.core.errors import InvalidInput
 from bot.core.evidence import IncomingFile
 from bot.core.group_commit import GroupCommit
@@ -138,15 +147,15 @@ class VocService(Core):
                                       segment=segment, dedupe_key=dedupe_key)
 
     # -- working a case --------------------------------------------------------------------
-    def check(self, actor: str, ref: str, action: Action | str) -> SignalView:
+    def check(self, actor: str, ref: str, action: str) -> SignalView:
         """Raise the refusal `action` would get on `ref` now, changing nothing."""
-        return cases.check(self, actor, ref, action)
+        return case_actions.check(self, actor, ref, action)
 
-    def perform(self, actor: str, action: Action, ref: str, *, text: str = "",
+    def perform(self, actor: str, action: str, ref: str, *, text: str = "",
                 department: str = "", value: str = "") -> SignalView:
         """Any action on a case with what the person gave (note, department, value)."""
-        return cases.perform(self, actor, action, ref, text=text, department=department,
-                             value=value)
+        return case_actions.perform(self, actor, action, ref, text=text,
+                                    department=department, value=value)
 
     def acknowledge(self, actor: str, ref: str) -> SignalView:
         """A head of the owning department takes the signal on."""

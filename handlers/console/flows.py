@@ -103,14 +103,14 @@ async def press(chat: ConsoleChat, button: Button) -> None:
         chat.show(action_done(signal, action, chat.t))
 
 
-async def act(chat: ConsoleChat, action: Action, button: Button) -> SignalView | None:
+async def act(chat: ConsoleChat, action: str, button: Button) -> SignalView | None:
     """Check the right first, then ask what the action needs, asking again what the core
     refuses (an empty reason, an unknown department, a score of 11) until done or cancelled."""
     rule, me, ref = RULES[action], chat.identity, button.ref
     await asyncio.to_thread(chat.service.check, me, ref, action)  # before any question
     answers = {"department": "", "note": "", "score": button.value or "", "code": ""}
     codes = (await asyncio.to_thread(chat.service.resolution_codes, chat.t.locale)
-             if action == Action.RESOLVE else [])
+             if rule.asks_code else [])
     wanted = [name for name, needed in (("department", rule.needs_department),
                                         ("code", bool(codes)),
                                         ("note", rule.note_prompt is not None),

@@ -123,10 +123,8 @@ def _handlers() -> list:  # type: ignore[type-arg]
             fallbacks=cancel(capture.on_cancel), name="reporting", allow_reentry=True)
         answering = ConversationHandler(
             entry_points=[
-                CallbackQueryHandler(notes.on_ask, pattern=pattern("resolve", "reopen", "ask",
-                                                                    "answer", "merge")),
-                # Reassign with a department chosen (without one, a picker is offered first).
-                CallbackQueryHandler(notes.on_ask, pattern=pattern("reassign") + r"[^|]*\|."),
+                # Every action asking a sentence (a department or a code is chosen first).
+                CallbackQueryHandler(notes.on_ask, pattern=pattern(*notes.asked_actions())),
                 # A pulse answer's "Add a comment" (its digits are one-press: commands.py).
                 CallbackQueryHandler(notes.on_ask, pattern=pattern("pulse") + r"[^|]*\|comment$")],
             states={notes.NOTE: [MessageHandler(TYPED, notes.on_note)]},
