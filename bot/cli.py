@@ -24,8 +24,8 @@ from bot.routing_cli import register as register_routing
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.core.company import Company
     from bot.core.service import VocService
+    from bot.core.shared.company import Company
     from storage.db import Database
 
 
@@ -226,7 +226,7 @@ def _console(service: VocService, who: str | None) -> None:
     import asyncio
     import logging
 
-    from bot.core.identity import is_valid_identity
+    from bot.core.shared.identity import is_valid_identity
     from handlers.console import ConsoleChat, default_identity, run_console
 
     identity = default_identity(service.company) if who is None else who
@@ -447,8 +447,8 @@ def digest(ctx: typer.Context,
                                                  metavar=FLAG)] = False,
            ) -> None:
     """Build the weekly digest: print it, or queue it (exactly once per week and audience)."""
-    from bot.core.cadence import Week
-    from bot.core.digest import digest_figures, render_digest
+    from bot.core.reporting.digest import digest_figures, render_digest
+    from bot.core.reporting.periods import Week
     from jobs.digest import post_digest
 
     if post and dry_run:
@@ -482,7 +482,7 @@ def export(ctx: typer.Context,
     """Excel workbook of signals, events and scores (Summary, Departments, Signals, ...)."""
     from datetime import date, timedelta
 
-    from bot.core.cadence import local_midnight
+    from bot.core.reporting.periods import local_midnight
     from jobs.excel import count_rows, write_workbook
 
     if output.suffix.lower() != ".xlsx":
@@ -560,7 +560,7 @@ def retention(ctx: typer.Context,
 
     retention_days is set under company in the departments file; numbers and dates stay, so
     old digests keep their figures. `voc run` / `voc serve` run it daily, once per company."""
-    from bot.core.privacy import retention as run_retention
+    from bot.core.people.privacy import retention as run_retention
 
     service = _service(ctx)
     report = run_retention(service, actor=_operator(), dry_run=dry_run)
@@ -573,7 +573,7 @@ def forget(ctx: typer.Context,
                help="One of the person's accounts, like slack:U0123 or telegram:42")],
            ) -> None:
     """Remove one person's name and accounts; their reports become anonymous."""
-    from bot.core.privacy import forget as run_forget
+    from bot.core.people.privacy import forget as run_forget
 
     report = run_forget(_service(ctx), identity.strip(), actor=_operator())
     typer.echo(report.summary())

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from bot.core.company import Company
+from bot.core.shared.company import Company
 from bot.departments_schema import (
     ACROSS_TABLES,
     FORMAT_ERRORS,

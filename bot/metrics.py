@@ -1,8 +1,9 @@
 """`GET /metrics` in Prometheus text format (DESIGN 5.6).
 
 Two kinds of figures. What this process did (captures, delivery latency and attempts, rate-limit
-waits, job runs) is counted as it happens from the events of bot/core/observe.py: each replica
-reports its own, and Prometheus sums them across replicas. What the database holds (outbox
+waits, job runs) is counted as it happens from the events of bot/core/shared/telemetry.py:
+each replica reports its own, and Prometheus sums them across replicas. What the database
+holds (outbox
 pending and dead, SLA overdue) is read at scrape time with a few grouped queries on indexed
 columns, cached for a few seconds, so every replica reports the same shared figures (use `max`
 across replicas, not `sum`, for those). Each replica reports its own dispatcher's heartbeat
@@ -27,7 +28,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import and_, func
 from sqlmodel import col, select
 
-from bot.core import observe
+from bot.core.shared import telemetry as observe
 from storage import outbox
 from storage.db import Database
 from storage.models import Department, Outbox, Signal

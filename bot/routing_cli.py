@@ -23,7 +23,7 @@ def register(app: typer.Typer, cls: Any) -> None:
 def train(ctx: typer.Context) -> None:
     """Train the routing model on the whole history now (every replica picks it up)."""
     from bot.cli import _service
-    from bot.core import training
+    from bot.core.routing import training
 
     service = _service(ctx, allow_example=True)
     typer.echo(training.train(service).summary())
@@ -35,7 +35,7 @@ def report(ctx: typer.Context,
                min=0.05, max=0.5, help="Share of the newest cases to test on")] = 0.2) -> None:
     """Accuracy by department on the newest part of the history, and what was confused."""
     from bot.cli import _service
-    from bot.core import training
+    from bot.core.routing import training
 
     service = _service(ctx, allow_example=True)
     result = training.report(service, held_out)

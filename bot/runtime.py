@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.config import Settings
-from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
+from bot.core.shared.delivery_port import DeliveryPort
 from jobs.dispatcher import PLATFORM_LIMITS, Dispatcher, RetryPolicy
 
 if TYPE_CHECKING:

@@ -38,15 +38,15 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlmodel import Session, col
 
-from bot.core.actions import RULES
-from bot.core.cadence import Week, round_bounds
-from bot.core.digest import MIN_RESPONDENTS
-from bot.core.domain import Kind, ScoreKind, ScoreSource
-from bot.core.events import EVENTS, raw_details
-from bot.core.i18n import N_, Translator
-from bot.core.nps import Nps
-from bot.core.render import STATUS_LABELS
+from bot.core.handling.rules import RULES
+from bot.core.presentation.event_words import EVENTS, raw_details
+from bot.core.presentation.render import STATUS_LABELS
+from bot.core.reporting.digest import MIN_RESPONDENTS
+from bot.core.reporting.nps import Nps
+from bot.core.reporting.periods import Week, round_bounds
 from bot.core.service import VocService
+from bot.core.shared.domain import Kind, ScoreKind, ScoreSource
+from bot.core.shared.i18n import N_, Translator
 from storage import digest_queries as dq
 from storage.models import Attachment
 
@@ -420,8 +420,9 @@ def _dated(ws: Any, value: datetime | None) -> Any:
 
 
 class _Details:
-    """An event's details as a short phrase in the reader's language (bot/core/events.py
-    says which), each phrase translated once per workbook."""
+    """An event's details as a short phrase in the reader's language (the event table,
+    bot/core/presentation/event_words.py, says which), each phrase translated once per
+    workbook."""
 
     def __init__(self, t: Translator) -> None:
         self.translated: dict[str, str] = {}

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from bot.core.inputs import strip_controls
 from bot.core.service import VocService
+from bot.core.shared.inputs import strip_controls
 from storage.db import insert_or_ignore
 from storage.models import Score
 

@@ -1,11 +1,11 @@
-"""The daily retention run (bot/core/privacy.py), claimed once a day across replicas."""
+"""The daily retention run (bot/core/people/privacy.py), claimed once a day across replicas."""
 
 from __future__ import annotations
 
 import logging
 from zoneinfo import ZoneInfo
 
-from bot.core.privacy import ErasureReport, retention
+from bot.core.people.privacy import ErasureReport, retention
 from bot.core.service import VocService
 from storage.claims import claim
 

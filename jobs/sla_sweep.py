@@ -1,10 +1,11 @@
-"""The SLA sweep job: remind and escalate whatever is late now (rules: bot/core/reminders.py)."""
+"""The SLA sweep job: remind and escalate whatever is late now (rules:
+bot/core/handling/reminders.py)."""
 
 from __future__ import annotations
 
 import logging
 
-from bot.core.reminders import SweepReport, chase, escalation_due, late_signals
+from bot.core.handling.reminders import SweepReport, chase, escalation_due, late_signals
 from bot.core.service import VocService
 
 log = logging.getLogger(__name__)

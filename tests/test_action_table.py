@@ -1,9 +1,10 @@
 """A card action is one entry in the action table: every adapter reads it.
 
 "Snooze" (heads only, asks a note) is registered the way a new action is added: its rule in
-`bot.core.actions.RULES`, its use case in `bot.core.case_actions.USE_CASES`, its event's words
-in `bot.core.events.EVENTS`. Nothing in the adapters names it, yet Slack and Telegram show its
-button on the department's card, refuse a reporter before asking anything, ask a head for the
+`bot.core.handling.rules.RULES`, its use case in `bot.core.handling.actions.USE_CASES`, its
+event's words in `bot.core.presentation.event_words.EVENTS`. Nothing in the adapters names it,
+yet Slack and Telegram show its button on the department's card, refuse a reporter before
+asking anything, ask a head for the
 note (Telegram's callback patterns come from the rules) and confirm in the head's words.
 """
 
@@ -15,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from bot.core import inputs
-from bot.core.actions import RULES, Rule, acting
-from bot.core.cards import update_cards
-from bot.core.case_actions import USE_CASES, Given
-from bot.core.context import Core
-from bot.core.domain import Status
-from bot.core.events import EVENTS, EventWords
-from bot.core.guards import require_not_merged, require_open
+from bot.core.handling.actions import USE_CASES, Given
+from bot.core.handling.audit import record_event
+from bot.core.handling.guards import require_not_merged, require_open
+from bot.core.handling.outgoing import update_cards
+from bot.core.handling.rules import RULES, Rule, acting
+from bot.core.presentation.event_words import EVENTS, EventWords
+from bot.core.presentation.views import SignalView
+from bot.core.presentation.visibility import seen_by
 from bot.core.service import VocService
-from bot.core.trail import record_event
-from bot.core.viewing import seen_by
-from bot.core.views import SignalView
+from bot.core.shared import inputs
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Status
 from handlers.slack import blocks as bk
 from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture)
     Workspace,

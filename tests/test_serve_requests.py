@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.core.company import Company
+from bot.core.shared.company import Company
 from storage.db import Database
 from tests.support import fake_telegram
 from tests.support.fake_slack import SIGNING_SECRET, Workspace, running_workspace

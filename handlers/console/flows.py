@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from bot.core.actions import RULES, action_of
-from bot.core.domain import Action
-from bot.core.errors import VocError
-from bot.core.i18n import N_
-from bot.core.messages import Button
-from bot.core.render import action_done, capture_reply, pulse_thanks
+from bot.core.handling.rules import RULES, action_of
+from bot.core.presentation.messages import Button
+from bot.core.presentation.render import action_done, capture_reply, pulse_thanks
+from bot.core.presentation.views import SignalView
 from bot.core.service import Draft
-from bot.core.views import SignalView
+from bot.core.shared.domain import Action
+from bot.core.shared.errors import VocError
+from bot.core.shared.i18n import N_
 
 if TYPE_CHECKING:
     from handlers.console.chat import ConsoleChat

@@ -29,8 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.config import Settings
-from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
+from bot.core.shared.delivery_port import DeliveryPort
 from handlers.slack.app import SlackBot, build_app
 from handlers.slack.port import SlackPort
 

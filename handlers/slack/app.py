@@ -30,11 +30,11 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import render
-from bot.core.errors import Unavailable, VocError, as_refusal
-from bot.core.i18n import Translator, normalise_locale
-from bot.core.messages import OutboundMessage
+from bot.core.presentation import render
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.errors import Unavailable, VocError, as_refusal
+from bot.core.shared.i18n import Translator, normalise_locale
 from handlers.slack import blocks as bk
 from storage.db import StoreUnavailable
 

@@ -12,11 +12,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.actions import rule_of
-from bot.core.domain import MAX_CASE_FILES, Kind
-from bot.core.i18n import N_, Translator
-from bot.core.messages import Button, OutboundMessage
-from bot.core.views import DepartmentView
+from bot.core.handling.rules import rule_of
+from bot.core.presentation.messages import Button, OutboundMessage
+from bot.core.presentation.views import DepartmentView
+from bot.core.shared.domain import MAX_CASE_FILES, Kind
+from bot.core.shared.i18n import N_, Translator
 
 ACTION_PREFIX = "voc:"
 ACTION_RE = re.compile(r"^voc:[a-z_]+:\d+$")

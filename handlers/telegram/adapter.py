@@ -15,8 +15,8 @@ from telegram import Update
 from telegram import error as tg
 
 from bot.config import Settings
-from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
+from bot.core.shared.delivery_port import DeliveryPort
 from handlers.telegram.app import build_application, register_commands
 from handlers.telegram.port import TelegramPort
 

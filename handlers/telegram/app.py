@@ -23,9 +23,9 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.core.errors import VocError
-from bot.core.messages import OutboundMessage
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.errors import VocError
 from handlers.telegram import capture, commands, menus, notes
 from handlers.telegram.buttons import pattern
 from handlers.telegram.common import Context, People, Voc, reply, voc, whoami

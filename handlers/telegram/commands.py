@@ -13,11 +13,11 @@ from typing import Any
 
 from telegram import Update
 
-from bot.core import render
-from bot.core.actions import RULES, rule_of
-from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
-from bot.core.messages import Button, OutboundMessage
+from bot.core.handling.rules import RULES, rule_of
+from bot.core.presentation import render
+from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, Translator
 from handlers.telegram.buttons import decode
 from handlers.telegram.capture import dedupe_key
 from handlers.telegram.common import Context, reply, text_message, voc, whoami

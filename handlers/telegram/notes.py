@@ -23,12 +23,12 @@ from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ConversationHandler
 
-from bot.core import render
-from bot.core.actions import RULES, rule_of
-from bot.core.domain import Action
-from bot.core.i18n import N_, Translator
-from bot.core.messages import Button, OutboundMessage
+from bot.core.handling.rules import RULES, rule_of
+from bot.core.presentation import render
+from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.domain import Action
+from bot.core.shared.i18n import N_, Translator
 from handlers.telegram import capture, commands, html
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, text_message, voc, whoami

@@ -11,17 +11,17 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from bot.core import evidence
-from bot.core.cards import current_card_key, destinations, update_cards
-from bot.core.context import Core
-from bot.core.domain import EventAction
-from bot.core.errors import InvalidInput
-from bot.core.evidence import IncomingFile
-from bot.core.guards import require_reporter
-from bot.core.lookups import department_of, row_id
-from bot.core.trail import record_event
-from bot.core.viewing import signal_view_for
-from bot.core.views import SignalView, format_ref
+from bot.core.capture import evidence
+from bot.core.capture.evidence import IncomingFile
+from bot.core.handling.audit import record_event
+from bot.core.handling.guards import require_reporter
+from bot.core.handling.outgoing import current_card_key, destinations, update_cards
+from bot.core.presentation.views import SignalView, format_ref
+from bot.core.presentation.visibility import signal_view_for
+from bot.core.shared.context import Core
+from bot.core.shared.domain import EventAction
+from bot.core.shared.errors import InvalidInput
+from bot.core.shared.rows import department_of, row_id
 from storage import files as stored
 from storage import queries as q
 from storage.models import Person, Signal

@@ -3,7 +3,7 @@
 Every chat request waits on capture, so it is the one use case written set-wise: one query for
 all reporters, the departments from a short-lived cache, one multi-row insert each for signals,
 events, scores and outbox rows, then one commit, whether the batch holds one signal or sixty.
-Concurrent requests are gathered into batches by `bot.core.group_commit.GroupCommit`.
+Concurrent requests are gathered into batches by `bot.core.capture.group_commit.GroupCommit`.
 
 It works on plain rows and Core inserts (storage/queries.py) and builds each view from the
 values it wrote, instead of ORM instances, flushes and a view read back: the same rows in about
@@ -19,12 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from bot.core import domain, evidence, render, training
-from bot.core.cards import new_cards
-from bot.core.context import Core
-from bot.core.domain import Status
-from bot.core.errors import VocError
-from bot.core.lookups import (
+from bot.core.capture import evidence
+from bot.core.handling.outgoing import new_cards
+from bot.core.presentation import render
+from bot.core.presentation.views import EventView, SignalView
+from bot.core.presentation.visibility import department_view
+from bot.core.routing import training
+from bot.core.shared import domain
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Status
+from bot.core.shared.errors import VocError
+from bot.core.shared.rows import (
     department_by_slug,
     own_department_id,
     person_of,
@@ -32,15 +37,13 @@ from bot.core.lookups import (
     typed_slug,
     unknown_department,
 )
-from bot.core.viewing import department_view
-from bot.core.views import EventView, SignalView
 from storage import files
 from storage import queries as q
 from storage.models import Department
 from storage.outbox import NewMessage, enqueue
 
 if TYPE_CHECKING:
-    from bot.core.capture import ParsedDraft
+    from bot.core.capture.reports import ParsedDraft
 
 Route = tuple[Department, dict[str, Any]]  # where a draft goes, and why
 

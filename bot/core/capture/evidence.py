@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.core.domain import MAX_CASE_BYTES, MAX_CASE_FILES, MAX_FILE_BYTES, MAX_FILE_NAME
-from bot.core.errors import InvalidInput
-from bot.core.i18n import N_
+from bot.core.shared.domain import MAX_CASE_BYTES, MAX_CASE_FILES, MAX_FILE_BYTES, MAX_FILE_NAME
+from bot.core.shared.errors import InvalidInput
+from bot.core.shared.i18n import N_
 from storage.files import NewAttachment, StoredAttachment
 from storage.outbox import NewMessage
 

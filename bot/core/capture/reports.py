@@ -11,16 +11,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import domain, evidence, inputs, similar, training
-from bot.core.capture_batch import write_signals
-from bot.core.context import Core
-from bot.core.domain import MAX_CUSTOMER, MAX_DEDUPE_KEY, MAX_LINK, Kind
-from bot.core.errors import InvalidInput, NotFound, VocError
-from bot.core.evidence import IncomingFile, KeptFile
-from bot.core.i18n import N_
-from bot.core.lookups import person_of, require_identity
-from bot.core.viewing import department_view, signal_view_for
-from bot.core.views import CaptureResult, DepartmentView, ScoreView
+from bot.core.capture import evidence, similar
+from bot.core.capture.batch import write_signals
+from bot.core.capture.evidence import IncomingFile, KeptFile
+from bot.core.presentation.views import CaptureResult, DepartmentView, ScoreView
+from bot.core.presentation.visibility import department_view, signal_view_for
+from bot.core.routing import training
+from bot.core.shared import domain, inputs
+from bot.core.shared.context import Core
+from bot.core.shared.domain import MAX_CUSTOMER, MAX_DEDUPE_KEY, MAX_LINK, Kind
+from bot.core.shared.errors import InvalidInput, NotFound, VocError
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import person_of, require_identity
 from storage import queries as q
 from storage.models import Score
 

@@ -1,7 +1,7 @@
 """"Same as VOC-12?": a new report that resembles an open case of its department.
 
-Texts are compared on routing's words (bot/core/routing.py: its tokenizer and Snowball stems,
-without stop words), with routing's prefix bridge between related forms ("опоздал" /
+Texts are compared on routing's words (bot/core/routing/keywords.py: its tokenizer and
+Snowball stems, without stop words), with routing's prefix bridge between related forms ("опоздал" /
 "опоздание"): the Dice coefficient of the two sets of stems, a prefix match counting
 `routing.PREFIX_FACTOR`. The threshold was measured on the labelled pairs in
 bench/data/similar_pairs.tsv (`bench/similar.py` prints precision and recall); it favours
@@ -20,11 +20,11 @@ from sqlalchemy import Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from bot.core import routing
-from bot.core.context import Core
-from bot.core.domain import OPEN_STATUSES, Kind
-from bot.core.render import first_line
-from bot.core.views import CaptureResult, format_ref
+from bot.core.presentation.render import first_line
+from bot.core.presentation.views import CaptureResult, format_ref
+from bot.core.routing import keywords as routing
+from bot.core.shared.context import Core
+from bot.core.shared.domain import OPEN_STATUSES, Kind
 from storage.models import Signal
 
 THRESHOLD = 0.5

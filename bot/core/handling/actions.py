@@ -8,15 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.core import cases, conversation, joining
-from bot.core.actions import action_of, allowed
-from bot.core.context import Core
-from bot.core.domain import Action
-from bot.core.errors import NotFound
-from bot.core.i18n import N_
-from bot.core.lookups import signal_of
-from bot.core.viewing import signal_view
-from bot.core.views import SignalView
+from bot.core.handling import merging as joining
+from bot.core.handling import questions as conversation
+from bot.core.handling import workflow as cases
+from bot.core.handling.rules import action_of, allowed
+from bot.core.presentation.views import SignalView
+from bot.core.presentation.visibility import signal_view
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Action
+from bot.core.shared.errors import NotFound
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import signal_of
 from storage import queries as q
 
 

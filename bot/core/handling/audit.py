@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core.context import Core
-from bot.core.lookups import row_id
+from bot.core.shared.context import Core
+from bot.core.shared.rows import row_id
 from storage import queries as q
 from storage.models import Event, Person, Signal
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from bot.core.domain import Status
-from bot.core.errors import Forbidden, InvalidTransition
-from bot.core.i18n import N_
-from bot.core.lookups import department_of, row_id
-from bot.core.trail import history_of
-from bot.core.views import format_ref
+from bot.core.handling.audit import history_of
+from bot.core.presentation.views import format_ref
+from bot.core.shared.domain import Status
+from bot.core.shared.errors import Forbidden, InvalidTransition
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import department_of, row_id
 from storage import queries as q
 from storage.models import Department, Event, Person, Signal
 

@@ -14,17 +14,18 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.core import inputs, render
-from bot.core.actions import acting
-from bot.core.cards import current_card_key, destinations, note_reporter, update_cards
-from bot.core.context import Core
-from bot.core.domain import Action, Status
-from bot.core.errors import InvalidInput, InvalidTransition
-from bot.core.i18n import N_
-from bot.core.lookups import department_of, row_id
-from bot.core.trail import record_event
-from bot.core.viewing import signal_view
-from bot.core.views import SignalView, format_ref
+from bot.core.handling.audit import record_event
+from bot.core.handling.outgoing import current_card_key, destinations, note_reporter, update_cards
+from bot.core.handling.rules import acting
+from bot.core.presentation import render
+from bot.core.presentation.views import SignalView, format_ref
+from bot.core.presentation.visibility import signal_view
+from bot.core.shared import inputs
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Action, Status
+from bot.core.shared.errors import InvalidInput, InvalidTransition
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import department_of, row_id
 from storage.models import Event, Person, Signal
 from storage.outbox import NewMessage, enqueue
 

@@ -11,13 +11,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core import evidence, render
-from bot.core.context import Core
-from bot.core.identity import FORGOTTEN_IDENTITY
-from bot.core.lookups import department_of
-from bot.core.messages import OutboundMessage
-from bot.core.viewing import event_view, signal_view
-from bot.core.views import SignalView
+from bot.core.capture import evidence
+from bot.core.presentation import render
+from bot.core.presentation.messages import OutboundMessage
+from bot.core.presentation.views import SignalView
+from bot.core.presentation.visibility import event_view, signal_view
+from bot.core.shared.context import Core
+from bot.core.shared.identity import FORGOTTEN_IDENTITY
+from bot.core.shared.rows import department_of
 from storage import files
 from storage.models import Department, Event, Person, Signal
 from storage.outbox import NewMessage, enqueue

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from bot.core import inputs, render
-from bot.core.actions import acting
-from bot.core.cards import reply_to_cards, update_cards
-from bot.core.context import Core
-from bot.core.domain import Action
-from bot.core.errors import InvalidInput, InvalidTransition
-from bot.core.guards import open_question
-from bot.core.i18n import N_
-from bot.core.lookups import department_of, signal_of
-from bot.core.trail import record_event
-from bot.core.viewing import seen_by, signal_view
-from bot.core.views import SignalView, format_ref
+from bot.core.handling.audit import record_event
+from bot.core.handling.guards import open_question
+from bot.core.handling.outgoing import reply_to_cards, update_cards
+from bot.core.handling.rules import acting
+from bot.core.presentation import render
+from bot.core.presentation.views import SignalView, format_ref
+from bot.core.presentation.visibility import seen_by, signal_view
+from bot.core.shared import inputs
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Action
+from bot.core.shared.errors import InvalidInput, InvalidTransition
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import department_of, signal_of
 from storage import outbox
 from storage.models import Event, Person, Signal
 from storage.outbox import NewMessage, enqueue

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.core.context import Core
-from bot.core.domain import OPEN_STATUSES
-from bot.core.errors import InvalidInput
-from bot.core.guards import open_question, require_can_view
-from bot.core.i18n import N_
-from bot.core.lookups import department_by_slug, department_of, own_department_id, row_id, signal_of
-from bot.core.viewing import department_view, signal_view
-from bot.core.views import QueueView, SignalView
+from bot.core.handling.guards import open_question, require_can_view
+from bot.core.presentation.views import QueueView, SignalView
+from bot.core.presentation.visibility import department_view, signal_view
+from bot.core.shared.context import Core
+from bot.core.shared.domain import OPEN_STATUSES
+from bot.core.shared.errors import InvalidInput
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import (
+    department_by_slug,
+    department_of,
+    own_department_id,
+    row_id,
+    signal_of,
+)
 from storage import queries as q
 
 

@@ -13,14 +13,14 @@ from datetime import datetime
 
 from sqlmodel import Session, col, or_, select
 
-from bot.core import render
-from bot.core.cards import update_cards
-from bot.core.context import Core
-from bot.core.domain import Status
-from bot.core.lookups import department_of, row_id
-from bot.core.people import heads_of
-from bot.core.trail import record_event
-from bot.core.viewing import signal_view
+from bot.core.handling.audit import record_event
+from bot.core.handling.outgoing import update_cards
+from bot.core.people.directory import heads_of
+from bot.core.presentation import render
+from bot.core.presentation.visibility import signal_view
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Status
+from bot.core.shared.rows import department_of, row_id
 from storage import queries as q
 from storage.models import Department, Signal
 from storage.outbox import NewMessage, enqueue

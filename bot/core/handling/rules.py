@@ -12,11 +12,11 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from bot.core import guards
-from bot.core.context import Core
-from bot.core.domain import Action, Status
-from bot.core.i18n import N_
-from bot.core.lookups import person_of, signal_of
+from bot.core.handling import guards
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Action, Status
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import person_of, signal_of
 from storage.models import Person, Signal
 
 

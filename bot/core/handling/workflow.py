@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core import conversation, inputs, joining, render
-from bot.core.actions import acting, allowed
-from bot.core.cards import (
+from bot.core.handling import merging as joining
+from bot.core.handling import questions as conversation
+from bot.core.handling.audit import record_event
+from bot.core.handling.outgoing import (
     mark_moved,
     note_reporter,
     post_cards,
@@ -20,14 +21,16 @@ from bot.core.cards import (
     to_department,
     update_cards,
 )
-from bot.core.context import Core
-from bot.core.domain import Action, Status
-from bot.core.errors import InvalidInput
-from bot.core.i18n import N_
-from bot.core.lookups import department_by_slug, department_of, row_id, signal_of
-from bot.core.trail import record_event
-from bot.core.viewing import event_view, seen_by, signal_view
-from bot.core.views import SignalView, format_ref
+from bot.core.handling.rules import acting, allowed
+from bot.core.presentation import render
+from bot.core.presentation.views import SignalView, format_ref
+from bot.core.presentation.visibility import event_view, seen_by, signal_view
+from bot.core.shared import inputs
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Action, Status
+from bot.core.shared.errors import InvalidInput
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import department_by_slug, department_of, row_id, signal_of
 from storage import queries as q
 from storage.models import Department, Person, Score, Signal
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from bot.core import inputs
-from bot.core.context import Core
-from bot.core.errors import Forbidden, InvalidInput
-from bot.core.i18n import N_, SUPPORTED_LOCALES, normalise_locale
-from bot.core.lookups import department_by_slug, department_of, person_of, row_id
-from bot.core.viewing import department_view, person_view
-from bot.core.views import DepartmentView, PersonView
+from bot.core.presentation.views import DepartmentView, PersonView
+from bot.core.presentation.visibility import department_view, person_view
+from bot.core.shared import inputs
+from bot.core.shared.context import Core
+from bot.core.shared.errors import Forbidden, InvalidInput
+from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, normalise_locale
+from bot.core.shared.rows import department_by_slug, department_of, person_of, row_id
 from storage import queries as q
 from storage.models import DepartmentHead, Identity, Person
 

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.core.context import Core
-from bot.core.identity import FORGOTTEN_IDENTITY, is_valid_identity
+from bot.core.shared.context import Core
+from bot.core.shared.identity import FORGOTTEN_IDENTITY, is_valid_identity
 from storage import files, outbox
 from storage.models import (
     AdminEvent,

@@ -3,8 +3,8 @@
 Babel's locale data costs a serving process about 7 MiB for three languages (it loads each
 locale's whole CLDR file to name one month), and a freed copy does not give the memory back.
 The few words we use are written once by Babel into `bot/locale/calendar.json`
-(`python -m bot.core.calendar`, run with the catalog update); tests/test_i18n.py checks that
-the file is exactly what the installed Babel says, so it cannot go stale unnoticed.
+(`python -m bot.core.presentation.dates`, run with the catalog update); tests/test_i18n.py
+checks that the file is exactly what the installed Babel says, so it cannot go stale unnoticed.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-TABLE = Path(__file__).parent.parent / "locale" / "calendar.json"
-LOCALES = ("en", "ru", "zh")  # SUPPORTED_LOCALES of bot.core.i18n, which imports this module
+TABLE = Path(__file__).parents[2] / "locale" / "calendar.json"
+LOCALES = ("en", "ru", "zh")  # SUPPORTED_LOCALES of bot.core.shared.i18n, which imports this module
 
 
 @cache

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.domain import EventAction
-from bot.core.i18n import N_
+from bot.core.shared.domain import EventAction
+from bot.core.shared.i18n import N_
 
 Say = Callable[[str], str]  # a msgid in the reader's language
 Details = Mapping[str, Any]

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.actions import RULES, label
-from bot.core.domain import Action, Kind, Status
-from bot.core.errors import VocError
-from bot.core.events import words_of
-from bot.core.i18n import N_, Translator
-from bot.core.messages import Button, OutboundMessage
-from bot.core.views import EventView, PulseView, QueueView, ScoreView, SignalView, format_ref
+from bot.core.handling.rules import RULES, label
+from bot.core.presentation.event_words import words_of
+from bot.core.presentation.messages import Button, OutboundMessage
+from bot.core.presentation.views import (
+    EventView,
+    PulseView,
+    QueueView,
+    ScoreView,
+    SignalView,
+    format_ref,
+)
+from bot.core.shared.domain import Action, Kind, Status
+from bot.core.shared.errors import VocError
+from bot.core.shared.i18n import N_, Translator
 
 KIND_LABELS = {Kind.COMPLAINT: N_("Complaint"), Kind.PRAISE: N_("Praise"), Kind.IDEA: N_("Idea")}
 KIND_MARKS = {Kind.COMPLAINT: "🔴", Kind.PRAISE: "🟢", Kind.IDEA: "💡"}

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.core.domain import Kind, Status
+from bot.core.shared.domain import Kind, Status
 
 if TYPE_CHECKING:
-    from bot.core.errors import InvalidInput
+    from bot.core.shared.errors import InvalidInput
 
 
 @dataclass(frozen=True)

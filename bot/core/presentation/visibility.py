@@ -6,11 +6,17 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core.context import Core
-from bot.core.domain import Kind, Status
-from bot.core.lookups import department_of, own_department_id, row_id
-from bot.core.trail import history_of
-from bot.core.views import DepartmentView, EventView, PersonView, SignalView, format_ref
+from bot.core.handling.audit import history_of
+from bot.core.presentation.views import (
+    DepartmentView,
+    EventView,
+    PersonView,
+    SignalView,
+    format_ref,
+)
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Kind, Status
+from bot.core.shared.rows import department_of, own_department_id, row_id
 from storage import files
 from storage import queries as q
 from storage.models import Department, Person, Signal

@@ -8,18 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.core import people
-from bot.core import themes as themes_
-from bot.core.cadence import Week
-from bot.core.context import Core
-from bot.core.domain import Kind
-from bot.core.errors import Forbidden, InvalidInput
-from bot.core.i18n import N_, Translator
-from bot.core.messages import OutboundMessage
-from bot.core.nps import Nps
-from bot.core.render import KIND_MARKS, signal_line
-from bot.core.viewing import signal_view
-from bot.core.views import format_ref
+from bot.core.people import directory as people
+from bot.core.presentation.messages import OutboundMessage
+from bot.core.presentation.render import KIND_MARKS, signal_line
+from bot.core.presentation.views import format_ref
+from bot.core.presentation.visibility import signal_view
+from bot.core.reporting import themes as themes_
+from bot.core.reporting.nps import Nps
+from bot.core.reporting.periods import Week
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Kind
+from bot.core.shared.errors import Forbidden, InvalidInput
+from bot.core.shared.i18n import N_, Translator
 from storage import digest_queries as dq
 from storage import queries as q
 

@@ -8,15 +8,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot.core import domain, inputs, render
-from bot.core.cadence import round_bounds
-from bot.core.context import Core
-from bot.core.domain import ScoreSource
-from bot.core.errors import Forbidden, InvalidInput, InvalidTransition
-from bot.core.i18n import N_
-from bot.core.lookups import department_by_slug, department_of, person_of, row_id
-from bot.core.viewing import department_view
-from bot.core.views import PulseView
+from bot.core.presentation import render
+from bot.core.presentation.views import PulseView
+from bot.core.presentation.visibility import department_view
+from bot.core.reporting.periods import round_bounds
+from bot.core.shared import domain, inputs
+from bot.core.shared.context import Core
+from bot.core.shared.domain import ScoreSource
+from bot.core.shared.errors import Forbidden, InvalidInput, InvalidTransition
+from bot.core.shared.i18n import N_
+from bot.core.shared.rows import department_by_slug, department_of, person_of, row_id
 from storage import queries as q
 from storage.models import Department, DepartmentSupplier, Identity, Person, Score
 from storage.outbox import NewMessage

@@ -1,7 +1,7 @@
 """Rising themes: the words and phrases whose share of complaints grew most this week against
 the four weeks before, for the weekly digest (the company's and each head's).
 
-A term is a routing stem (bot/core/routing.py `stems`: stop words of English, Russian and
+A term is a routing stem (bot/core/routing/keywords.py `stems`: stop words of English, Russian and
 Chinese removed, Chinese segmented) or two in a row; a complaint counts once per term. It is
 shown as the complaint's own words, most common spelling first.
 """
@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core import chinese
-from bot.core.routing import STOP_WORDS, stem, tokenize
+from bot.core.routing import chinese
+from bot.core.routing.keywords import STOP_WORDS, stem, tokenize
 
 MIN_COUNT = 2  # a theme is at least this many complaints of the week
 TOP = 5

@@ -1,7 +1,7 @@
 """Suggest the department that owns a signal from its text, by stemmed keyword matching.
 
 `stems(text)` is the one tokenizer of the product (routing, the learned model, themes and
-similarity all use it): lowercased words, Chinese segmented by jieba (bot/core/chinese.py),
+similarity all use it): lowercased words, Chinese segmented by jieba (bot/core/routing/chinese.py),
 each stemmed for its script, stop words of English, Russian and Chinese removed.
 """
 
@@ -14,7 +14,7 @@ from typing import Protocol
 
 import Stemmer  # PyStemmer: the Snowball stemmers compiled in C
 
-from bot.core import chinese
+from bot.core.routing import chinese
 
 KEYWORD_WEIGHT = 3.0
 DESCRIPTION_WEIGHT = 1.0

@@ -32,8 +32,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.core import chinese
-from bot.core.routing import MAX_MATCHED, STOP_WORDS, Router, Suggestion, script_of, stem, tokenize
+from bot.core.routing import chinese
+from bot.core.routing.keywords import (
+    MAX_MATCHED,
+    STOP_WORDS,
+    Router,
+    Suggestion,
+    script_of,
+    stem,
+    tokenize,
+)
 
 if TYPE_CHECKING:
     # numpy (about 10 MiB) is imported where a model is built or read: a company without

@@ -14,10 +14,17 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.core.context import Core
-from bot.core.domain import Status
-from bot.core.learning import Case, Evaluation, LearningRouter, Model, evaluate, split_history
-from bot.core.learning import train as fit
+from bot.core.routing.learned import (
+    Case,
+    Evaluation,
+    LearningRouter,
+    Model,
+    evaluate,
+    split_history,
+)
+from bot.core.routing.learned import train as fit
+from bot.core.shared.context import Core
+from bot.core.shared.domain import Status
 from storage import claims
 from storage import routing_store as store
 

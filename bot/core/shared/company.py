@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.core.sla import BusinessHours
+from bot.core.shared.business_hours import BusinessHours
 
 
 @dataclass(frozen=True)

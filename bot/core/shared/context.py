@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from bot.core.company import Company
-from bot.core.i18n import SUPPORTED_LOCALES, Translator
-from bot.core.learning import LearningRouter
-from bot.core.routing import DepartmentProfile, Router
+from bot.core.routing.keywords import DepartmentProfile, Router
+from bot.core.routing.learned import LearningRouter
+from bot.core.shared.company import Company
+from bot.core.shared.i18n import SUPPORTED_LOCALES, Translator
 from storage import queries as q
 from storage.db import Database
 from storage.models import Department, Person
@@ -37,8 +37,8 @@ class Core:
         self.company = company
         self.clock = clock
         self.list_limit = list_limit
-        # Keywords blended with the model learned from history (bot/core/learning.py), which
-        # bot/core/training.py loads from the database and refreshes.
+        # Keywords blended with the model learned from history (bot/core/routing/learned.py), which
+        # bot/core/routing/training.py loads from the database and refreshes.
         self.router = LearningRouter(Router(
             [DepartmentProfile(d.slug, d.name, d.description, d.keywords)
              for d in company.departments],

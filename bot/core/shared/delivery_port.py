@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
 
 
 class RetryAfter(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from bot.core.i18n import N_, Translator
+from bot.core.shared.i18n import N_, Translator
 from storage.db import StoreUnavailable
 
 

@@ -8,10 +8,10 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.core import calendar
+from bot.core.presentation import dates as calendar
 
 SUPPORTED_LOCALES = calendar.LOCALES  # en, ru, zh
-LOCALE_DIR = Path(__file__).parent.parent / "locale"  # bot/locale: catalogs ship with the package
+LOCALE_DIR = Path(__file__).parents[2] / "locale"  # bot/locale: catalogs ship with the package
 DOMAIN = "voc"
 
 

@@ -9,7 +9,7 @@ IDENTITY_HELP = "expected slack:<user id, like U0123ABC> or telegram:<numeric us
 PLATFORMS = ("slack", "telegram")
 
 
-FORGOTTEN_IDENTITY = "forgotten"  # a forgotten reporter's cases (bot/core/privacy.py)
+FORGOTTEN_IDENTITY = "forgotten"  # a forgotten reporter's cases (bot/core/people/privacy.py)
 
 
 def is_valid_identity(value: str) -> bool:

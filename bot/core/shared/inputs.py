@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.core.domain import MAX_NOTE, MAX_TEXT, Kind
-from bot.core.errors import InvalidInput
-from bot.core.i18n import N_
+from bot.core.shared.domain import MAX_NOTE, MAX_TEXT, Kind
+from bot.core.shared.errors import InvalidInput
+from bot.core.shared.i18n import N_
 
 KIND_ALIASES = {
     "complaint": Kind.COMPLAINT, "praise": Kind.PRAISE, "idea": Kind.IDEA,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from bot.core import inputs
-from bot.core.context import Core
-from bot.core.errors import InvalidInput, NotFound
-from bot.core.i18n import N_
-from bot.core.identity import is_valid_identity
-from bot.core.views import format_ref
+from bot.core.presentation.views import format_ref
+from bot.core.shared import inputs
+from bot.core.shared.context import Core
+from bot.core.shared.errors import InvalidInput, NotFound
+from bot.core.shared.i18n import N_
+from bot.core.shared.identity import is_valid_identity
 from storage import queries as q
 from storage.models import Department, Person, Signal
 
