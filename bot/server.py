@@ -7,14 +7,12 @@ body Bolt could not parse is refused with 400 instead of failing inside it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
 
@@ -25,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from bot import logs
+from bot.probes import probe_routes
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -142,64 +141,3 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
         *probe_routes(runtime),
     ], lifespan=lifespan)
-
-
-def probe_routes(runtime: Runtime) -> list[Route]:
-    """GET /healthz (alive), /readyz (ready for traffic), /metrics (Prometheus)."""
-
-    def report(result: dict[str, str]) -> Response:
-        healthy = all(value == "ok" for value in result.values())
-        return JSONResponse({"status": "ok" if healthy else "unhealthy", **result},
-                            status_code=200 if healthy else 503)
-
-    async def healthz(_request: Request) -> Response:
-        return report(await runtime.health())
-
-    async def readyz(_request: Request) -> Response:
-        return report(await runtime.readiness())
-
-    async def metrics(_request: Request) -> Response:
-        from bot.metrics import CONTENT_TYPE
-
-        assert runtime.metrics is not None
-        body = await asyncio.to_thread(runtime.metrics.exposition)  # reads the database
-        return Response(body, media_type=CONTENT_TYPE)
-
-    return [Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"])]
-
-
-class MetricsServer:
-    """`voc run` with VOC_METRICS_PORT: the probes and /metrics on a port of their own."""
-
-    name = "metrics"
-
-    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
-        import uvicorn
-
-        class Quiet(uvicorn.Server):
-            """Leaves SIGINT and SIGTERM to `voc run`, which stops this server with the rest."""
-
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield
-
-        app = Starlette(routes=probe_routes(runtime))
-        self.server = Quiet(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           access_log=False, lifespan="off"))
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Listen (returns once the port is open)."""
-        self._task = asyncio.create_task(self.server.serve(), name="metrics-server")
-        while not self.server.started:
-            if self._task.done():  # the port was taken, say: uvicorn logged why
-                raise RuntimeError("the metrics server could not start")
-            await asyncio.sleep(0.01)
-
-    async def stop(self) -> None:
-        """Close the port."""
-        self.server.should_exit = True
-        if self._task is not None:
-            await self._task

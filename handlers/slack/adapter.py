@@ -31,7 +31,8 @@ from starlette.responses import Response
 from bot.config import Settings
 from bot.core.service import VocService
 from bot.core.shared.delivery_port import DeliveryPort
-from handlers.slack.app import SlackBot, build_app
+from handlers.slack.app import SlackBot
+from handlers.slack.listeners import build_app
 from handlers.slack.port import SlackPort
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""The Bolt app: what every listener shares (`SlackBot`) and the composition (`build_app`).
+"""What every Slack listener shares: `SlackBot` (the Bolt app itself is built by
+handlers/slack/listeners/`build_app`, with every listener registered).
 
 Listeners live in handlers/slack/listeners/, one module per kind of Slack event, each with
 `register(app, bot)`. They are thin: acknowledge Slack, translate the payload, make one core call
@@ -26,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -240,22 +241,3 @@ async def _logged(work: Awaitable[None]) -> None:
         await work
     except Exception:  # background work has nobody else to tell
         log.exception("Slack background work failed")
-
-
-def build_app(bot: SlackBot, *, client: AsyncWebClient, signing_secret: str | None
-              ) -> AsyncApp:
-    """The Bolt app with every listener registered."""
-    from handlers.slack.listeners import register_all  # listeners import this module
-
-    app = AsyncApp(client=client, signing_secret=signing_secret or "",
-                   process_before_response=True,
-                   request_verification_enabled=signing_secret is not None)
-
-    @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        """A listener failed before it could answer: log it with what Slack sent."""
-        log.error("Slack listener failed (%s)", body.get("type") or body.get("command"),
-                  exc_info=error)
-
-    register_all(app, bot)
-    return app
