@@ -15,8 +15,10 @@ from sqlmodel import func, select
 from bot.core.presentation import render
 from bot.core.presentation.views import SignalView
 from bot.core.routing import training
+from bot.core.routing.features import Case
 from bot.core.routing.keywords import Router
-from bot.core.routing.learned import Case, LearningRouter, Model, train
+from bot.core.routing.learned import LearningRouter, train
+from bot.core.routing.model import Model
 from bot.core.routing.training import TrainReport
 from bot.core.service import Draft, VocService
 from bot.core.shared.company import Company

@@ -14,15 +14,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.core.routing.learned import (
-    Case,
-    Evaluation,
-    LearningRouter,
-    Model,
-    evaluate,
-    split_history,
-)
+from bot.core.routing.features import Case
+from bot.core.routing.learned import Evaluation, LearningRouter, evaluate, split_history
 from bot.core.routing.learned import train as fit
+from bot.core.routing.model import Model
 from bot.core.shared.context import Core
 from bot.core.shared.domain import Status
 from storage import claims
