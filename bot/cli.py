@@ -1,4 +1,4 @@
-"""The `voc` command (DESIGN 5.1): its groups and commands. Settings are read once
+"""The `voc` command: its groups and commands. Settings are read once
 (bot/cli_context.py) and passed down.
 
 Each command imports what it runs (the core, adapters, the web server, charts, workbooks) in

@@ -1,4 +1,4 @@
-"""Process settings from the environment or `.env` (DESIGN 5.2), built once and passed down."""
+"""Process settings from the environment or `.env`, built once and passed down."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def placeholder_reason(value: str) -> str | None:
 
 
 class Settings(BaseSettings):
-    """Every setting of DESIGN 5.2; `.env.example` documents each one."""
+    """Every setting of the bot; `.env.example` documents each one."""
 
     # hide_input_in_errors: a refused value may be a real secret; errors name only the setting.
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",

@@ -1,4 +1,4 @@
-"""The departments file (DESIGN 5.3): validation with errors naming file, line and field.
+"""The departments file: validation with errors naming file, line and field.
 
 Each table is validated by its pydantic model (bot/departments_schema.py); here every problem
 is placed at its line, and the checks that span tables run over what the tables hold:

@@ -1,4 +1,4 @@
-"""Pydantic models of the departments file's tables (DESIGN 5.3), speaking today's messages.
+"""Pydantic models of the departments file's tables, speaking today's messages.
 
 A model refuses unknown fields and values of the wrong type; its validators check what a value
 means (a slug, an identity, a timezone, a digest time...) and refuse with the very sentence the

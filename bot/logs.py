@@ -1,4 +1,4 @@
-"""Log lines for `voc run` / `voc serve` (DESIGN 5.6): text for people (the default) or, with
+"""Log lines for `voc run` / `voc serve`: text for people (the default) or, with
 VOC_LOG_FORMAT=json, one JSON object per line for log collectors.
 
 Every line, whichever format, passes through `Redactor` last: the tokens and secrets of the

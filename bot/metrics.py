@@ -1,4 +1,4 @@
-"""`GET /metrics` in Prometheus text format (DESIGN 5.6).
+"""`GET /metrics` in Prometheus text format.
 
 Two kinds of figures. What this process did (captures, delivery latency and attempts, rate-limit
 waits, job runs) is counted as it happens from the events of bot/core/shared/telemetry.py:
@@ -9,7 +9,7 @@ columns, cached for a few seconds, so every replica reports the same shared figu
 across replicas, not `sum`, for those). Each replica reports its own dispatcher's heartbeat
 (labelled with the replica's name): Prometheus scrapes every replica, and a replica that is
 gone shows as its target's `up` 0. Keeping heartbeats in the database would cost a write every
-few seconds on an idle bot, which issue 13 rules out.
+few seconds on an idle bot, which an idle bot must not do.
 """
 
 from __future__ import annotations

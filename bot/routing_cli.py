@@ -1,4 +1,4 @@
-"""`voc routing train` and `voc routing report` (issue 14): the learned routing model.
+"""`voc routing train` and `voc routing report`: the learned routing model.
 
 Registered by bot/cli.py; like it, imports the core only when a command runs (`voc --help`
 stays lean: bot/cli_context.py has the figures).

@@ -5,7 +5,7 @@ database work goes to worker threads. Each part is a `Component` started in orde
 in reverse; chat adapters also lend the dispatcher their delivery port and, under `voc serve`,
 answer their platform's HTTP endpoint.
 
-A platform that cannot be reached at start does not hold the others back (DESIGN 5.6): it is
+A platform that cannot be reached at start does not hold the others back: it is
 retried in the background with backoff, and its outbox rows wait, unclaimed and with no attempt
 spent, until its port joins the dispatcher.
 """

@@ -1,4 +1,4 @@
-"""The company as the departments file describes it (DESIGN 5.3), validated: the core's input.
+"""The company as the departments file describes it, validated: the core's input.
 
 Parsing and validating the file is the composition root's job (bot/departments.py).
 """
