@@ -18,11 +18,14 @@ import contextvars
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from sqlalchemy.engine import make_url
 
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "voc_log_context", default=MappingProxyType({}))
@@ -94,8 +97,6 @@ class JsonFormatter(logging.Formatter):
 
 def secrets_of(settings: Any) -> list[str]:
     """The settings' secret values and the database password."""
-    from sqlalchemy.engine import make_url
-
     found = []
     for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token",
                  "telegram_bot_token", "telegram_webhook_secret"):
@@ -110,8 +111,6 @@ def secrets_of(settings: Any) -> list[str]:
 
 def configure(settings: Any) -> None:
     """Service logs to stderr in the chosen format; libraries' chatter stays at warnings."""
-    import sys
-
     redact = Redactor(secrets_of(settings))
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(redact) if settings.voc_log_format == "json"

@@ -46,6 +46,7 @@ from jobs.digest import PostReport, head_audiences, post_digest
 from jobs.pulse import PulseReport, pulse_tick
 from jobs.retention import retention_tick
 from jobs.sla_sweep import SweepReport, sweep
+from storage.db import Database
 from storage.models import JobClaim
 
 log = logging.getLogger(__name__)
@@ -250,8 +251,6 @@ def post_digest_in_child(service: VocService, week: Week, *, owner: str) -> Post
 
 def digest_child() -> None:
     """The child's side: read (database URL, company, week, owner), post, write the report."""
-    from storage.db import Database
-
     url, company, week, owner = pickle.loads(sys.stdin.buffer.read())
     db = Database.connect(url)
     service = VocService(db, company)
