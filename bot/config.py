@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.core.shared.platforms import SECRET_SETTINGS
+
 # Values copied from templates: a bot started with one of these would fail later, obscurely.
 _PLACEHOLDERS = {"changeme", "xoxb-your-token", "xapp-your-token", "your-secret", "secret",
                  # the example tokens of Telegram's documentation
@@ -29,8 +31,6 @@ _PLACEHOLDER_PAIRS = frozenset({("change", "me"), ("replace", "me"), ("fill", "i
 _TEMPLATE_MARKS = re.compile(r"^<.*>$|^\[.*\]$|\$\{|\{\{|%[A-Z_]+%|\.\.\.|…")
 _SLACK_PREFIX = re.compile(r"^(xox[abpre]|xapp)-", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[^0-9a-z]+")
-_SECRET_SETTINGS = frozenset({"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
-                              "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"})
 
 
 def placeholder_reason(value: str) -> str | None:
@@ -94,11 +94,7 @@ class Settings(BaseSettings):
         "voc_locale",
         "telegram_webhook_url",
         "voc_metrics_port",
-        "slack_bot_token",
-        "slack_signing_secret",
-        "slack_app_token",
-        "telegram_bot_token",
-        "telegram_webhook_secret",
+        *SECRET_SETTINGS,
         mode="before",
     )
     @classmethod
@@ -108,7 +104,7 @@ class Settings(BaseSettings):
             if not text.strip():
                 return None
             name = (info.field_name or "this setting").upper()
-            if name in _SECRET_SETTINGS:
+            if info.field_name in SECRET_SETTINGS:
                 reason = placeholder_reason(text)
             elif text.strip().lower() in _PLACEHOLDERS:
                 reason = "it is a well-known template value"

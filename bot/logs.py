@@ -27,6 +27,8 @@ from urllib.parse import quote, quote_plus
 
 from sqlalchemy.engine import make_url
 
+from bot.core.shared.platforms import SECRET_SETTINGS
+
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "voc_log_context", default=MappingProxyType({}))
 REFERENCE = re.compile(r"\bVOC-\d+\b")
@@ -98,8 +100,7 @@ class JsonFormatter(logging.Formatter):
 def secrets_of(settings: Any) -> list[str]:
     """The settings' secret values and the database password."""
     found = []
-    for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token",
-                 "telegram_bot_token", "telegram_webhook_secret"):
+    for name in SECRET_SETTINGS:
         value = getattr(settings, name, None)
         if value is not None and value.get_secret_value():
             found.append(value.get_secret_value())

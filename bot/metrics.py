@@ -29,6 +29,7 @@ from sqlalchemy import and_, func
 from sqlmodel import col, select
 
 from bot.core.shared import telemetry as observe
+from bot.core.shared.platforms import PLATFORMS
 from storage import outbox
 from storage.db import Database
 from storage.models import Department, Outbox, Signal
@@ -128,7 +129,7 @@ class SharedCollector(Collector):
     """The database's figures at scrape time (cached `CACHE_SECONDS`)."""
 
     def __init__(self, db: Database, clock: Callable[[], datetime],
-                 platforms: Iterable[str] = ("slack", "telegram")) -> None:
+                 platforms: Iterable[str] = tuple(PLATFORMS)) -> None:
         self.db = db
         self.clock = clock
         self.platforms = tuple(platforms)

@@ -30,6 +30,7 @@ from starlette.responses import Response
 from bot.config import Settings
 from bot.core.service import VocService
 from bot.core.shared.delivery_port import DeliveryPort
+from bot.logs import secrets_of
 from bot.metrics import Metrics
 from bot.probes import MetricsServer
 from jobs.dispatcher import PLATFORM_LIMITS, Dispatcher, RetryPolicy
@@ -61,6 +62,11 @@ class ChatAdapter(Component, Protocol):
     """A platform adapter: receives events, renders replies, delivers the outbox."""
 
     port: DeliveryPort
+
+    def refusal(self, request: Request, body: bytes) -> tuple[int, str] | None:
+        """(status, reason) if `voc serve` must refuse the request before handling it (not
+        the platform's, not readable); None otherwise."""
+        ...
 
     async def handle_http(self, request: Request) -> Response:
         """Answer the platform's HTTP endpoint under `voc serve` (authenticated by the adapter)."""
@@ -192,11 +198,8 @@ class Runtime:
     def _redacted(self, error: BaseException) -> str:
         """`Type: message` with any secret of the settings blanked out."""
         message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token",
-                     "telegram_bot_token", "telegram_webhook_secret"):
-            secret = getattr(self.settings, name)
-            if secret is not None and secret.get_secret_value():
-                message = message.replace(secret.get_secret_value(), "<secret>")
+        for secret in secrets_of(self.settings):
+            message = message.replace(secret, "<secret>")
         return message.splitlines()[0][:300] if message else message
 
     @staticmethod

@@ -40,7 +40,8 @@ from bot.core.reporting import digest, pulses
 from bot.core.shared.company import Company
 from bot.core.shared.context import Core, utc_now
 from bot.core.shared.errors import InvalidInput
-from bot.core.shared.telemetry import emit, platform_of
+from bot.core.shared.platforms import platform_of
+from bot.core.shared.telemetry import emit
 from storage.db import Database
 
 __all__ = ["Added", "Draft", "IncomingFile", "VocService", "utc_now"]

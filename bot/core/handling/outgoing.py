@@ -18,6 +18,7 @@ from bot.core.presentation.views import SignalView
 from bot.core.presentation.visibility import event_view, signal_view
 from bot.core.shared.context import Core
 from bot.core.shared.identity import FORGOTTEN_IDENTITY
+from bot.core.shared.platforms import department_destinations
 from bot.core.shared.rows import department_of
 from storage import files
 from storage.models import Department, Event, Person, Signal
@@ -25,14 +26,9 @@ from storage.outbox import NewMessage, enqueue
 
 
 def destinations(department: Department) -> list[str]:
-    """Where the department's cards go: its Slack channel and/or Telegram chat (or topic)."""
-    found = []
-    if department.slack_channel:
-        found.append(f"slack:{department.slack_channel}")
-    if department.telegram_chat is not None:
-        topic = f"/{department.telegram_topic}" if department.telegram_topic else ""
-        found.append(f"telegram:{department.telegram_chat}{topic}")
-    return found
+    """Where the department's cards go: its chat on each platform (a Slack channel, a
+    Telegram chat or topic)."""
+    return department_destinations(department)
 
 
 def card_key(signal_id: int | None, slug: str, routing_event: int, destination: str) -> str:

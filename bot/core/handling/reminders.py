@@ -18,6 +18,7 @@ from bot.core.handling.outgoing import update_cards
 from bot.core.people.directory import heads_of
 from bot.core.presentation import render
 from bot.core.presentation.visibility import signal_view
+from bot.core.shared import platforms
 from bot.core.shared.context import Core
 from bot.core.shared.domain import Status
 from bot.core.shared.rows import department_of, row_id
@@ -72,13 +73,7 @@ def escalation_due(core: Core, signal: Signal, department: Department) -> dateti
 
 def leadership_destinations(core: Core) -> list[str]:
     """Where the company digest and escalations go."""
-    company = core.company
-    destinations = []
-    if company.leadership_slack_channel:
-        destinations.append(f"slack:{company.leadership_slack_channel}")
-    if company.leadership_telegram_chat is not None:
-        destinations.append(f"telegram:{company.leadership_telegram_chat}")
-    return destinations
+    return platforms.leadership_destinations(core.company)
 
 
 def _remind(core: Core, session: Session, signal: Signal, department: Department,

@@ -35,8 +35,3 @@ def emit(event: str, **fields: Any) -> None:
         except Exception:  # counting must never break what it counts
             log.exception("a listener failed on %s", event)
 
-
-def platform_of(identity: str) -> str:
-    """`slack:U1` -> `slack`; what has no prefix is `other`."""
-    prefix, sep, _ = identity.partition(":")
-    return prefix if sep and prefix else "other"
