@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.core.shared.platforms import SECRET_SETTINGS
+from bot.core.shared.platforms import PLATFORMS, SECRET_SETTINGS
 
 # Values copied from templates: a bot started with one of these would fail later, obscurely.
 _PLACEHOLDERS = {"changeme", "xoxb-your-token", "xapp-your-token", "your-secret", "secret",
@@ -117,4 +117,4 @@ class Settings(BaseSettings):
     @property
     def has_chat_tokens(self) -> bool:
         """True when Slack or Telegram is configured; otherwise `voc run` opens the terminal."""
-        return self.slack_bot_token is not None or self.telegram_bot_token is not None
+        return any(getattr(self, p.token) is not None for p in PLATFORMS.values())

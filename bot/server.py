@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -22,7 +22,7 @@ from starlette.types import Message
 
 from bot import logs
 from bot.probes import probe_routes
-from bot.runtime import Runtime
+from bot.runtime import ADAPTERS, Runtime
 
 log = logging.getLogger(__name__)
 # Platform requests are small: a Slack modal submission or interaction payload is a few KB to
@@ -96,11 +96,10 @@ def create_app(runtime: Runtime) -> Starlette:
                                 status_code=503, headers={"Retry-After": "5"})
         return await adapter.handle_http(with_body(request, body))
 
-    async def slack_events(request: Request) -> Response:
-        return await platform(request, "slack")
-
-    async def telegram_webhook(request: Request) -> Response:
-        return await platform(request, "telegram")
+    def receiver(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def receive(request: Request) -> Response:
+            return await platform(request, name)
+        return receive
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -111,7 +110,6 @@ def create_app(runtime: Runtime) -> Starlette:
             await runtime.stop()
 
     return Starlette(routes=[
-        Route("/slack/events", slack_events, methods=["POST"]),
-        Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
+        *(Route(entry.path, receiver(name), methods=["POST"]) for name, entry in ADAPTERS.items()),
         *probe_routes(runtime),
     ], lifespan=lifespan)

@@ -24,7 +24,8 @@ class Platform:
     name: str  # the prefix of its identities and destinations: "slack:U123"
     account: str  # a regular expression of an account id (after "name:")
     account_help: str  # the same, for a person: "slack:<user id, like U0123ABC>"
-    secrets: tuple[str, ...]  # the settings holding its tokens and secrets
+    token: str  # the setting that turns it on (its bot token)
+    secrets: tuple[str, ...]  # the settings holding its tokens and secrets (the token among them)
     department_chat: Addressed  # where a department's cards go on it (`Department` row)
     leadership_chat: Addressed  # where the company digest and escalations go (`Company`)
 
@@ -41,12 +42,12 @@ def _telegram_chat(department: Any) -> str | None:
 
 
 SLACK = Platform(
-    "slack", r"[UW][A-Z0-9]{1,20}", "slack:<user id, like U0123ABC>",
+    "slack", r"[UW][A-Z0-9]{1,20}", "slack:<user id, like U0123ABC>", "slack_bot_token",
     ("slack_bot_token", "slack_signing_secret", "slack_app_token"),
     lambda department: department.slack_channel or None,
     lambda company: company.leadership_slack_channel or None)
 TELEGRAM = Platform(
-    "telegram", r"[1-9][0-9]{0,15}", "telegram:<numeric user id>",
+    "telegram", r"[1-9][0-9]{0,15}", "telegram:<numeric user id>", "telegram_bot_token",
     ("telegram_bot_token", "telegram_webhook_secret"),
     _telegram_chat,
     lambda company: (None if company.leadership_telegram_chat is None
