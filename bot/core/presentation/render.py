@@ -267,9 +267,9 @@ def queue_reply(queue: QueueView, t: Translator) -> OutboundMessage:
     buttons: list[Button] = []
     for item in queue.items:
         if item.status == Status.ROUTED:
-            buttons.append(Button("ack", item.ref, t.gettext("Acknowledge %(ref)s") % {
+            buttons.append(Button(Action.ACKNOWLEDGE, item.ref, t.gettext("Acknowledge %(ref)s") % {
                 "ref": item.ref}, style="primary"))
-        buttons.append(Button("resolve", item.ref, t.gettext("Resolve %(ref)s") % {
+        buttons.append(Button(Action.RESOLVE, item.ref, t.gettext("Resolve %(ref)s") % {
             "ref": item.ref}))
     footer = [signal_line(s, t) for s in queue.items]
     if queue.other_departments:
