@@ -102,13 +102,14 @@ async def on_ask(update: Update, context: Context) -> int:
     button = decode(query.data)
     ask = ask_of(button.action)
     service = voc(context).service
+    rule = rule_of(button.action)
+    if rule is not None and button.value is None and rule.needs_department:
+        # The departments first (the core checks the right there); then the note is asked.
+        await commands.offer_departments(update, context, button)
+        return ConversationHandler.END
     if ask.check is not None:
         await asyncio.to_thread(service.check, me, button.ref, ask.check)
     await query.answer()
-    rule = rule_of(button.action)
-    if rule is not None and button.value is None and rule.needs_department:
-        await commands.offer_departments(update, context, button)  # then the note is asked
-        return ConversationHandler.END
     if rule is not None and button.value is None and rule.asks_code and (
             codes := service.resolution_codes(t.locale)):
         # The company keeps resolution codes: one is chosen first, then the note is asked.
