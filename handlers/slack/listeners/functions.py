@@ -15,7 +15,7 @@ from slack_bolt.context.complete.async_complete import AsyncComplete
 from slack_bolt.context.fail.async_fail import AsyncFail
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.capture.reports import Draft
+from bot.core.service import Draft
 from handlers.slack.app import SlackBot
 from handlers.slack.blocks import STEP
 
