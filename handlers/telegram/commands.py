@@ -56,6 +56,8 @@ def _case_press(action: str) -> Press:
 
 # One-press buttons that are not actions on a case.
 PRESSES: dict[str, Press] = {
+    # /start's "which department do you work in?" (not the "me too" action, Action.JOIN):
+    # posted buttons carry the name "join", so it stays.
     "join": Press(lambda s, me, b: s.choose_department(me, b.value or ""),
                   lambda person, t: text_message(t.gettext("Your department: %(slug)s.") % {
                       "slug": person.department}), clears_keyboard=True),

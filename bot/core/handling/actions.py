@@ -1,5 +1,5 @@
 """Any action on a case by its name: `check` before asking anything, `perform` with what the
-person gave. `USE_CASES` holds each action's use case (its rule is in actions.py), so an
+person gave. `USE_CASES` holds each action's use case (its rule is in rules.py), so an
 adapter needs no list of actions of its own.
 """
 

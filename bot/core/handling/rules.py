@@ -1,7 +1,9 @@
-"""What a person can do to a case, as data: its button, its audit event, who may, in which state.
+"""What a person can do to a case, as data: its button, its audit event, who may, in which
+state, what is asked first, the confirmation, and where its button shows.
 
-The use cases (cases.py) and the pre-check adapters make before asking for a note (`check`)
-apply the same `allowed`, so a refusal is decided once.
+The use cases (those of `actions.USE_CASES`) and the pre-check adapters make before asking for
+a note (`check`) apply the same `allowed`, so a refusal is decided once. Every adapter, the
+card, the confirmation and the workbook read `RULES`: an action is added here, not in them.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ OPEN_STATUSES = (Status.ROUTED, Status.ACKNOWLEDGED)
 
 class Action(StrEnum):
     """An action on a case; the value is what its button carries (kept stable: posted cards
-    keep their buttons). Its rules are in actions.py."""
+    keep their buttons). Its rules are in handling/rules.py."""
 
     ACKNOWLEDGE = "ack"
     RESOLVE = "resolve"
