@@ -4,8 +4,9 @@
 
 For each engine (a SQLite file, and PostgreSQL if reachable) it bulk-loads synthetic signals
 and scores (Core executemany on SQLite, COPY on PostgreSQL), then times, best of `--repeat`:
-  digest       bot.core.digest.digest_figures: this week plus the 12-week trend, loop health,
-               internal NPS, top verbatims (everything the leadership digest shows)
+  digest       bot.core.reporting.digest.digest_figures: this week plus the 12-week
+               trend, loop health, internal NPS, top verbatims (everything the leadership
+               digest shows)
   hand SQL     the same figures as hand-written SQL strings on the raw connection
 and prints both and the ratio digest / hand SQL (targets: < 0.5 s on PostgreSQL, < 1 s on
 SQLite, ratio <= 1.5).
@@ -24,8 +25,8 @@ from typing import Any
 from scratch import postgres_scratch  # bench/scratch.py, beside this script
 from sqlalchemy import insert, select, text
 
-from bot.core.cadence import Week
-from bot.core.digest import digest_figures
+from bot.core.reporting.digest import digest_figures
+from bot.core.reporting.periods import Week
 from bot.core.service import VocService
 from bot.departments import load_company
 from bot.sync import sync_company

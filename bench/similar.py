@@ -1,4 +1,4 @@
-"""Precision and recall of "Same as VOC-12?" (bot/core/similar.py) on labelled pairs.
+"""Precision and recall of "Same as VOC-12?" (bot/core/capture/similar.py) on labelled pairs.
 
     .venv/bin/python bench/similar.py [--data bench/data/similar_pairs.tsv]
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.similar import THRESHOLD, similarity, words
+from bot.core.capture.similar import THRESHOLD, similarity, words
 
 DATA = Path(__file__).parent / "data" / "similar_pairs.tsv"
 

@@ -1,4 +1,4 @@
-"""Process settings from the environment or `.env` (DESIGN 5.2), built once and passed down."""
+"""Process settings from the environment or `.env`, built once and passed down."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.core.shared.platforms import OTHER_SECRETS, PLATFORMS, SECRET_SETTINGS
 
 # Values copied from templates: a bot started with one of these would fail later, obscurely.
 _PLACEHOLDERS = {"changeme", "xoxb-your-token", "xapp-your-token", "your-secret", "secret",
@@ -29,8 +31,6 @@ _PLACEHOLDER_PAIRS = frozenset({("change", "me"), ("replace", "me"), ("fill", "i
 _TEMPLATE_MARKS = re.compile(r"^<.*>$|^\[.*\]$|\$\{|\{\{|%[A-Z_]+%|\.\.\.|…")
 _SLACK_PREFIX = re.compile(r"^(xox[abpre]|xapp)-", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[^0-9a-z]+")
-_SECRET_SETTINGS = frozenset({"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
-                              "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"})
 
 
 def placeholder_reason(value: str) -> str | None:
@@ -55,7 +55,7 @@ def placeholder_reason(value: str) -> str | None:
 
 
 class Settings(BaseSettings):
-    """Every setting of DESIGN 5.2; `.env.example` documents each one."""
+    """Every setting of the bot; `.env.example` documents each one."""
 
     # hide_input_in_errors: a refused value may be a real secret; errors name only the setting.
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
@@ -100,14 +100,10 @@ class Settings(BaseSettings):
         "voc_locale",
         "telegram_webhook_url",
         "voc_metrics_port",
-        "slack_bot_token",
-        "slack_signing_secret",
-        "slack_app_token",
-        "telegram_bot_token",
-        "telegram_webhook_secret",
         "voc_embeddings_url",
         "voc_embeddings_model",
-        "voc_embeddings_key",
+        *SECRET_SETTINGS,
+        *OTHER_SECRETS,
         mode="before",
     )
     @classmethod
@@ -117,7 +113,7 @@ class Settings(BaseSettings):
             if not text.strip():
                 return None
             name = (info.field_name or "this setting").upper()
-            if name in _SECRET_SETTINGS:
+            if info.field_name in SECRET_SETTINGS:
                 reason = placeholder_reason(text)
             elif text.strip().lower() in _PLACEHOLDERS:
                 reason = "it is a well-known template value"
@@ -130,4 +126,4 @@ class Settings(BaseSettings):
     @property
     def has_chat_tokens(self) -> bool:
         """True when Slack or Telegram is configured; otherwise `voc run` opens the terminal."""
-        return self.slack_bot_token is not None or self.telegram_bot_token is not None
+        return any(getattr(self, p.token) is not None for p in PLATFORMS.values())

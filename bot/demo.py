@@ -15,9 +15,12 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
-from bot.core.cadence import Week, pulse_round, round_bounds
-from bot.core.errors import VocError
+from bot.core.reporting.digest import digest_figures, render_digest
+from bot.core.reporting.periods import Week, pulse_round, round_bounds
+from bot.core.reporting.pulses import asks
 from bot.core.service import Draft, VocService
+from bot.core.shared.errors import VocError
+from jobs.excel import write_workbook
 from storage import outbox
 from storage.models import Signal
 
@@ -248,8 +251,6 @@ def _customer_scores(demo: VocService, clock: _Clock, rng: random.Random, report
 def _pulse_answers(demo: VocService, clock: _Clock, rng: random.Random, start: datetime,
                    end: datetime) -> int:
     """Monthly internal NPS pulse rounds in the period, answered by about four in five."""
-    from bot.core.pulses import asks
-
     questions = asks(demo)
     moments, moment = [], end
     while moment > start:
@@ -276,9 +277,6 @@ def _pulse_answers(demo: VocService, clock: _Clock, rng: random.Random, start: d
 def demo_digest_and_workbook(service: VocService, path: Path) -> str:
     """The digest preview of the last complete week (as leadership reads it) and a workbook
     of everything, for the demo's closing words."""
-    from bot.core.digest import digest_figures, render_digest
-    from jobs.excel import write_workbook
-
     week = Week.last_complete(service.clock(), service.company.timezone)
     message = render_digest(digest_figures(service, week), service.translator(),
                             service.company.timezone)

@@ -1,4 +1,4 @@
-"""The departments file (DESIGN 5.3): validation with errors naming file, line and field.
+"""The departments file: validation with errors naming file, line and field.
 
 Each table is validated by its pydantic model (bot/departments_schema.py); here every problem
 is placed at its line, and the checks that span tables run over what the tables hold:
@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from bot.core.company import Company
+from bot.core.shared.company import Company
 from bot.departments_schema import (
     ACROSS_TABLES,
     FORMAT_ERRORS,

@@ -1,4 +1,4 @@
-"""Pydantic models of the departments file's tables (DESIGN 5.3), speaking today's messages.
+"""Pydantic models of the departments file's tables, speaking today's messages.
 
 A model refuses unknown fields and values of the wrong type; its validators check what a value
 means (a slug, an identity, a timezone, a digest time...) and refuse with the very sentence the
@@ -24,12 +24,12 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from bot.core.cadence import PULSE_CADENCES
-from bot.core.company import Company, DepartmentSpec, PersonSpec
-from bot.core.domain import MAX_RESOLUTION_CODE
-from bot.core.i18n import SUPPORTED_LOCALES
-from bot.core.identity import IDENTITY_HELP, is_valid_identity
-from bot.core.sla import BusinessHours
+from bot.core.reporting.periods import PULSE_CADENCES
+from bot.core.shared.business_hours import BusinessHours
+from bot.core.shared.company import Company, DepartmentSpec, PersonSpec
+from bot.core.shared.domain import MAX_RESOLUTION_CODE
+from bot.core.shared.i18n import SUPPORTED_LOCALES
+from bot.core.shared.identity import IDENTITY_HELP, is_valid_identity
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 DIGEST_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)")

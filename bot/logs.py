@@ -1,4 +1,4 @@
-"""Log lines for `voc run` / `voc serve` (DESIGN 5.6): text for people (the default) or, with
+"""Log lines for `voc run` / `voc serve`: text for people (the default) or, with
 VOC_LOG_FORMAT=json, one JSON object per line for log collectors.
 
 Every line, whichever format, passes through `Redactor` last: the tokens and secrets of the
@@ -18,11 +18,16 @@ import contextvars
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from sqlalchemy.engine import make_url
+
+from bot.core.shared.platforms import REDACTED_SETTINGS
 
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "voc_log_context", default=MappingProxyType({}))
@@ -94,11 +99,8 @@ class JsonFormatter(logging.Formatter):
 
 def secrets_of(settings: Any) -> list[str]:
     """The settings' secret values and the database password."""
-    from sqlalchemy.engine import make_url
-
     found = []
-    for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token",
-                 "telegram_bot_token", "telegram_webhook_secret", "voc_embeddings_key"):
+    for name in REDACTED_SETTINGS:
         value = getattr(settings, name, None)
         if value is not None and value.get_secret_value():
             found.append(value.get_secret_value())
@@ -110,8 +112,6 @@ def secrets_of(settings: Any) -> list[str]:
 
 def configure(settings: Any) -> None:
     """Service logs to stderr in the chosen format; libraries' chatter stays at warnings."""
-    import sys
-
     redact = Redactor(secrets_of(settings))
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(redact) if settings.voc_log_format == "json"

@@ -1,14 +1,15 @@
-"""`GET /metrics` in Prometheus text format (DESIGN 5.6).
+"""`GET /metrics` in Prometheus text format.
 
 Two kinds of figures. What this process did (captures, delivery latency and attempts, rate-limit
-waits, job runs) is counted as it happens from the events of bot/core/observe.py: each replica
-reports its own, and Prometheus sums them across replicas. What the database holds (outbox
+waits, job runs) is counted as it happens from the events of bot/core/shared/telemetry.py:
+each replica reports its own, and Prometheus sums them across replicas. What the database
+holds (outbox
 pending and dead, SLA overdue) is read at scrape time with a few grouped queries on indexed
 columns, cached for a few seconds, so every replica reports the same shared figures (use `max`
 across replicas, not `sum`, for those). Each replica reports its own dispatcher's heartbeat
 (labelled with the replica's name): Prometheus scrapes every replica, and a replica that is
 gone shows as its target's `up` 0. Keeping heartbeats in the database would cost a write every
-few seconds on an idle bot, which issue 13 rules out.
+few seconds on an idle bot, which an idle bot must not do.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import and_, func
 from sqlmodel import col, select
 
-from bot.core import observe
+from bot.core.shared import telemetry as observe
+from bot.core.shared.platforms import PLATFORMS
 from storage import outbox
 from storage.db import Database
 from storage.models import Department, Outbox, Signal
@@ -127,7 +129,7 @@ class SharedCollector(Collector):
     """The database's figures at scrape time (cached `CACHE_SECONDS`)."""
 
     def __init__(self, db: Database, clock: Callable[[], datetime],
-                 platforms: Iterable[str] = ("slack", "telegram")) -> None:
+                 platforms: Iterable[str] = tuple(PLATFORMS)) -> None:
         self.db = db
         self.clock = clock
         self.platforms = tuple(platforms)

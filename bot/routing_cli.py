@@ -1,31 +1,32 @@
-"""`voc routing train` and `voc routing report` (issue 14): the learned routing model.
+"""`voc routing train` and `voc routing report`: the learned routing model.
 
-Registered by bot/cli.py; like it, imports only Typer at the top (`voc --help` stays lean).
+Registered by bot/cli.py; like it, imports the core only when a command runs (`voc --help`
+stays lean: bot/cli_context.py has the figures).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-routing_app = typer.Typer(no_args_is_help=True,
+from bot.cli_context import Commands, service_of
+
+routing_app = typer.Typer(no_args_is_help=True, cls=Commands,
                           help="Routing learned from the company's history.")
 
 
-def register(app: typer.Typer, cls: Any) -> None:
-    """Add the `routing` group to `voc` (with the CLI's error handling class)."""
-    routing_app.info.cls = cls
+def register(app: typer.Typer) -> None:
+    """Add the `routing` group to `voc`."""
     app.add_typer(routing_app, name="routing")
 
 
 @routing_app.command("train")
 def train(ctx: typer.Context) -> None:
     """Train the routing model on the whole history now (every replica picks it up)."""
-    from bot.cli import _service
-    from bot.core import training
+    from bot.core.routing import training
 
-    service = _service(ctx, allow_example=True)
+    service = service_of(ctx, allow_example=True)
     typer.echo(training.train(service).summary())
 
 
@@ -34,10 +35,9 @@ def report(ctx: typer.Context,
            held_out: Annotated[float, typer.Option(
                min=0.05, max=0.5, help="Share of the newest cases to test on")] = 0.2) -> None:
     """Accuracy by department on the newest part of the history, and what was confused."""
-    from bot.cli import _service
-    from bot.core import training
+    from bot.core.routing import training
 
-    service = _service(ctx, allow_example=True)
+    service = service_of(ctx, allow_example=True)
     result = training.report(service, held_out)
     names = {d.slug: d.name for d in service.company.departments}
     if result.model_id is None:

@@ -1,22 +1,18 @@
 """`voc serve`: one HTTP app for Slack events, the Telegram webhook and health checks.
 
-Before a platform adapter sees a request, its body is read here with a size limit, and Slack's
-signature is checked on the raw bytes: nothing unauthenticated or oversized is parsed, and a
-body Bolt could not parse is refused with 400 instead of failing inside it.
+Before a platform adapter handles a request, its body is read here with a size limit and the
+adapter says whether to refuse it (Slack's: its signature, checked on the raw bytes by
+slack_sdk's SignatureVerifier, then a body Bolt can parse): nothing unauthenticated or
+oversized is parsed, and a body Bolt could not parse is refused with 400 instead of failing
+inside it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
-import hmac
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,7 +21,8 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from bot import logs
-from bot.runtime import Runtime
+from bot.probes import probe_routes
+from bot.runtime import ADAPTERS, Runtime
 
 log = logging.getLogger(__name__)
 # Platform requests are small: a Slack modal submission or interaction payload is a few KB to
@@ -33,7 +30,6 @@ log = logging.getLogger(__name__)
 # (4,096 characters a message). 1 MiB leaves room for both and refuses anything bigger
 # before it is read whole or parsed on the event loop.
 MAX_BODY = 1 << 20
-SLACK_MAX_AGE = 5 * 60  # seconds: Slack's own rule for a request's timestamp
 
 
 class _Refused(Exception):
@@ -76,28 +72,6 @@ def with_body(request: Request, body: bytes) -> Request:
     return Request(request.scope, receive)
 
 
-def check_slack_request(request: Request, body: bytes, signing_secret: str) -> None:
-    """Slack's signature over the raw bytes (401), then a body Bolt can parse (400)."""
-    timestamp = request.headers.get("x-slack-request-timestamp", "")
-    signature = request.headers.get("x-slack-signature", "")
-    fresh = timestamp.isdecimal() and abs(time.time() - int(timestamp)) <= SLACK_MAX_AGE
-    expected = "v0=" + hmac.new(signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + body,
-                                hashlib.sha256).hexdigest()
-    signed = fresh and hmac.compare_digest(expected.encode(), signature.encode())
-    if not signed and not _ssl_check(body):  # Slack's certificate check: Bolt answers it
-        raise _Refused(401, "invalid request")
-    from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request
-
-    try:
-        to_async_bolt_request(request, body)  # what Bolt does first: decode and parse
-    except Exception as exc:  # whatever the bytes held, they are the sender's mistake
-        raise _Refused(400, f"malformed Slack request ({type(exc).__name__})") from None
-
-
-def _ssl_check(body: bytes) -> bool:
-    return parse_qs(body.decode("utf-8", "replace")).get("ssl_check") == ["1"]
-
-
 def create_app(runtime: Runtime) -> Starlette:
     """The ASGI app; the runtime starts and stops with it."""
 
@@ -112,9 +86,8 @@ def create_app(runtime: Runtime) -> Starlette:
                                 status_code=503)
         try:
             body = await read_body(request)
-            secret = runtime.settings.slack_signing_secret
-            if name == "slack" and secret is not None:
-                check_slack_request(request, body, secret.get_secret_value())
+            if (refusal := adapter.refusal(request, body)) is not None:
+                raise _Refused(*refusal)
         except _Refused as refused:
             log.warning("refused a request to %s: %s", request.url.path, refused)
             return refused.response
@@ -123,11 +96,10 @@ def create_app(runtime: Runtime) -> Starlette:
                                 status_code=503, headers={"Retry-After": "5"})
         return await adapter.handle_http(with_body(request, body))
 
-    async def slack_events(request: Request) -> Response:
-        return await platform(request, "slack")
-
-    async def telegram_webhook(request: Request) -> Response:
-        return await platform(request, "telegram")
+    def receiver(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def receive(request: Request) -> Response:
+            return await platform(request, name)
+        return receive
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -138,68 +110,6 @@ def create_app(runtime: Runtime) -> Starlette:
             await runtime.stop()
 
     return Starlette(routes=[
-        Route("/slack/events", slack_events, methods=["POST"]),
-        Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
+        *(Route(entry.path, receiver(name), methods=["POST"]) for name, entry in ADAPTERS.items()),
         *probe_routes(runtime),
     ], lifespan=lifespan)
-
-
-def probe_routes(runtime: Runtime) -> list[Route]:
-    """GET /healthz (alive), /readyz (ready for traffic), /metrics (Prometheus)."""
-
-    def report(result: dict[str, str]) -> Response:
-        healthy = all(value == "ok" for value in result.values())
-        return JSONResponse({"status": "ok" if healthy else "unhealthy", **result},
-                            status_code=200 if healthy else 503)
-
-    async def healthz(_request: Request) -> Response:
-        return report(await runtime.health())
-
-    async def readyz(_request: Request) -> Response:
-        return report(await runtime.readiness())
-
-    async def metrics(_request: Request) -> Response:
-        from bot.metrics import CONTENT_TYPE
-
-        assert runtime.metrics is not None
-        body = await asyncio.to_thread(runtime.metrics.exposition)  # reads the database
-        return Response(body, media_type=CONTENT_TYPE)
-
-    return [Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"])]
-
-
-class MetricsServer:
-    """`voc run` with VOC_METRICS_PORT: the probes and /metrics on a port of their own."""
-
-    name = "metrics"
-
-    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
-        import uvicorn
-
-        class Quiet(uvicorn.Server):
-            """Leaves SIGINT and SIGTERM to `voc run`, which stops this server with the rest."""
-
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield
-
-        app = Starlette(routes=probe_routes(runtime))
-        self.server = Quiet(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           access_log=False, lifespan="off"))
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Listen (returns once the port is open)."""
-        self._task = asyncio.create_task(self.server.serve(), name="metrics-server")
-        while not self.server.started:
-            if self._task.done():  # the port was taken, say: uvicorn logged why
-                raise RuntimeError("the metrics server could not start")
-            await asyncio.sleep(0.01)
-
-    async def stop(self) -> None:
-        """Close the port."""
-        self.server.should_exit = True
-        if self._task is not None:
-            await self._task

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from bot.core.company import Company
+from bot.core.shared.company import Company
 from storage import queries as q
 from storage.db import Database
 from storage.models import Department, DepartmentHead, DepartmentSupplier, Identity, Person

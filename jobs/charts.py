@@ -25,12 +25,12 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, MultipleLocator
 
-from bot.core.i18n import Translator
+from bot.core.shared.i18n import Translator
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from bot.core.digest import DigestFigures
+    from bot.core.reporting.digest import DigestFigures
 
 log = logging.getLogger(__name__)
 LATIN = "DejaVu Sans"  # matplotlib's own font: Latin, Greek, Cyrillic

@@ -3,7 +3,7 @@
 `post_digest` is the one code path for the scheduler and `voc digest --post`: each audience
 (leadership, each department head) is claimed (`job_claim`: digest, "<week>:<audience>") in
 the same transaction that queues its messages, so replicas and repeated commands post it once.
-The figures, the text and who may see which are the core's (bot/core/digest.py).
+The figures, the text and who may see which are the core's (bot/core/reporting/digest.py).
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from bot.core.cadence import Week
-from bot.core.digest import DigestFigures, digest_figures, head_digest, render_digest
-from bot.core.i18n import Translator
-from bot.core.lookups import row_id
-from bot.core.messages import OutboundFile
-from bot.core.people import heads_of
-from bot.core.reminders import leadership_destinations
+from bot.core.handling.reminders import leadership_destinations
+from bot.core.people.directory import heads_of
+from bot.core.presentation.messages import OutboundFile
+from bot.core.reporting.digest import DigestFigures, digest_figures, head_digest, render_digest
+from bot.core.reporting.periods import Week
 from bot.core.service import VocService
+from bot.core.shared.i18n import Translator
+from bot.core.shared.rows import row_id
 from jobs.dispatcher import file_payload
 from storage import claims
 from storage import queries as q
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def head_audiences(service: VocService) -> list[tuple[str, int, str, str]]:
     """(department slug, person id, DM destination, locale) for every head of every active
-    department, as the core knows them (bot/core/people.py `heads_of`)."""
+    department, as the core knows them (bot/core/people/directory.py `heads_of`)."""
     with service.db.read() as session:
         return [(department.slug, head.person_id, head.identity, head.locale)
                 for department in q.active_departments(session=session)
@@ -94,7 +94,10 @@ def _post(service: VocService, report: PostReport, week: Week, audience: str, ow
 def leadership_files(service: VocService, figures: DigestFigures,
                      t: Translator) -> list[OutboundFile]:
     """The chart and the week's workbook attached to the leadership digest."""
-    from jobs.charts import digest_chart  # matplotlib loads only when needed
+    # matplotlib (0.8 s, 55 MB) and openpyxl (0.3 s, 33 MB) load only when a digest is built
+    # (under `voc run`, in a child process): the serving bot stays without them (measured;
+    # tests/test_cli_lean.py).
+    from jobs.charts import digest_chart
     from jobs.excel import export_workbook
 
     tz = service.company.timezone

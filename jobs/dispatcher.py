@@ -56,11 +56,16 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 from bot import logs
-from bot.core.delivery import DeliveryPort, PermanentDeliveryError, RateLimit, RetryAfter
-from bot.core.group_commit import GroupCommit
-from bot.core.messages import OutboundFile, OutboundMessage
-from bot.core.observe import emit
+from bot.core.capture.group_commit import GroupCommit
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
 from bot.core.service import utc_now
+from bot.core.shared.delivery_port import (
+    DeliveryPort,
+    PermanentDeliveryError,
+    RateLimit,
+    RetryAfter,
+)
+from bot.core.shared.telemetry import emit
 from storage import files, outbox
 from storage.db import Database
 from storage.models import Outbox

@@ -6,7 +6,8 @@ reader's language: sheet names, headers, kinds, statuses, actions, score kinds a
 each event's details as a short phrase. Cells are typed (dates as dates in company time, shown
 as yyyy-mm-dd hh:mm; scores as numbers); headers wrap within columns wide enough for their
 words, stay frozen and filter; every sheet prints landscape, one page wide, the header row
-repeated on each page. Rows are streamed from the database in batches, so memory stays flat
+repeated on each page. Rows are streamed from the database in batches (the queries:
+storage/workbook_queries.py; the cells: jobs/workbook_cells.py), so memory stays flat
 whatever the size. Text is always written as text: a string that looks like a formula (= + - @
 tab CR, as OWASP lists them) or an error code is a quote-prefixed string cell, never a formula,
 and characters XML cannot carry are dropped (rows stored before imports cleaned them must not
@@ -21,62 +22,57 @@ MIN_RESPONDENTS people up), never one by one.
 from __future__ import annotations
 
 import io
-import math
-import re
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES
-from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.styles import Alignment, Font
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, LineChart
 from openpyxl.utils import get_column_letter
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from bot.core.actions import RULES
-from bot.core.cadence import Week, round_bounds
-from bot.core.digest import MIN_RESPONDENTS
-from bot.core.domain import EventAction, Kind, ScoreKind, ScoreSource
-from bot.core.i18n import N_, Translator
-from bot.core.nps import Nps
-from bot.core.render import STATUS_LABELS
+from bot.core.handling.rules import RULES
+from bot.core.presentation.event_words import EVENTS, raw_details
+from bot.core.presentation.render import STATUS_LABELS
+from bot.core.reporting.digest import MIN_RESPONDENTS
+from bot.core.reporting.nps import Nps
+from bot.core.reporting.periods import Week, round_bounds
 from bot.core.service import VocService
+from bot.core.shared.domain import Kind, ScoreKind, ScoreSource
+from bot.core.shared.i18n import N_, Translator
+from jobs.workbook_cells import (
+    BOLD,
+    DATE_WIDTH,
+    HEADER_ALIGNMENT,
+    NOT_XML,
+    DateCell,
+    add_chart,
+    bold_cell,
+    bold_row,
+    date_cell,
+    header_width,
+    print_setup,
+    rounded,
+    row_cells,
+    share_cell,
+    widest,
+    words_of,
+    wrapped,
+)
 from storage import digest_queries as dq
-from storage.models import Attachment
+from storage import workbook_queries as wq
 
 Progress = Callable[[int], None]  # called with the number of rows just written
 BATCH = 5000
-_BOLD = Font(bold=True)
-_HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
-_DATE_TIME = "yyyy-mm-dd hh:mm"  # 16 characters: columns of dates are 17 wide
-_DATE_WIDTH = 17
-_HEADER_LINES = 3  # a header wraps onto at most this many lines; its column widens instead
-# Characters XML 1.0 cannot carry: openpyxl's ILLEGAL_CHARACTERS_RE, plus U+FFFE and U+FFFF,
-# which lxml refuses too (none of them is printable, so most strings skip the search).
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_FORMULA_START = frozenset("=+-@\t\r")  # what spreadsheets may read as a formula (OWASP's list)
-_CAREFUL_START = _FORMULA_START | {"#"}  # and "#N/A", which openpyxl writes as an error
 # What a reporter does on their own case: on an anonymous one its actor is never named, even
 # if the event's actor no longer matches the signal's reporter (accounts merged since).
 _REPORTER_EVENTS = frozenset({"captured"} | {rule.event for rule in RULES.values()
                                               if rule.by == "reporter"})
 # The words the sheets use for the domain's codes (lower case: they are values in a table).
 KIND_WORDS = {Kind.COMPLAINT: N_("complaint"), Kind.PRAISE: N_("praise"), Kind.IDEA: N_("idea")}
-EVENT_WORDS = {
-    EventAction.CAPTURED: N_("captured"), EventAction.ROUTED: N_("routed"),
-    EventAction.ACKNOWLEDGED: N_("acknowledged"), EventAction.RESOLVED: N_("resolved"),
-    EventAction.REASSIGNED: N_("reassigned"), EventAction.REROUTED: N_("rerouted"),
-    EventAction.REOPENED: N_("reopened"), EventAction.RATED: N_("rated"),
-    EventAction.REMINDED: N_("reminded"), EventAction.ESCALATED: N_("escalated"),
-    EventAction.ATTACHED: N_("files added"),
-    EventAction.ASKED: N_("asked the reporter"), EventAction.ANSWERED: N_("answered"),
-    EventAction.MERGED: N_("merged"), EventAction.JOINED: N_("joined"),
-}
+EVENT_WORDS = {action: words.word for action, words in EVENTS.items()}
 SCORE_KIND_WORDS = {ScoreKind.CUSTOMER: N_("customer"), ScoreKind.INTERNAL: N_("internal")}
 SOURCE_WORDS = {ScoreSource.CHAT: N_("chat"), ScoreSource.IMPORT: N_("import"),
                 ScoreSource.HANDLING: N_("handling"), ScoreSource.PULSE: N_("pulse")}
@@ -93,18 +89,11 @@ def export_workbook(service: VocService, *, start: datetime | None = None,
 def count_rows(service: VocService, *, start: datetime | None, end: datetime | None) -> int:
     """Signals + events + scores the export of [start, end) will write (for a progress bar)."""
     start, end = _range(service, start, end)
-    s, sc = dq.signal_t.c, dq.score_t.c
-    e = _event_t().c
     with service.db.read() as session:
-        signals = session.execute(select(func.count()).where(
-            s.created_at >= start, s.created_at < end)).scalar_one()
-        events = session.execute(select(func.count()).select_from(_event_t().join(
-            dq.signal_t, s.id == e.signal_id)).where(s.created_at >= start,
-                                                      s.created_at < end)).scalar_one()
-        scores = session.execute(select(func.count()).where(
-            sc.at >= start, sc.at < end, ~_is_pulse())).scalar_one()
-        totals = len(_pulse_totals(session, start, end))
-    return int(signals) + int(events) + int(scores) + totals
+        return (wq.signal_count(session=session, start=start, end=end)
+                + wq.event_count(session=session, start=start, end=end)
+                + wq.score_count(session=session, start=start, end=end)
+                + len(wq.pulse_totals(session=session, start=start, end=end)))
 
 
 def write_workbook(service: VocService, target: BinaryIO | Path, *,
@@ -126,49 +115,14 @@ def write_workbook(service: VocService, target: BinaryIO | Path, *,
     book.save(target)  # openpyxl accepts paths and binary files
 
 
-def _is_pulse() -> ColumnElement[bool]:
-    sc = dq.score_t.c
-    return or_(sc.source == "pulse", sc.pulse_round.is_not(None))
-
-
-def _pulse_totals(session: Session, start: datetime, end: datetime
-                  ) -> list[tuple[str | None, int | None, Nps, int]]:
-    """(round, rated department, counts, distinct people) of every pulse round answered in
-    [start, end), over the whole round: totals that a narrower date range cannot split into
-    the answers of fewer people."""
-    sc = dq.score_t.c
-    in_range = and_(sc.at >= start, sc.at < end)
-    rounds = select(sc.pulse_round).where(_is_pulse(), in_range, sc.pulse_round.is_not(None))
-    value = sc.value
-    rows = session.execute(
-        select(sc.pulse_round, sc.rated_department_id,
-               func.sum(case((value >= 9, 1), else_=0)),
-               func.sum(case((and_(value >= 7, value <= 8), 1), else_=0)),
-               func.sum(case((value <= 6, 1), else_=0)),
-               func.count(func.distinct(sc.person_id)))
-        .where(_is_pulse(), or_(sc.pulse_round.in_(rounds),
-                                and_(sc.pulse_round.is_(None), in_range)))
-        .group_by(sc.pulse_round, sc.rated_department_id))
-    return [(r[0], None if r[1] is None else int(r[1]), Nps(int(r[2]), int(r[3]), int(r[4])),
-             int(r[5])) for r in rows]
-
-
-def _event_t() -> Any:
-    from storage.models import Event
-
-    return Event.__table__  # type: ignore[attr-defined]
-
-
 def _range(service: VocService, start: datetime | None, end: datetime | None
            ) -> tuple[datetime, datetime]:
     if end is None:
         end = service.clock() + timedelta(seconds=1)
     if start is None:
         with service.db.read() as session:
-            first = session.execute(select(func.min(dq.signal_t.c.created_at))).scalar()
-            first_score = session.execute(select(func.min(dq.score_t.c.at))).scalar()
-        candidates = [d for d in (first, first_score) if d is not None]
-        start = min(candidates) if candidates else end - timedelta(weeks=1)
+            first = wq.first_recorded(session=session)
+        start = first if first is not None else end - timedelta(weeks=1)
         start = min(start, end - timedelta(seconds=1))
     return start, end
 
@@ -181,11 +135,11 @@ class _Sheets:
         self.service, self.book, self.t = service, book, t
         self.start, self.end, self.progress = start, end, progress
         self.tz = service.company.timezone
-        self.kinds = _words(KIND_WORDS, t)
-        self.statuses = _words(STATUS_LABELS, t)
-        self.actions = _words(EVENT_WORDS, t)
-        self.score_kinds = _words(SCORE_KIND_WORDS, t)
-        self.sources = _words(SOURCE_WORDS, t)
+        self.kinds = words_of(KIND_WORDS, t)
+        self.statuses = words_of(STATUS_LABELS, t)
+        self.actions = words_of(EVENT_WORDS, t)
+        self.score_kinds = words_of(SCORE_KIND_WORDS, t)
+        self.sources = words_of(SOURCE_WORDS, t)
 
     def local(self, moment: datetime | None) -> datetime | None:
         """Excel has no time zones: company wall-clock time, as people read it."""
@@ -198,18 +152,18 @@ class _Sheets:
         ws = self.book.create_sheet(title)
         lines = 1
         for index, (label, minimum) in enumerate(headers, 1):
-            width = _header_width(label, minimum)
+            width = header_width(label, minimum)
             ws.column_dimensions[get_column_letter(index)].width = width
-            lines = max(lines, len(_wrap(label, width)))
+            lines = max(lines, len(wrapped(label, width)))
         ws.row_dimensions[1].height = 15 * lines + 2
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(rows, 0) + 1}"
-        _print_setup(ws)
+        print_setup(ws)
         header_cells = []
         for label, _ in headers:
-            cell = WriteOnlyCell(ws, value=_NOT_XML.sub("", label))
-            cell.font = _BOLD
-            cell.alignment = _HEADER_ALIGNMENT
+            cell = WriteOnlyCell(ws, value=NOT_XML.sub("", label))
+            cell.font = BOLD
+            cell.alignment = HEADER_ALIGNMENT
             header_cells.append(cell)
         ws.append(header_cells)
         return ws
@@ -235,42 +189,36 @@ class _Sheets:
         total = Nps()
         for counts in nps:
             total += Nps(counts.promoters, counts.passives, counts.detractors)
-        headers = [(t.gettext("Week"), 10), (t.gettext("Starts"), _DATE_WIDTH),
-                   (t.gettext("Customer NPS"), _DATE_WIDTH), (t.gettext("Answers"), 9),
+        headers = [(t.gettext("Week"), 10), (t.gettext("Starts"), DATE_WIDTH),
+                   (t.gettext("Customer NPS"), DATE_WIDTH), (t.gettext("Answers"), 9),
                    (t.gettext("Margin ±"), 9), (t.gettext("Complaints"), 9),
                    (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9)]
         ws = self.sheet(t.gettext("Summary"), headers, len(weeks))
         for week, counts, kind in zip(weeks, nps, kinds, strict=True):
             value = Nps(counts.promoters, counts.passives, counts.detractors)
-            ws.append([str(week), week.monday, _round(value.score), value.n,
-                       _round(value.margin), kind.get("complaint", 0), kind.get("praise", 0),
+            ws.append([str(week), week.monday, rounded(value.score), value.n,
+                       rounded(value.margin), kind.get("complaint", 0), kind.get("praise", 0),
                        kind.get("idea", 0)])
         ws.append([])
         # Totals under the weeks' own headers; then the period the workbook covers.
-        ws.append(_bold(ws, [t.gettext("Total"), None, _round(total.score), total.n,
-                             _round(total.margin),
+        ws.append(bold_row(ws, [t.gettext("Total"), None, rounded(total.score), total.n,
+                             rounded(total.margin),
                              *(sum(k.get(kind, 0) for k in kinds)
                                for kind in ("complaint", "praise", "idea"))]))
-        ws.append([_bold_cell(ws, t.gettext("Period")),
-                   _dated(ws, self.local(self.start)), _dated(ws, self.local(self.end))])
+        ws.append([bold_cell(ws, t.gettext("Period")),
+                   date_cell(ws, self.local(self.start)), date_cell(ws, self.local(self.end))])
         line = LineChart()
         line.y_axis.title = t.gettext("Customer NPS")
-        _chart(ws, line, t.gettext("Customer NPS by week"), rows=len(weeks), at="J2")
+        add_chart(ws, line, t.gettext("Customer NPS by week"), rows=len(weeks), at="J2")
 
     def departments(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
         loop = dq.loop_health(session=session, start=self.start, end=self.end,
                               as_of=min(self.service.clock(), self.end))
-        s = dq.signal_t.c
-        per_kind: dict[int, dict[str, int]] = {}
-        for dept, kind, count in session.execute(
-                select(s.department_id, s.kind, func.count())
-                .where(s.created_at >= self.start, s.created_at < self.end)
-                .group_by(s.department_id, s.kind)):
-            per_kind.setdefault(int(dept), {})[str(kind)] = int(count)
+        per_kind = wq.kinds_by_department(session=session, start=self.start, end=self.end)
         ids = sorted(set(loop) | set(per_kind), key=lambda d: names[d][1])
-        headers = [(t.gettext("Department"), _widest([names[d][1] for d in ids], 14)),
-                   (t.gettext("Slug"), _widest([names[d][0] for d in ids], 8)),
+        headers = [(t.gettext("Department"), widest([names[d][1] for d in ids], 14)),
+                   (t.gettext("Slug"), widest([names[d][0] for d in ids], 8)),
                    (t.gettext("Signals"), 9), (t.gettext("Complaints"), 9),
                    (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9),
                    (t.gettext("Acknowledged within SLA"), 12),
@@ -285,46 +233,39 @@ class _Sheets:
                        kinds.get("idea", 0), row.due, row.within_sla, row.resolved, row.open]
             sums = [a + b for a, b in zip(sums, figures, strict=True)]
             overdue += row.open_overdue
-            ws.append(_row(ws, [names[dept][1], names[dept][0], *figures[:4],
-                                _share(ws, row.within_sla, row.due),
-                                _round(row.median_ack_hours, 1), row.resolved, row.open,
+            ws.append(row_cells(ws, [names[dept][1], names[dept][0], *figures[:4],
+                                share_cell(ws, row.within_sla, row.due),
+                                rounded(row.median_ack_hours, 1), row.resolved, row.open,
                                 row.open_overdue]))
         if ids:
             ws.append([])
-            ws.append(_bold(ws, [t.gettext("Total"), None, *sums[:4],
-                                 _share(ws, sums[5], sums[4]), None, sums[6], sums[7],
+            ws.append(bold_row(ws, [t.gettext("Total"), None, *sums[:4],
+                                 share_cell(ws, sums[5], sums[4]), None, sums[6], sums[7],
                                  overdue]))
             bars = BarChart()
             bars.type = "bar"
-            _chart(ws, bars, t.gettext("Signals per department"), rows=len(ids), at="M2")
+            add_chart(ws, bars, t.gettext("Signals per department"), rows=len(ids), at="M2")
 
     def signals(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
-        s, p = dq.signal_t.c, dq.person_t.c
-        where = (s.created_at >= self.start, s.created_at < self.end)
-        total = session.execute(select(func.count()).where(*where)).scalar_one()
-        headers = [(t.gettext("Ref"), 11), (t.gettext("Created"), _DATE_WIDTH),
-                   (t.gettext("Kind"), _widest(self.kinds.values(), 9)),
-                   (t.gettext("Status"), _widest(self.statuses.values(), 10)),
-                   (t.gettext("Department"), _widest([n[1] for n in names.values()], 14)),
+        total = wq.signal_count(session=session, start=self.start, end=self.end)
+        headers = [(t.gettext("Ref"), 11), (t.gettext("Created"), DATE_WIDTH),
+                   (t.gettext("Kind"), widest(self.kinds.values(), 9)),
+                   (t.gettext("Status"), widest(self.statuses.values(), 10)),
+                   (t.gettext("Department"), widest([n[1] for n in names.values()], 14)),
                    (t.gettext("Text"), 60), (t.gettext("Customer"), 20),
                    (t.gettext("Customer score"), 9), (t.gettext("Reported by"), 20),
-                   (t.gettext("Acknowledge by"), _DATE_WIDTH),
-                   (t.gettext("Acknowledged"), _DATE_WIDTH), (t.gettext("Resolved"), _DATE_WIDTH),
+                   (t.gettext("Acknowledge by"), DATE_WIDTH),
+                   (t.gettext("Acknowledged"), DATE_WIDTH), (t.gettext("Resolved"), DATE_WIDTH),
                    (t.gettext("Attachments"), 9), (t.gettext("Resolution code"), 16)]
         ws = self.sheet(t.gettext("Signals"), headers, int(total))
         company = self.service.company
         anonymous = t.gettext("anonymous")
-        files = (select(func.count()).select_from(Attachment)
-                 .where(col(Attachment.signal_id) == s.id).scalar_subquery())
-        statement = (select(s.id, s.created_at, s.kind, s.status, s.department_id, s.text,
-                            s.customer, s.score, s.anonymous, p.display_name, s.ack_due_at,
-                            s.acknowledged_at, s.resolved_at, files, s.resolution_code)
-                     .join(dq.person_t, p.id == s.reporter_id).where(*where).order_by(s.id))
+        statement = wq.signal_rows(self.start, self.end)
         local, kinds, statuses = self.local, self.kinds, self.statuses
-        created, due, acknowledged, resolved = (_DateCell(ws) for _ in range(4))
+        created, due, acknowledged, resolved = (DateCell(ws) for _ in range(4))
         for r in self.stream(session, statement):
-            ws.append(_row(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
+            ws.append(row_cells(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
                                 statuses.get(r[3], r[3]), names[r[4]][1], r[5], r[6], r[7],
                                 anonymous if r[8] else r[9], due(local(r[10])),
                                 acknowledged(local(r[11])), resolved(local(r[12])), r[13],
@@ -332,36 +273,29 @@ class _Sheets:
 
     def events(self, session: Session) -> None:
         t = self.t
-        s, p, e = dq.signal_t.c, dq.person_t.c, _event_t().c
-        where = (s.created_at >= self.start, s.created_at < self.end)
-        joined = _event_t().join(dq.signal_t, s.id == e.signal_id).outerjoin(
-            dq.person_t, p.id == e.actor_id)
-        total = session.execute(select(func.count()).select_from(joined).where(*where)
-                                ).scalar_one()
-        headers = [(t.gettext("Ref"), 11), (t.gettext("At"), _DATE_WIDTH),
-                   (t.gettext("Action"), _widest(self.actions.values(), 10)),
+        total = wq.event_count(session=session, start=self.start, end=self.end)
+        headers = [(t.gettext("Ref"), 11), (t.gettext("At"), DATE_WIDTH),
+                   (t.gettext("Action"), widest(self.actions.values(), 10)),
                    (t.gettext("By"), 20), (t.gettext("Details"), 60)]
         ws = self.sheet(t.gettext("Events"), headers, int(total))
-        statement = (select(e.signal_id, e.at, e.action, p.display_name, e.actor_id,
-                            s.reporter_id, s.anonymous, e.details)
-                     .select_from(joined).where(*where).order_by(e.signal_id, e.at, e.id))
+        statement = wq.event_rows(self.start, self.end)
         anonymous = t.gettext("anonymous")
-        at, actions, details = _DateCell(ws), self.actions, _Details(t)
+        at, actions, details = DateCell(ws), self.actions, _Details(t)
         for r in self.stream(session, statement):
             hidden = r[6] and (r[4] == r[5] or r[2] in _REPORTER_EVENTS)  # stays anonymous
-            ws.append(_row(ws, [f"VOC-{r[0]}", at(self.local(r[1])), actions.get(r[2], r[2]),
+            ws.append(row_cells(ws, [f"VOC-{r[0]}", at(self.local(r[1])), actions.get(r[2], r[2]),
                                 anonymous if hidden else r[3], details(r[2], r[7])]))
 
     def scores(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
-        sc, s = dq.score_t.c, dq.signal_t.c
-        where = (sc.at >= self.start, sc.at < self.end, ~_is_pulse())
-        answers = session.execute(select(func.count()).where(*where)).scalar_one()
-        totals = _pulse_totals(session, self.start, self.end)
-        department = _widest([n[1] for n in names.values()], 14)
-        headers = [(t.gettext("At"), _DATE_WIDTH),
-                   (t.gettext("Kind"), _widest(self.score_kinds.values(), 9)),
-                   (t.gettext("Source"), _widest(self.sources.values(), 9)),
+        answers = wq.score_count(session=session, start=self.start, end=self.end)
+        totals = [(round_id, rated, Nps(good, neutral, bad), people)
+                  for round_id, rated, good, neutral, bad, people
+                  in wq.pulse_totals(session=session, start=self.start, end=self.end)]
+        department = widest([n[1] for n in names.values()], 14)
+        headers = [(t.gettext("At"), DATE_WIDTH),
+                   (t.gettext("Kind"), widest(self.score_kinds.values(), 9)),
+                   (t.gettext("Source"), widest(self.sources.values(), 9)),
                    (t.gettext("Score"), 8), (t.gettext("Customer"), 20),
                    (t.gettext("Segment"), 12), (t.gettext("Comment"), 50),
                    (t.gettext("Rating department"), department),
@@ -371,19 +305,15 @@ class _Sheets:
                    (t.gettext("Margin ±"), 9)]
         ws = self.sheet(t.gettext("Scores"), headers, int(answers) + len(totals))
         # Customer scores and handling ratings, one by one (pulse answers never: see below).
-        statement = (select(sc.at, sc.kind, sc.source, sc.value, sc.customer, sc.segment,
-                            sc.comment, sc.rater_department_id, sc.rated_department_id,
-                            sc.pulse_round, sc.signal_id, s.anonymous)
-                     .select_from(dq.score_t.outerjoin(dq.signal_t, s.id == sc.signal_id))
-                     .where(*where).order_by(sc.at, sc.id))
+        statement = wq.score_rows(self.start, self.end)
 
         def name(dept: int | None) -> str | None:
             return None if dept is None else names[dept][1]
 
-        at, kinds, sources = _DateCell(ws), self.score_kinds, self.sources
+        at, kinds, sources = DateCell(ws), self.score_kinds, self.sources
         for r in self.stream(session, statement):
             rater = None if r[11] else name(r[7])  # an anonymous reporter's department: never
-            ws.append(_row(ws, [at(self.local(r[0])), kinds.get(r[1], r[1]),
+            ws.append(row_cells(ws, [at(self.local(r[0])), kinds.get(r[1], r[1]),
                                 sources.get(r[2], r[2]), r[3], r[4], r[5], r[6], rater,
                                 name(r[8]), r[9], None if r[10] is None else f"VOC-{r[10]}"]))
         # Pulse answers: totals per rated department and round, hidden below the digest's floor.
@@ -393,11 +323,11 @@ class _Sheets:
         for round_id, rated, nps, people in sorted(
                 totals, key=lambda row: (row[0] or "", name(row[1]) or "")):
             shown = people >= MIN_RESPONDENTS
-            ws.append(_row(ws, [at(self.local(self._round_start(round_id))), internal, pulse,
+            ws.append(row_cells(ws, [at(self.local(self._round_start(round_id))), internal, pulse,
                                 None, None, None, None if shown else hidden, None, name(rated),
                                 round_id, None, nps.n if shown else None,
-                                _round(nps.score) if shown else None,
-                                _round(nps.margin) if shown else None]))
+                                rounded(nps.score) if shown else None,
+                                rounded(nps.margin) if shown else None]))
         self.progress(len(totals))
 
     def _round_start(self, round_id: str | None) -> datetime | None:
@@ -407,223 +337,23 @@ class _Sheets:
             return None
 
 
-class _DateCell:
-    """Date-and-time cells of one column, shown as yyyy-mm-dd hh:mm. A write-only sheet writes
-    each row while it is appended, so one styled cell serves the column's every row."""
-
-    def __init__(self, ws: Any) -> None:
-        self.cell = WriteOnlyCell(ws)
-        self.cell.number_format = _DATE_TIME
-
-    def __call__(self, value: datetime | None) -> Any:
-        if value is None:
-            return None
-        self.cell.value = value
-        return self.cell
-
-
-def _dated(ws: Any, value: datetime | None) -> Any:
-    """One date-and-time cell (for the rows written once)."""
-    return _DateCell(ws)(value)
-
-
 class _Details:
-    """An event's details as a short phrase in the reader's language: where it was routed and
-    why, from where to where it moved, the note, the reason, the rating."""
+    """An event's details as a short phrase in the reader's language (the event table,
+    bot/core/presentation/event_words.py, says which), each phrase translated once per
+    workbook."""
 
     def __init__(self, t: Translator) -> None:
-        self.to = t.gettext("to %(department)s")
-        self.to_because = t.gettext("to %(department)s (%(reason)s)")
-        self.matched = t.gettext("matched: %(words)s")
-        self.reasons = {"fallback": t.gettext(
-            "no department matched the text, so it went to triage"),
-            "reporter": t.gettext("chosen by the reporter")}
-        self.moved = t.gettext("from %(from)s to %(to)s")
-        self.moved_because = t.gettext("from %(from)s to %(to)s: %(text)s")
-        self.note = t.gettext("note: %(text)s")
-        self.note_code = t.gettext("code: %(code)s; note: %(text)s")
-        self.reason = t.gettext("reason: %(text)s")
-        self.question = t.gettext("question: %(text)s")
-        self.merged = t.gettext("merged into %(case)s")
-        self.joined = t.gettext("%(case)s was merged into this case")
-        self.answer = t.gettext("answer to “%(question)s”: %(text)s")
-        self.fixed: dict[str, str] = {
-            EventAction.REMINDED: t.gettext("overdue: the heads were reminded"),
-            EventAction.ESCALATED: t.gettext("overdue for twice the SLA: leadership was told")}
+        self.translated: dict[str, str] = {}
+        self.t = t
+
+    def say(self, msgid: str) -> str:
+        """`msgid` in the reader's language."""
+        text = self.translated.get(msgid)
+        if text is None:
+            text = self.translated[msgid] = self.t.gettext(msgid)
+        return text
 
     def __call__(self, action: str, details: Mapping[str, Any] | None) -> str | None:
         d = details or {}
-        if action in self.fixed:
-            return self.fixed[action]
-        if action in (EventAction.CAPTURED, EventAction.ACKNOWLEDGED):
-            return None  # the kind is on the Signals sheet; acknowledging says it all
-        if action == EventAction.ROUTED:
-            return self._routed(d)
-        if action in (EventAction.REASSIGNED, EventAction.REROUTED):
-            why = d.get("reason")
-            return (self.moved_because if why else self.moved) % {
-                "from": d.get("from_name", d.get("from", "")),
-                "to": d.get("to_name", d.get("to", "")), "text": why}
-        if action == EventAction.RESOLVED and d.get("note"):
-            if d.get("code"):
-                return self.note_code % {"text": d["note"], "code": d["code"]}
-            return self.note % {"text": d["note"]}
-        if action == EventAction.REOPENED and d.get("reason"):
-            return self.reason % {"text": d["reason"]}
-        if action == EventAction.MERGED and d.get("into"):
-            return self.merged % {"case": d["into"]}
-        if action == EventAction.JOINED and d.get("from"):
-            return self.joined % {"case": d["from"]}
-        if action == EventAction.ASKED and d.get("question"):
-            return self.question % {"text": d["question"]}
-        if action == EventAction.ANSWERED and d.get("answer"):
-            return self.answer % {"text": d["answer"], "question": d.get("question", "")}
-        if action == EventAction.RATED and "value" in d:
-            return f"{d['value']}/10"
-        return _raw_details(d)
-
-    def _routed(self, d: Mapping[str, Any]) -> str:
-        department = d.get("to_name", d.get("to", ""))
-        if d.get("matched"):
-            reason: str | None = self.matched % {"words": ", ".join(map(str, d["matched"]))}
-        elif d.get("fallback"):
-            reason = self.reasons["fallback"]
-        else:
-            reason = self.reasons.get(str(d.get("by")))
-        if reason is None:
-            return self.to % {"department": department}
-        return self.to_because % {"department": department, "reason": reason}
-
-
-def _raw_details(details: Mapping[str, Any]) -> str | None:
-    """Details of an event this version has no phrase for, as `key: value` pairs."""
-    parts = [f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
-             for key, value in details.items() if key not in ("card",)]
-    return "; ".join(parts) or None
-
-
-def _words(mapping: Mapping[Any, str], t: Translator) -> dict[str, str]:
-    """code -> the word the reader reads for it."""
-    return {str(code): t.gettext(message) for code, message in mapping.items()}
-
-
-def _wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in "WF"
-
-
-def _display_width(text: str) -> float:
-    """Roughly how many character widths of Excel's default font `text` takes (a Chinese
-    character takes two)."""
-    return sum(2.0 if _wide(c) else 1.0 for c in text)
-
-
-_BREAKABLE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff"
-                        r"\uf900-\ufaff\uff00-\uffef]+")
-
-
-def _wrap(text: str, width: float) -> list[str]:
-    """`text` broken into lines that fit a column `width` wide, as Excel wraps a bold header
-    (about 10% wider than plain text, with some padding): words stay whole, Chinese breaks
-    between characters."""
-    room = (width - 1.5) / 1.1
-    lines: list[str] = []
-    line, used = "", 0.0
-    for word in _BREAKABLE.findall(text):
-        space = 0.0 if not line or (_wide(word[0]) and _wide(line[-1])) else 1.0
-        if line and used + space + _display_width(word) > room:
-            lines.append(line)
-            line, used = word, _display_width(word)
-        else:
-            line, used = line + " " * int(space) + word, used + space + _display_width(word)
-    return [*lines, line]
-
-
-def _header_width(label: str, minimum: float) -> float:
-    """A column width at least `minimum` in which the header's longest word fits and the
-    header takes at most _HEADER_LINES lines."""
-    words = _BREAKABLE.findall(label) or [""]
-    width = max(minimum, math.ceil(max(map(_display_width, words)) * 1.1 + 1.5))
-    while len(_wrap(label, width)) > _HEADER_LINES:
-        width += 1
-    return width
-
-
-def _widest(values: Any, minimum: float) -> float:
-    """A column width for a column of short known values (names, labels), at most 40."""
-    return min(40.0, max([minimum, *(_display_width(v) + 2 for v in values)]))
-
-
-def _print_setup(ws: Any) -> None:
-    """Landscape, one page wide (as many pages tall as it takes), the header row on every page,
-    "sheet - page n of m" at the foot."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
-    ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.oddFooter.center.text = "&A — &P / &N"
-
-
-def _bold_cell(ws: Any, value: Any) -> Any:
-    cell = WriteOnlyCell(ws, value=value)
-    cell.font = _BOLD
-    return cell
-
-
-def _bold(ws: Any, values: list[Any]) -> list[Any]:
-    """A totals row: bold figures (user text never appears in one)."""
-    row = []
-    for value in values:
-        if isinstance(value, Cell):
-            value.font = _BOLD
-        row.append(value if value is None or isinstance(value, Cell)
-                   else _bold_cell(ws, value))
-    return row
-
-
-def _share(ws: Any, part: int, whole: int) -> Any:
-    """part / whole as a percentage cell, empty when there is no whole."""
-    cell = WriteOnlyCell(ws, value=part / whole if whole else None)
-    cell.number_format = "0%"
-    return cell
-
-
-def _row(ws: Any, values: list[Any]) -> list[Any]:
-    """A row whose strings stay text in any spreadsheet tool (see the module docstring)."""
-    return [_text(ws, v) if type(v) is str and (
-        v[:1] in _CAREFUL_START or (not v.isprintable() and _NOT_XML.search(v))) else v
-        for v in values]
-
-
-def _text(ws: Any, value: str) -> Any:
-    value = _NOT_XML.sub("", value)
-    if value[:1] not in _FORMULA_START and value not in ERROR_CODES:
-        return value
-    cell = WriteOnlyCell(ws, value=value)  # openpyxl binds "=..." as a formula, "#N/A" as an error
-    cell.data_type = "s"
-    cell.quotePrefix = True  # and it stays text when someone edits it in Excel or LibreOffice
-    return cell
-
-
-def _chart(ws: Any, chart: Any, title: str, *, rows: int, at: str) -> None:
-    """A native chart of column 3 against the labels of column 1, `rows` rows below the header:
-    one series, so no legend; axes shown (openpyxl 3.1 leaves Excel to hide them), labels at
-    the low edge rather than across the bars or the line where values go below zero."""
-    chart.title = title
-    chart.height, chart.width = 8, 18
-    chart.legend = None
-    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=rows + 1), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
-    for axis in (chart.x_axis, chart.y_axis):
-        axis.delete = False
-    chart.x_axis.tickLblPos = "low"
-    for series in chart.series:
-        series.smooth = False
-    ws.add_chart(chart, at)
-
-
-def _round(value: float | None, digits: int = 0) -> float | int | None:
-    if value is None:
-        return None
-    return round(value) if digits == 0 else round(value, digits)
+        words = EVENTS.get(action)
+        return raw_details(d) if words is None else words.phrase(d, self.say)

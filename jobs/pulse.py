@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.cadence import pulse_round, reminder_lead, round_bounds
-from bot.core.pulses import asks, question, unanswered
+from bot.core.reporting.periods import pulse_round, reminder_lead, round_bounds
+from bot.core.reporting.pulses import asks, question, unanswered
 from bot.core.service import VocService
 from storage import claims
 from storage.outbox import enqueue

@@ -1,5 +1,5 @@
-"""Retention runs (bot/core/privacy.py): daily, claimed once a day across replicas, and by hand
-(`voc retention`). Whichever starts them, one run works at a time: a run holds the
+"""Retention runs (bot/core/people/privacy.py): daily, claimed once a day across replicas,
+and by hand (`voc retention`). Whichever starts them, one run works at a time: a run holds the
 `retention-run` claim while it erases, so runs started at once (three `voc retention`, or one
 beside the daily run) do not erase the same cases and audit them twice; the others say who is
 at work and change nothing. A claim left by a run that died is taken over after STALE.
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, delete, select
 
-from bot.core.privacy import ErasureReport, retention
+from bot.core.people.privacy import ErasureReport, retention
 from bot.core.service import VocService
 from storage.claims import claim
 from storage.models import JobClaim

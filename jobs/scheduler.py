@@ -1,5 +1,5 @@
 """The scheduler inside `voc run` / `voc serve`: weekly digest, SLA sweep, pulse rounds, the
-nightly routing model (bot/core/training.py).
+nightly routing model (bot/core/routing/training.py).
 
 APScheduler 3 keeps the schedule in memory in every replica (no shared job store: its FAQ says
 several processes cannot share one). Exactly-once comes from the claim rows each job takes in
@@ -37,19 +37,20 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import col, select
 
 from bot import logs
-from bot.core import training
-from bot.core.cadence import Week, parse_weekly
-from bot.core.company import Company
-from bot.core.observe import emit
-from bot.core.privacy import ErasureReport
-from bot.core.reminders import leadership_destinations
+from bot.core.handling.reminders import leadership_destinations
+from bot.core.people.privacy import ErasureReport
+from bot.core.reporting.periods import Week, parse_weekly
+from bot.core.routing import training
+from bot.core.routing.training import TrainReport
 from bot.core.service import VocService
-from bot.core.training import TrainReport
+from bot.core.shared.company import Company
+from bot.core.shared.telemetry import emit
 from jobs.digest import PostReport, head_audiences, post_digest
 from jobs.pulse import PULSE_TIME, PulseReport, pulse_tick
 from jobs.retention import retention_tick
 from jobs.sla_sweep import SweepReport, sweep
 from jobs.startup import FirstStart, announce, record_first_start
+from storage.db import Database
 from storage.models import JobClaim
 
 log = logging.getLogger(__name__)
@@ -301,8 +302,6 @@ def post_digest_in_child(service: VocService, week: Week, *, owner: str) -> Post
 
 def digest_child() -> None:
     """The child's side: read (database URL, company, week, owner), post, write the report."""
-    from storage.db import Database
-
     url, company, week, owner = pickle.loads(sys.stdin.buffer.read())
     db = Database.connect(url)
     service = VocService(db, company)

@@ -1,4 +1,5 @@
-"""The SLA sweep job: remind and escalate whatever is late now (rules: bot/core/reminders.py).
+"""The SLA sweep job: remind and escalate whatever is late now (rules:
+bot/core/handling/reminders.py).
 
 A case that was already late before the bot's first start on this database (a database filled
 by `voc demo` or an import) is not chased: nobody was there to be reminded then."""
@@ -10,7 +11,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from bot.core.reminders import SweepReport, chase, escalation_due, late_signals
+from bot.core.handling.reminders import SweepReport, chase, escalation_due, late_signals
 from bot.core.service import VocService
 from storage.models import Signal
 

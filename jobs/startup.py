@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from bot.core.cadence import Week, pulse_round, round_bounds
-from bot.core.pulses import asks
+from bot.core.reporting.periods import Week, pulse_round, round_bounds
+from bot.core.reporting.pulses import asks
 from bot.core.service import VocService
 from jobs.pulse import pulse_opening
 from storage import claims

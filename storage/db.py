@@ -110,7 +110,7 @@ def create_db_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: An
 # SQLite's own busy handler sleeps 1, 2, 5, 10 ... then 100 ms between tries for the write
 # lock, so a writer that arrives while another commits waits tens of ms after the lock is
 # free: a burst of eight clicks made the dispatcher's claim wait 58 ms behind 8 writes of
-# 6 ms each (4 Dec). A writer takes the lock with BEGIN IMMEDIATE and in WAL mode nothing
+# 6 ms each. A writer takes the lock with BEGIN IMMEDIATE and in WAL mode nothing
 # after it waits, so only that statement needs the wait, and we do it ourselves: a writer that
 # finds the lock taken sleeps until a write transaction of this process ends (`WriteTurns`),
 # or a short pause passes (another process's writer ends unannounced). No lock of ours is held
@@ -282,11 +282,9 @@ class Database:
         """One transaction that changes state; committed on success, rolled back on error.
 
         A database outage surfaces as StoreUnavailable."""
-        # Tried and measured (4 Dec): this process's SQLite writers queued on a lock of ours
-        # instead of SQLite's busy handler (which sleeps 1, 2, 5 ... 100 ms between tries).
-        # Three threads writing: p99 2.8 instead of 19 ms, 1.6x the throughput. But in two of
-        # four bench/latency.py runs a whole burst of eight clicks waited 1.1 s (never without
-        # the lock), cause not found, and the clicks' median did not move: left out.
+        # No process-wide lock of ours around SQLite writers: measured with bench/latency.py,
+        # it sometimes stalled a whole burst of clicks for a second and did not move their
+        # median (the figures are in the commit that left it out).
         try:
             with _outage_as_unavailable(), Session(self._write_engine,
                                                    expire_on_commit=False) as session, \

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, se
 from sqlalchemy import Table as SATable
 from sqlmodel import Session
 
-from bot.core.domain import OPEN_STATUSES, ScoreKind, Status
+from bot.core.shared.domain import OPEN_STATUSES, ScoreKind, Status
 from storage.models import Department, Person, Score, Signal
 
 signal_t: SATable = Signal.__table__  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from bot.core.domain import (
+from bot.core.shared.domain import (
     MAX_CUSTOMER,
     MAX_DEDUPE_KEY,
     MAX_FILE_NAME,
@@ -251,7 +251,7 @@ class AdminEvent(SQLModel, table=True):
 
 
 class RoutingModel(SQLModel, table=True):
-    """The routing model learned from the company's history (bot/core/learning.py), shared by
+    """The routing model learned from the company's history (bot/core/routing/learned.py), shared by
     every replica; the newest row is the one in use."""
 
     __tablename__ = "routing_model"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.core.company import Company
 from bot.core.service import VocService
+from bot.core.shared.company import Company
 from bot.departments import load_company
 from bot.sync import sync_company
 from storage.db import Database

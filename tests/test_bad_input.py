@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text as sql
 from sqlmodel import col, func, select
 
-from bot.core.domain import Kind
-from bot.core.errors import InvalidInput, NotFound, VocError
+from bot.core.presentation.views import CaptureResult
 from bot.core.service import Draft, VocService
-from bot.core.views import CaptureResult
+from bot.core.shared.domain import Kind
+from bot.core.shared.errors import InvalidInput, NotFound, VocError
 from storage.db import Database
 from storage.models import Event, Identity, Outbox, Person, Score, Signal
 

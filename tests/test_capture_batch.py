@@ -10,12 +10,12 @@ from dataclasses import replace
 import pytest
 from sqlmodel import col, select
 
-from bot.core.company import Company, DepartmentSpec
-from bot.core.context import DEPARTMENTS_TTL
-from bot.core.errors import InvalidInput, NotFound
-from bot.core.group_commit import GroupCommit
+from bot.core.capture.group_commit import GroupCommit
+from bot.core.presentation.views import CaptureResult
 from bot.core.service import Draft, VocService
-from bot.core.views import CaptureResult
+from bot.core.shared.company import Company, DepartmentSpec
+from bot.core.shared.context import DEPARTMENTS_TTL
+from bot.core.shared.errors import InvalidInput, NotFound
 from bot.sync import sync_company
 from storage.db import Database
 from storage.models import Event, Outbox, Score, Signal
@@ -201,7 +201,7 @@ def test_a_departments_sync_reaches_a_running_bot_within_the_ttl(
         service: VocService, db: Database, company: Company, clock: FakeClock,
         monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
-    monkeypatch.setattr("bot.core.context.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("bot.core.shared.context.time.monotonic", lambda: now[0])
     first = service.capture(IVAN, Draft("complaint", "The courier was late"))
     assert first.signal.ack_due_at == service.company.business_hours.add(clock(), 24)
 

@@ -1,5 +1,6 @@
-"""Capture writes with Core and builds its views from what it wrote (bot/core/capture.py): both must
-match what the ORM reads back, for the reporter and in the department's cards."""
+"""Capture writes with Core and builds its views from what it wrote
+(bot/core/capture/reports.py): both must match what the ORM reads back, for the reporter and
+in the department's cards."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import json
 import pytest
 from sqlmodel import col, select
 
-from bot.core import render
+from bot.core.presentation import render
+from bot.core.presentation.visibility import signal_view
 from bot.core.service import Draft, VocService
-from bot.core.viewing import signal_view
 from storage.db import Database
 from storage.models import Event, Outbox, Score, Signal
 

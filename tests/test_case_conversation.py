@@ -19,9 +19,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.core.company import Company
-from bot.core.errors import VocError
 from bot.core.service import Draft, VocService
+from bot.core.shared.company import Company
+from bot.core.shared.errors import VocError
 from bot.sync import sync_company
 from jobs.excel import export_workbook
 from storage.db import Database

@@ -76,7 +76,7 @@ runtime = Runtime.build(settings, VocService(db, load_company(settings.voc_depar
                         http_mode=True)
 create_app(runtime)
 from datetime import datetime, timezone
-from bot.core.i18n import Translator
+from bot.core.shared.i18n import Translator
 for locale in ("ru", "zh"):  # a reader of each language: catalogs, dates
     speaker = Translator(locale, "Europe/Moscow")
     assert speaker.gettext("Acknowledge") != "Acknowledge", locale

@@ -14,8 +14,8 @@ import re
 import pytest
 from sqlmodel import select
 
-from bot.core.company import Company
 from bot.core.service import Draft, VocService
+from bot.core.shared.company import Company
 from storage.models import Signal
 from tests.support.dialog import TerminalDialog
 

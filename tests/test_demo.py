@@ -3,8 +3,8 @@ couple struggle, and the digest's verbatims are distinct stories."""
 
 from __future__ import annotations
 
-from bot.core.cadence import Week
-from bot.core.digest import digest_figures
+from bot.core.reporting.digest import digest_figures
+from bot.core.reporting.periods import Week
 from bot.core.service import VocService
 from bot.demo import fill_demo
 
@@ -25,7 +25,7 @@ def test_the_demo_digest_shows_healthy_and_struggling_departments(service: VocSe
 
 
 def test_a_story_reported_twice_in_a_week_is_one_verbatim(service: VocService) -> None:
-    from bot.core.capture import Draft
+    from bot.core.capture.reports import Draft
 
     for reporter in ("slack:U0SALES1", "slack:U0LOG1"):
         service.capture(reporter, Draft("praise", "Support solved it in one call", score=10))

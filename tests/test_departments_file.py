@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.core.company import Company, DepartmentSpec, PersonSpec
-from bot.core.domain import Status
-from bot.core.errors import Forbidden, NotFound
 from bot.core.service import Draft, VocService
-from bot.core.sla import BusinessHours
+from bot.core.shared.business_hours import BusinessHours
+from bot.core.shared.company import Company, DepartmentSpec, PersonSpec
+from bot.core.shared.domain import Status
+from bot.core.shared.errors import Forbidden, NotFound
 from bot.departments import DepartmentsFileError, load_company, parse_company
 from bot.sync import sync_company
 from storage.db import Database

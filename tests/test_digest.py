@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select
 
-from bot.core.cadence import Week
-from bot.core.delivery import RateLimit
-from bot.core.digest import MIN_RESPONDENTS, digest_figures, digest_preview, render_digest
-from bot.core.errors import Forbidden, InvalidInput
-from bot.core.messages import OutboundFile, OutboundMessage
-from bot.core.nps import Nps
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
+from bot.core.reporting.digest import MIN_RESPONDENTS, digest_figures, digest_preview, render_digest
+from bot.core.reporting.nps import Nps
+from bot.core.reporting.periods import Week
 from bot.core.service import Draft, VocService
+from bot.core.shared.delivery_port import RateLimit
+from bot.core.shared.errors import Forbidden, InvalidInput
 from jobs.digest import post_digest
 from jobs.dispatcher import Dispatcher
 from storage.db import Database

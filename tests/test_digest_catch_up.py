@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import select
 
 import jobs.digest
-from bot.core.cadence import Week
-from bot.core.company import Company
+from bot.core.reporting.periods import Week
 from bot.core.service import VocService
+from bot.core.shared.company import Company
 from jobs.scheduler import Scheduler, digest_audiences, post_digest_in_child, posted_audiences
 from storage.db import Database
 from storage.models import JobClaim, Outbox

@@ -12,12 +12,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
-from bot.core import evidence
-from bot.core.domain import Action
-from bot.core.errors import Forbidden
-from bot.core.evidence import IncomingFile
-from bot.core.i18n import Translator
+from bot.core.capture import evidence
+from bot.core.capture.evidence import IncomingFile
 from bot.core.service import Draft, VocService
+from bot.core.shared.domain import Action
+from bot.core.shared.errors import Forbidden
+from bot.core.shared.i18n import Translator
 from jobs.excel import export_workbook
 from storage import files as stored
 from storage.models import Attachment, FileBlob, Outbox

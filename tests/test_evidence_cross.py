@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.core.company import Company
+from bot.core.shared.company import Company
 from handlers.slack.evidence import token_may_go_to
 from storage.db import Database
 from tests.support import fake_telegram

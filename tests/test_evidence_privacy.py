@@ -10,8 +10,8 @@ import io
 
 from PIL import Image
 
-from bot.core import evidence
-from bot.core.evidence import IncomingFile
+from bot.core.capture import evidence
+from bot.core.capture.evidence import IncomingFile
 from tests.test_evidence_cross import PDF, thread_files, webhook
 from tests.test_telegram_flows import LOGISTICS, PAVEL
 

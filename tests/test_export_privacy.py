@@ -12,9 +12,9 @@ from typing import Any
 from openpyxl import load_workbook
 from sqlalchemy import update
 
-from bot.core.digest import MIN_RESPONDENTS
-from bot.core.i18n import Translator
+from bot.core.reporting.digest import MIN_RESPONDENTS
 from bot.core.service import Draft, VocService
+from bot.core.shared.i18n import Translator
 from jobs.excel import count_rows, export_workbook
 from storage.db import Database
 from storage.models import Event

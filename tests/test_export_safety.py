@@ -19,8 +19,8 @@ from openpyxl import load_workbook
 from sqlalchemy import text, update
 from sqlmodel import col, select
 
-from bot.core.cadence import Week
-from bot.core.messages import OutboundFile
+from bot.core.presentation.messages import OutboundFile
+from bot.core.reporting.periods import Week
 from bot.core.service import Draft, VocService
 from jobs.digest import post_digest
 from jobs.dispatcher import Dispatcher

@@ -13,7 +13,7 @@ import os
 
 from sqlmodel import select
 
-from bot.core.privacy import FORGOTTEN_NAME, forget
+from bot.core.people.privacy import FORGOTTEN_NAME, forget
 from storage.models import Attachment, Outbox, Signal
 from tests.support.fake_slack import Workspace
 from tests.support.fake_telegram import FakeTelegram

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import event, text
 
 from bot.config import Settings
-from bot.core.company import Company
 from bot.core.service import VocService
+from bot.core.shared.company import Company
 from bot.runtime import Runtime
 from bot.server import create_app
 from storage.db import Database

@@ -22,8 +22,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from bot.core import calendar
-from bot.core.i18n import DOMAIN, LOCALE_DIR, SUPPORTED_LOCALES, Translator, normalise_locale
+from bot.core.presentation import dates as calendar
+from bot.core.shared.i18n import DOMAIN, LOCALE_DIR, SUPPORTED_LOCALES, Translator, normalise_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 BABEL_CFG = ROOT / "babel.cfg"
@@ -37,7 +37,7 @@ pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 -o bot/locale/voc.pot \
 pybabel update -i bot/locale/voc.pot -d bot/locale -D voc --no-wrap --no-fuzzy-matching \
 --ignore-obsolete
 pybabel compile -d bot/locale -D voc   (after translating: the .mo files the bot reads)
-python -m bot.core.calendar   (after a Babel upgrade: month and time-zone names)
+python -m bot.core.presentation.dates   (after a Babel upgrade: month and time-zone names)
 then translate the new or emptied entries in bot/locale/*/LC_MESSAGES/voc.po"""
 
 # %(name)s, %(n)d, %(value)-5.2f ...: the name and the conversion must survive translation.
@@ -267,7 +267,7 @@ def test_normalise_locale(value: str | None, expected: str | None) -> None:
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_calendar_table_is_what_babel_says(locale: str) -> None:
     """bot/locale/calendar.json stands in for Babel's locale data at run time; after a Babel
-    upgrade this fails until `python -m bot.core.calendar` writes the table again."""
+    upgrade this fails until `python -m bot.core.presentation.dates` writes the table again."""
     stored = json.loads(calendar.TABLE.read_text(encoding="utf-8"))[locale]
     babel_locale = Locale.parse(locale)
     for day in (date(2026, month, 3) for month in range(1, 13)):

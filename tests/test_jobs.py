@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.core.cadence import Week
-from bot.core.errors import Forbidden, InvalidTransition
-from bot.core.pulses import asks
-from bot.core.render import pulse_thanks
+from bot.core.presentation.render import pulse_thanks
+from bot.core.reporting.periods import Week
+from bot.core.reporting.pulses import asks
 from bot.core.service import Draft, VocService
+from bot.core.shared.errors import Forbidden, InvalidTransition
 from jobs.pulse import pulse_tick
 from jobs.scheduler import Scheduler, digest_trigger, due_digest_week, next_runs
 from jobs.sla_sweep import escalation_due, sweep

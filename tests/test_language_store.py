@@ -9,17 +9,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-import typer
 from sqlalchemy import update
 from sqlmodel import col
 from typer.testing import CliRunner
 
-from bot.cli import _Commands, main_callback
-from bot.core.capture import Draft
+from bot.cli import app as cli
 from bot.core.meaning import unit
 from bot.core.meaning.indexing import Reindexed, pending, reindex
-from bot.core.service import VocService
-from bot.language.cli import register
+from bot.core.service import Draft, VocService
 from bot.language.endpoint import EndpointModel
 from storage import vectors
 from storage.db import Database
@@ -30,9 +27,6 @@ from tests.support.fake_embeddings import FakeEmbeddings, expected_vector
 REPORTS = ["The courier was three hours late", "Курьер опоздал на три часа",
            "快递员晚到了三个小时", "Charged twice for one order", "Сайт не пускает в кабинет"]
 
-cli = typer.Typer()
-cli.callback()(main_callback)
-register(cli, _Commands)  # as bot/cli.py registers `voc language`
 runner = CliRunner()
 
 

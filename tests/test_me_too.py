@@ -16,9 +16,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.core.errors import VocError
+from bot.core.capture.similar import similarity, words
 from bot.core.service import Draft, VocService
-from bot.core.similar import similarity, words
+from bot.core.shared.errors import VocError
 from jobs.excel import export_workbook
 from storage.models import Score
 from tests.support.fake_slack import Message, Workspace

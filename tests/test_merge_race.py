@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from bot.core.company import Company
-from bot.core.errors import StoreUnavailable, VocError
 from bot.core.service import Draft, VocService
+from bot.core.shared.company import Company
+from bot.core.shared.errors import StoreUnavailable, VocError
 from bot.sync import sync_company
 from storage.db import Database
 from tests.conftest import FakeClock

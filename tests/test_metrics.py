@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import select
 
-from bot.core.capture import Draft
+from bot.core.capture.reports import Draft
 from bot.core.service import VocService
 from bot.metrics import Metrics
 from storage import outbox

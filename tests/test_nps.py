@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.nps import SMALL_SAMPLE, Nps, category
+from bot.core.reporting.nps import SMALL_SAMPLE, Nps, category
 
 answers = st.lists(st.integers(min_value=0, max_value=10), max_size=300)
 

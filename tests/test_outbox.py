@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from bot.core.delivery import PermanentDeliveryError, RateLimit, RetryAfter
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
 from bot.core.service import Draft, VocService
+from bot.core.shared.delivery_port import PermanentDeliveryError, RateLimit, RetryAfter
 from jobs.dispatcher import Dispatcher, RetryPolicy, file_payload
 from storage import outbox
 from storage.db import Database

@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from bot.core.delivery import RateLimit
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
+from bot.core.shared.delivery_port import RateLimit
 from jobs.dispatcher import (
     PLATFORM_LIMITS,
     SLACK_UPDATES,

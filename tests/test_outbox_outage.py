@@ -16,9 +16,9 @@ import pytest
 from sqlmodel import col, select
 
 from bot.config import Settings
-from bot.core.delivery import RateLimit
-from bot.core.messages import OutboundMessage
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.delivery_port import RateLimit
 from handlers.slack.adapter import SlackAdapter
 from jobs.dispatcher import Dispatcher, RetryPolicy
 from storage import outbox

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.core.delivery import RateLimit
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
+from bot.core.shared.delivery_port import RateLimit
 from jobs.dispatcher import Dispatcher
 from storage import outbox
 from storage.db import Database

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from bot.core.company import Company
-from bot.core.messages import OutboundMessage
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.company import Company
 from jobs import dispatcher as dispatcher_module
 from jobs.dispatcher import Dispatcher
 from storage import outbox

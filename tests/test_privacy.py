@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from bot.core.cadence import Week
-from bot.core.capture import Draft
-from bot.core.digest import digest_figures
-from bot.core.privacy import FORGOTTEN_NAME, forget, retention
+from bot.core.capture.reports import Draft
+from bot.core.people.privacy import FORGOTTEN_NAME, forget, retention
+from bot.core.reporting.digest import digest_figures
+from bot.core.reporting.periods import Week
 from bot.core.service import VocService
 from jobs.retention import retention_tick
 from jobs.scheduler import Scheduler
@@ -208,7 +208,7 @@ def test_voc_help_lists_the_operations_commands_and_settings(tmp_path: Path) -> 
 
 def test_retention_removes_the_files_of_old_closed_cases_and_keeps_shared_ones(
         service: VocService, clock: FakeClock) -> None:
-    from bot.core.evidence import IncomingFile
+    from bot.core.capture.evidence import IncomingFile
     from storage import files as stored
 
     service.company = dataclasses.replace(service.company, retention_days=30)

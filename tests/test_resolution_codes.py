@@ -14,9 +14,9 @@ from dataclasses import replace
 import pytest
 from openpyxl import load_workbook
 
-from bot.core.company import Company
-from bot.core.errors import VocError
 from bot.core.service import Draft, VocService
+from bot.core.shared.company import Company
+from bot.core.shared.errors import VocError
 from bot.departments import DepartmentsFileError, parse_company
 from bot.sync import sync_company
 from jobs.excel import export_workbook

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from bot.core.company import Company
 from bot.core.service import Draft, VocService
+from bot.core.shared.company import Company
 from bot.sync import sync_company
 from jobs.retention import run_once
 from storage.db import Database

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import chinese, routing
-from bot.core.routing import DepartmentProfile, Router, Suggestion
+from bot.core.routing import keywords as routing
+from bot.core.routing.keywords import DepartmentProfile, Router, Suggestion, chinese
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "departments.example.toml"
 
@@ -438,7 +438,7 @@ def test_the_segmenter_loads_only_for_chinese_text() -> None:
     program = (
         "import sys\n"
         "from tests.test_routing import load_example\n"
-        "from bot.core.routing import Router\n"
+        "from bot.core.routing.keywords import Router\n"
         "router = Router(*load_example())\n"
         "router.suggest('The courier was late'); router.suggest('Курьер опоздал')\n"
         "print('jieba' in sys.modules)\n"

@@ -12,13 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlmodel import func, select
 
-from bot.core import render, training
-from bot.core.company import Company
-from bot.core.learning import Case, LearningRouter, Model, train
-from bot.core.routing import Router
+from bot.core.presentation import render
+from bot.core.presentation.views import SignalView
+from bot.core.routing import training
+from bot.core.routing.features import Case
+from bot.core.routing.keywords import Router
+from bot.core.routing.learned import LearningRouter, train
+from bot.core.routing.model import Model
+from bot.core.routing.training import TrainReport
 from bot.core.service import Draft, VocService
-from bot.core.training import TrainReport
-from bot.core.views import SignalView
+from bot.core.shared.company import Company
 from jobs.scheduler import Scheduler
 from storage.db import Database
 from storage.models import JobClaim, RoutingModel

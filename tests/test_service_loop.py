@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlmodel import col, func, select
 
-from bot.core import render
-from bot.core.company import Company
-from bot.core.domain import Kind, Status
-from bot.core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VocError
+from bot.core.presentation import render
+from bot.core.presentation.views import SignalView
 from bot.core.service import Draft, VocService
-from bot.core.views import SignalView
+from bot.core.shared.company import Company
+from bot.core.shared.domain import Kind, Status
+from bot.core.shared.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VocError
 from storage.db import Database
 from storage.models import Department, Event, Outbox, Score, Signal
 from tests.conftest import FakeClock

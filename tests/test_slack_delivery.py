@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.delivery import PermanentDeliveryError, RetryAfter
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
+from bot.core.shared.delivery_port import PermanentDeliveryError, RetryAfter
 from handlers.slack.port import SlackPort
 from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture)
     TOKEN,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.messages import Button, OutboundMessage
+from bot.core.presentation.messages import Button, OutboundMessage
 from handlers.slack.blocks import escape, message_blocks
 from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture)
     SIGNING_SECRET,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.core.company import Company
+from bot.core.shared.company import Company
 from storage.db import Database
 from storage.models import Signal
 from tests.support.fake_slack import APP_TOKEN, TOKEN, FakeSlack, workspace_people

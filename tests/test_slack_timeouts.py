@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.core.messages import OutboundMessage
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
 from handlers.slack.adapter import SlackAdapter
 from jobs.dispatcher import Dispatcher

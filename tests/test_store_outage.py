@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from bot.core.company import Company
+from bot.core.shared.company import Company
 from storage.db import Database
 from tests.support import fake_telegram
 from tests.support.fake_slack import SlackUser, Workspace, running_workspace

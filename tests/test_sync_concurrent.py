@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
 
-from bot.core.company import Company
+from bot.core.shared.company import Company
 from bot.sync import sync_company
 from storage.db import Database
 from storage.models import Department, DepartmentHead, DepartmentSupplier, Identity, Person

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bot.core.errors import Forbidden, InvalidTransition, NotFound
 from bot.core.service import Draft, VocService
+from bot.core.shared.errors import Forbidden, InvalidTransition, NotFound
 from bot.sync import sync_company
 from storage.db import Database
 from storage.models import Department, Signal

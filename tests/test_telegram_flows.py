@@ -186,6 +186,8 @@ def test_reassign_picks_the_department_from_buttons_and_asks_the_reason(bot: Bot
     moved = bot.fake.wait(lambda: (c := bot.fake.find(LOGISTICS, rf"{ref}.*Finance")) and c)
     assert "reply_markup" not in moved
     assert bot.signals()[0].status == "routed"
+    answered = [c.params["callback_query_id"] for c in bot.fake.calls_of("answerCallbackQuery")]
+    assert len(answered) == 3 == len(set(answered))  # each of the three presses, once
 
 
 def test_not_resolved_reopens_with_a_reason(bot: Bot, service: VocService) -> None:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
-from bot.core.company import Company
 from bot.core.service import VocService
+from bot.core.shared.company import Company
 from bot.departments import parse_company
 from bot.sync import sync_company
 from jobs.pulse import pulse_tick

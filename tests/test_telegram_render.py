@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from bot.core.delivery import PermanentDeliveryError, RetryAfter
-from bot.core.messages import Button, OutboundFile, OutboundMessage
+from bot.core.presentation.messages import Button, OutboundFile, OutboundMessage
+from bot.core.shared.delivery_port import PermanentDeliveryError, RetryAfter
 from handlers.telegram import html
 from handlers.telegram.buttons import decode, encode, keyboard
 from handlers.telegram.port import TelegramPort, parse_destination

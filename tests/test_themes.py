@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.core import themes
-from bot.core.cadence import Week
-from bot.core.digest import digest_figures, head_digest, render_digest
+from bot.core.reporting import themes
+from bot.core.reporting.digest import digest_figures, head_digest, render_digest
+from bot.core.reporting.periods import Week
 from bot.core.service import Draft, VocService
 from tests.conftest import FakeClock
 

@@ -20,10 +20,10 @@ from matplotlib.figure import Figure
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.core.cadence import Week
-from bot.core.digest import DigestFigures, digest_figures
-from bot.core.i18n import Translator
+from bot.core.reporting.digest import DigestFigures, digest_figures
+from bot.core.reporting.periods import Week
 from bot.core.service import Draft, VocService
+from bot.core.shared.i18n import Translator
 from jobs import charts
 from jobs.excel import EVENT_WORDS, KIND_WORDS, SCORE_KIND_WORDS, SOURCE_WORDS, export_workbook
 from jobs.imports import import_scores

@@ -14,19 +14,20 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.core import attaching, cases, conversation, digest, joining, people, pulses, queues
-from bot.core import capture as capturing
-from bot.core.attaching import Added
-from bot.core.capture import Draft
-from bot.core.company import Company
-from bot.core.context import Core, utc_now
-from bot.core.domain import Action
-from bot.core.errors import InvalidInput
-from bot.core.evidence import IncomingFile
-from bot.core.group_commit import GroupCommit
-from bot.core.messages import OutboundMessage
-from bot.core.observe import emit, platform_of
-from bot.core.views import (
+from bot.core.capture import albums as attaching
+from bot.core.capture import reports as capturing
+from bot.core.capture.albums import Added
+from bot.core.capture.evidence import IncomingFile
+from bot.core.capture.group_commit import GroupCommit
+from bot.core.capture.reports import Draft
+from bot.core.handling import actions as case_actions
+from bot.core.handling import merging as joining
+from bot.core.handling import questions as conversation
+from bot.core.handling import queues
+from bot.core.handling import workflow as cases
+from bot.core.people import directory as people
+from bot.core.presentation.messages import OutboundMessage
+from bot.core.presentation.views import (
     CaptureResult,
     DepartmentView,
     PersonView,
@@ -35,6 +36,12 @@ from bot.core.views import (
     ScoreView,
     SignalView,
 )
+from bot.core.reporting import digest, pulses
+from bot.core.shared.company import Company
+from bot.core.shared.context import Core, utc_now
+from bot.core.shared.errors import InvalidInput
+from bot.core.shared.platforms import platform_of
+from bot.core.shared.telemetry import emit
 from storage.db import Database
 
 __all__ = ["Added", "Draft", "IncomingFile", "VocService", "utc_now"]
@@ -99,7 +106,7 @@ class VocService(Core):
 
     async def submit_capture(self, actor: str, draft: Draft) -> CaptureResult:
         """`capture` from an event loop: written in a worker thread, in one transaction with
-        the captures that arrive meanwhile (bot/core/group_commit.py)."""
+        the captures that arrive meanwhile (bot/core/capture/group_commit.py)."""
         started = time.perf_counter()
         result = await self.captures.submit((actor, draft))
         emit("capture_latency", platform=platform_of(actor), seconds=time.perf_counter() - started)
@@ -138,15 +145,15 @@ class VocService(Core):
                                       segment=segment, dedupe_key=dedupe_key)
 
     # -- working a case --------------------------------------------------------------------
-    def check(self, actor: str, ref: str, action: Action | str) -> SignalView:
+    def check(self, actor: str, ref: str, action: str) -> SignalView:
         """Raise the refusal `action` would get on `ref` now, changing nothing."""
-        return cases.check(self, actor, ref, action)
+        return case_actions.check(self, actor, ref, action)
 
-    def perform(self, actor: str, action: Action, ref: str, *, text: str = "",
+    def perform(self, actor: str, action: str, ref: str, *, text: str = "",
                 department: str = "", value: str = "") -> SignalView:
         """Any action on a case with what the person gave (note, department, value)."""
-        return cases.perform(self, actor, action, ref, text=text, department=department,
-                             value=value)
+        return case_actions.perform(self, actor, action, ref, text=text,
+                                    department=department, value=value)
 
     def acknowledge(self, actor: str, ref: str) -> SignalView:
         """A head of the owning department takes the signal on."""

@@ -11,20 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.company import Company
-from bot.core.domain import MAX_FILE_BYTES
-from bot.core.errors import Unavailable, VocError, as_refusal
-from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
-from bot.core.messages import Button, OutboundMessage
-from bot.core.render import (
+from bot.core.presentation.messages import Button, OutboundMessage
+from bot.core.presentation.render import (
     capture_reply,
     detail_reply,
     mine_reply,
     queue_reply,
     score_reply,
 )
+from bot.core.presentation.views import PersonView
 from bot.core.service import Draft, IncomingFile, VocService
-from bot.core.views import PersonView
+from bot.core.shared.company import Company
+from bot.core.shared.domain import MAX_FILE_BYTES
+from bot.core.shared.errors import Unavailable, VocError, as_refusal
+from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, Translator
 from handlers.console import flows
 from handlers.console.lines import Lines, QuestionCancelled
 from handlers.console.port import ConsolePort

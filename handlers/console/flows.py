@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from bot.core.actions import RULES, action_of
-from bot.core.domain import Action
-from bot.core.errors import VocError
-from bot.core.i18n import N_
-from bot.core.messages import Button
-from bot.core.render import action_done, capture_reply, pulse_thanks
+from bot.core.handling.rules import RULES, action_of
+from bot.core.presentation.messages import Button
+from bot.core.presentation.render import action_done, capture_reply, pulse_thanks
+from bot.core.presentation.views import SignalView
 from bot.core.service import Draft
-from bot.core.views import SignalView
+from bot.core.shared.domain import Action
+from bot.core.shared.errors import VocError
+from bot.core.shared.i18n import N_
 
 if TYPE_CHECKING:
     from handlers.console.chat import ConsoleChat
@@ -120,14 +120,14 @@ async def press(chat: ConsoleChat, button: Button) -> None:
         chat.show(action_done(signal, action, chat.t))
 
 
-async def act(chat: ConsoleChat, action: Action, button: Button) -> SignalView | None:
+async def act(chat: ConsoleChat, action: str, button: Button) -> SignalView | None:
     """Check the right first, then ask what the action needs, asking again what the core
     refuses (an empty reason, an unknown department, a score of 11) until done or cancelled."""
     rule, me, ref = RULES[action], chat.identity, button.ref
     await asyncio.to_thread(chat.service.check, me, ref, action)  # before any question
     answers = {"department": "", "note": "", "score": button.value or "", "code": ""}
     codes = (await asyncio.to_thread(chat.service.resolution_codes, chat.t.locale)
-             if action == Action.RESOLVE else [])
+             if rule.asks_code else [])
     wanted = [name for name, needed in (("department", rule.needs_department),
                                         ("code", bool(codes)),
                                         ("note", rule.note_prompt is not None),

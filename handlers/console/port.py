@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING
 
-from bot.core.delivery import RateLimit
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
+from bot.core.shared.delivery_port import RateLimit
 
 if TYPE_CHECKING:
     from handlers.console.chat import ConsoleChat

@@ -12,32 +12,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import (
+    AsyncSlackRequestHandler,
+    to_async_bolt_request,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from bot.config import Settings
-from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
-from handlers.slack.app import SlackBot, build_app
+from bot.core.shared.delivery_port import DeliveryPort
+from handlers.slack.app import SlackBot
+from handlers.slack.listeners import build_app
 from handlers.slack.port import SlackPort
 from handlers.slack.shape import misshapen
 
 log = logging.getLogger(__name__)
 LISTENER_TIMEOUT = 10  # seconds a listener's Web API call may take (views.open, DMs, home)
 DELIVERY_TIMEOUT = 20  # seconds one dispatcher request may take (posts, edits, uploads)
+TIMESTAMP_HEADER, SIGNATURE_HEADER = "x-slack-request-timestamp", "x-slack-signature"
 USERS_INFO_TIMEOUT = 0.8  # users.info, awaited before a command answers: 0.8 s + ACK_BUDGET < 3 s
 
 
@@ -104,6 +111,7 @@ class SlackAdapter:
         self.app = build_app(self.bot, client=self.client,
                              signing_secret=secret.get_secret_value() if secret else None)
         self.handler = AsyncSlackRequestHandler(self.app)
+        self.verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
         self.app_token = (settings.slack_app_token.get_secret_value()
                           if settings.slack_app_token else None)
         self.socket: AsyncSocketModeHandler | None = None
@@ -132,15 +140,34 @@ class SlackAdapter:
                 await client.session.close()
                 client.session = None
 
+    def refusal(self, request: Request, body: bytes) -> tuple[int, str] | None:
+        """Why `voc serve` refuses a request before handling it: unsigned, forged or stale
+        (401; Slack's certificate check excepted: Bolt answers it), or a body Bolt could not
+        parse or that is not shaped as Slack sends it (400). None: it is Slack's and readable."""
+        if self.verifier is None:
+            return None
+        try:
+            signed = self.verifier.is_valid(body, request.headers.get(TIMESTAMP_HEADER),
+                                            request.headers.get(SIGNATURE_HEADER))
+        except (ValueError, UnicodeDecodeError):  # a timestamp not a number, a body not UTF-8
+            signed = False
+        if not signed and not _ssl_check(body):
+            return 401, "invalid request"
+        try:
+            to_async_bolt_request(request, body)  # what Bolt does first: decode and parse
+        except Exception as exc:  # whatever the bytes held, they are the sender's mistake
+            return 400, f"malformed Slack request ({type(exc).__name__})"
+        if (problem := misshapen(body, request.headers.get("content-type", ""))) is not None:
+            return 400, f"malformed Slack request: {problem}"
+        return None
+
     async def handle_http(self, request: Request) -> Response:
-        """POST /slack/events: Bolt verifies the signature (401 if forged or stale); a body
-        that is not shaped as Slack sends it gets a 400 (the server checked its signature)."""
-        problem = misshapen(await request.body(), request.headers.get("content-type", ""))
-        if problem is not None:
-            log.warning("refused a Slack request: %s", problem)
-            return JSONResponse({"error": f"malformed Slack request: {problem}"},
-                                status_code=400)
+        """POST /slack/events (after `refusal`): Bolt verifies the signature again."""
         return await self.handler.handle(request)
+
+
+def _ssl_check(body: bytes) -> bool:
+    return parse_qs(body.decode("utf-8", "replace")).get("ssl_check") == ["1"]
 
 
 def build_slack_adapter(settings: Settings, service: VocService, *, http_mode: bool

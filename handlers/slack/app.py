@@ -1,4 +1,5 @@
-"""The Bolt app: what every listener shares (`SlackBot`) and the composition (`build_app`).
+"""What every Slack listener shares: `SlackBot` (the Bolt app itself is built by
+handlers/slack/listeners/`build_app`, with every listener registered).
 
 Listeners live in handlers/slack/listeners/, one module per kind of Slack event, each with
 `register(app, bot)`. They are thin: acknowledge Slack, translate the payload, make one core call
@@ -26,16 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from slack_bolt.async_app import AsyncApp, AsyncRespond
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import render
-from bot.core.errors import Unavailable, VocError, as_refusal
-from bot.core.i18n import Translator, normalise_locale
-from bot.core.messages import OutboundMessage
+from bot.core.presentation import render
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.errors import Unavailable, VocError, as_refusal
+from bot.core.shared.i18n import Translator, normalise_locale
 from handlers.slack import blocks as bk
 from storage.db import StoreUnavailable
 
@@ -241,29 +241,3 @@ async def _logged(work: Awaitable[None]) -> None:
         await work
     except Exception:  # background work has nobody else to tell
         log.exception("Slack background work failed")
-
-
-def _not_token_skipped(record: logging.LogRecord) -> bool:
-    """Bolt reads SLACK_BOT_TOKEN from the environment and warns that it goes unused beside
-    our client, which holds that very token: a warning about nothing."""
-    return record.getMessage() != warning_client_prioritized_and_token_skipped()
-
-
-def build_app(bot: SlackBot, *, client: AsyncWebClient, signing_secret: str | None
-              ) -> AsyncApp:
-    """The Bolt app with every listener registered."""
-    from handlers.slack.listeners import register_all  # listeners import this module
-
-    logging.getLogger(f"slack_bolt.{AsyncApp.__name__}").addFilter(_not_token_skipped)
-    app = AsyncApp(client=client, signing_secret=signing_secret or "",
-                   process_before_response=True,
-                   request_verification_enabled=signing_secret is not None)
-
-    @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        """A listener failed before it could answer: log it with what Slack sent."""
-        log.error("Slack listener failed (%s)", body.get("type") or body.get("command"),
-                  exc_info=error)
-
-    register_all(app, bot)
-    return app

@@ -12,10 +12,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.domain import MAX_CASE_FILES, Kind
-from bot.core.i18n import N_, Translator
-from bot.core.messages import Button, OutboundMessage
-from bot.core.views import DepartmentView
+from bot.core.handling.rules import rule_of
+from bot.core.presentation.messages import Button, OutboundMessage
+from bot.core.presentation.views import DepartmentView
+from bot.core.shared.domain import MAX_CASE_FILES, Kind
+from bot.core.shared.i18n import N_, Translator
 
 ACTION_PREFIX = "voc:"
 ACTION_RE = re.compile(r"^voc:[a-z_]+:\d+$")
@@ -215,16 +216,8 @@ def capture_modal(t: Translator, departments: Sequence[DepartmentView], *,
                    "files": file_ids(files)})
 
 
-# Each note form's (title, submit button, field label), by action.
-NOTE_FORMS = {
-    "resolve": (N_("Resolve %(ref)s"), N_("Resolve"), N_("Resolution note: what was done?")),
-    "reassign": (N_("Reassign %(ref)s"), N_("Reassign"), N_("Reason")),
-    "ask": (N_("Ask about %(ref)s"), N_("Send question"), N_("Your question to the reporter")),
-    "answer": (N_("Answer about %(ref)s"), N_("Send answer"), N_("Your answer")),
-    "merge": (N_("Merge %(ref)s"), N_("Merge"),
-              N_("Merge into which case? (a reference like VOC-12)")),
-    "reopen": (N_("Reopen %(ref)s"), N_("Reopen"), N_("Why is it not resolved?")),
-}
+# The note forms of what is not an action on a case: (title, submit button, field label).
+PULSE_COMMENT_FORM = (N_("Add a comment"), N_("Send"), N_("Comment"))
 
 
 def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[DepartmentView]
@@ -233,19 +226,21 @@ def note_modal(t: Translator, action: str, ref: str, *, departments: Sequence[De
     """Resolve (a required note), reassign (department + reason), reopen (a reason), a
     question to the reporter or the reporter's answer. Resolve also asks for a resolution
     code when the company keeps them (`codes`: code, label)."""
+    rule = rule_of(action)  # None: a pulse answer's comment
     blocks = []
     if codes:
         blocks.append(_input("code", t.gettext("What caused it?"), {
             "type": "static_select", "action_id": "code",
             "placeholder": _plain(t.gettext("Resolution code")),
             "options": [_option(label, code) for code, label in codes][:100]}))
-    if action == "reassign":
+    if rule is not None and rule.needs_department:
         choices = [d for d in departments if d.slug != current]
         blocks.append(_input("department", t.gettext("Department"),
                              _department_select(t, choices, selected=None, auto=False)))
-    title, submit, label = (t.gettext(text) for text in NOTE_FORMS.get(action,
-                                                                       NOTE_FORMS["reopen"]))
-    blocks.append(_input("note", label, _text_input("note", multiline=action != "merge",
+    form = rule.form if rule is not None and rule.form is not None else PULSE_COMMENT_FORM
+    title, submit, label = (t.gettext(text) for text in form)
+    multiline = rule is None or not rule.one_line
+    blocks.append(_input("note", label, _text_input("note", multiline=multiline,
                                                       max_length=2000)))
     return _modal(NOTE_VIEW, title % {"ref": ref}, submit, t, blocks,
                   {"action": action, "ref": ref, **(metadata or {})})

@@ -21,8 +21,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.domain import MAX_FILE_BYTES
-from bot.core.evidence import IncomingFile
+from bot.core.capture.evidence import IncomingFile
+from bot.core.shared.domain import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60)

@@ -14,8 +14,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.delivery import PermanentDeliveryError, RateLimit, RetryAfter
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
+from bot.core.shared.delivery_port import PermanentDeliveryError, RateLimit, RetryAfter
 from handlers.slack.blocks import fallback_text, message_blocks
 
 METADATA_EVENT = "voc_outbox"

@@ -15,8 +15,8 @@ from telegram import Update
 from telegram import error as tg
 
 from bot.config import Settings
-from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
+from bot.core.shared.delivery_port import DeliveryPort
 from handlers.telegram.app import build_application, register_commands
 from handlers.telegram.port import TelegramPort
 
@@ -154,6 +154,10 @@ class TelegramAdapter:
                         "delivered again and deduplicated", _describe(exc))
 
     # -- webhook (`voc serve`) --------------------------------------------------------------
+    def refusal(self, _request: Request, _body: bytes) -> tuple[int, str] | None:
+        """Nothing is refused before `handle_http`, which checks the secret header first."""
+        return None
+
     async def handle_http(self, request: Request) -> Response:
         """POST /telegram/webhook: the secret header first, then the update, processed once."""
         given = request.headers.get(SECRET_HEADER, "")

@@ -23,11 +23,11 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.core import render
-from bot.core.errors import Unavailable, as_refusal
-from bot.core.i18n import Translator, normalise_locale
-from bot.core.messages import OutboundMessage
+from bot.core.presentation import render
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.errors import Unavailable, as_refusal
+from bot.core.shared.i18n import Translator, normalise_locale
 from handlers.telegram import capture, commands, menus, notes
 from handlers.telegram.buttons import pattern
 from handlers.telegram.common import Context, People, Voc, reply, voc, whoami
@@ -136,10 +136,8 @@ def _handlers() -> list:  # type: ignore[type-arg]
             fallbacks=cancel(capture.on_cancel), name="reporting", allow_reentry=True)
         answering = ConversationHandler(
             entry_points=[
-                CallbackQueryHandler(notes.on_ask, pattern=pattern("resolve", "reopen", "ask",
-                                                                    "answer", "merge")),
-                # Reassign with a department chosen (without one, a picker is offered first).
-                CallbackQueryHandler(notes.on_ask, pattern=pattern("reassign") + r"[^|]*\|."),
+                # Every action asking a sentence (a department or a code is chosen first).
+                CallbackQueryHandler(notes.on_ask, pattern=pattern(*notes.asked_actions())),
                 # A pulse answer's "Add a comment" (its digits are one-press: commands.py).
                 CallbackQueryHandler(notes.on_ask, pattern=pattern("pulse") + r"[^|]*\|comment$")],
             states={notes.NOTE: [MessageHandler(TYPED, notes.on_note)]},

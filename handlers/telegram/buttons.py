@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.messages import Button
+from bot.core.presentation.messages import Button
 
 CALLBACK_LIMIT = 64  # bytes: Telegram refuses longer callback_data
 MAX_BUTTONS = 100  # Telegram's limit per inline keyboard

@@ -19,11 +19,11 @@ from telegram import (
 )
 from telegram.ext import ConversationHandler
 
-from bot.core import render
-from bot.core.domain import Kind
-from bot.core.errors import VocError
-from bot.core.messages import Button, OutboundMessage
+from bot.core.presentation import render
+from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.service import Draft
+from bot.core.shared.domain import Kind
+from bot.core.shared.errors import VocError
 from handlers.telegram import evidence
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, text_message, voc, whoami

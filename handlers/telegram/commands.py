@@ -13,11 +13,11 @@ from typing import Any
 
 from telegram import Update
 
-from bot.core import render
-from bot.core.domain import Action
-from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
-from bot.core.messages import Button, OutboundMessage
+from bot.core.handling.rules import RULES, rule_of
+from bot.core.presentation import render
+from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, Translator
 from handlers.telegram.buttons import decode
 from handlers.telegram.capture import dedupe_key
 from handlers.telegram.common import Context, reply, text_message, voc, whoami
@@ -44,21 +44,20 @@ class Press:
     clears_keyboard: bool = False  # a one-time answer (a rating): the keypad goes away
 
 
-def _case_press(action: Action) -> Press:
+def _case_press(action: str) -> Press:
     """A button that acts on a case: the core's action with the button's value (the chosen
-    department, or the rating)."""
+    department, or the rating). A button under a card stays (the card is redrawn); any other
+    was a choice made or a rating given, so its keyboard goes."""
     return Press(lambda s, me, b: s.perform(me, action, b.ref, department=b.value or "",
                                             value=b.value or ""),
                  lambda view, t: render.action_done(view, action, t),
-                 clears_keyboard=action != Action.ACKNOWLEDGE)  # a choice made, a rating given
+                 clears_keyboard=not RULES[action].on_card)
 
 
-# Resolve, Reassign (once a department is chosen) and Not resolved need a sentence first:
-# notes.py asks for it.
+# One-press buttons that are not actions on a case.
 PRESSES: dict[str, Press] = {
-    **{action.value: _case_press(action) for action in
-       (Action.ACKNOWLEDGE, Action.RATE, Action.CHANGE_DEPARTMENT, Action.JOIN,
-        Action.KEEP_APART)},
+    # /start's "which department do you work in?" (not the "me too" action, Action.JOIN):
+    # posted buttons carry the name "join", so it stays.
     "join": Press(lambda s, me, b: s.choose_department(me, b.value or ""),
                   lambda person, t: text_message(t.gettext("Your department: %(slug)s.") % {
                       "slug": person.department}), clears_keyboard=True),
@@ -71,9 +70,15 @@ PRESSES: dict[str, Press] = {
     "pulse": Press(lambda s, me, b: s.answer_pulse(me, b.ref, b.value or ""),
                    render.pulse_thanks, clears_keyboard=True),
 }
-# Buttons that first offer a choice of department (the core checks the right before).
-PICKERS = {Action.REASSIGN: N_("Pass %(ref)s to which department?"),
-           Action.CHANGE_DEPARTMENT: N_("Which department should %(ref)s go to?")}
+
+
+def press_of(action: str) -> Press | None:
+    """What pressing a button of `action` does; None for a button of an older version. The
+    actions that need a sentence first are asked for it by notes.py."""
+    rule = rule_of(action)
+    if rule is not None:
+        return _case_press(action) if rule.note_prompt is None else None
+    return PRESSES.get(action)
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -82,10 +87,11 @@ async def on_button(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     me, t = await whoami(update, context)
     button = decode(query.data)
-    if button.value is None and button.action in PICKERS:
+    rule = rule_of(button.action)
+    if button.value is None and rule is not None and rule.needs_department:
         await offer_departments(update, context, button)
         return
-    press = PRESSES.get(button.action)
+    press = press_of(button.action)
     if press is None:  # a button of an older version of the bot
         await query.answer(t.gettext("This button no longer works."), show_alert=True)
         return
@@ -103,7 +109,8 @@ async def on_button(update: Update, context: Context) -> None:
 
 
 async def offer_departments(update: Update, context: Context, button: Button) -> None:
-    """Reassign / Change department: the departments as buttons, once the core allows it."""
+    """An action that moves a case (Reassign, Change department): the departments as
+    buttons, once the core allows it."""
     query = update.callback_query
     assert query is not None
     me, t = await whoami(update, context)
@@ -113,7 +120,9 @@ async def offer_departments(update: Update, context: Context, button: Button) ->
     choices = tuple(Button(button.action, button.ref, d.name, value=d.slug)
                     for d in departments if d.slug != signal.department.slug)
     await query.answer()
-    question = t.gettext(PICKERS[Action(button.action)]) % {"ref": button.ref}
+    prompt = RULES[button.action].department_prompt
+    assert prompt is not None
+    question = t.gettext(prompt) % {"ref": button.ref}
     await reply(update, text_message(question, choices))
 
 

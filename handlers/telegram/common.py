@@ -11,10 +11,10 @@ from telegram import LinkPreviewOptions, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.core.i18n import Translator
-from bot.core.messages import Button, OutboundMessage
+from bot.core.presentation.messages import Button, OutboundMessage
+from bot.core.presentation.views import PersonView
 from bot.core.service import VocService
-from bot.core.views import PersonView
+from bot.core.shared.i18n import Translator
 from handlers.telegram import html
 from handlers.telegram.buttons import keyboard
 

@@ -18,8 +18,8 @@ from telegram import Bot, Message
 from telegram import error as tg
 from telegram.ext import filters
 
-from bot.core.domain import MAX_FILE_BYTES
-from bot.core.evidence import IncomingFile
+from bot.core.capture.evidence import IncomingFile
+from bot.core.shared.domain import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 # Messages that carry a file we may keep.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 
-from bot.core.messages import OutboundMessage
+from bot.core.presentation.messages import OutboundMessage
 
 LIMIT = 4096  # characters per message
 ELLIPSIS = "…"

@@ -14,9 +14,9 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram import error as tg
 
-from bot.core.company import Company
-from bot.core.i18n import N_, Translator
 from bot.core.service import VocService
+from bot.core.shared.company import Company
+from bot.core.shared.i18n import N_, Translator
 
 log = logging.getLogger(__name__)
 LANGUAGES = ("en", "ru", "zh")

@@ -1,5 +1,5 @@
-"""Buttons that need a sentence first: Resolve (note), Reassign (reason), Not resolved (reason),
-and a pulse answer's "Add a comment" (the comment).
+"""Buttons that need a sentence first (every action whose rule has a `note_prompt`: Resolve's
+note, Reassign's reason, ...), and a pulse answer's "Add a comment" (the comment).
 
 The core is asked before the question, so someone who may not act gets the refusal as an alert
 instead of a question. In a group the question is a ForceReply to the presser: with privacy
@@ -23,13 +23,13 @@ from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ConversationHandler
 
-from bot.core import render
-from bot.core.actions import RULES
-from bot.core.domain import Action
-from bot.core.i18n import N_, Translator
-from bot.core.messages import Button, OutboundMessage
+from bot.core.handling.rules import RULES, rule_of
+from bot.core.presentation import render
+from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.service import VocService
-from handlers.telegram import capture, html
+from bot.core.shared.domain import Action
+from bot.core.shared.i18n import N_, Translator
+from handlers.telegram import capture, commands, html
 from handlers.telegram.buttons import decode
 from handlers.telegram.common import Context, reply, text_message, voc, whoami
 
@@ -48,7 +48,7 @@ class Ask:
     done: Callable[[Any, Translator], OutboundMessage]
 
 
-def _case_ask(action: Action) -> Ask:
+def _case_ask(action: str) -> Ask:
     """An action on a case that needs a sentence: its question, the core's check first, then
     the action with the sentence (and the department the button carries, for Reassign)."""
     rule = RULES[action]
@@ -59,13 +59,19 @@ def _case_ask(action: Action) -> Ask:
                lambda signal, t: render.action_done(signal, action, t))
 
 
-ASKS = {
-    **{action.value: _case_ask(action) for action, rule in RULES.items() if rule.note_prompt},
-    # "Add a comment" under a pulse answer's thanks (the core refuses it before a score).
-    "pulse": Ask(N_("Your comment: "), None,
-                 lambda s, me, b, text: s.answer_pulse(me, b.ref, "comment", text),
-                 lambda pulse, t: render.pulse_thanks(pulse, t)),
-}
+PULSE_COMMENT = Ask(N_("Your comment: "), None,  # the core refuses it before a score
+                    lambda s, me, b, text: s.answer_pulse(me, b.ref, "comment", text),
+                    lambda pulse, t: render.pulse_thanks(pulse, t))
+
+
+def asked_actions() -> list[str]:
+    """The actions on a case that ask a sentence (the answering conversation's entries)."""
+    return [action for action, rule in RULES.items() if rule.note_prompt]
+
+
+def ask_of(action: str) -> Ask:
+    """What a button of `action` asks: its rule's note, or a pulse answer's comment."""
+    return PULSE_COMMENT if action == "pulse" else _case_ask(action)
 
 
 def _questions(context: Context) -> OrderedDict[Where, Button]:
@@ -94,17 +100,22 @@ async def on_ask(update: Update, context: Context) -> int:
     assert query is not None and query.data is not None and chat is not None
     me, t = await whoami(update, context)
     button = decode(query.data)
-    ask = ASKS[button.action]
+    ask = ask_of(button.action)
     service = voc(context).service
+    rule = rule_of(button.action)
+    if rule is not None and button.value is None and rule.needs_department:
+        # The departments first (the core checks the right there); then the note is asked.
+        await commands.offer_departments(update, context, button)
+        return ConversationHandler.END
     if ask.check is not None:
         await asyncio.to_thread(service.check, me, button.ref, ask.check)
     await query.answer()
-    if button.action == Action.RESOLVE and button.value is None and (
+    if rule is not None and button.value is None and rule.asks_code and (
             codes := service.resolution_codes(t.locale)):
         # The company keeps resolution codes: one is chosen first, then the note is asked.
         question = t.gettext("What caused %(ref)s?") % {"ref": button.ref}
         await reply(update, text_message(question, tuple(
-            Button(Action.RESOLVE, button.ref, label, value=code) for code, label in codes)))
+            Button(button.action, button.ref, label, value=code) for code, label in codes)))
         return ConversationHandler.END
     mention = f'<a href="tg://user?id={query.from_user.id}">' \
               f"{html.escape(query.from_user.full_name)}</a>"
@@ -134,7 +145,7 @@ async def on_note(update: Update, context: Context) -> int:
             "That question is no longer open: reply to the bot's latest question.")))
         return NOTE
     button = questions[where]
-    ask = ASKS[button.action]
+    ask = ask_of(button.action)
     signal = await asyncio.to_thread(ask.call, voc(context).service, me, button,
                                      message.text or "")
     questions.pop(where, None)

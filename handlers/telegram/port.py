@@ -17,8 +17,8 @@ from telegram import Bot, InputFile, ReplyParameters
 from telegram import error as tg
 from telegram.constants import ParseMode
 
-from bot.core.delivery import PermanentDeliveryError, RateLimit, RetryAfter
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
+from bot.core.shared.delivery_port import PermanentDeliveryError, RateLimit, RetryAfter
 from handlers.telegram import html, menus
 from handlers.telegram.buttons import keyboard
 from handlers.telegram.common import NO_PREVIEW

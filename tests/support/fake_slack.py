@@ -41,8 +41,8 @@ from slack_sdk.signature import SignatureVerifier
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.core.company import Company
 from bot.core.service import VocService
+from bot.core.shared.company import Company
 from bot.runtime import Runtime
 from bot.server import create_app
 from bot.sync import sync_company

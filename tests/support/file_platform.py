@@ -18,8 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.core.delivery import RateLimit
-from bot.core.messages import OutboundFile, OutboundMessage
+from bot.core.presentation.messages import OutboundFile, OutboundMessage
+from bot.core.shared.delivery_port import RateLimit
 from jobs.dispatcher import Dispatcher
 from storage.db import Database
 

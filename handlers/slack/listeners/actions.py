@@ -7,13 +7,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import render
-from bot.core.actions import RULES, action_of
-from bot.core.domain import Action
-from bot.core.errors import NotFound
-from bot.core.i18n import N_, Translator
-from bot.core.messages import OutboundMessage
+from bot.core.handling.rules import RULES, action_of
+from bot.core.presentation import render
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
+from bot.core.shared.errors import NotFound
+from bot.core.shared.i18n import N_, Translator
 from handlers.slack import blocks as bk
 from handlers.slack.app import SlackBot, Who
 
@@ -68,21 +67,20 @@ def direct_action(service: VocService, me: str, t: Translator, name: str, ref: s
 
 
 async def open_form(bot: SlackBot, client: AsyncWebClient, body: dict[str, Any],
-                    action: Action, ref: str, who: Who) -> None:
+                    action: str, ref: str, who: Who) -> None:
     """Refuse now if the core would refuse; otherwise ask for the note, reason or department."""
     signal = await bot.run(bot.service.check, who.identity, ref, action)
     metadata = reply_to(body)
     rule = RULES[action]
-    if rule.needs_department:
-        departments = await bot.run(bot.service.departments)
-        current = signal.department.slug
-        view = (bk.note_modal(who.t, action, signal.ref, departments=departments,
-                              current=current, metadata=metadata) if rule.note_prompt
-                else bk.department_modal(who.t, signal.ref, departments, current, metadata))
+    departments = await bot.run(bot.service.departments) if rule.needs_department else []
+    codes = (await bot.run(bot.service.resolution_codes, who.t.locale) if rule.asks_code
+             else [])
+    current = signal.department.slug
+    if rule.note_prompt is None and not codes:
+        view = bk.department_modal(who.t, signal.ref, departments, current, metadata)
     else:
-        codes = (await bot.run(bot.service.resolution_codes, who.t.locale)
-                 if action == Action.RESOLVE else [])
-        view = bk.note_modal(who.t, action, signal.ref, metadata=metadata, codes=codes)
+        view = bk.note_modal(who.t, action, signal.ref, departments=departments,
+                             current=current, metadata=metadata, codes=codes)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 

@@ -9,11 +9,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import render
-from bot.core.errors import Unavailable, as_refusal
-from bot.core.i18n import N_, Translator
-from bot.core.messages import OutboundMessage
+from bot.core.presentation import render
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import Draft, IncomingFile
+from bot.core.shared.errors import Unavailable, as_refusal
+from bot.core.shared.i18n import N_, Translator
 from handlers.slack import blocks as bk
 from handlers.slack.app import SlackBot, Who
 

@@ -18,8 +18,8 @@ from slack_bolt.context.fail.async_fail import AsyncFail
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.capture import Draft
-from bot.core.identity import is_valid_identity
+from bot.core.service import Draft
+from bot.core.shared.identity import is_valid_identity
 from handlers.slack.app import SlackBot
 from handlers.slack.blocks import STEP
 

@@ -8,12 +8,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import render
-from bot.core.actions import action_of
-from bot.core.errors import NotFound, as_refusal
-from bot.core.i18n import N_, Translator
-from bot.core.messages import OutboundMessage
+from bot.core.handling.rules import action_of
+from bot.core.presentation import render
+from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import Draft, VocService
+from bot.core.shared.errors import NotFound, as_refusal
+from bot.core.shared.i18n import N_, Translator
 from handlers.slack import blocks as bk
 from handlers.slack import evidence
 from handlers.slack.app import SlackBot

@@ -1,0 +1,140 @@
+""""Same as VOC-12?": a new report that resembles an open case of its department.
+
+Texts are compared on routing's words (bot/core/routing/keywords.py: its tokenizer and
+Snowball stems, without stop words), with routing's prefix bridge between related forms ("опоздал" /
+"опоздание"): the Dice coefficient of the two sets of stems, a prefix match counting
+`routing.PREFIX_FACTOR`. The threshold was measured on the labelled pairs in
+bench/data/similar_pairs.tsv (`bench/similar.py` prints precision and recall); it favours
+precision, since a wrong offer costs the reporter a press and a missed one costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session
+
+from bot.core.presentation.render import first_line
+from bot.core.presentation.views import CaptureResult, format_ref
+from bot.core.routing import keywords as routing
+from bot.core.shared.context import Core
+from bot.core.shared.domain import OPEN_STATUSES, Kind
+from storage.models import Signal
+
+THRESHOLD = 0.5
+RECENT = timedelta(days=30)  # open cases older than this are not offered
+CANDIDATES = 100  # the newest open cases of the department compared with a new report
+KINDS = (Kind.COMPLAINT, Kind.IDEA)  # praise is not a problem to join
+
+
+@dataclass(frozen=True)
+class Words:
+    """The stems of a text, and those long enough for the prefix bridge by their first
+    letters (related forms share at least `routing.PREFIX_MIN_LEN` of them)."""
+
+    stems: frozenset[str]
+    by_prefix: dict[str, tuple[str, ...]]
+
+
+@lru_cache(maxsize=4096)  # an open case is compared with every new report of its department
+def words(text: str) -> Words:
+    """The stems that say what a text is about."""
+    stems = frozenset(routing.stem(token) for token in routing.tokenize(text)
+                      if token not in routing.STOP_WORDS and len(token) > 1)
+    by_prefix: dict[str, list[str]] = {}
+    for stem in stems:
+        if len(stem) >= routing.PREFIX_MIN_LEN:
+            by_prefix.setdefault(stem[:routing.PREFIX_MIN_LEN], []).append(stem)
+    return Words(stems, {key: tuple(found) for key, found in by_prefix.items()})
+
+
+def _bridged(stems: frozenset[str], other: Words, exact: frozenset[str]) -> int:
+    """How many of `stems` (not shared exactly) are a prefix of, or prefixed by, a stem of
+    `other` that is not shared exactly either."""
+    count = 0
+    for stem in stems:
+        if len(stem) < routing.PREFIX_MIN_LEN:
+            continue
+        if any(o not in exact and (o.startswith(stem) or stem.startswith(o))
+               for o in other.by_prefix.get(stem[:routing.PREFIX_MIN_LEN], ())):
+            count += 1
+    return count
+
+
+def similarity(a: Words, b: Words) -> float:
+    """0 (nothing shared) to 1 (the same words): each side's stems found in the other, a
+    prefix match counting `routing.PREFIX_FACTOR`, over both sides' stems."""
+    if not a.stems or not b.stems:
+        return 0.0
+    exact = a.stems & b.stems
+    shared = 2.0 * len(exact)
+    if a.by_prefix.keys() & b.by_prefix.keys():  # set operations first: most cases share none
+        shared += routing.PREFIX_FACTOR * (_bridged(a.stems - exact, b, exact)
+                                           + _bridged(b.stems - exact, a, exact))
+    return shared / (len(a.stems) + len(b.stems))
+
+
+@lru_cache(maxsize=1)
+def _candidates() -> Select[Any]:
+    """Open cases of a report's department, newest first: built once (capture's hot path)."""
+    s = Signal.__table__.c  # type: ignore[attr-defined]
+    department = (sa_select(s.department_id).where(s.id == bindparam("signal_id"))
+                  .scalar_subquery())
+    statement: Select[Any] = (
+        sa_select(s.id, s.text)
+        .where(s.department_id == department, s.id != bindparam("signal_id"),
+               s.status.in_([str(status) for status in OPEN_STATUSES]),
+               s.merged_into_id.is_(None), s.kind.in_([str(kind) for kind in KINDS]),
+               s.created_at >= bindparam("since"))
+        .order_by(s.id.desc()).limit(CANDIDATES))
+    return statement
+
+
+def most_similar(session: Session, signal_id: int, text: str, since: datetime,
+                 threshold: float = THRESHOLD) -> tuple[int, str] | None:
+    """The open case of the report's department most like `text` (id, first line), if one
+    is alike enough."""
+    mine = words(text)
+    best: tuple[float, int, str] | None = None
+    rows = session.connection().execute(_candidates(), {"signal_id": signal_id,
+                                                        "since": since})
+    for row in rows:
+        other_id, other_text = row[0], row[1]
+        score = similarity(mine, words(other_text))
+        if score >= threshold and (best is None or score > best[0]):
+            best = (score, int(other_id), str(other_text))
+    return (best[1], first_line(best[2])) if best else None
+
+
+def could_offer(report: Signal, case: Signal) -> bool:
+    """Whether `case` is one the offer could have named for `report` (re-derived when the
+    reporter presses "Add me to ...", so only an offered join happens): a complaint or idea
+    recent when the report came, alike enough. The caller checks department and state."""
+    return (report.kind in KINDS and case.kind in KINDS
+            and case.created_at >= report.created_at - RECENT
+            and similarity(words(report.text), words(case.text)) >= THRESHOLD)
+
+
+def offer(core: Core, outcomes: Sequence[CaptureResult | Exception]
+          ) -> list[CaptureResult | Exception]:
+    """Captures with the open case each new report resembles (one read for all of them)."""
+    wanted = [o for o in outcomes if isinstance(o, CaptureResult) and not o.duplicate
+              and o.signal.kind in KINDS]
+    if not wanted:
+        return list(outcomes)
+    found: dict[int, tuple[str, str]] = {}
+    with core.db.read() as session:
+        for result in wanted:
+            view = result.signal
+            hit = most_similar(session, view.id, view.text, core.clock() - RECENT)
+            if hit is not None:
+                found[view.id] = (format_ref(hit[0]), hit[1])
+    return [replace(o, signal=replace(o.signal, similar=found[o.signal.id]))
+            if isinstance(o, CaptureResult) and o.signal.id in found else o
+            for o in outcomes]

@@ -1,0 +1,70 @@
+"""The company as the departments file describes it, validated: the core's input.
+
+Parsing and validating the file is the composition root's job (bot/departments.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.core.shared.business_hours import BusinessHours
+
+
+@dataclass(frozen=True)
+class DepartmentSpec:
+    """One `[[department]]` table, validated."""
+
+    slug: str
+    name: str
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    heads: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    slack_channel: str | None = None
+    telegram_chat: int | None = None
+    telegram_topic: int | None = None
+    ack_sla_hours: float = 24.0
+    suppliers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """One optional `[[person]]` table: several identities that are one person, with a name."""
+
+    name: str
+    identities: tuple[str, ...]
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Company:
+    """The whole validated file: the company settings, its departments and named people."""
+
+    timezone: str
+    locale: str
+    triage: str
+    business_hours: BusinessHours
+    digest: str = "mon 09:00"
+    pulse: str = "monthly"  # internal NPS pulse cadence: off, weekly, monthly, quarterly
+    retention_days: int | None = None  # closed cases lose texts and names after this (privacy)
+    leadership: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    leadership_slack_channel: str | None = None
+    leadership_telegram_chat: int | None = None
+    departments: tuple[DepartmentSpec, ...] = ()
+    people: tuple[PersonSpec, ...] = ()
+    # An anonymous reporter asked a question sees the head's name, not only the department.
+    anonymous_see_askers: bool = False
+    # Why cases happen, chosen when resolving (none: Resolve asks only for the note), and
+    # their labels by language (a code without a label reads as itself).
+    resolution_codes: tuple[str, ...] = ()
+    resolution_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    source: str = "departments.toml"
+
+    def resolution_label(self, code: str, locale: str) -> str:
+        """A resolution code as people reading `locale` see it."""
+        return self.resolution_labels.get(locale, {}).get(code, code)
+
+    def department(self, slug: str) -> DepartmentSpec | None:
+        """The department with this slug, if any."""
+        return next((d for d in self.departments if d.slug == slug), None)

@@ -1,0 +1,180 @@
+"""Cells of the Excel workbook (openpyxl write-only): typed, safe and sized to be read.
+
+Text is always written as text: a string that looks like a formula (= + - @ tab CR, as OWASP
+lists them) or an error code is a quote-prefixed string cell, never a formula, and characters
+XML cannot carry are dropped. Columns are wide enough for their words (a Chinese character is
+two widths); headers wrap onto at most HEADER_LINES lines.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.chart import Reference
+from openpyxl.styles import Alignment, Font
+
+from bot.core.shared.i18n import Translator
+
+BOLD = Font(bold=True)
+HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
+DATE_TIME = "yyyy-mm-dd hh:mm"  # 16 characters: columns of dates are 17 wide
+DATE_WIDTH = 17
+HEADER_LINES = 3  # a header wraps onto at most this many lines; its column widens instead
+# Characters XML 1.0 cannot carry: openpyxl's ILLEGAL_CHARACTERS_RE, plus U+FFFE and U+FFFF,
+# which lxml refuses too (none of them is printable, so most strings skip the search).
+NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+FORMULA_START = frozenset("=+-@\t\r")  # what spreadsheets may read as a formula (OWASP's list)
+CAREFUL_START = FORMULA_START | {"#"}  # and "#N/A", which openpyxl writes as an error
+
+class DateCell:
+    """Date-and-time cells of one column, shown as yyyy-mm-dd hh:mm. A write-only sheet writes
+    each row while it is appended, so one styled cell serves the column's every row."""
+
+    def __init__(self, ws: Any) -> None:
+        self.cell = WriteOnlyCell(ws)
+        self.cell.number_format = DATE_TIME
+
+    def __call__(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        self.cell.value = value
+        return self.cell
+
+
+def date_cell(ws: Any, value: datetime | None) -> Any:
+    """One date-and-time cell (for the rows written once)."""
+    return DateCell(ws)(value)
+
+
+def words_of(mapping: Mapping[Any, str], t: Translator) -> dict[str, str]:
+    """code -> the word the reader reads for it."""
+    return {str(code): t.gettext(message) for code, message in mapping.items()}
+
+
+def is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in "WF"
+
+
+def display_width(text: str) -> float:
+    """Roughly how many character widths of Excel's default font `text` takes (a Chinese
+    character takes two)."""
+    return sum(2.0 if is_wide(c) else 1.0 for c in text)
+
+
+BREAKABLE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff"
+                        r"\uf900-\ufaff\uff00-\uffef]+")
+
+
+def wrapped(text: str, width: float) -> list[str]:
+    """`text` broken into lines that fit a column `width` wide, as Excel wraps a bold header
+    (about 10% wider than plain text, with some padding): words stay whole, Chinese breaks
+    between characters."""
+    room = (width - 1.5) / 1.1
+    lines: list[str] = []
+    line, used = "", 0.0
+    for word in BREAKABLE.findall(text):
+        space = 0.0 if not line or (is_wide(word[0]) and is_wide(line[-1])) else 1.0
+        if line and used + space + display_width(word) > room:
+            lines.append(line)
+            line, used = word, display_width(word)
+        else:
+            line, used = line + " " * int(space) + word, used + space + display_width(word)
+    return [*lines, line]
+
+
+def header_width(label: str, minimum: float) -> float:
+    """A column width at least `minimum` in which the header's longest word fits and the
+    header takes at most HEADER_LINES lines."""
+    words = BREAKABLE.findall(label) or [""]
+    width = max(minimum, math.ceil(max(map(display_width, words)) * 1.1 + 1.5))
+    while len(wrapped(label, width)) > HEADER_LINES:
+        width += 1
+    return width
+
+
+def widest(values: Any, minimum: float) -> float:
+    """A column width for a column of short known values (names, labels), at most 40."""
+    return min(40.0, max([minimum, *(display_width(v) + 2 for v in values)]))
+
+
+def print_setup(ws: Any) -> None:
+    """Landscape, one page wide (as many pages tall as it takes), the header row on every page,
+    "sheet - page n of m" at the foot."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.oddFooter.center.text = "&A — &P / &N"
+
+
+def bold_cell(ws: Any, value: Any) -> Any:
+    cell = WriteOnlyCell(ws, value=value)
+    cell.font = BOLD
+    return cell
+
+
+def bold_row(ws: Any, values: list[Any]) -> list[Any]:
+    """A totals row: bold figures (user text never appears in one)."""
+    row = []
+    for value in values:
+        if isinstance(value, Cell):
+            value.font = BOLD
+        row.append(value if value is None or isinstance(value, Cell)
+                   else bold_cell(ws, value))
+    return row
+
+
+def share_cell(ws: Any, part: int, whole: int) -> Any:
+    """part / whole as a percentage cell, empty when there is no whole."""
+    cell = WriteOnlyCell(ws, value=part / whole if whole else None)
+    cell.number_format = "0%"
+    return cell
+
+
+def row_cells(ws: Any, values: list[Any]) -> list[Any]:
+    """A row whose strings stay text in any spreadsheet tool (see the module docstring)."""
+    return [text_cell(ws, v) if type(v) is str and (
+        v[:1] in CAREFUL_START or (not v.isprintable() and NOT_XML.search(v))) else v
+        for v in values]
+
+
+def text_cell(ws: Any, value: str) -> Any:
+    value = NOT_XML.sub("", value)
+    if value[:1] not in FORMULA_START and value not in ERROR_CODES:
+        return value
+    cell = WriteOnlyCell(ws, value=value)  # openpyxl binds "=..." as a formula, "#N/A" as an error
+    cell.data_type = "s"
+    cell.quotePrefix = True  # and it stays text when someone edits it in Excel or LibreOffice
+    return cell
+
+
+def add_chart(ws: Any, chart: Any, title: str, *, rows: int, at: str) -> None:
+    """A native chart of column 3 against the labels of column 1, `rows` rows below the header:
+    one series, so no legend; axes shown (openpyxl 3.1 leaves Excel to hide them), labels at
+    the low edge rather than across the bars or the line where values go below zero."""
+    chart.title = title
+    chart.height, chart.width = 8, 18
+    chart.legend = None
+    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=rows + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
+    for axis in (chart.x_axis, chart.y_axis):
+        axis.delete = False
+    chart.x_axis.tickLblPos = "low"
+    for series in chart.series:
+        series.smooth = False
+    ws.add_chart(chart, at)
+
+
+def rounded(value: float | None, digits: int = 0) -> float | int | None:
+    if value is None:
+        return None
+    return round(value) if digits == 0 else round(value, digits)
