@@ -1,0 +1,7 @@
+"""Customers as accounts: a signal's free-text customer matched to one account.
+
+`names` turns a customer text into comparable forms (legal forms, quotes and punctuation
+dropped, Cyrillic written in Latin letters, a sound skeleton); `matching` decides whether two
+texts name the same customer: surely, perhaps (ask the reporter), or not; `accounts` imports,
+merges and splits accounts. Pure: the standard library, rapidfuzz and storage only.
+"""
