@@ -82,6 +82,15 @@ def test_importing_the_same_file_twice_changes_nothing(db: Database, clock: Fake
         assert [e.action for e in store.events_of(session=session,
                                                   account_id=account.id or 0)] == ["created"]
 
+    moved = _import(db, clock, [{"name": "HOOLI Inc", "aliases": "Хули", "segment": "enterprise"}])
+    assert (moved.created, moved.updated) == (0, 1)
+    with db.read() as session:
+        account = accounts.resolve(session, "Хули")
+        trail = store.events_of(session=session, account_id=account.id or 0)
+    assert (account.owner_identity, account.segment) == (OWNER, "enterprise")
+    assert (trail[-1].action, trail[-1].details) == (
+        "updated", {"row": 2, "segment": "enterprise", "names": ["Хули"]})
+
 
 def test_bad_rows_are_reported_by_number_and_the_good_ones_kept(
         db: Database, clock: FakeClock) -> None:
@@ -127,11 +136,16 @@ def test_signals_join_the_account_their_customer_names_and_new_customers_get_one
     assert [_account_of(db, s) for s in (first, second, third, fourth)] == [
         piper, hooli, hooli, None]
 
+    with db.read() as session:  # a spelling joined by similarity is not kept as a name
+        assert [a.name for a in store.aliases_of(session=session, account_id=piper or 0)] == [
+            "Pied Piper"]
+
     with db.write() as session:  # the reporter said "the same customer"
         accounts.confirm_account(session, fourth, hooli or 0, "Hooli XYZ", clock())
     assert _account_of(db, fourth) == hooli
     with db.read() as session:
-        assert accounts.find_account(session, customer_name("hooli xyz")).account_id == hooli
+        again = accounts.find_account(session, customer_name("hooli xyz"))
+    assert (again.verdict, again.account_id) == (Verdict.SAME, hooli)
 
 
 def test_merge_moves_names_and_signals_and_both_accounts_keep_the_event(

@@ -85,3 +85,18 @@ def test_merge_and_split_from_the_command_line(db_url: str, tmp_path: Path) -> N
     assert "Account #3 was merged into #2 Pied Piper." in again.output
     unknown = invoke("split", "Initech", "Initrode", db_url=db_url)
     assert unknown.exit_code == 2 and "No account is called “Initech”." in unknown.output
+
+
+def test_a_file_that_cannot_be_read_is_refused_in_one_line(db_url: str, tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("name\nCafé Müller\n".encode("latin-1"))
+    no_name = tmp_path / "no-name.csv"
+    no_name.write_text("customer,owner\nHooli,\n", encoding="utf-8")
+
+    for path, said in ((latin1, "latin1.csv: not UTF-8 text; save it as CSV UTF-8."),
+                       (no_name, "no-name.csv: row 1 must name the columns "
+                                 "name,aliases,owner,segment (missing: name)"),
+                       (tmp_path / "absent.csv", "absent.csv: no such file.")):
+        result = invoke("import", str(path), db_url=db_url)
+        assert result.exit_code == 2 and said in result.output, result.output
+    assert invoke("list", db_url=db_url).stdout == ""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from rapidfuzz import fuzz, process
 from sqlmodel import Session
 
 from bot.core.customers.matching import Match, Verdict, best_match, compare
@@ -19,6 +20,7 @@ from storage.db import Database
 from storage.models import Account
 
 MAX_NAME = 200  # letters in a customer's name or alias (Signal.customer holds as many)
+CLOSEST = 20  # candidate names compared in full with a customer text
 
 
 class AccountAction(StrEnum):
@@ -43,7 +45,12 @@ def find_account(session: Session, name: CustomerName) -> Match:
     head, tail = blocks(name)
     candidates = store.alias_candidates(session=session, head=head, tail=tail,
                                         length=len(name.key))
-    return best_match(name, ((row.account_id, customer_name(row.name)) for row in candidates))
+    # The closest keys by rapidfuzz's ratio (in C, on stored keys) get the full comparison.
+    closest = process.extract(name.key, [row.key for row in candidates], scorer=fuzz.ratio,
+                              limit=CLOSEST)
+    return best_match(name, ((candidates[index].account_id,
+                              customer_name(candidates[index].name))
+                             for _, _, index in closest))
 
 
 def add_name(session: Session, account_id: int, text: str, now: datetime) -> bool:
@@ -71,7 +78,8 @@ def assign_account(session: Session, signal_id: int, text: str, *, actor: str,
             return found  # only a legal form: no customer named
         return assign_new_account(session, signal_id, text, actor=actor, now=now)
     assert found.account_id is not None
-    add_name(session, found.account_id, text, now)  # a spelling of it seen for the first time
+    # A spelling joined by similarity is not kept as a name: names chained that way would
+    # drift from the customer, one slip at a time (a person's "yes" keeps one).
     store.set_account_id(session=session, signal_id=signal_id, account_id=found.account_id)
     return found
 

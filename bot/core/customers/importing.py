@@ -111,11 +111,10 @@ def _import_row(session: Session, row: CustomerRow, report: ImportReport, *, act
     details: dict[str, Any] = {"row": row.number}
     if owners:
         account = live(session, owners.pop())
-        for name, value in (("owner", row.owner), ("segment", row.segment)):
-            before = getattr(account, f"{name}_identity" if name == "owner" else name)
-            if value is not None and value != before:
-                setattr(account, f"{name}_identity" if name == "owner" else name, value)
-                details[name] = value
+        if row.owner is not None and row.owner != account.owner_identity:
+            account.owner_identity = details["owner"] = row.owner
+        if row.segment is not None and row.segment != account.segment:
+            account.segment = details["segment"] = row.segment
         session.add(account)
         action = AccountAction.UPDATED
     else:

@@ -11,10 +11,11 @@ Rules, in order:
   asked, never joined: a division, a subsidiary and a stranger sharing a brand read alike, and
   only a person knows which; the same with a changed word too ("Pied Piper" / "Pied Pipes
   Logistics") is a different customer;
-- otherwise a similarity from 0 to 1: rapidfuzz's ratio of the keys, and across alphabets
-  blended with the ratio of the sound skeletons (`names`); from `Thresholds.same_at` the same
-  customer, from `ask_at` asked. A name shorter than `MIN_FUZZY_LENGTH` letters is
-  joined only when equal: one letter is a different company there (МТС / МТТ, IBM / IBN).
+- otherwise a similarity from 0 to 1: rapidfuzz's ratio of the keys blended with the ratio of
+  the sound skeletons (`names`; weighed more across alphabets); from `Thresholds.same_at` the
+  same customer if what differs looks like a slip (`_slips_only`), from `ask_at` asked. A
+  name shorter than `MIN_FUZZY_LENGTH` letters is joined only when equal: one letter is a
+  different company there (МТС / МТТ, IBM / IBN).
 The thresholds come from bench/customers.py (it prints how they were chosen).
 """
 
@@ -99,8 +100,8 @@ def _same_alphabet(a: CustomerName, b: CustomerName) -> bool:
 def _slips_only(a: CustomerName, b: CustomerName) -> bool:
     """Whether what differs looks like a slip of the keyboard or of transliteration rather than
     another name: each word (or the whole name, when the words do not pair up) sounds the same
-    consonants, or is long and differs by a letter or two inside. In one alphabet, every word starts
-    with the same letter (Massive / Passive) and a short word keeps its vowels (Vector /
+    consonants, or is long and differs by a letter or two inside. In one alphabet, every word
+    starts with the same letter (Massive / Passive) and a short word keeps its vowels (Vector /
     Victor); across alphabets a short name keeps them too (Hooli: Хули, not Холли). A name
     shorter than MIN_FUZZY_LENGTH letters is joined only when equal (МТС / МТТ, IBM / IBN)."""
     same_alphabet = _same_alphabet(a, b)
@@ -133,14 +134,15 @@ def _slips_only(a: CustomerName, b: CustomerName) -> bool:
 
 def _plus_words(shorter: CustomerName, longer: CustomerName) -> bool:
     """Whether `longer` is `shorter` with more words: every word of the shorter name is in the
-    longer one (spelt or sounding the same), or its key is inside the longer key."""
+    longer one (spelt or sounding the same), or its key begins or ends the longer key."""
     if len(longer.key) - len(shorter.key) < 2:
         return False
-    if shorter.key in longer.key:
+    if longer.key.startswith(shorter.key) or longer.key.endswith(shorter.key):
         return True
-    return len(longer.latin) > len(shorter.latin) and all(any(word == other or sound == other_sound
-                   for other, other_sound in zip(longer.latin, longer.skeleton, strict=True))
-               for word, sound in zip(shorter.latin, shorter.skeleton, strict=True))
+    longer_words = list(zip(longer.latin, longer.skeleton, strict=True))
+    return len(longer.latin) > len(shorter.latin) and all(
+        any(word == other or sound == other_sound for other, other_sound in longer_words)
+        for word, sound in zip(shorter.latin, shorter.skeleton, strict=True))
 
 
 def _compare_chinese(a: CustomerName, b: CustomerName, limits: Thresholds) -> Comparison:
@@ -159,8 +161,8 @@ class Match:
     """The account a customer text belongs to, or may belong to, and how sure that is."""
 
     verdict: Verdict
-    account_id: int | None  # None with NEW
-    alias: str  # the account's name or alias it was compared with ("" with NEW)
+    account_id: int | None  # None: no account names it (yet)
+    alias: str  # the account's name it was compared with ("" without an account)
     similarity: float
 
 

@@ -63,13 +63,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("account_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key("fk_signal_account_id_account", "account",
                                     ["account_id"], ["id"])
-        batch_op.create_index("ix_signal_account_created",
-                              ["account_id", "created_at", "department_id", "status", "kind",
-                               "score"], unique=False)
+        batch_op.create_index("ix_signal_account_created", ["account_id", "created_at"],
+                              unique=False)
+        batch_op.create_index("ix_signal_account_department",
+                              ["account_id", "department_id", "status", "score"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("signal", schema=None) as batch_op:
+        batch_op.drop_index("ix_signal_account_department")
         batch_op.drop_index("ix_signal_account_created")
         batch_op.drop_constraint("fk_signal_account_id_account", type_="foreignkey")
         batch_op.drop_column("account_id")
