@@ -136,6 +136,9 @@ def matching() -> None:
     found = verdicts(pairs, CHOSEN)
     print(f"  thresholds in use: {describe(CHOSEN)}")
     print(f"  all pairs: {figures(pairs, found).line()}")
+    for label, is_same in (("same", True), ("different", False)):
+        chosen = [v for p, v in zip(pairs, found, strict=True) if p.same is is_same]
+        print(f"    asked among the {label} pairs: {chosen.count(Verdict.ASK) / len(chosen):.1%}")
     print("  by kind (pairs: joined / asked / new):")
     table: dict[tuple[str, bool], Counter[Verdict]] = defaultdict(Counter)
     for pair, verdict in zip(pairs, found, strict=True):
