@@ -32,6 +32,7 @@ from bot.cli_context import (
     service_of,
     settings_of,
 )
+from bot.customers_cli import register as register_customers
 from bot.language_cli import register as register_language
 from bot.routing_cli import register as register_routing
 
@@ -53,6 +54,7 @@ app.add_typer(outbox_app, name="outbox")
 app.callback()(read_settings)
 register_routing(app)  # `voc routing train|report` (bot/routing_cli.py)
 register_language(app)  # `voc language status|reindex` (bot/language_cli.py)
+register_customers(app)  # `voc customers import|list|merge|split` (bot/customers_cli.py)
 
 
 def _console(service: VocService, who: str | None) -> None:

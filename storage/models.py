@@ -28,6 +28,9 @@ from bot.core.shared.domain import (
 )
 from storage.types import UTCDateTime
 
+MAX_ALIAS_KEY = 400  # a customer text of MAX_CUSTOMER letters, in Latin letters (щ is shch)
+MAX_ALIAS_BLOCK = 8
+
 
 def _at(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
@@ -98,6 +101,11 @@ class Signal(SQLModel, table=True):
               "routed_at", "acknowledged_at", "ack_due_at"),
         Index("ix_signal_resolved_department", "resolved_at", "department_id"),
         Index("ix_signal_status_due", "status", "ack_due_at"),
+        # A customer's story: newest first; its counts by department and state and its
+        # scores from the index alone, in its order (a big customer has tens of thousands).
+        Index("ix_signal_account_created", "account_id", "created_at"),
+        Index("ix_signal_account_department", "account_id", "department_id", "status",
+              "score"),
         CheckConstraint("score IS NULL OR (score >= 0 AND score <= 10)", name="ck_signal_score"),
     )
 
@@ -129,6 +137,8 @@ class Signal(SQLModel, table=True):
     # The case as a conversation (0004): why it happened, and the case a "me too" joined.
     resolution_code: str | None = Field(default=None, max_length=MAX_RESOLUTION_CODE)
     merged_into_id: int | None = Field(default=None, foreign_key="signal.id", index=True)
+    # The customer's account, when the customer text was matched to one (bot/core/customers).
+    account_id: int | None = Field(default=None, foreign_key="account.id")
 
 
 class Event(SQLModel, table=True):
@@ -273,3 +283,44 @@ class SignalVector(SQLModel, table=True):
     model: str = Field(max_length=200, index=True)
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float32, unit length
     created_at: datetime = _at()
+
+
+class Account(SQLModel, table=True):
+    """A customer as one account: the signals whose customer texts name it, across departments."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=MAX_CUSTOMER)
+    owner_identity: str | None = Field(default=None, max_length=64)  # who looks after it
+    segment: str | None = Field(default=None, max_length=MAX_SEGMENT)
+    created_at: datetime = _at()
+    # Merged into another account: its names and signals went there; kept for the audit trail.
+    merged_into_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+
+
+class AccountAlias(SQLModel, table=True):
+    """A name an account is known by, under its key (bot/core/customers/names.py): equal keys
+    are the same customer. `head` and `tail` (the first and last two consonants of how the name
+    sounds) find the names a misspelt or transliterated one may be."""
+
+    __tablename__ = "account_alias"
+
+    key: str = Field(primary_key=True, max_length=MAX_ALIAS_KEY)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=MAX_CUSTOMER)  # as first written
+    head: str = Field(max_length=MAX_ALIAS_BLOCK, index=True)
+    tail: str = Field(max_length=MAX_ALIAS_BLOCK, index=True)
+    created_at: datetime = _at()
+
+
+class AccountEvent(SQLModel, table=True):
+    """Audit trail of accounts: created, imported, merged, split; by whom and with what."""
+
+    __tablename__ = "account_event"
+    __table_args__ = (Index("ix_account_event_account_at", "account_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    at: datetime = _at()
+    action: str = Field(max_length=32)  # an AccountAction
+    actor: str = Field(max_length=120)  # an identity, or cli:user@host
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

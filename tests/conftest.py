@@ -103,9 +103,9 @@ def postgres_database(schema: str) -> Database:
 
 
 def _truncate(db: Database) -> None:
-    tables = ("routing_model", "admin_event", "job_claim", "outbox", "attachment",
-              "file_blob", "score", "event", "signal", "identity", "department_head",
-              "department_supplier", "person", "department")
+    tables = ("account_event", "account_alias", "account", "routing_model", "admin_event",
+              "job_claim", "outbox", "attachment", "file_blob", "score", "event", "signal",
+              "identity", "department_head", "department_supplier", "person", "department")
     with db.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 

@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 CORE = ROOT / "bot" / "core"
 # Third-party packages the core may use: storage and maths, words and languages.
 CORE_LIBRARIES = {"sqlalchemy", "sqlmodel", "pydantic", "babel", "Stemmer", "jieba",
-                  "numpy"}
+                  "numpy", "rapidfuzz"}
 OURS = {"bot", "handlers", "jobs", "storage", "tests", "bench"}
 
 

@@ -15,7 +15,7 @@ from storage.db import Database, SchemaOutOfDate, head_revision, revisions
 from tests.conftest import postgres_database, throwaway_postgres_schema
 
 TABLES = {"department", "department_supplier", "department_head", "person", "identity",
-          "admin_event",
+          "admin_event", "account", "account_alias", "account_event",
           "signal", "event", "score", "outbox", "job_claim", "alembic_version"}
 
 

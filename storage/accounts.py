@@ -1,0 +1,174 @@
+"""Customer accounts, their names and their audit trail. Keyword-only data functions that
+never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, update
+from sqlmodel import Session, col, select
+
+from storage.models import MAX_ALIAS_KEY, Account, AccountAlias, AccountEvent, Signal
+
+MAX_KEY = MAX_ALIAS_KEY  # a key longer than this is cut (two such names compare equal)
+MAX_CANDIDATES = 200  # names compared with one customer text at most
+
+
+@dataclass(frozen=True)
+class AliasRow:
+    """One name of an account, as candidates for a customer text come back."""
+
+    key: str
+    account_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """An account with how many names and signals it has, for lists."""
+
+    account: Account
+    aliases: tuple[str, ...]
+    signals: int
+
+
+def alias_by_key(*, session: Session, key: str) -> AccountAlias | None:
+    """The name with exactly this key (primary key lookup)."""
+    return session.get(AccountAlias, key)
+
+
+def aliases_by_keys(*, session: Session, keys: Sequence[str]) -> list[AccountAlias]:
+    """The names among `keys` that some account has."""
+    if not keys:
+        return []
+    return list(session.exec(select(AccountAlias).where(col(AccountAlias.key).in_(keys))))
+
+
+def alias_candidates(*, session: Session, head: str, tail: str, length: int,
+                     limit: int = MAX_CANDIDATES) -> list[AliasRow]:
+    """Names that begin or end with the same sounds (both columns indexed), those that do both
+    first, then those whose key is nearest `length` long: the likeliest first when a common
+    beginning holds more names than `limit`."""
+    both = case((and_(col(AccountAlias.head) == head, col(AccountAlias.tail) == tail), 0),
+                else_=1)
+    rows = session.exec(
+        select(AccountAlias.key, AccountAlias.account_id, AccountAlias.name)
+        .where(or_(col(AccountAlias.head) == head, col(AccountAlias.tail) == tail))
+        .order_by(both, func.abs(func.length(AccountAlias.key) - length), col(AccountAlias.key))
+        .limit(limit))
+    return [AliasRow(key, account_id, name) for key, account_id, name in rows]
+
+
+def create_account(*, session: Session, name: str, owner_identity: str | None,
+                   segment: str | None, now: datetime) -> Account:
+    """A new account (flushed: it has its id)."""
+    account = Account(name=name, owner_identity=owner_identity, segment=segment, created_at=now)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def add_alias(*, session: Session, account_id: int, key: str, name: str, head: str, tail: str,
+              now: datetime) -> AccountAlias:
+    """Give an account one more name (the key must be free: see alias_by_key)."""
+    alias = AccountAlias(key=key, account_id=account_id, name=name, head=head, tail=tail,
+                         created_at=now)
+    session.add(alias)
+    session.flush()
+    return alias
+
+
+def account_by_id(*, session: Session, account_id: int) -> Account | None:
+    """The account, merged or not."""
+    return session.get(Account, account_id)
+
+
+def aliases_of(*, session: Session, account_id: int) -> list[AccountAlias]:
+    """An account's names, oldest first."""
+    return list(session.exec(select(AccountAlias).where(AccountAlias.account_id == account_id)
+                             .order_by(col(AccountAlias.created_at), col(AccountAlias.key))))
+
+
+def merge_accounts(*, session: Session, source_id: int, target_id: int) -> tuple[int, int]:
+    """Move the source's names and signals to the target and mark the source merged into it;
+    (names moved, signals moved)."""
+    aliases = session.execute(update(AccountAlias).where(col(AccountAlias.account_id) == source_id)
+                              .values(account_id=target_id))
+    signals = session.execute(update(Signal).where(col(Signal.account_id) == source_id)
+                              .values(account_id=target_id))
+    session.execute(update(Account).where(col(Account.id) == source_id)
+                    .values(merged_into_id=target_id))
+    session.execute(update(Account).where(col(Account.merged_into_id) == source_id)
+                    .values(merged_into_id=target_id))  # earlier merges follow it
+    return _rowcount(aliases), _rowcount(signals)
+
+
+def customers_of(*, session: Session, account_id: int) -> list[str]:
+    """The distinct customer texts of an account's signals."""
+    return [text for text in session.exec(
+        select(Signal.customer).where(col(Signal.account_id) == account_id).distinct())
+        if text is not None]
+
+
+def move_signals(*, session: Session, from_account_id: int, to_account_id: int,
+                 customers: Sequence[str]) -> int:
+    """Move the account's signals whose customer text is one of `customers`; how many."""
+    if not customers:
+        return 0
+    moved = session.execute(update(Signal).where(col(Signal.account_id) == from_account_id,
+                                                 col(Signal.customer).in_(customers))
+                            .values(account_id=to_account_id))
+    return _rowcount(moved)
+
+
+def move_alias(*, session: Session, key: str, to_account_id: int) -> None:
+    """Give a name to another account."""
+    session.execute(update(AccountAlias).where(col(AccountAlias.key) == key)
+                    .values(account_id=to_account_id))
+
+
+def set_account_id(*, session: Session, signal_id: int, account_id: int | None) -> None:
+    """Which account a signal's customer is."""
+    session.execute(update(Signal).where(col(Signal.id) == signal_id)
+                    .values(account_id=account_id))
+
+
+def record_event(*, session: Session, account_id: int, action: str, actor: str,
+                 details: dict[str, Any], now: datetime) -> None:
+    """One line of an account's audit trail."""
+    session.add(AccountEvent(account_id=account_id, action=action, actor=actor[:120],
+                             details=details, at=now))
+
+
+def events_of(*, session: Session, account_id: int) -> list[AccountEvent]:
+    """An account's audit trail, oldest first."""
+    return list(session.exec(select(AccountEvent).where(AccountEvent.account_id == account_id)
+                             .order_by(col(AccountEvent.at), col(AccountEvent.id))))
+
+
+def list_accounts(*, session: Session) -> list[AccountSummary]:
+    """The accounts not merged into another, by name, with their names and signal counts."""
+    accounts = list(session.exec(select(Account).where(col(Account.merged_into_id).is_(None))
+                                 .order_by(col(Account.name), col(Account.id))))
+    names: dict[int, list[str]] = {}
+    for alias in session.exec(select(AccountAlias).order_by(col(AccountAlias.created_at),
+                                                             col(AccountAlias.key))):
+        names.setdefault(alias.account_id, []).append(alias.name)
+    counts = dict(session.exec(select(Signal.account_id, func.count())
+                               .where(col(Signal.account_id).is_not(None))
+                               .group_by(col(Signal.account_id))).all())
+    return [AccountSummary(account, tuple(names.get(account.id or 0, ())),
+                           counts.get(account.id, 0)) for account in accounts]
+
+
+def signal_count(*, session: Session, account_id: int) -> int:
+    """How many signals name the account (the index on (account_id, created_at) counts them)."""
+    return session.exec(select(func.count()).select_from(Signal)
+                        .where(col(Signal.account_id) == account_id)).one()
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
