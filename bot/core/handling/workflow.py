@@ -11,7 +11,6 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.handling import merging as joining
-from bot.core.handling import questions as conversation
 from bot.core.handling.audit import record_event
 from bot.core.handling.outgoing import (
     mark_moved,
@@ -21,7 +20,7 @@ from bot.core.handling.outgoing import (
     to_department,
     update_cards,
 )
-from bot.core.handling.rules import acting, allowed
+from bot.core.handling.rules import acting
 from bot.core.presentation import render
 from bot.core.presentation.views import SignalView, format_ref
 from bot.core.presentation.visibility import event_view, seen_by, signal_view
@@ -30,48 +29,8 @@ from bot.core.shared.context import Core
 from bot.core.shared.domain import Action, Status
 from bot.core.shared.errors import InvalidInput
 from bot.core.shared.i18n import N_
-from bot.core.shared.rows import department_by_slug, department_of, row_id, signal_of
-from storage import queries as q
+from bot.core.shared.rows import department_by_slug, department_of, row_id
 from storage.models import Department, Person, Score, Signal
-
-
-def check(core: Core, actor: str, ref: str, action: Action | str) -> SignalView:
-    """Raise the refusal `action` would get on `ref` now, changing nothing (adapters ask
-    before collecting a note or a reason, so nobody types one in vain)."""
-    with core.db.read() as session:
-        person = q.person_by_identity(session=session, identity=actor)
-        signal = signal_of(session, ref)
-        allowed(session, Action(action), person, signal)
-        return signal_view(core, session, signal, viewer=person, history=False)
-
-
-def perform(core: Core, actor: str, action: Action, ref: str, *, text: str = "",
-            department: str = "", value: str = "") -> SignalView:
-    """Do `action` on `ref` with what the person gave: the note or reason (`text`), the
-    department to move it to, or the value of the pressed button (a rating)."""
-    match action:
-        case Action.ACKNOWLEDGE:
-            return acknowledge(core, actor, ref)
-        case Action.RESOLVE:
-            return resolve(core, actor, ref, text, code=value)
-        case Action.REASSIGN:
-            return reassign(core, actor, ref, department, text)
-        case Action.CHANGE_DEPARTMENT:
-            return change_department(core, actor, ref, department)
-        case Action.REOPEN:
-            return reopen(core, actor, ref, text)
-        case Action.RATE:
-            return rate(core, actor, ref, value)
-        case Action.ASK:
-            return conversation.ask(core, actor, ref, text)
-        case Action.ANSWER:
-            return conversation.answer(core, actor, ref, text)
-        case Action.JOIN:
-            return joining.join(core, actor, ref, value)
-        case Action.KEEP_APART:
-            return joining.keep_apart(core, actor, ref)
-        case Action.MERGE:
-            return joining.merge(core, actor, ref, text)
 
 
 def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
