@@ -1,0 +1,44 @@
+"""Routing with the language layer: the words' answer (keywords and the learned model) blended
+with the router by meaning (bot/core/meaning/routing.py).
+
+Meaning decides where it passes its gate (calibrated on the company's history judged in order,
+or the model's profile gate while the history is short); below its gate, the words' answer
+stands only where meaning agrees with it (its best department, gated or not), else the
+report goes to triage. Without a vector (the layer off, an outage) the words decide alone, as
+before. bench/routing.py measures each part and the blend.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.core.routing.keywords import Suggestion
+from bot.core.shared.context import Core
+
+if TYPE_CHECKING:
+    from bot.core.meaning.maths import Verdict
+
+# Meaning leaning to another department by this margin sends a words' answer to triage: any
+# lean (bench/routing.py, no history: 0.0 misroutes 0.117, 0.02 0.133, 0.06 0.174).
+VETO = 0.0
+
+
+def suggest(core: Core, text: str) -> Suggestion:
+    """The department for the text, and what decided: the words, a past case, or meaning."""
+    return combine(core.router.suggest(text), core.meaning.suggest(text), core.company.triage)
+
+
+def combine(words: Suggestion, meaning: Verdict | None, triage: str) -> Suggestion:
+    """The blend of the words' suggestion and meaning's verdict (None: no vector)."""
+    if meaning is None:
+        return words
+    if meaning.slug is not None and meaning.slug != triage:
+        if meaning.slug == words.slug and not words.is_fallback:
+            return words  # both agree: the words name the reason
+        similar = (meaning.case_id,) if meaning.case_id is not None else ()
+        return Suggestion(meaning.slug, (), False, similar, by_meaning=True)
+    if words.is_fallback or words.slug == triage:
+        return words
+    if meaning.best != words.slug and meaning.margin >= VETO:
+        return Suggestion(triage, (), True)
+    return words

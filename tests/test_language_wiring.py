@@ -1,0 +1,132 @@
+"""The language layer wired into the bot: vectors stored with each captured report and erased
+with its text, the serving bot's start-up line, routing by meaning on a small lopsided history,
+and an endpoint outage at capture (routed by words, nothing lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+
+import numpy as np
+import pytest
+
+from bot.config import Settings
+from bot.core.meaning.layer import Meaning
+from bot.core.people.privacy import retention
+from bot.core.routing.training import learn_meaning
+from bot.core.service import Draft, VocService
+from bot.core.shared.company import Company
+from bot.language.bundled import BundledModel, installed
+from bot.language.endpoint import EndpointModel
+from bot.sync import sync_company
+from storage import vectors
+from storage.db import Database
+from tests.conftest import FakeClock
+from tests.support.fake_embeddings import FakeEmbeddings
+
+KATE = "slack:U0SALES1"
+HEAD = "slack:U0LOGHEAD"  # head of Logistics
+needs_model = pytest.mark.skipif(not installed(), reason="the bundled model is not installed")
+
+
+@pytest.fixture(scope="module")
+def model() -> BundledModel:
+    return BundledModel()  # loaded once for the module: the vocabulary table is large
+
+
+def layered(db: Database, company: Company, clock: FakeClock, embedder: object) -> VocService:
+    sync_company(db, company, now=clock())
+    return VocService(db, company, clock=clock, embedder=embedder)  # type: ignore[arg-type]
+
+
+@needs_model
+def test_a_captured_report_keeps_its_vector_until_retention_erases_the_text(
+        db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
+    service = layered(db, dataclasses.replace(company, retention_days=30), clock, model)
+    ref = service.capture(KATE, Draft("complaint", "Курьер привёз диван на три часа позже",
+                                      department="logistics")).signal.ref
+    signal_id = int(ref.removeprefix("VOC-"))
+    with db.read() as session:
+        stored = vectors.read(session=session, model=model.name, signal_ids=[signal_id])
+    expected = model.embed_now(["Курьер привёз диван на три часа позже"])[0]
+    assert np.allclose(stored[signal_id], expected, atol=1e-5)
+    service.acknowledge(HEAD, ref)
+    service.resolve(HEAD, ref, "Apologised and refunded the delivery")
+    clock.advance(days=31)
+    report = retention(service, actor="test")
+    assert report.rows.get("vectors") == 1
+    with db.read() as session:
+        assert vectors.read(session=session, model=model.name, signal_ids=[signal_id]) == {}
+
+
+def test_an_endpoint_outage_at_capture_routes_by_words_and_loses_nothing(
+        db: Database, company: Company, clock: FakeClock) -> None:
+    words = Draft("complaint", "The courier was late with the delivery")
+    with FakeEmbeddings() as server:
+        server.status = 503
+        embedder = EndpointModel(server.base_url, "bge-m3", timeout=2.0)
+        service = layered(db, company, clock, embedder)
+
+        async def capture() -> str:
+            try:
+                return (await service.submit_capture(KATE, words)).signal.department.slug
+            finally:
+                await embedder.aclose()
+
+        routed = asyncio.run(capture())
+        service.captures.close()
+        assert server.requests  # the layer was asked, and failed
+    plain = VocService(db, company, clock=clock)  # the layer off: today's routing
+    assert routed == plain.suggest(words.text).slug == "logistics"
+    with db.read() as session:
+        assert vectors.counts(session=session, model="bge-m3") == (0, 1)
+
+
+@needs_model
+def test_the_serving_bot_says_which_language_layer_routing_uses(
+        db: Database, company: Company, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.cli_context import language_service
+
+    caplog.set_level(logging.INFO)
+    off = language_service(Settings(_env_file=None, voc_language="off"),  # type: ignore[call-arg]
+                           db, company)
+    assert not off.meaning.on
+    assert "language layer: off: routing, \"me too\" and themes compare words" in caplog.text
+    on = language_service(Settings(_env_file=None, voc_language="auto"),  # type: ignore[call-arg]
+                          db, company)
+    assert on.meaning.on and on.meaning.router is not None
+    assert ("language layer: bundled model universal-sentence-encoder-multilingual-3"
+            in caplog.text)
+
+
+# Thirty reports labelled by the reporters' own choices, lopsided (two thirds to Logistics), as a
+# new company enters its first history; then new reports in the same vocabulary.
+HISTORY = ([("logistics", f"The courier came {n} hours late with the order") for n in range(2, 12)]
+           + [("logistics", f"Курьер опоздал на {n} часа с доставкой") for n in range(2, 12)]
+           + [("finance", f"The refund for order {n} has not arrived yet") for n in range(5)]
+           + [("finance", f"Возврат денег за заказ {n} так и не пришёл") for n in range(5)])
+NEW = [("logistics", "The courier came 14 hours late with the order"),
+       ("logistics", "Курьер опоздал на 15 часов с доставкой"),
+       ("finance", "The refund for order 77 has not arrived yet"),
+       ("finance", "Возврат денег за заказ 78 так и не пришёл")]
+
+
+@needs_model
+def test_a_small_lopsided_history_routes_new_reports_in_its_vocabulary(
+        db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
+    service = layered(db, company, clock, model)
+    for slug, text in HISTORY:
+        service.capture(KATE, Draft("complaint", text, department=slug))
+        clock.advance(minutes=5)
+    learn_meaning(service)
+    router = service.meaning.router
+    assert router is not None and len(router.cases) == len(HISTORY)
+    routed = [service.suggest(text).slug for _, text in NEW]
+    assert routed == [slug for slug, _ in NEW]  # not every one to triage
+
+
+def test_with_the_layer_off_nothing_is_embedded() -> None:
+    meaning = Meaning(None)
+    assert not meaning.on and meaning.vectors(["a text"]) == [None]
+    assert meaning.suggest("a text") is None
