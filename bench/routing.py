@@ -250,6 +250,12 @@ def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
     return "(none for this history)"
 
 
+# What the targets cost, measured: meaning alone is safe but routes too little (no history
+# 0.537/0.087); the words' answers it lets through carry the keywords' misroutes. Tried: any
+# lean of meaning elsewhere vetoes a words' answer (kept), a veto margin of 0.02 or 0.06 (more
+# misroutes); meaning overruling the words by its gate plus 0.02, 0.04 (kept), 0.08.
+
+
 def synthetic(count: int, cases: list[Case]) -> list[Case]:
     """`count` historical cases built from the labelled texts: words shuffled and mixed within
     a department, with typos, so the vocabulary grows as a real history's does."""
