@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,7 +28,7 @@ from tests.conftest import FakeClock
 from tests.support.fake_embeddings import FakeEmbeddings
 
 KATE = "slack:U0SALES1"
-HEAD = "slack:U0LOGHEAD"  # head of Logistics
+HEAD = OLGA = "slack:U0LOGHEAD"  # Olga Petrova, head of Logistics
 needs_model = pytest.mark.skipif(not installed(), reason="the bundled model is not installed")
 
 
@@ -130,3 +132,59 @@ def test_with_the_layer_off_nothing_is_embedded() -> None:
     meaning = Meaning(None)
     assert not meaning.on and meaning.vectors(["a text"]) == [None]
     assert meaning.suggest("a text") is None
+
+
+# -- "me too" across languages, end to end -----------------------------------------------------
+@pytest.fixture
+def served_with_meaning(db: Database, company: Company, model: BundledModel
+                        ) -> Iterator[tuple[Any, Any]]:
+    """`voc serve` (Slack and the Telegram webhook) with the bundled language layer."""
+    from tests.support import fake_telegram
+    from tests.support.fake_slack import running_workspace
+    from tests.test_telegram_flows import SECRET
+
+    with fake_telegram.FakeTelegram() as telegram, running_workspace(
+            db, company, embedder=model, telegram_bot_token=fake_telegram.TOKEN,
+            telegram_api_url=telegram.url, telegram_webhook_secret=SECRET) as workspace:
+        yield workspace, telegram
+
+
+@needs_model
+def test_the_same_problem_in_three_languages_is_offered_as_one_case_in_slack_and_telegram(
+        served_with_meaning: tuple[Any, Any]) -> None:
+    from tests.support.fake_telegram import button
+    from tests.test_case_conversation import webhook
+    from tests.test_telegram_flows import ANNA, PAVEL
+
+    workspace, telegram = served_with_meaning
+    webhook(workspace, telegram.message(ANNA, "/complaint Курьер опоздал на три часа и "
+                                              "поцарапал диван"))
+    telegram.expect(ANNA.id, r"VOC-1")
+
+    # Pavel writes English in Telegram: no word is shared, the meaning is.
+    webhook(workspace, telegram.message(PAVEL, "/complaint The courier came three hours late "
+                                               "and scratched the sofa"))
+    offer = telegram.expect(PAVEL.id, r"Same as VOC-1\? “Курьер опоздал на три часа")
+    webhook(workspace, telegram.callback(PAVEL, offer, button(offer, "Add me to VOC-1")))
+    telegram.expect(PAVEL.id, r"VOC-2 is now part of VOC-1")
+
+    # Kate passes on a Chinese customer's words in Slack.
+    kate = workspace.user("U0SALES1")
+    answer = kate.command("complaint 快递员晚到了三个小时，还把沙发刮坏了")
+    blocks = answer.json()["blocks"]
+    assert "VOC-1" in str(blocks)
+    assert kate.press_in(blocks, "Add me to VOC-1").status_code == 200
+    workspace.slack.wait(lambda: workspace.service.show(OLGA, "VOC-3").merged_into == "VOC-1",
+                         what="the Chinese report joined to VOC-1")
+    assert workspace.service.show(OLGA, "VOC-1").reporters == 3
+
+
+@needs_model
+def test_within_one_language_words_still_decide(db: Database, company: Company,
+                                                clock: FakeClock, model: BundledModel) -> None:
+    service = layered(db, company, clock, model)
+    service.capture(KATE, Draft("complaint", "The courier was rude to the customer",
+                                department="logistics"))
+    late = service.capture(KATE, Draft("complaint", "The courier was three hours late",
+                                       department="logistics"))
+    assert late.signal.similar is None  # alike in meaning, another problem in words
