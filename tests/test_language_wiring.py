@@ -188,3 +188,55 @@ def test_within_one_language_words_still_decide(db: Database, company: Company,
     late = service.capture(KATE, Draft("complaint", "The courier was three hours late",
                                        department="logistics"))
     assert late.signal.similar is None  # alike in meaning, another problem in words
+
+
+# -- themes by meaning in the digest -----------------------------------------------------------
+@needs_model
+def test_the_digest_groups_one_problem_written_in_three_languages_into_one_theme(
+        db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.core.reporting.digest import digest_figures, render_digest
+    from bot.core.reporting.periods import Week
+
+    service = layered(db, company, clock, model)
+    monday = datetime(2026, 11, 16, 9, tzinfo=UTC)  # week 2026-W47
+    clock.now = monday - timedelta(weeks=3)
+    for text in ("The sofa cushions arrived in the wrong colour",
+                 "Консультант нагрубил покупателю в магазине"):
+        service.capture(KATE, Draft("complaint", text))
+    clock.now = monday + timedelta(days=1)
+    for slug, text in (("finance", "С карты дважды списали деньги за один заказ"),
+                       ("finance", "The money was taken from her card twice for one order"),
+                       ("it", "同一个订单从她卡上扣了两次钱"),
+                       ("logistics", "The courier left the wardrobe at the wrong entrance")):
+        service.capture(KATE, Draft("complaint", text, department=slug))
+    figures = digest_figures(service, Week(2026, 47))
+    assert len(figures.themes) == 1  # no word-pair fragments, one problem across languages
+    theme = figures.themes[0]
+    assert theme.count == 3 and theme.share == 0.75 and theme.before == 0.0
+    english = render_digest(figures, service.translator("en"), "Europe/Moscow").plain_text()
+    assert f"“{theme.label}”: 3 complaints (75%, before 0%)" in english
+    assert theme.label in {"С карты дважды списали деньги за один заказ",
+                           "The money was taken from her card twice for one order",
+                           "同一个订单从她卡上扣了两次钱"}
+    assert "departments: Finance, IT" in english
+    chinese = render_digest(figures, service.translator("zh"), "Europe/Moscow").plain_text()
+    assert "部门：" in chinese
+
+
+def test_without_the_layer_the_digests_themes_are_by_words(
+        db: Database, company: Company, clock: FakeClock) -> None:
+    from datetime import UTC, datetime
+
+    from bot.core.reporting.digest import digest_figures
+    from bot.core.reporting.periods import Week
+
+    service = layered(db, company, clock, None)
+    clock.now = datetime(2026, 11, 17, 9, tzinfo=UTC)
+    for text in ("Courier late again, two hours", "Courier late by an hour and did not call"):
+        service.capture(KATE, Draft("complaint", text))
+    clock.advance(minutes=1)
+    labels = [t.label for t in digest_figures(service, Week(2026, 47)).themes]
+    assert "courier late" in labels and all(t.departments == () for t in
+                                            digest_figures(service, Week(2026, 47)).themes)

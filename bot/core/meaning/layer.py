@@ -138,3 +138,19 @@ class Meaning:
             while len(self._remembered) > REMEMBERED:
                 self._remembered.popitem(last=False)
 
+
+
+class Stored:
+    """A layer that embeds nothing and names the model whose stored vectors are read (the
+    digest's child process: themes by meaning without loading the model)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def embed(self, texts: Sequence[str]) -> Vectors | None:
+        """Never any new vectors."""
+        return None
+
+    def status(self) -> str:
+        """The start-up line's words."""
+        return f"stored vectors of {self.name}"
