@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,12 +102,21 @@ def refresh(core: Core, session: Session, *, force: bool = False) -> None:
     except (ValueError, KeyError):  # a model of another version: keep routing as before
         log.warning("routing model %s is unreadable by this version; retrain it", newest)
         return
-    _use(core, model, newest)
+    _use(core, model, newest, aside=True)
 
 
-def _use(core: Core, model: Model, model_id: int) -> None:
+def _use(core: Core, model: Model, model_id: int, *, aside: bool = False) -> None:
+    """Route with `model` from now on, and relearn the router by meaning: here (training), or
+    `aside` in a thread of its own (a model another replica trained, found while routing:
+    calibrating takes seconds on a long history and must not hold a capture)."""
     core.router.model, core.router.model_id = model, model_id
-    learn_meaning(core)
+    if not core.meaning.on:
+        return
+    if aside:
+        threading.Thread(target=learn_meaning, args=(core,), name="learn-meaning",
+                         daemon=True).start()
+    else:
+        learn_meaning(core)
 
 
 def learn_meaning(core: Core) -> None:
