@@ -240,3 +240,26 @@ def test_without_the_layer_the_digests_themes_are_by_words(
     labels = [t.label for t in digest_figures(service, Week(2026, 47)).themes]
     assert "courier late" in labels and all(t.departments == () for t in
                                             digest_figures(service, Week(2026, 47)).themes)
+
+
+@needs_model
+def test_a_report_routed_by_a_past_case_says_which_in_the_readers_language(
+        db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
+    from bot.core.presentation.render import routing_reason
+
+    service = layered(db, company, clock, model)
+    for slug, text in HISTORY:
+        service.capture(KATE, Draft("complaint", text, department=slug))
+        clock.advance(minutes=5)
+    learn_meaning(service)
+    router = service.meaning.router
+    assert router is not None
+    # Thirty reports written from two templates earn a strict gate (0.30); a gate such as a
+    # varied history earns lets this paraphrase through.
+    service.meaning.router = dataclasses.replace(router, gate=0.15)
+    routed = service.capture(KATE, Draft("complaint", "订单 80 的返还至今还没有到")).signal
+    assert routed.department.slug == "finance" and routed.routed_by_meaning
+    assert len(routed.routed_by_similar) == 1
+    case = f"VOC-{routed.routed_by_similar[0]}"
+    assert routing_reason(routed, service.translator("en")) == f"like {case}, in any language"
+    assert routing_reason(routed, service.translator("ru")) == f"похоже на {case} (на любом языке)"
