@@ -4,7 +4,7 @@ with the router by meaning (bot/core/meaning/routing.py).
 Meaning decides where it passes its gate (calibrated on the company's history judged in order,
 or the model's profile gate while the history is short), against the words' answer only by
 `OVERRULE` more; below its gate, the words' answer
-stands only where meaning agrees with it (its best department, gated or not), else the
+stands only where meaning's best department (gated or not) is the same, else the
 report goes to triage. Without a vector (the layer off, an outage) the words decide alone, as
 before. bench/routing.py measures each part and the blend.
 """
@@ -19,9 +19,6 @@ from bot.core.shared.context import Core
 if TYPE_CHECKING:
     from bot.core.meaning.maths import Verdict
 
-# Meaning leaning to another department by this margin sends a words' answer to triage: any
-# lean (bench/routing.py, no history: 0.0 misroutes 0.117, 0.02 0.133, 0.06 0.174).
-VETO = 0.0
 # Meaning overrules the words' answer only when it leads by its gate plus this much (no history:
 # 0.0 misroutes 0.117, 0.02 0.110, 0.04 0.103, 0.08 0.099 at accuracy 0.603 to 0.576).
 OVERRULE = 0.04
@@ -46,6 +43,9 @@ def combine(words: Suggestion, meaning: Verdict | None, triage: str) -> Suggesti
         return Suggestion(meaning.slug, (), False, similar, by_meaning=True)
     if words_unsure:
         return words
-    if meaning.best != words.slug and meaning.margin >= VETO:
+    # Meaning leaning to another department at all sends a words' answer to triage (leaning by
+    # 0.02 or 0.06 or more instead: misroutes 0.133 and 0.174 rather than 0.117, bench/routing.py
+    # with no history).
+    if meaning.best != words.slug:
         return Suggestion(triage, (), True)
     return words
