@@ -263,3 +263,22 @@ def test_a_report_routed_by_a_past_case_says_which_in_the_readers_language(
     case = f"VOC-{routed.routed_by_similar[0]}"
     assert routing_reason(routed, service.translator("en")) == f"like {case}, in any language"
     assert routing_reason(routed, service.translator("ru")) == f"похоже на {case} (на любом языке)"
+
+
+@needs_model
+def test_words_and_meaning_that_disagree_send_the_report_to_triage_saying_why(
+        db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
+    from bot.core.presentation.render import routing_reason
+
+    service = layered(db, company, clock, model)
+    for slug, text in HISTORY:
+        service.capture(KATE, Draft("complaint", text, department=slug))
+        clock.advance(minutes=5)
+    learn_meaning(service)
+    # The words say Sales ("orders"); what it means is a refund (Finance), not sure enough.
+    routed = service.capture(KATE, Draft(
+        "complaint", "The reimbursement for order 80 has not arrived yet")).signal
+    assert routed.department.slug == "cco"
+    assert routing_reason(routed, service.translator("en")) == (
+        "its words and its meaning point to different departments, so it went to triage")
+    assert "разным отделам" in routing_reason(routed, service.translator("ru"))

@@ -68,6 +68,9 @@ def routing_reason(signal: SignalView, t: Translator) -> str:
             parts.append(t.gettext("similar past cases: %(refs)s") % {
                 "refs": ", ".join(format_ref(n) for n in signal.routed_by_similar)})
         return "; ".join(parts)
+    if signal.routed_by_meaning and signal.routed_by_fallback:
+        return t.gettext("its words and its meaning point to different departments, so it went "
+                         "to triage")
     if signal.routed_by_meaning:
         return t.gettext("what the text says matches this department's work")
     if signal.routed_by_fallback:

@@ -38,7 +38,7 @@ def combine(words: Suggestion, meaning: Verdict | None, triage: str) -> Suggesti
         if meaning.slug == words.slug and not words_unsure:
             return words  # both agree: the words name the reason
         if not words_unsure and meaning.margin < meaning.gate + OVERRULE:
-            return Suggestion(triage, (), True)  # the two disagree: a person decides
+            return Suggestion(triage, (), True, by_meaning=True)  # they disagree: a person decides
         similar = (meaning.case_id,) if meaning.case_id is not None else ()
         return Suggestion(meaning.slug, (), False, similar, by_meaning=True)
     if words_unsure:
@@ -47,5 +47,5 @@ def combine(words: Suggestion, meaning: Verdict | None, triage: str) -> Suggesti
     # 0.02 or 0.06 or more instead: misroutes 0.133 and 0.174 rather than 0.117, bench/routing.py
     # with no history).
     if meaning.best != words.slug:
-        return Suggestion(triage, (), True)
+        return Suggestion(triage, (), True, by_meaning=True)
     return words
