@@ -114,14 +114,21 @@ NEW = [("logistics", "The courier came 14 hours late with the order"),
        ("finance", "Возврат денег за заказ 78 так и не пришёл")]
 
 
-@needs_model
-def test_a_small_lopsided_history_routes_new_reports_in_its_vocabulary(
-        db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
+def with_history(db: Database, company: Company, clock: FakeClock, model: BundledModel
+                 ) -> VocService:
+    """A service with the layer on whose history is HISTORY, the router by meaning learned."""
     service = layered(db, company, clock, model)
     for slug, text in HISTORY:
         service.capture(KATE, Draft("complaint", text, department=slug))
         clock.advance(minutes=5)
     learn_meaning(service)
+    return service
+
+
+@needs_model
+def test_a_small_lopsided_history_routes_new_reports_in_its_vocabulary(
+        db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
+    service = with_history(db, company, clock, model)
     router = service.meaning.router
     assert router is not None and len(router.cases) == len(HISTORY)
     routed = [service.suggest(text).slug for _, text in NEW]
@@ -247,11 +254,7 @@ def test_a_report_routed_by_a_past_case_says_which_in_the_readers_language(
         db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
     from bot.core.presentation.render import routing_reason
 
-    service = layered(db, company, clock, model)
-    for slug, text in HISTORY:
-        service.capture(KATE, Draft("complaint", text, department=slug))
-        clock.advance(minutes=5)
-    learn_meaning(service)
+    service = with_history(db, company, clock, model)
     router = service.meaning.router
     assert router is not None
     # Thirty reports written from two templates earn a strict gate (0.30); a gate such as a
@@ -270,11 +273,7 @@ def test_words_and_meaning_that_disagree_send_the_report_to_triage_saying_why(
         db: Database, company: Company, clock: FakeClock, model: BundledModel) -> None:
     from bot.core.presentation.render import routing_reason
 
-    service = layered(db, company, clock, model)
-    for slug, text in HISTORY:
-        service.capture(KATE, Draft("complaint", text, department=slug))
-        clock.advance(minutes=5)
-    learn_meaning(service)
+    service = with_history(db, company, clock, model)
     # The words say Sales ("orders"); what it means is a refund (Finance), not sure enough.
     routed = service.capture(KATE, Draft(
         "complaint", "The reimbursement for order 80 has not arrived yet")).signal
