@@ -87,7 +87,7 @@ def run(ctx: typer.Context) -> None:
     from bot.runtime import Runtime
 
     configure_logging(settings)
-    runtime = Runtime.build(settings, service_of(ctx, logged=True), http_mode=False)
+    runtime = Runtime.build(settings, service_of(ctx, logged=True, language=True), http_mode=False)
     if not runtime.adapters:
         raise fail("No chat adapter could start with the tokens given (see the log above).")
     asyncio.run(runtime.run_until_signalled())
@@ -107,7 +107,8 @@ def serve(ctx: typer.Context,
     from bot.server import create_app
 
     configure_logging(settings_of(ctx))
-    runtime = Runtime.build(settings_of(ctx), service_of(ctx, logged=True), http_mode=True)
+    runtime = Runtime.build(settings_of(ctx), service_of(ctx, logged=True, language=True),
+                            http_mode=True)
     # log_config=None: uvicorn's lines go through our handler (format, redaction) too.
     config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="info",
                             access_log=False, lifespan="on", log_config=None)

@@ -189,7 +189,7 @@ def configure_logging(settings: Settings) -> None:
 
 
 def service_of(ctx: typer.Context, *, allow_example: bool = False,
-             logged: bool = False) -> VocService:
+             logged: bool = False, language: bool = False) -> VocService:
     """The core service on the synced company; what the sync changed goes to stderr, or to
     the log when the command logs (`voc run`, `voc serve`: one format for every line)."""
     from bot.core.service import VocService, utc_now
@@ -202,7 +202,38 @@ def service_of(ctx: typer.Context, *, allow_example: bool = False,
         logging.getLogger("bot.sync").info("%s", report.summary())
     elif report.changed:
         typer.secho(report.summary(), err=True)
-    return VocService(db, company)
+    if not language:
+        return VocService(db, company)
+    return language_service(settings_of(ctx), db, company)
+
+
+def language_service(settings: Settings, db: Database, company: Company) -> VocService:
+    """The serving bot's service with the language layer the settings choose, its start-up
+    line logged and the router by meaning learned from the stored history."""
+    import asyncio
+
+    from bot.core.routing.training import start_meaning
+    from bot.core.service import VocService
+    from bot.language import LanguageSettingError, build_embedder, status
+
+    try:
+        embedder = build_embedder(settings)
+    except LanguageSettingError as error:
+        raise fail(str(error)) from None
+    logging.getLogger("bot.language").info("%s", status(embedder))
+    service = VocService(db, company, embedder=embedder,
+                         language_cases=settings.voc_language_cases)
+
+    async def starting() -> None:
+        try:
+            await start_meaning(service)
+        finally:
+            closing = getattr(embedder, "aclose", None)
+            if closing is not None:  # its HTTP session belongs to this loop; serving opens anew
+                await closing()
+
+    asyncio.run(starting())
+    return service
 
 
 def operator() -> str:

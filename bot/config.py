@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     voc_embeddings_url: str | None = None
     voc_embeddings_model: str | None = None
     voc_embeddings_key: SecretStr | None = None
+    # The newest labelled cases routing by meaning compares a report with (memory: about
+    # 2 KB a case with the bundled model's 512 dimensions).
+    voc_language_cases: int = Field(default=5000, ge=0, le=1_000_000)
 
     @field_validator(
         "voc_timezone",

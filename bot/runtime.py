@@ -248,6 +248,9 @@ class Runtime:
             if name in self._up:  # not one whose attempts failed: it has stopped already
                 await self._stop_part(adapter)
         self._up.clear()
+        closing = getattr(self.service.meaning.embedder, "aclose", None)
+        if closing is not None:  # the language endpoint's HTTP session
+            await closing()
         self.service.captures.close()
         self.service.db.dispose()
 

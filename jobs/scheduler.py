@@ -38,6 +38,7 @@ from sqlmodel import col, select
 
 from bot import logs
 from bot.core.handling.reminders import leadership_destinations
+from bot.core.meaning.layer import Stored
 from bot.core.people.privacy import ErasureReport
 from bot.core.reporting.periods import Week, parse_weekly
 from bot.core.routing import training
@@ -286,7 +287,7 @@ def post_digest_in_child(service: VocService, week: Week, *, owner: str) -> Post
     """`post_digest` in a Python process of its own (`digest_child`), the same database and
     company handed over on its stdin (the URL's password never shows in a process list)."""
     url = service.db.engine.url.render_as_string(hide_password=False)
-    request = pickle.dumps((url, service.company, week, owner))
+    request = pickle.dumps((url, service.company, week, owner, service.meaning.model))
     done = subprocess.run([sys.executable, "-c", "from jobs.scheduler import digest_child; "
                            "digest_child()"], input=request, capture_output=True,
                           timeout=DIGEST_PROCESS_TIMEOUT, check=False)
@@ -302,9 +303,10 @@ def post_digest_in_child(service: VocService, week: Week, *, owner: str) -> Post
 
 def digest_child() -> None:
     """The child's side: read (database URL, company, week, owner), post, write the report."""
-    url, company, week, owner = pickle.loads(sys.stdin.buffer.read())
+    url, company, week, owner, language = pickle.loads(sys.stdin.buffer.read())
     db = Database.connect(url)
-    service = VocService(db, company)
+    # The themes read the vectors the parent's language layer stored; nothing is embedded here.
+    service = VocService(db, company, embedder=Stored(language))
     try:
         report = post_digest(service, week, owner=owner)
     finally:

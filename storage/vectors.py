@@ -7,21 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import delete, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from storage.models import Signal, SignalVector
 
+if TYPE_CHECKING:  # numpy is loaded with the first vector: with the layer off, never
+    import numpy as np
+
 
 def store(*, session: Session, model: str, vectors: Iterable[tuple[int, np.ndarray]],
           now: datetime | None = None) -> int:
     """Each signal's vector from `model`, replacing any it had (of any model)."""
-    rows = [(signal_id, np.asarray(vector, dtype=np.float32)) for signal_id, vector in vectors]
-    if not rows:
+    given = list(vectors)
+    if not given:
         return 0
+    import numpy as np
+
+    rows = [(signal_id, np.asarray(vector, dtype=np.float32)) for signal_id, vector in given]
     at = now or datetime.now(UTC)
     session.execute(delete(SignalVector).where(
         col(SignalVector.signal_id).in_([signal_id for signal_id, _ in rows])))
@@ -35,6 +41,8 @@ def read(*, session: Session, model: str, signal_ids: Sequence[int]) -> dict[int
     """The stored vectors of `model` for those signals that have one."""
     if not signal_ids:
         return {}
+    import numpy as np
+
     found = session.execute(sa_select(col(SignalVector.signal_id), col(SignalVector.vector)).where(
         col(SignalVector.model) == model, col(SignalVector.signal_id).in_(signal_ids)))
     return {signal_id: np.frombuffer(blob, dtype=np.float32) for signal_id, blob in found}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.capture import albums as attaching
 from bot.core.capture import reports as capturing
@@ -25,6 +25,7 @@ from bot.core.handling import merging as joining
 from bot.core.handling import questions as conversation
 from bot.core.handling import queues
 from bot.core.handling import workflow as cases
+from bot.core.meaning.layer import CASES
 from bot.core.people import directory as people
 from bot.core.presentation.messages import OutboundMessage
 from bot.core.presentation.views import (
@@ -44,6 +45,9 @@ from bot.core.shared.platforms import platform_of
 from bot.core.shared.telemetry import emit
 from storage.db import Database
 
+if TYPE_CHECKING:
+    from bot.core.meaning.port import Embedder
+
 __all__ = ["Added", "Draft", "IncomingFile", "VocService", "utc_now"]
 
 
@@ -51,8 +55,10 @@ class VocService(Core):
     """Capture, route, acknowledge, resolve, reassign, reopen, rate; queues, pulses, people."""
 
     def __init__(self, db: Database, company: Company, *,
-                 clock: Callable[[], datetime] = utc_now, list_limit: int = 50) -> None:
-        super().__init__(db, company, clock=clock, list_limit=list_limit)
+                 clock: Callable[[], datetime] = utc_now, list_limit: int = 50,
+                 embedder: Embedder | None = None, language_cases: int = CASES) -> None:
+        super().__init__(db, company, clock=clock, list_limit=list_limit, embedder=embedder,
+                         language_cases=language_cases)
         # Captures from every adapter share batches. SQLite has one writer at a time; on
         # PostgreSQL two batches overlap so one's round trips hide the other's.
         self.captures: GroupCommit[tuple[str, Draft], CaptureResult] = GroupCommit(
@@ -108,6 +114,7 @@ class VocService(Core):
         """`capture` from an event loop: written in a worker thread, in one transaction with
         the captures that arrive meanwhile (bot/core/capture/group_commit.py)."""
         started = time.perf_counter()
+        await self.meaning.prepare([draft.text])  # off the loop, before the transaction
         result = await self.captures.submit((actor, draft))
         emit("capture_latency", platform=platform_of(actor), seconds=time.perf_counter() - started)
         return result

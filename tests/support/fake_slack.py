@@ -797,10 +797,13 @@ def slack_workspace(db: Database, company: Company) -> Iterator[Workspace]:
 
 
 @contextmanager
-def running_workspace(db: Database, company: Company, **settings: Any) -> Iterator[Workspace]:
-    """`voc serve`'s app with these settings on `db` (synced with `company`), and the fake."""
+def running_workspace(db: Database, company: Company, *, embedder: Any = None,
+                      **settings: Any) -> Iterator[Workspace]:
+    """`voc serve`'s app with these settings on `db` (synced with `company`), and the fake
+    (`embedder`: the language layer, none by default)."""
     sync_company(db, company, now=datetime.now(UTC))
-    service = VocService(db, company)  # the real clock: the dispatcher's clock is real too
+    # The real clock: the dispatcher's clock is real too.
+    service = VocService(db, company, embedder=embedder)
     channels = [d.slack_channel for d in company.departments if d.slack_channel]
     with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], workspace_people(company)) as slack:
         runtime = Runtime.build(Settings(

@@ -24,7 +24,7 @@ from bot.core.handling.outgoing import new_cards
 from bot.core.presentation import render
 from bot.core.presentation.views import EventView, SignalView
 from bot.core.presentation.visibility import department_view
-from bot.core.routing import training
+from bot.core.routing import blend, training
 from bot.core.shared import domain
 from bot.core.shared.context import Core
 from bot.core.shared.domain import Status
@@ -80,7 +80,7 @@ def _routes(core: Core, session: Session, drafts: Sequence[ParsedDraft]
     triage = core.company.triage
     if any(not d.department for d in drafts):
         training.refresh(core, session)
-    suggestions = [None if d.department else core.router.suggest(d.text) for d in drafts]
+    suggestions = [None if d.department else blend.suggest(core, d.text) for d in drafts]
     wanted = {triage} | {
         slug for draft, suggestion in zip(drafts, suggestions, strict=True)
         if (slug := suggestion.slug if suggestion else typed_slug(draft.department or ""))}
@@ -99,6 +99,8 @@ def _routes(core: Core, session: Session, drafts: Sequence[ParsedDraft]
                                       "fallback": suggestion.is_fallback}
         if suggestion.similar:
             routing["similar"] = list(suggestion.similar)
+        if suggestion.by_meaning:
+            routing["meaning"] = True
         routes.append((department, routing))
     return routes
 
@@ -187,6 +189,7 @@ def _written(core: Core, item: tuple[ParsedDraft, _Reporter, Route], now: dateti
         source_link=draft.link, routed_by_keywords=tuple(routing.get("matched", ())),
         routed_by_similar=tuple(routing.get("similar", ())),
         routed_by_fallback=bool(routing.get("fallback")),
+        routed_by_meaning=bool(routing.get("meaning")),
         history=(EventView("captured", now, hidden, dict(captured)),
                  EventView("routed", now, None, dict(routed))),
         attachments=attachments)

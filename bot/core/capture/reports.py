@@ -16,7 +16,7 @@ from bot.core.capture.batch import write_signals
 from bot.core.capture.evidence import IncomingFile, KeptFile
 from bot.core.presentation.views import CaptureResult, DepartmentView, ScoreView
 from bot.core.presentation.visibility import department_view, signal_view_for
-from bot.core.routing import training
+from bot.core.routing import blend, training
 from bot.core.shared import domain, inputs
 from bot.core.shared.context import Core
 from bot.core.shared.domain import MAX_CUSTOMER, MAX_DEDUPE_KEY, MAX_LINK, Kind
@@ -24,6 +24,7 @@ from bot.core.shared.errors import InvalidInput, NotFound, VocError
 from bot.core.shared.i18n import N_
 from bot.core.shared.rows import person_of, require_identity
 from storage import queries as q
+from storage import vectors
 from storage.models import Score
 
 
@@ -168,9 +169,15 @@ def capture_many(core: Core, requests: Sequence[tuple[str, Draft]]
 
 
 def _write(core: Core, drafts: Sequence[ParsedDraft]) -> list[CaptureResult | Exception]:
+    # Embedded before the transaction (none: routed by words); stored with the signals.
+    meant = core.meaning.vectors([d.text for d in drafts])
     with core.db.write() as session:
+        views = write_signals(core, session, drafts)
+        vectors.store(session=session, model=core.meaning.model, vectors=[
+            (view.id, vector) for view, vector in zip(views, meant, strict=True)
+            if vector is not None and not isinstance(view, VocError)])
         return [view if isinstance(view, VocError) else CaptureResult(view, refused=d.refused)
-                for d, view in zip(drafts, write_signals(core, session, drafts), strict=True)]
+                for d, view in zip(drafts, views, strict=True)]
 
 
 def _write_alone(core: Core, draft: ParsedDraft) -> CaptureResult | Exception:
@@ -195,9 +202,10 @@ def _stored_before(core: Core, draft: ParsedDraft, conflict: IntegrityError
 
 def suggest(core: Core, text: str) -> DepartmentView:
     """The department the text would be routed to (for preselecting it in a form)."""
+    core.meaning.vectors([text])
     with core.db.read() as session:
         training.refresh(core, session)
-        suggestion = core.router.suggest(text)
+        suggestion = blend.suggest(core, text)
         department = q.department_by_slug(session=session, slug=suggestion.slug)
         if department is None:
             raise NotFound(N_("Unknown department “%(slug)s”."), slug=suggestion.slug)

@@ -6,6 +6,11 @@ Snowball stems, without stop words), with routing's prefix bridge between relate
 `routing.PREFIX_FACTOR`. The threshold was measured on the labelled pairs in
 bench/data/similar_pairs.tsv (`bench/similar.py` prints precision and recall); it favours
 precision, since a wrong offer costs the reporter a press and a missed one costs nothing.
+
+Across scripts (a Chinese report, an open Russian case) no stem is shared: there the language
+layer's vectors decide, where both reports have one of a model whose threshold was measured
+(`CROSS_THRESHOLDS`). Within one script the stems stay: meaning finds a "late" courier and a
+"rude" courier alike, which are two problems.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, bindparam
 from sqlalchemy import select as sa_select
@@ -25,9 +30,18 @@ from bot.core.presentation.views import CaptureResult, format_ref
 from bot.core.routing import keywords as routing
 from bot.core.shared.context import Core
 from bot.core.shared.domain import OPEN_STATUSES, Kind
+from storage import vectors
 from storage.models import Signal
 
+if TYPE_CHECKING:
+    from bot.core.meaning.port import Vectors
+
+Meant = dict[int, "Vectors"]  # signal id -> its stored vector
+
 THRESHOLD = 0.5
+# Cosine of two reports in different scripts at which they are the same problem, per model
+# (bench/similar.py's cross-language pairs; the bundled model at 0.45: precision 0.982).
+CROSS_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": 0.45}
 RECENT = timedelta(days=30)  # open cases older than this are not offered
 CANDIDATES = 100  # the newest open cases of the department compared with a new report
 KINDS = (Kind.COMPLAINT, Kind.IDEA)  # praise is not a problem to join
@@ -96,29 +110,51 @@ def _candidates() -> Select[Any]:
     return statement
 
 
+def likeness(text: str, other: str, meant: tuple[Vectors, Vectors] | None = None,
+             model: str = "") -> float:
+    """How far past its threshold `other` is alike `text` (>= 0: the same problem): by the
+    vectors `meant` across scripts, where the model's threshold is known; else by the words."""
+    cross = CROSS_THRESHOLDS.get(model)
+    if meant is not None and cross is not None and (
+            routing.script_of(text) != routing.script_of(other)):
+        return float(meant[0] @ meant[1]) - cross
+    return similarity(words(text), words(other)) - THRESHOLD
+
+
 def most_similar(session: Session, signal_id: int, text: str, since: datetime,
-                 threshold: float = THRESHOLD) -> tuple[int, str] | None:
+                 model: str = "") -> tuple[int, str] | None:
     """The open case of the report's department most like `text` (id, first line), if one
-    is alike enough."""
-    mine = words(text)
+    is alike enough; `model`: the language layer's, whose stored vectors compare scripts."""
     best: tuple[float, int, str] | None = None
-    rows = session.connection().execute(_candidates(), {"signal_id": signal_id,
-                                                        "since": since})
-    for row in rows:
-        other_id, other_text = row[0], row[1]
-        score = similarity(mine, words(other_text))
-        if score >= threshold and (best is None or score > best[0]):
-            best = (score, int(other_id), str(other_text))
+    rows = [(int(row[0]), str(row[1])) for row in session.connection().execute(
+        _candidates(), {"signal_id": signal_id, "since": since})]
+    meant: Meant = {}
+    if model in CROSS_THRESHOLDS and rows:
+        meant = vectors.read(session=session, model=model,
+                             signal_ids=[signal_id, *(other for other, _ in rows)])
+    for other_id, other_text in rows:
+        pair = ((meant[signal_id], meant[other_id])
+                if signal_id in meant and other_id in meant else None)
+        score = likeness(text, other_text, pair, model)
+        if score >= 0 and (best is None or score > best[0]):
+            best = (score, other_id, other_text)
     return (best[1], first_line(best[2])) if best else None
 
 
-def could_offer(report: Signal, case: Signal) -> bool:
+def could_offer(session: Session, report: Signal, case: Signal, model: str = "") -> bool:
     """Whether `case` is one the offer could have named for `report` (re-derived when the
     reporter presses "Add me to ...", so only an offered join happens): a complaint or idea
-    recent when the report came, alike enough. The caller checks department and state."""
-    return (report.kind in KINDS and case.kind in KINDS
-            and case.created_at >= report.created_at - RECENT
-            and similarity(words(report.text), words(case.text)) >= THRESHOLD)
+    recent when the report came, alike enough by the offer's own rule. The caller checks
+    department and state."""
+    if not (report.kind in KINDS and case.kind in KINDS
+            and case.created_at >= report.created_at - RECENT):
+        return False
+    meant: Meant = {}
+    if model in CROSS_THRESHOLDS and report.id is not None and case.id is not None:
+        meant = vectors.read(session=session, model=model, signal_ids=[report.id, case.id])
+    pair = ((meant[report.id], meant[case.id])
+            if report.id in meant and case.id in meant else None)
+    return likeness(report.text, case.text, pair, model) >= 0
 
 
 def offer(core: Core, outcomes: Sequence[CaptureResult | Exception]
@@ -132,7 +168,8 @@ def offer(core: Core, outcomes: Sequence[CaptureResult | Exception]
     with core.db.read() as session:
         for result in wanted:
             view = result.signal
-            hit = most_similar(session, view.id, view.text, core.clock() - RECENT)
+            hit = most_similar(session, view.id, view.text, core.clock() - RECENT,
+                               core.meaning.model)
             if hit is not None:
                 found[view.id] = (format_ref(hit[0]), hit[1])
     return [replace(o, signal=replace(o.signal, similar=found[o.signal.id]))

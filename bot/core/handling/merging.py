@@ -39,7 +39,8 @@ def join(core: Core, actor: str, ref: str, case: str) -> SignalView:
         _lock_both(session, ref, case)
         person, signal = acting(core, session, actor, ref, Action.JOIN)
         target = _target(session, signal, case)
-        if not similar.could_offer(signal, target):  # a forged or altered button
+        # Not what the offer would name (by its own rule): a forged or altered button.
+        if not similar.could_offer(session, signal, target, core.meaning.model):
             raise InvalidTransition(N_("“Add me to %(case)s” is not available for %(ref)s: "
                                        "it was never offered."), case=format_ref(row_id(target)),
                                     ref=format_ref(row_id(signal)))

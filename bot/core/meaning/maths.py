@@ -41,6 +41,7 @@ class Verdict:
     score: float
     margin: float  # best similarity minus the runner-up department's
     case_id: int | None = None  # the nearest labelled case that decided, if one did
+    gate: float = -math.inf  # the margin it had to reach
 
 
 def decide(best: Mapping[str, tuple[float, int | None]], gate: float) -> Verdict | None:
@@ -54,7 +55,7 @@ def decide(best: Mapping[str, tuple[float, int | None]], gate: float) -> Verdict
     ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
     slug, (score, case_id) = ranked[0]
     margin = score - ranked[1][1][0] if len(ranked) > 1 else score
-    return Verdict(slug if margin >= gate else None, slug, score, margin, case_id)
+    return Verdict(slug if margin >= gate else None, slug, score, margin, case_id, gate)
 
 
 @dataclass

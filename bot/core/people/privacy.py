@@ -25,7 +25,7 @@ from sqlmodel import Session, col, or_, select
 
 from bot.core.shared.context import Core
 from bot.core.shared.identity import FORGOTTEN_IDENTITY, is_valid_identity
-from storage import files, outbox
+from storage import files, outbox, vectors
 from storage.models import (
     AdminEvent,
     Attachment,
@@ -243,8 +243,18 @@ class Attachments:
                    for signal_id in erasure.signal_ids)
 
 
+class MeaningVectors:
+    """The language layer's vectors of the cases: what a text meant goes with the text."""
+
+    name = "vectors"
+
+    def erase(self, session: Session, erasure: Erasure) -> int:
+        return vectors.erase(session=session, signal_ids=erasure.signal_ids)
+
+
 ERASERS: list[Eraser] = [SignalTexts(), EventNotes(), ScoreComments(), CopiesNamingThem(),
-                         OutboxPayloads(), Attachments(), SourceKeys(), PersonRecord()]
+                         OutboxPayloads(), Attachments(), SourceKeys(), PersonRecord(),
+                         MeaningVectors()]
 
 
 @dataclass

@@ -61,10 +61,18 @@ def routing_reason(signal: SignalView, t: Translator) -> str:
         if signal.routed_by_keywords:
             parts.append(t.gettext("matched: %(words)s") % {
                 "words": ", ".join(signal.routed_by_keywords)})
-        if signal.routed_by_similar:
+        if signal.routed_by_similar and signal.routed_by_meaning:
+            parts.append(t.gettext("like %(refs)s, in any language") % {
+                "refs": ", ".join(format_ref(n) for n in signal.routed_by_similar)})
+        elif signal.routed_by_similar:
             parts.append(t.gettext("similar past cases: %(refs)s") % {
                 "refs": ", ".join(format_ref(n) for n in signal.routed_by_similar)})
         return "; ".join(parts)
+    if signal.routed_by_meaning and signal.routed_by_fallback:
+        return t.gettext("its words and its meaning point to different departments, so it went "
+                         "to triage")
+    if signal.routed_by_meaning:
+        return t.gettext("what the text says matches this department's work")
     if signal.routed_by_fallback:
         return t.gettext("no department matched the text, so it went to triage")
     return t.gettext("chosen by the reporter")

@@ -69,6 +69,7 @@ class SignalView:
     routed_by_keywords: tuple[str, ...] = ()
     routed_by_similar: tuple[int, ...] = ()  # past cases the learned model leaned on
     routed_by_fallback: bool = False
+    routed_by_meaning: bool = False  # the language layer chose the department
     rating: int | None = None
     history: tuple[EventView, ...] = ()
     attachments: tuple[str, ...] = ()  # the names of its files, in order

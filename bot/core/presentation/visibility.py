@@ -81,6 +81,7 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
         routed_by_keywords=tuple(routing.get("matched", ())),
         routed_by_similar=tuple(routing.get("similar", ())),
         routed_by_fallback=bool(routing.get("fallback")),
+        routed_by_meaning=bool(routing.get("meaning")),
         rating=(q.handling_rating(session=session, signal_id=row_id(signal))
                 if signal.status == Status.RESOLVED else None),  # rated only once resolved
         history=events,

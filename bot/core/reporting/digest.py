@@ -22,6 +22,7 @@ from bot.core.shared.errors import Forbidden, InvalidInput
 from bot.core.shared.i18n import N_, Translator
 from storage import digest_queries as dq
 from storage import queries as q
+from storage import vectors
 
 TREND_WEEKS = 12
 INTERNAL_WEEKS = 4  # internal NPS covers the last four weeks (a monthly pulse round)
@@ -119,6 +120,9 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
                                   limit=TOP)
         recent = [themes_.Complaint(*row) for row in dq.complaints(
             session=session, start=bounds[-2 - themes_.BASELINE_WEEKS], end=end)]
+        threshold = themes_.THEME_THRESHOLDS.get(core.meaning.model)
+        meant = vectors.read(session=session, model=core.meaning.model,
+                             signal_ids=[c.id for c in recent]) if threshold else {}
         codes = (dq.resolution_codes(session=session, start=start, end=end)
                  if core.company.resolution_codes else {})
     week_complaints = [c for c in recent if c.at >= start]
@@ -133,8 +137,9 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
         nps=tuple(Nps(c.promoters, c.passives, c.detractors) for c in customer),
         kinds=tuple(kinds), loop=tuple(health), internal=tuple(suppliers),
         praise=tuple(praise), complaints=tuple(complaints), departments=names,
-        themes=themes_.rising(week_complaints, earlier_complaints),
-        department_themes=themes_.by_department(week_complaints, earlier_complaints),
+        themes=themes_.of_week(week_complaints, earlier_complaints, meant, threshold),
+        department_themes=themes_.by_department(week_complaints, earlier_complaints, meant,
+                                                threshold),
         codes=codes, code_labels=core.company.resolution_labels)
 
 
@@ -194,7 +199,8 @@ def _verbatim_line(row: dq.VerbatimRow, names: dict[int, tuple[str, str, float]]
             f"{names.get(row.department_id, ('', '?', 0))[1]} (VOC-{row.id}){score}")
 
 
-def _theme_lines(rising: tuple[themes_.Theme, ...], t: Translator) -> list[str]:
+def _theme_lines(rising: tuple[themes_.Theme, ...], t: Translator,
+                 names: dict[int, tuple[str, str, float]] | None = None) -> list[str]:
     lines = [t.gettext("Rising themes in complaints, against the previous %(weeks)d weeks:")
              % {"weeks": themes_.BASELINE_WEEKS}]
     lines += [t.ngettext("“%(theme)s”: %(count)d complaint (%(share)s, before %(before)s), "
@@ -203,6 +209,9 @@ def _theme_lines(rising: tuple[themes_.Theme, ...], t: Translator) -> list[str]:
                          "e.g. %(ref)s", theme.count) % {
         "theme": theme.label, "count": theme.count, "share": f"{theme.share:.0%}",
         "before": f"{theme.before:.0%}", "ref": format_ref(theme.example)}
+        + ("; " + t.gettext("departments: %(names)s") % {"names": ", ".join(
+            names[d][1] for d in theme.departments if d in names)}
+           if names and theme.departments else "")
         for theme in rising] or [t.gettext("nothing rising this week")]
     return lines
 
@@ -260,7 +269,7 @@ def render_digest(figures: DigestFigures, t: Translator, timezone: str) -> Outbo
         footer.append(t.gettext(label))
         footer += [_verbatim_line(r, figures.departments, t) for r in rows] or [
             t.gettext("none this week")]
-    footer += _theme_lines(figures.themes, t)
+    footer += _theme_lines(figures.themes, t, figures.departments)
     title = "📊 " + t.gettext("Weekly VoC digest, %(period)s") % {
         "period": _week_title(figures.week, t, timezone)}
     return OutboundMessage(title=title, fields=tuple(fields), footer=tuple(footer))

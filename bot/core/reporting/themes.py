@@ -1,6 +1,10 @@
 """Rising themes: the words and phrases whose share of complaints grew most this week against
 the four weeks before, for the weekly digest (the company's and each head's).
 
+With the language layer on, themes are groups of the week's complaints that mean the same, in
+any language (`by_meaning`): each labelled by its most typical report, with its departments.
+Without it (or for complaints without vectors), the words below.
+
 A term is a routing stem (bot/core/routing/keywords.py `stems`: stop words of English, Russian and
 Chinese removed, Chinese segmented) or two in a row; a complaint counts once per term. It is
 shown as the complaint's own words, most common spelling first.
@@ -12,9 +16,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.core.routing import chinese
 from bot.core.routing.keywords import STOP_WORDS, stem, tokenize
+
+if TYPE_CHECKING:
+    from bot.core.meaning.port import Vectors
 
 MIN_COUNT = 2  # a theme is at least this many complaints of the week
 TOP = 5
@@ -39,7 +47,8 @@ class Theme:
     count: int
     share: float
     before: float  # share in the previous BASELINE_WEEKS weeks
-    example: int  # the newest complaint of the week with it
+    example: int  # the newest complaint of the week with it (by meaning: the most typical)
+    departments: tuple[int, ...] = ()  # by meaning: the departments its complaints went to
 
 
 def _terms(text: str) -> dict[tuple[str, ...], str]:
@@ -102,7 +111,18 @@ def rising(week: Sequence[Complaint], before: Sequence[Complaint], top: int = TO
     return tuple(chosen)
 
 
-def by_department(week: Iterable[Complaint], before: Iterable[Complaint]
+def of_week(week: Sequence[Complaint], before: Sequence[Complaint],
+            vectors: dict[int, Vectors] | None = None, threshold: float | None = None
+            ) -> tuple[Theme, ...]:
+    """The week's themes: by meaning where the week's complaints have vectors and the model a
+    threshold, else by words."""
+    if vectors and threshold is not None and any(c.id in vectors for c in week):
+        return by_meaning(week, before, vectors, threshold)
+    return rising(week, before)
+
+
+def by_department(week: Iterable[Complaint], before: Iterable[Complaint],
+                  vectors: dict[int, Vectors] | None = None, threshold: float | None = None
                   ) -> dict[int, tuple[Theme, ...]]:
     """Rising themes of each department's complaints."""
     now: dict[int, list[Complaint]] = {}
@@ -111,4 +131,58 @@ def by_department(week: Iterable[Complaint], before: Iterable[Complaint]
         now.setdefault(complaint.department_id, []).append(complaint)
     for complaint in before:
         then.setdefault(complaint.department_id, []).append(complaint)
-    return {d: rising(items, then.get(d, [])) for d, items in now.items()}
+    return {d: of_week(items, then.get(d, []), vectors, threshold) for d, items in now.items()}
+
+
+# Average similarity at which two groups of complaints are one theme, per model (bench/themes.py:
+# each of the 14 recurring problems of bench/data/routing_signals.tsv one theme across its
+# languages). Another model: themes by words.
+THEME_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": 0.38}
+MAX_GROUPED = 2000  # the week's newest complaints grouped (the similarity matrix is n x n)
+LABEL_CHARS = 80
+
+
+def by_meaning(week: Sequence[Complaint], before: Sequence[Complaint],
+               vectors: dict[int, Vectors], threshold: float, top: int = TOP
+               ) -> tuple[Theme, ...]:
+    """The `top` groups of this week's complaints that mean the same (at least MIN_COUNT),
+    whose share grew most against the complaints before (those as close to the group's centre
+    as its members are to each other). Deterministic: complaints in (time, id) order."""
+    import numpy as np
+
+    from bot.core.meaning.maths import group, similarities, unit
+
+    mine = sorted((c for c in week if c.id in vectors), key=lambda c: (c.at, c.id))
+    mine = mine[-MAX_GROUPED:]
+    if not mine:
+        return ()
+    rows = unit(np.vstack([vectors[c.id] for c in mine]))
+    earlier = [c for c in before if c.id in vectors]
+    then = (unit(np.vstack([vectors[c.id] for c in earlier])) if earlier
+            else np.zeros((0, rows.shape[1]), dtype=np.float32))
+    found = []
+    for members in group(rows, threshold):
+        if len(members) < MIN_COUNT:
+            break  # largest first
+        inner = similarities(rows[members], rows[members])
+        typical = members[int(np.argmax(inner.sum(axis=1)))]  # the first of equals: oldest
+        centre = unit(rows[members].mean(axis=0))
+        close = int((similarities(then, centre)[:, 0] >= threshold).sum()) if len(then) else 0
+        share = len(members) / len(mine)
+        earlier_share = close / len(earlier) if earlier else 0.0
+        if share > earlier_share:
+            complaint = mine[typical]
+            found.append((share - earlier_share, typical, Theme(
+                _short(complaint.text), len(members), share, earlier_share, complaint.id,
+                tuple(sorted({mine[m].department_id for m in members})))))
+    found.sort(key=lambda item: (-item[0], -item[2].count, item[1]))
+    return tuple(theme for _, _, theme in found[:top])
+
+
+def _short(text: str) -> str:
+    """The first line of a report, cut at a word near LABEL_CHARS."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    if len(line) <= LABEL_CHARS:
+        return line
+    cut = line[:LABEL_CHARS].rsplit(" ", 1)[0] if " " in line[:LABEL_CHARS] else line[:LABEL_CHARS]
+    return cut.rstrip(" ,.;:") + "…"

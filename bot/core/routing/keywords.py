@@ -163,6 +163,7 @@ class Suggestion:
     matched: tuple[str, ...]
     is_fallback: bool
     similar: tuple[int, ...] = ()  # past cases (signal ids) the learned model leaned on
+    by_meaning: bool = False  # the language layer decided (similar: the nearest past case)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ seconds (one indexed query), inside the transaction that routes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +22,7 @@ from bot.core.routing.learned import train as fit
 from bot.core.routing.model import Model
 from bot.core.shared.context import Core
 from bot.core.shared.domain import Status
-from storage import claims
+from storage import claims, vectors
 from storage import routing_store as store
 
 log = logging.getLogger(__name__)
@@ -100,11 +102,56 @@ def refresh(core: Core, session: Session, *, force: bool = False) -> None:
     except (ValueError, KeyError):  # a model of another version: keep routing as before
         log.warning("routing model %s is unreadable by this version; retrain it", newest)
         return
-    _use(core, model, newest)
+    _use(core, model, newest, aside=True)
 
 
-def _use(core: Core, model: Model, model_id: int) -> None:
+def _use(core: Core, model: Model, model_id: int, *, aside: bool = False) -> None:
+    """Route with `model` from now on, and relearn the router by meaning: here (training), or
+    `aside` in a thread of its own (a model another replica trained, found while routing:
+    calibrating takes seconds on a long history and must not hold a capture)."""
     core.router.model, core.router.model_id = model, model_id
+    if not core.meaning.on:
+        return
+    if aside:
+        threading.Thread(target=learn_meaning, args=(core,), name="learn-meaning",
+                         daemon=True).start()
+    else:
+        learn_meaning(core)
+
+
+def learn_meaning(core: Core) -> None:
+    """The router by meaning on the history's stored vectors: the newest labelled cases of the
+    nearest-case index, calibrated on them judged in order (nothing when the layer is off).
+    Called at start-up and with every new routing model."""
+    meaning = core.meaning
+    if not meaning.on:
+        return
+    departments = meaning.departments(_profiles(core))
+    if departments is None:  # the layer cannot answer now: words decide until the next model
+        return
+    cases = history_cases(core)[-meaning.cases:]
+    with core.db.read() as session:
+        found = vectors.read(session=session, model=meaning.model,
+                             signal_ids=[c.id for c in cases])
+    router = meaning.learn(departments, [(c.id, c.label, found[c.id]) for c in cases
+                                         if c.id in found], core.company.triage)
+    log.info("routing by meaning: %d labelled cases indexed, gate %.3f", len(router.cases),
+             router.gate)
+
+
+async def start_meaning(core: Core) -> None:
+    """`learn_meaning` from an event loop: the departments' texts embedded there first (an
+    endpoint answers only there), the rest in a worker thread."""
+    if core.meaning.on:
+        from bot.core.meaning.routing import department_texts
+
+        await core.meaning.prepare([t for texts in department_texts(
+            [p[1:] for p in _profiles(core)])[:2] for t in texts])
+        await asyncio.to_thread(learn_meaning, core)
+
+
+def _profiles(core: Core) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    return [(d.slug, d.name, d.description, d.keywords) for d in core.company.departments]
 
 
 @dataclass(frozen=True)

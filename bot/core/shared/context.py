@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
+from bot.core.meaning.layer import CASES, Meaning
 from bot.core.routing.keywords import DepartmentProfile, Router
 from bot.core.routing.learned import LearningRouter
 from bot.core.shared.company import Company
@@ -19,6 +21,9 @@ from bot.core.shared.i18n import SUPPORTED_LOCALES, Translator
 from storage import queries as q
 from storage.db import Database
 from storage.models import Department, Person
+
+if TYPE_CHECKING:
+    from bot.core.meaning.port import Embedder
 
 DEPARTMENTS_TTL = 30.0  # seconds a running bot may use department rows read before a sync
 
@@ -32,7 +37,8 @@ class Core:
     """The database, the validated company, the clock, and what is built once from them."""
 
     def __init__(self, db: Database, company: Company, *,
-                 clock: Callable[[], datetime] = utc_now, list_limit: int = 50) -> None:
+                 clock: Callable[[], datetime] = utc_now, list_limit: int = 50,
+                 embedder: Embedder | None = None, language_cases: int = CASES) -> None:
         self.db = db
         self.company = company
         self.clock = clock
@@ -44,6 +50,8 @@ class Core:
              for d in company.departments],
             company.triage,
         ))
+        # The language layer (bot/core/meaning/layer.py); None or `Off`: words alone decide.
+        self.meaning = Meaning(embedder, cases=language_cases)
         # Where to write to someone with several accounts: the one the file lists first.
         listed = [i for d in company.departments for i in (*d.heads, *d.members)]
         listed += [i for person in company.people for i in person.identities]

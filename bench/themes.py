@@ -1,0 +1,91 @@
+"""Themes by meaning (bot/core/reporting/themes.py `by_meaning`): do the 14 recurring problems of
+bench/data/routing_signals.tsv each come out as one theme across their languages?
+
+    .venv/bin/python bench/themes.py
+
+All 436 signals (310 one-off stories, 126 reports of 14 recurring problems, 9 each: 4 English,
+3 Russian, 2 Chinese) are grouped as the digest groups a week's complaints, with the bundled
+model, at the chosen threshold and its neighbours. Printed per threshold: purity (of the groups
+that hold recurring reports, the share of members of their main problem), coverage (per problem,
+the share of its reports in its largest group), groups mixing two problems, problems that are
+one theme (most of their reports in one group, in every language they were written in).
+Then the digest's themes of one simulated week, as a reader sees them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.core.meaning import group, unit
+from bot.core.reporting.themes import THEME_THRESHOLDS, Complaint, by_meaning, rising
+from bot.language.bundled import BundledModel, installed
+
+SIGNALS = Path(__file__).parent / "data" / "routing_signals.tsv"
+START = datetime(2026, 9, 7, 9, tzinfo=UTC)
+
+
+def language(text: str) -> str:
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return "zh"
+    return "ru" if any("а" <= ch <= "я" for ch in text.lower()) else "en"
+
+
+def main() -> None:
+    if not installed():
+        print("the bundled model is not installed: themes are by words")
+        return
+    rows = [line.split("\t") for line in SIGNALS.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+    texts = [r[2] for r in rows]
+    problems = [r[3].strip() if len(r) > 3 else "" for r in rows]
+    model = BundledModel()
+    vectors = unit(model.embed_now(texts))
+    chosen = THEME_THRESHOLDS[model.name]
+    names = sorted({p for p in problems if p})
+    print(f"{len(texts)} signals, {sum(bool(p) for p in problems)} of them reports of "
+          f"{len(names)} recurring problems; {model.name}")
+    for threshold in sorted({0.33, 0.35, chosen, 0.40, 0.45, 0.50}):
+        groups = [g for g in group(vectors, threshold) if len(g) >= 2]
+        holding = [g for g in groups if any(problems[i] for i in g)]
+        pure = total = mixed = 0
+        for g in holding:
+            found = Counter(problems[i] for i in g if problems[i])
+            pure += found.most_common(1)[0][1]
+            total += len(g)
+            mixed += len(found) > 1
+        coverage, whole = [], 0
+        for name in names:
+            members = {i for i, p in enumerate(problems) if p == name}
+            best = max(groups, key=lambda g: len(members & set(g)), default=[])
+            inside = members & set(best)
+            coverage.append(len(inside) / len(members))
+            whole += (len(inside) * 2 > len(members)
+                      and {language(texts[i]) for i in inside}
+                      == {language(texts[i]) for i in members})
+        mark = "  <- chosen" if threshold == chosen else ""
+        print(f"  threshold {threshold:.2f}: purity {pure / max(total, 1):.3f}, coverage "
+              f"{sum(coverage) / len(coverage):.3f}, {mixed} groups mixing two problems, "
+              f"{whole} of {len(names)} problems one theme across their languages; "
+              f"{len(groups)} groups{mark}")
+    # One simulated week: the first 60 signals; the four weeks before: the next 200.
+    week = [Complaint(n, texts[n], 0, START + timedelta(minutes=n)) for n in range(60)]
+    before = [Complaint(n, texts[n], 0, START - timedelta(days=7, minutes=n))
+              for n in range(60, 260)]
+    by_id = {n: vectors[n] for n in range(260)}
+    print("\nThe digest's themes of one simulated week (the first 60 signals), by meaning:")
+    for theme in by_meaning(week, before, by_id, chosen):
+        print(f"  “{theme.label}”: {theme.count} complaints ({theme.share:.0%}, before "
+              f"{theme.before:.0%})")
+    print("... and by words, as without the layer:")
+    for theme in rising(week, before):
+        print(f"  “{theme.label}”: {theme.count} complaints ({theme.share:.0%}, before "
+              f"{theme.before:.0%})")
+
+
+if __name__ == "__main__":
+    main()
