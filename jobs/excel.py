@@ -214,7 +214,8 @@ class _Sheets:
     def departments(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
         loop = dq.loop_health(session=session, start=self.start, end=self.end,
-                              as_of=min(self.service.clock(), self.end))
+                              as_of=min(self.service.clock(), self.end),
+                              business_hours=self.service.company.business_hours)
         per_kind = wq.kinds_by_department(session=session, start=self.start, end=self.end)
         ids = sorted(set(loop) | set(per_kind), key=lambda d: names[d][1])
         headers = [(t.gettext("Department"), widest([names[d][1] for d in ids], 14)),
@@ -222,7 +223,8 @@ class _Sheets:
                    (t.gettext("Signals"), 9), (t.gettext("Complaints"), 9),
                    (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9),
                    (t.gettext("Acknowledged within SLA"), 12),
-                   (t.gettext("Median hours to acknowledge"), 12), (t.gettext("Resolved"), 9),
+                   (t.gettext("Median business hours to acknowledge"), 12),
+                   (t.gettext("Resolved"), 9),
                    (t.gettext("Open"), 8), (t.gettext("Overdue"), 9)]
         ws = self.sheet(t.gettext("Departments"), headers, len(ids))
         sums = [0] * 8  # signals, complaints, praise, ideas, due, within SLA, resolved, open...

@@ -51,6 +51,7 @@ class LoopHealth:
     slug: str
     name: str
     row: dq.LoopRow
+    sla_hours: float = 0.0  # the department's acknowledge SLA, in business hours
 
     @property
     def within_sla(self) -> float | None:
@@ -112,7 +113,8 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
         names = dq.department_names(session=session)
         customer = dq.customer_nps_by_week(session=session, bounds=bounds)
         kinds = dq.signals_by_week_and_kind(session=session, bounds=bounds)
-        loop = dq.loop_health(session=session, start=start, end=end, as_of=as_of)
+        loop = dq.loop_health(session=session, start=start, end=end, as_of=as_of,
+                              business_hours=core.company.business_hours)
         internal = dq.internal_nps(session=session, start=bounds[-1 - INTERNAL_WEEKS], end=end)
         praise = dq.verbatims(session=session, start=start, end=end, kind="praise", limit=TOP)
         complaints = dq.verbatims(session=session, start=start, end=end, kind="complaint",
@@ -123,7 +125,8 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
                  if core.company.resolution_codes else {})
     week_complaints = [c for c in recent if c.at >= start]
     earlier_complaints = [c for c in recent if c.at < start]
-    health = sorted((LoopHealth(names[d][0], names[d][1], row) for d, row in loop.items()),
+    health = sorted((LoopHealth(names[d][0], names[d][1], row, names[d][2])
+                     for d, row in loop.items()),
                     key=lambda h: (h.problem, h.name))
     suppliers = sorted((SupplierNps(names[d][0], names[d][1],
                                     Nps(c.promoters, c.passives, c.detractors), c.respondents)
@@ -170,17 +173,19 @@ def _week_title(week: Week, t: Translator, timezone: str) -> str:
 
 
 def _loop_line(health: LoopHealth, t: Translator) -> str:
+    """One department's loop; the SLA and the median both in business hours, and said so."""
     row, share = health.row, health.within_sla
     mark = ("🔴" if row.open_overdue or (share is not None and share < 0.8) else
             "🟡" if share is not None and share < 0.95 else "🟢")
     params = {"department": health.name, "routed": row.routed, "resolved": row.resolved,
               "open": row.open, "overdue": row.open_overdue,
               "sla": "–" if share is None else f"{share:.0%}",
-              "median": "–" if row.median_ack_hours is None else f"{row.median_ack_hours:.1f}"}
+              "median": "–" if row.median_ack_hours is None else f"{row.median_ack_hours:.1f}",
+              "limit": f"{health.sla_hours:g}"}
     return mark + " " + t.gettext(
-        "%(department)s: routed %(routed)d, acknowledged within SLA %(sla)s, median "
-        "%(median)s h to acknowledge, resolved %(resolved)d, open %(open)d (overdue "
-        "%(overdue)d)") % params
+        "%(department)s: routed %(routed)d, acknowledged within the SLA of %(limit)s business "
+        "hours %(sla)s, median %(median)s business hours to acknowledge, resolved "
+        "%(resolved)d, open %(open)d (overdue %(overdue)d)") % params
 
 
 def _verbatim_line(row: dq.VerbatimRow, names: dict[int, tuple[str, str, float]],
