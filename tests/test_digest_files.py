@@ -42,6 +42,11 @@ def test_the_digest_chart_and_workbook_are_written_as_posted(db_url: str,
     assert len(book.sheetnames) >= len(SHEETS)
     signals = book.worksheets[SHEETS.index("Signals")]
     assert signals.max_row > 1, "the week's workbook lists the week's signals"
+    summary = book.worksheets[SHEETS.index("Summary")]
+    assert str(summary["A2"].value).startswith("20") and "(" not in summary["A2"].value
+    assert not str(summary["A3"].value or "").startswith("20")  # one whole week, no partial
+    assert all(ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+               and ws.print_title_rows == "$1:$1" for ws in book.worksheets)
 
 
 def test_a_heads_digest_is_text_and_refuses_files(db_url: str, tmp_path: Path) -> None:
