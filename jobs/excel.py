@@ -109,7 +109,8 @@ def write_workbook(service: VocService, target: BinaryIO | Path, *,
     book = Workbook(write_only=True)
     sheets = _Sheets(service, book, t, start, end, progress or (lambda _n: None))
     with service.db.read() as session:
-        names = dq.department_names(session=session)
+        names = {number: (slug, t.department(slug, name), sla)  # in the reader's language
+                 for number, (slug, name, sla) in dq.department_names(session=session).items()}
         sheets.summary(session)
         sheets.departments(session, names)
         sheets.signals(session, names)

@@ -177,7 +177,8 @@ def _loop_line(health: LoopHealth, t: Translator) -> str:
     row, share = health.row, health.within_sla
     mark = ("🔴" if row.open_overdue or (share is not None and share < 0.8) else
             "🟡" if share is not None and share < 0.95 else "🟢")
-    params = {"department": health.name, "routed": row.routed, "resolved": row.resolved,
+    params = {"department": t.department(health.slug, health.name), "routed": row.routed,
+              "resolved": row.resolved,
               "open": row.open, "overdue": row.open_overdue,
               "sla": "–" if share is None else f"{share:.0%}",
               "median": "–" if row.median_ack_hours is None else f"{row.median_ack_hours:.1f}",
@@ -196,7 +197,8 @@ def _verbatim_line(row: dq.VerbatimRow, names: dict[int, tuple[str, str, float]]
         score += " · " + t.gettext("People who reported this: %(n)d") % {"n": row.reporters}
     text = row.text if len(row.text) <= 300 else row.text[:299] + "…"
     return (f"{KIND_MARKS[Kind(row.kind)]} “{text}” — {who}, "
-            f"{names.get(row.department_id, ('', '?', 0))[1]} (VOC-{row.id}){score}")
+            f"{t.department(*names.get(row.department_id, ('', '?', 0))[:2])} (VOC-{row.id})"
+            f"{score}")
 
 
 def _theme_lines(rising: tuple[themes_.Theme, ...], t: Translator) -> list[str]:
@@ -227,7 +229,8 @@ def _code_lines(figures: DigestFigures, t: Translator) -> list[str]:
     for department_id in sorted(figures.codes, key=lambda d: figures.departments.get(
             d, ("", "", 0))[1]):
         lines.append("  " + t.gettext("%(department)s: %(codes)s") % {
-            "department": figures.departments.get(department_id, ("", "?", 0))[1],
+            "department": t.department(*figures.departments.get(department_id,
+                                                                ("", "?", 0))[:2]),
             "codes": _codes_text(figures, figures.top_codes(department_id), t)})
     return lines
 
@@ -252,12 +255,13 @@ def render_digest(figures: DigestFigures, t: Translator, timezone: str) -> Outbo
     footer.append(t.gettext("Internal NPS, last %(weeks)d weeks (pulses and handling "
                             "ratings):") % {"weeks": INTERNAL_WEEKS})
     for supplier in figures.internal:
+        supplier_name = t.department(supplier.slug, supplier.name)
         if supplier.hidden:
             footer.append(t.gettext("%(department)s: fewer than %(min)d people answered, "
-                                    "not shown") % {"department": supplier.name,
+                                    "not shown") % {"department": supplier_name,
                                                     "min": MIN_RESPONDENTS})
         else:
-            footer.append(f"{supplier.name}: {nps_text(supplier.nps, t)}")
+            footer.append(f"{supplier_name}: {nps_text(supplier.nps, t)}")
     if not figures.internal:
         footer.append(t.gettext("no answers"))
     for label, rows in ((N_("Top praise:"), figures.praise),
@@ -275,7 +279,8 @@ def render_head_digest(figures: DigestFigures, slug: str, open_lines: list[str],
                        t: Translator, timezone: str) -> OutboundMessage:
     """A department head's digest: their department's figures and open items."""
     health = next((h for h in figures.loop if h.slug == slug), None)
-    name = next((n for s, n, _ in figures.departments.values() if s == slug), slug)
+    name = t.department(slug, next((n for s, n, _ in figures.departments.values()
+                                    if s == slug), slug))
     footer = [_loop_line(health, t) if health else t.gettext("nothing was routed")]
     own = next((d for d, (s, _n, _h) in figures.departments.items() if s == slug), None)
     if own is not None and figures.codes.get(own):
