@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from datetime import date, timedelta
 from enum import StrEnum
@@ -33,6 +32,7 @@ from bot.cli_context import (
     settings_of,
 )
 from bot.customers_cli import register as register_customers
+from bot.digest_cli import register as register_digest
 from bot.language_cli import register as register_language
 from bot.routing_cli import register as register_routing
 
@@ -55,6 +55,7 @@ app.callback()(read_settings)
 register_routing(app)  # `voc routing train|report` (bot/routing_cli.py)
 register_language(app)  # `voc language status|reindex` (bot/language_cli.py)
 register_customers(app)  # `voc customers import|list|merge|split` (bot/customers_cli.py)
+register_digest(app)  # `voc digest` (bot/digest_cli.py)
 
 
 def _console(service: VocService, who: str | None) -> None:
@@ -266,39 +267,6 @@ def outbox_retry(ctx: typer.Context,
     with db.write() as session:
         count = outbox.retry_dead(session=session, ids=None if all_ else ids, now=utc_now())
     typer.echo(f"{count} message(s) queued again")
-
-
-@app.command()
-def digest(ctx: typer.Context,
-           week: Annotated[str | None, typer.Option(
-               help="ISO week like 2026-W48 (default: the last complete week)")] = None,
-           post: Annotated[bool, typer.Option("--post", help="Queue it for posting",
-                                              metavar=FLAG)] = False,
-           dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print it (the default)",
-                                                 metavar=FLAG)] = False,
-           ) -> None:
-    """Build the weekly digest: print it, or queue it (exactly once per week and audience)."""
-    from bot.core.reporting.digest import digest_figures, render_digest
-    from bot.core.reporting.periods import Week
-    from jobs.digest import head_audiences, post_digest
-
-    if post and dry_run:
-        raise fail("Choose one of --post and --dry-run.")
-    try:
-        chosen = Week.parse(week) if week else None
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    service = service_of(ctx, allow_example=True)
-    if post:
-        typer.echo(post_digest(service, chosen, owner=f"cli:{os.getpid()}").summary())
-        return
-    chosen = chosen or Week.last_complete(service.clock(), service.company.timezone)
-    message = render_digest(digest_figures(service, chosen), service.translator(),
-                            service.company.timezone)
-    typer.echo(message.plain_text())
-    heads = sorted({slug for slug, *_ in head_audiences(service)})
-    typer.echo(f"\n(dry run: nothing queued; --post sends it to leadership with the chart and "
-               f"the week's workbook, and to the heads of {len(heads)} departments)")
 
 
 @app.command("export")

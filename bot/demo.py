@@ -283,4 +283,7 @@ def demo_digest_and_workbook(service: VocService, path: Path) -> str:
     write_workbook(service, path)
     return (f"\nDigest preview (leadership, {service.company.locale}):\n\n"
             f"{message.plain_text()}\n\nWorkbook written: {path} "
-            "(Summary, Departments, Signals, Events, Scores)")
+            "(Summary, Departments, Signals, Events, Scores)\n"
+            f"The digest as leadership receives it, its chart and the week's workbook: "
+            f"voc digest --week {week} --chart digest.png --workbook digest.xlsx\n"
+            "A department head's: voc digest --head SLUG")

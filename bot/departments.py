@@ -115,15 +115,21 @@ class _Report:
         return [i + 1 for i, line in enumerate(self.lines) if line.strip().startswith(header)]
 
     def _field_line(self, start: int | None, name: str) -> int | None:
-        """First line assigning `name` in the table that starts at line `start`."""
+        """First line assigning `name` in the table that starts at line `start`, or the header
+        of its own sub-table (`[department.names]`) before the next table of the list."""
         if start is None:
             return None
         pattern = re.compile(rf"^\s*{re.escape(name)}\s*=")
+        sub_table = re.compile(rf"^\s*\[\s*[\w-]+\.{re.escape(name)}\s*[\].]")
+        in_table = True
         for index in range(start, len(self.lines)):  # `start` is 1-based: this begins below it
             line = self.lines[index]
-            if line.strip().startswith("["):
+            if line.strip().startswith("[["):
                 break
-            if pattern.match(line):
+            if sub_table.match(line):
+                return index + 1
+            in_table = in_table and not line.strip().startswith("[")
+            if in_table and pattern.match(line):
                 return index + 1
         return start
 

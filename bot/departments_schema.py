@@ -45,6 +45,8 @@ RETENTION_DAYS = (f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS
 BOOLEAN = "must be true or false"
 LABELS = ("must be tables of labels by language, e.g. [company.resolution_labels.ru] "
           'process = "Процесс"')
+NAMES = ('must be a table of names by language, e.g. [department.names] ru = "Логистика" '
+         'zh = "物流"')
 SLA_HOURS = f"must be a number of business hours between 0 and {MAX_SLA_HOURS}"
 
 ACROSS_TABLES = {"across_tables": True}
@@ -262,6 +264,18 @@ class DepartmentTable(Table):
     telegram_topic: TopicId = None  # after telegram_chat, which it needs
     ack_sla_hours: SlaHours = 24
     suppliers: Texts = []
+    names: Annotated[dict[str, str], Shape(NAMES)] = {}
+
+    @field_validator("names")
+    @classmethod
+    def _names_by_language(cls, names: dict[str, str]) -> dict[str, str]:
+        for locale, name in names.items():
+            if locale not in SUPPORTED_LOCALES:
+                raise refusal("names", f"unknown language code {locale!r} (supported: "
+                              f"{', '.join(SUPPORTED_LOCALES)})")
+            if not name.strip():
+                raise refusal("names", f"the {locale} name is empty")
+        return names
 
     @field_validator("telegram_topic")
     @classmethod
@@ -284,7 +298,7 @@ class DepartmentTable(Table):
             keywords=tuple(self.keywords), heads=tuple(self.heads), members=tuple(self.members),
             slack_channel=self.slack_channel, telegram_chat=self.telegram_chat,
             telegram_topic=self.telegram_topic, ack_sla_hours=float(self.ack_sla_hours),
-            suppliers=tuple(self.suppliers),
+            suppliers=tuple(self.suppliers), names=dict(self.names),
         )
 
 

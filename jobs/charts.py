@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, MultipleLocator
 
+from bot.core.presentation.dates import day_month
 from bot.core.shared.i18n import Translator
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ def _draw(figures: DigestFigures, t: Translator, families: list[str]) -> Figure:
     x = list(range(len(figures.weeks)))
     _nps_panel(nps_axes, figures, x, t, families)
     _count_panel(count_axes, figures, x, t, families)
-    count_axes.set_xticks(x, [f"W{w.number:02d}" for w in figures.weeks])
+    # Each week by its number and its Monday, in the reader's own date pattern ("W49\n11月30日").
+    count_axes.set_xticks(x, [f"W{w.number:02d}\n{day_month(w.monday, t.locale)}"
+                              for w in figures.weeks])
     for axes in (nps_axes, count_axes):
         axes.tick_params(labelfontfamily=families, labelsize=9)
         axes.spines[["top", "right"]].set_visible(False)

@@ -94,19 +94,28 @@ def _post(service: VocService, report: PostReport, week: Week, audience: str, ow
 def leadership_files(service: VocService, figures: DigestFigures,
                      t: Translator) -> list[OutboundFile]:
     """The chart and the week's workbook attached to the leadership digest."""
+    return [digest_chart_file(figures, t), digest_workbook_file(service, figures, t)]
+
+
+def digest_chart_file(figures: DigestFigures, t: Translator) -> OutboundFile:
+    """The digest's chart: customer NPS and signals over 12 weeks, as a PNG."""
     # matplotlib (0.8 s, 55 MB) and openpyxl (0.3 s, 33 MB) load only when a digest is built
     # (under `voc run`, in a child process): the serving bot stays without them (measured;
     # tests/test_cli_lean.py).
     from jobs.charts import digest_chart
+
+    return OutboundFile(f"voc-digest-{figures.week}.png", digest_chart(figures, t),
+                        title=t.gettext("Customer NPS and signals, 12 weeks"),
+                        caption=t.gettext("Customer NPS and signals, 12 weeks"))
+
+
+def digest_workbook_file(service: VocService, figures: DigestFigures,
+                         t: Translator) -> OutboundFile:
+    """The week's workbook: its signals, events and scores."""
     from jobs.excel import export_workbook
 
-    tz = service.company.timezone
-    start, end = figures.week.bounds(tz)
-    chart = OutboundFile(f"voc-digest-{figures.week}.png", digest_chart(figures, t),
-                         title=t.gettext("Customer NPS and signals, 12 weeks"),
-                         caption=t.gettext("Customer NPS and signals, 12 weeks"))
-    workbook = OutboundFile(f"voc-{figures.week}.xlsx",
-                            export_workbook(service, start=start, end=end, t=t),
-                            title=t.gettext("The week's signals, events and scores"),
-                            caption=t.gettext("The week's signals, events and scores"))
-    return [chart, workbook]
+    start, end = figures.week.bounds(service.company.timezone)
+    return OutboundFile(f"voc-{figures.week}.xlsx",
+                        export_workbook(service, start=start, end=end, t=t),
+                        title=t.gettext("The week's signals, events and scores"),
+                        caption=t.gettext("The week's signals, events and scores"))

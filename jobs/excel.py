@@ -4,9 +4,11 @@ Sheets: Summary (weekly NPS and signals, with a line chart and a totals row), De
 health, with a bar chart and a totals row), Signals, Events, Scores. Everything is in the
 reader's language: sheet names, headers, kinds, statuses, actions, score kinds and sources, and
 each event's details as a short phrase. Cells are typed (dates as dates in company time, shown
-as yyyy-mm-dd hh:mm; scores as numbers); headers wrap within columns wide enough for their
-words, stay frozen and filter; every sheet prints landscape, one page wide, the header row
-repeated on each page. Rows are streamed from the database in batches (the queries:
+as yyyy-mm-dd hh:mm, aligned left; scores as numbers); headers wrap within columns wide enough
+for their words, stay frozen and filter; long texts wrap; every sheet prints A4 landscape, one
+page wide, the header row repeated on each page. The Summary marks a week the workbook covers
+only in part (the running one) and charts whole weeks only, each as a marked point. Rows are
+streamed from the database in batches (the queries:
 storage/workbook_queries.py; the cells: jobs/workbook_cells.py), so memory stays flat
 whatever the size. Text is always written as text: a string that looks like a formula (= + - @
 tab CR, as OWASP lists them) or an error code is a quote-prefixed string cell, never a formula,
@@ -48,6 +50,7 @@ from jobs.workbook_cells import (
     HEADER_ALIGNMENT,
     NOT_XML,
     DateCell,
+    LongTextCell,
     add_chart,
     bold_cell,
     bold_row,
@@ -106,7 +109,8 @@ def write_workbook(service: VocService, target: BinaryIO | Path, *,
     book = Workbook(write_only=True)
     sheets = _Sheets(service, book, t, start, end, progress or (lambda _n: None))
     with service.db.read() as session:
-        names = dq.department_names(session=session)
+        names = {number: (slug, t.department(slug, name), sla)  # in the reader's language
+                 for number, (slug, name, sla) in dq.department_names(session=session).items()}
         sheets.summary(session)
         sheets.departments(session, names)
         sheets.signals(session, names)
@@ -124,6 +128,10 @@ def _range(service: VocService, start: datetime | None, end: datetime | None
             first = wq.first_recorded(session=session)
         start = first if first is not None else end - timedelta(weeks=1)
         start = min(start, end - timedelta(seconds=1))
+        # From the Monday of the first record's week: nothing came before, so that week is
+        # whole in the Summary.
+        tz = service.company.timezone
+        start = Week.containing(start, tz).bounds(tz)[0]
     return start, end
 
 
@@ -194,9 +202,15 @@ class _Sheets:
                    (t.gettext("Margin ±"), 9), (t.gettext("Complaints"), 9),
                    (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9)]
         ws = self.sheet(t.gettext("Summary"), headers, len(weeks))
-        for week, counts, kind in zip(weeks, nps, kinds, strict=True):
+        # A week the workbook covers only in part (the running one, or cut by --from/--to) is
+        # marked, and left out of the chart: its NPS is not the week's.
+        whole = [self.start <= week.bounds(self.tz)[0] and week.bounds(self.tz)[1] <= min(
+            self.end, self.service.clock()) for week in weeks]
+        for week, counts, kind, complete in zip(weeks, nps, kinds, whole, strict=True):
             value = Nps(counts.promoters, counts.passives, counts.detractors)
-            ws.append([str(week), week.monday, rounded(value.score), value.n,
+            label = str(week) if complete else t.gettext("%(week)s (incomplete)") % {
+                "week": str(week)}
+            ws.append([label, week.monday, rounded(value.score), value.n,
                        rounded(value.margin), kind.get("complaint", 0), kind.get("praise", 0),
                        kind.get("idea", 0)])
         ws.append([])
@@ -207,14 +221,17 @@ class _Sheets:
                                for kind in ("complaint", "praise", "idea"))]))
         ws.append([bold_cell(ws, t.gettext("Period")),
                    date_cell(ws, self.local(self.start)), date_cell(ws, self.local(self.end))])
-        line = LineChart()
-        line.y_axis.title = t.gettext("Customer NPS")
-        add_chart(ws, line, t.gettext("Customer NPS by week"), rows=len(weeks), at="J2")
+        if any(whole):  # complete weeks are consecutive: incomplete ones sit at either end
+            line = LineChart()
+            line.y_axis.title = t.gettext("Customer NPS")
+            add_chart(ws, line, t.gettext("Customer NPS by week"), rows=sum(whole), at="J2",
+                      first=2 + whole.index(True))
 
     def departments(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
         loop = dq.loop_health(session=session, start=self.start, end=self.end,
-                              as_of=min(self.service.clock(), self.end))
+                              as_of=min(self.service.clock(), self.end),
+                              business_hours=self.service.company.business_hours)
         per_kind = wq.kinds_by_department(session=session, start=self.start, end=self.end)
         ids = sorted(set(loop) | set(per_kind), key=lambda d: names[d][1])
         headers = [(t.gettext("Department"), widest([names[d][1] for d in ids], 14)),
@@ -222,7 +239,8 @@ class _Sheets:
                    (t.gettext("Signals"), 9), (t.gettext("Complaints"), 9),
                    (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9),
                    (t.gettext("Acknowledged within SLA"), 12),
-                   (t.gettext("Median hours to acknowledge"), 12), (t.gettext("Resolved"), 9),
+                   (t.gettext("Median business hours to acknowledge"), 12),
+                   (t.gettext("Resolved"), 9),
                    (t.gettext("Open"), 8), (t.gettext("Overdue"), 9)]
         ws = self.sheet(t.gettext("Departments"), headers, len(ids))
         sums = [0] * 8  # signals, complaints, praise, ideas, due, within SLA, resolved, open...
@@ -253,20 +271,22 @@ class _Sheets:
                    (t.gettext("Kind"), widest(self.kinds.values(), 9)),
                    (t.gettext("Status"), widest(self.statuses.values(), 10)),
                    (t.gettext("Department"), widest([n[1] for n in names.values()], 14)),
-                   (t.gettext("Text"), 60), (t.gettext("Customer"), 20),
-                   (t.gettext("Customer score"), 9), (t.gettext("Reported by"), 20),
+                   (t.gettext("Text"), 40), (t.gettext("Customer"), 16),
+                   (t.gettext("Customer score"), 9), (t.gettext("Reported by"), 16),
                    (t.gettext("Acknowledge by"), DATE_WIDTH),
                    (t.gettext("Acknowledged"), DATE_WIDTH), (t.gettext("Resolved"), DATE_WIDTH),
-                   (t.gettext("Attachments"), 9), (t.gettext("Resolution code"), 16)]
+                   (t.gettext("Attachments"), 9), (t.gettext("Resolution code"), 12)]
         ws = self.sheet(t.gettext("Signals"), headers, int(total))
         company = self.service.company
         anonymous = t.gettext("anonymous")
         statement = wq.signal_rows(self.start, self.end)
         local, kinds, statuses = self.local, self.kinds, self.statuses
         created, due, acknowledged, resolved = (DateCell(ws) for _ in range(4))
+        text = LongTextCell(ws)
         for r in self.stream(session, statement):
             ws.append(row_cells(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
-                                statuses.get(r[3], r[3]), names[r[4]][1], r[5], r[6], r[7],
+                                statuses.get(r[3], r[3]), names[r[4]][1], text(r[5]), r[6],
+                                r[7],
                                 anonymous if r[8] else r[9], due(local(r[10])),
                                 acknowledged(local(r[11])), resolved(local(r[12])), r[13],
                                 company.resolution_label(r[14], t.locale) if r[14] else None]))
@@ -276,15 +296,15 @@ class _Sheets:
         total = wq.event_count(session=session, start=self.start, end=self.end)
         headers = [(t.gettext("Ref"), 11), (t.gettext("At"), DATE_WIDTH),
                    (t.gettext("Action"), widest(self.actions.values(), 10)),
-                   (t.gettext("By"), 20), (t.gettext("Details"), 60)]
+                   (t.gettext("By"), 20), (t.gettext("Details"), 50)]
         ws = self.sheet(t.gettext("Events"), headers, int(total))
         statement = wq.event_rows(self.start, self.end)
         anonymous = t.gettext("anonymous")
-        at, actions, details = DateCell(ws), self.actions, _Details(t)
+        at, actions, details, text = DateCell(ws), self.actions, _Details(t), LongTextCell(ws)
         for r in self.stream(session, statement):
             hidden = r[6] and (r[4] == r[5] or r[2] in _REPORTER_EVENTS)  # stays anonymous
             ws.append(row_cells(ws, [f"VOC-{r[0]}", at(self.local(r[1])), actions.get(r[2], r[2]),
-                                anonymous if hidden else r[3], details(r[2], r[7])]))
+                                anonymous if hidden else r[3], text(details(r[2], r[7]))]))
 
     def scores(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
@@ -297,7 +317,7 @@ class _Sheets:
                    (t.gettext("Kind"), widest(self.score_kinds.values(), 9)),
                    (t.gettext("Source"), widest(self.sources.values(), 9)),
                    (t.gettext("Score"), 8), (t.gettext("Customer"), 20),
-                   (t.gettext("Segment"), 12), (t.gettext("Comment"), 50),
+                   (t.gettext("Segment"), 12), (t.gettext("Comment"), 40),
                    (t.gettext("Rating department"), department),
                    (t.gettext("Rated department"), department),
                    (t.gettext("Pulse round"), 10), (t.gettext("Signal"), 11),
@@ -310,11 +330,11 @@ class _Sheets:
         def name(dept: int | None) -> str | None:
             return None if dept is None else names[dept][1]
 
-        at, kinds, sources = DateCell(ws), self.score_kinds, self.sources
+        at, kinds, sources, text = DateCell(ws), self.score_kinds, self.sources, LongTextCell(ws)
         for r in self.stream(session, statement):
             rater = None if r[11] else name(r[7])  # an anonymous reporter's department: never
             ws.append(row_cells(ws, [at(self.local(r[0])), kinds.get(r[1], r[1]),
-                                sources.get(r[2], r[2]), r[3], r[4], r[5], r[6], rater,
+                                sources.get(r[2], r[2]), r[3], r[4], r[5], text(r[6]), rater,
                                 name(r[8]), r[9], None if r[10] is None else f"VOC-{r[10]}"]))
         # Pulse answers: totals per rated department and round, hidden below the digest's floor.
         hidden = t.gettext("fewer than %(min)d people answered, not shown") % {

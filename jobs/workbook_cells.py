@@ -17,15 +17,19 @@ from typing import Any
 
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
-from openpyxl.chart import Reference
+from openpyxl.chart import LineChart, Reference
+from openpyxl.chart.marker import Marker
 from openpyxl.styles import Alignment, Font
 
 from bot.core.shared.i18n import Translator
 
 BOLD = Font(bold=True)
 HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
+DATE_ALIGNMENT = Alignment(horizontal="left", vertical="top")
+LONG_TEXT_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
 DATE_TIME = "yyyy-mm-dd hh:mm"  # 16 characters: columns of dates are 17 wide
 DATE_WIDTH = 17
+A4 = "9"  # openpyxl Worksheet.PAPERSIZE_A4 (write-only sheets lack the constant)
 HEADER_LINES = 3  # a header wraps onto at most this many lines; its column widens instead
 # Characters XML 1.0 cannot carry: openpyxl's ILLEGAL_CHARACTERS_RE, plus U+FFFE and U+FFFF,
 # which lxml refuses too (none of them is printable, so most strings skip the search).
@@ -34,17 +38,38 @@ FORMULA_START = frozenset("=+-@\t\r")  # what spreadsheets may read as a formula
 CAREFUL_START = FORMULA_START | {"#"}  # and "#N/A", which openpyxl writes as an error
 
 class DateCell:
-    """Date-and-time cells of one column, shown as yyyy-mm-dd hh:mm. A write-only sheet writes
-    each row while it is appended, so one styled cell serves the column's every row."""
+    """Date-and-time cells of one column, shown as yyyy-mm-dd hh:mm and aligned left, so a
+    date never runs into the text of the column after it. A write-only sheet writes each row
+    while it is appended, so one styled cell serves the column's every row."""
 
     def __init__(self, ws: Any) -> None:
         self.cell = WriteOnlyCell(ws)
         self.cell.number_format = DATE_TIME
+        self.cell.alignment = DATE_ALIGNMENT
 
     def __call__(self, value: datetime | None) -> Any:
         if value is None:
             return None
         self.cell.value = value
+        return self.cell
+
+
+class LongTextCell:
+    """Cells of a column of long text (a signal's text, an event's details), wrapped within
+    the column so the sheet prints one page wide at a size people read."""
+
+    def __init__(self, ws: Any) -> None:
+        self.cell = WriteOnlyCell(ws)
+        self.cell.alignment = LONG_TEXT_ALIGNMENT
+
+    def __call__(self, value: str | None) -> Any:
+        if value is None:
+            return None
+        safe = row_cells(self.cell.parent, [value])[0]
+        if not isinstance(safe, str):
+            safe.alignment = LONG_TEXT_ALIGNMENT  # a quote-prefixed cell of its own
+            return safe
+        self.cell.value = safe
         return self.cell
 
 
@@ -105,14 +130,17 @@ def widest(values: Any, minimum: float) -> float:
 
 
 def print_setup(ws: Any) -> None:
-    """Landscape, one page wide (as many pages tall as it takes), the header row on every page,
-    "sheet - page n of m" at the foot."""
+    """A4 landscape, one page wide (as many pages tall as it takes), the header row on every
+    page, narrow margins, "sheet - page n of m" at the foot."""
     ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = "1:1"
-    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.left = ws.page_margins.right = 0.3
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.page_margins.header = ws.page_margins.footer = 0.25
     ws.oddFooter.center.text = "&A — &P / &N"
 
 
@@ -157,20 +185,24 @@ def text_cell(ws: Any, value: str) -> Any:
     return cell
 
 
-def add_chart(ws: Any, chart: Any, title: str, *, rows: int, at: str) -> None:
-    """A native chart of column 3 against the labels of column 1, `rows` rows below the header:
-    one series, so no legend; axes shown (openpyxl 3.1 leaves Excel to hide them), labels at
-    the low edge rather than across the bars or the line where values go below zero."""
+def add_chart(ws: Any, chart: Any, title: str, *, rows: int, at: str, first: int = 2) -> None:
+    """A native chart of column 3 against the labels of column 1, over `rows` rows from row
+    `first`: one series, so no legend; axes shown (openpyxl 3.1 leaves Excel to hide them),
+    labels at the low edge rather than across the bars or the line where values go below zero;
+    a line's points marked, so a single week shows as a point rather than nothing."""
     chart.title = title
     chart.height, chart.width = 8, 18
     chart.legend = None
-    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=rows + 1), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
+    last = first + rows - 1
+    chart.add_data(Reference(ws, min_col=3, min_row=first, max_row=last))
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
     for axis in (chart.x_axis, chart.y_axis):
         axis.delete = False
     chart.x_axis.tickLblPos = "low"
     for series in chart.series:
         series.smooth = False
+        if isinstance(chart, LineChart):
+            series.marker = Marker(symbol="circle", size=7)
     ws.add_chart(chart, at)
 
 

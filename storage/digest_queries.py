@@ -6,15 +6,17 @@ Weeks are passed in as UTC boundaries computed in company time, so grouping by w
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy import Table as SATable
 from sqlmodel import Session
 
+from bot.core.shared.business_hours import BusinessHours
 from bot.core.shared.domain import OPEN_STATUSES, ScoreKind, Status
 from storage.models import Department, Person, Score, Signal
 
@@ -102,16 +104,12 @@ def customer_nps_by_week(*, session: Session, bounds: Sequence[datetime]) -> lis
     return weeks
 
 
-def _hours(session: Session, start: Any, end: Any) -> ColumnElement[float]:
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.extract("epoch", end - start) / 3600.0, Float)
-    return cast((func.julianday(end) - func.julianday(start)) * 24.0, Float)
-
-
 def loop_health(*, session: Session, start: datetime, end: datetime, as_of: datetime,
-                department_id: int | None = None) -> dict[int, LoopRow]:
-    """Per department: routed, due, acknowledged within SLA, median hours to acknowledge
-    (signals created in [start, end)); resolved in [start, end); open and overdue at `as_of`."""
+                business_hours: BusinessHours, department_id: int | None = None
+                ) -> dict[int, LoopRow]:
+    """Per department: routed, due, acknowledged within SLA, median business hours to
+    acknowledge (signals created in [start, end)); resolved in [start, end); open and overdue
+    at `as_of`. The median counts the hours the SLA counts, so the two figures compare."""
     s = signal_t.c
     one = [] if department_id is None else [s.department_id == department_id]
     in_week = and_(s.created_at >= start, s.created_at < end, *one)
@@ -128,18 +126,13 @@ def loop_health(*, session: Session, start: datetime, end: datetime, as_of: date
             .where(in_week).group_by(s.department_id)):
         put(dept, routed=int(routed), due=int(due or 0), within_sla=int(within or 0))
 
-    hours = select(s.department_id, _hours(session, s.routed_at, s.acknowledged_at).label("h")
-                   ).where(in_week, acked).subquery()
-    ranked = select(
-        hours.c.department_id, hours.c.h,
-        func.row_number().over(partition_by=hours.c.department_id, order_by=hours.c.h)
-        .label("rn"),
-        func.count().over(partition_by=hours.c.department_id).label("c")).subquery()
-    middle = (ranked.c.rn == (ranked.c.c + 1) // 2) | (ranked.c.rn == (ranked.c.c + 2) // 2)
-    for dept, median in session.execute(
-            select(ranked.c.department_id, func.avg(ranked.c.h)).where(middle)
-            .group_by(ranked.c.department_id)):
-        put(dept, median_ack_hours=float(median))
+    spans: dict[int, list[float]] = {}
+    for dept, routed_at, acknowledged_at in session.execute(
+            select(s.department_id, s.routed_at, s.acknowledged_at).where(in_week, acked)):
+        elapsed = business_hours.elapsed(routed_at, acknowledged_at)
+        spans.setdefault(int(dept), []).append(elapsed.total_seconds() / 3600)
+    for dept, hours in spans.items():
+        put(dept, median_ack_hours=statistics.median(hours))
 
     for dept, resolved in session.execute(
             select(s.department_id, func.count())

@@ -139,8 +139,8 @@ def test_figures_match_an_independent_computation(service: VocService, db: Datab
                 dept["due"] += 1
             if s["acknowledged_at"] is not None:
                 dept["within_sla"] += s["acknowledged_at"] <= s["ack_due_at"]
-                hours[s["department_id"]].append(
-                    (s["acknowledged_at"] - s["routed_at"]).total_seconds() / 3600)
+                hours[s["department_id"]].append(service.company.business_hours.elapsed(
+                    s["routed_at"], s["acknowledged_at"]).total_seconds() / 3600)
         if s["resolved_at"] is not None and week_start <= s["resolved_at"] < week_end:
             dept["resolved"] += 1
         if s["status"] in ("routed", "acknowledged"):
@@ -252,8 +252,8 @@ def test_digest_reads_like_a_report(service: VocService, clock: FakeClock) -> No
     assert f"“Courier three hours late, sofa scratched” — Kate Brown, Logistics ({late.ref})" \
         in text
     assert "“The driver carried the sofa upstairs” — anonymous" in text
-    assert ("🔴 Logistics: routed 2, acknowledged within SLA 0%, median – h to acknowledge, "
-            "resolved 0, open 2 (overdue 2)") in text
+    assert ("🔴 Logistics: routed 2, acknowledged within the SLA of 24 business hours 0%, "
+            "median – business hours to acknowledge, resolved 0, open 2 (overdue 2)") in text
 
 
 def test_internal_nps_is_hidden_below_the_minimum_of_respondents(

@@ -167,7 +167,8 @@ def test_totals_sit_under_their_own_headers(
     total = next(r for r in rows(departments) if r["Department"].value == ru.gettext("Total"))
     for header in ("Signals", "Complaints", "Praise", "Ideas", "Resolved", "Open", "Overdue"):
         assert total[header].value == sum(r[header].value for r in listed), header
-    assert total["Signals"].value == 3 and total["Median hours to acknowledge"].value is None
+    assert total["Signals"].value == 3
+    assert total["Median business hours to acknowledge"].value is None
     assert total["Acknowledged within SLA"].number_format == "0%"
     assert departments._charts and summary._charts  # the native charts stay
 

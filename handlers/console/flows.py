@@ -88,7 +88,8 @@ async def pick_department(chat: ConsoleChat, suggested: str | None) -> Any:
     departments = await asyncio.to_thread(chat.service.departments)
     for number, department in enumerate(departments, 1):
         mark = " *" if department.slug == suggested else ""
-        chat.write(f"  {number}. {department.name} ({department.slug}){mark}")
+        name = chat.t.department(department.slug, department.name)
+        chat.write(f"  {number}. {name} ({department.slug}){mark}")
     prompt = (chat.t.gettext("Department (number or slug, Enter = *): ") if suggested
               else chat.t.gettext("Department (number or slug): "))
     while True:

@@ -159,7 +159,8 @@ def _text_input(action: str, *, multiline: bool = False, initial: str | None = N
 def _department_select(t: Translator, departments: Sequence[DepartmentView], *,
                        selected: str | None, auto: bool) -> dict[str, Any]:
     options = [_option(t.gettext("Suggested from the text"), AUTO)] if auto else []
-    options += [_option(d.name, d.slug) for d in departments][:100 - len(options)]
+    options += [_option(t.department(d.slug, d.name), d.slug)
+                for d in departments][:100 - len(options)]
     element: dict[str, Any] = {"type": "static_select", "action_id": "department",
                                "options": options}
     chosen = next((o for o in options if o["value"] == selected), None)

@@ -269,7 +269,8 @@ async def _ask_department(update: Update, context: Context, score: str | None) -
     ordered = [suggested, *(d for d in others if d.slug != suggested.slug)]
     _draft(context)["suggested"] = suggested.slug
     await reply(update, text_message(t.gettext("Which department should handle it?"), tuple(
-        Button("department", "", ("✓ " if d is suggested else "") + d.name, value=d.slug)
+        Button("department", "", ("✓ " if d is suggested else "") + t.department(d.slug, d.name),
+               value=d.slug)
         for d in ordered)))
     return DEPARTMENT
 

@@ -117,7 +117,8 @@ async def offer_departments(update: Update, context: Context, button: Button) ->
     service = voc(context).service
     signal = await asyncio.to_thread(service.check, me, button.ref, button.action)
     departments = await asyncio.to_thread(service.departments)
-    choices = tuple(Button(button.action, button.ref, d.name, value=d.slug)
+    choices = tuple(Button(button.action, button.ref, t.department(d.slug, d.name),
+                          value=d.slug)
                     for d in departments if d.slug != signal.department.slug)
     await query.answer()
     prompt = RULES[button.action].department_prompt
@@ -141,7 +142,8 @@ async def on_start(update: Update, context: Context) -> None:
     await reply(update, text_message(
         t.gettext("Hello, %(name)s! Which department do you work in?") % {
             "name": person.display_name},
-        tuple(Button("join", "", d.name, value=d.slug) for d in departments)))
+        tuple(Button("join", "", t.department(d.slug, d.name), value=d.slug)
+              for d in departments)))
 
 
 async def on_help(update: Update, context: Context) -> None:

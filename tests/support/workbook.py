@@ -8,7 +8,7 @@ HEADERS = {
     "Summary": ["Week", "Starts", "Customer NPS", "Answers", "Margin ±", "Complaints", "Praise",
                 "Ideas"],
     "Departments": ["Department", "Slug", "Signals", "Complaints", "Praise", "Ideas",
-                    "Acknowledged within SLA", "Median hours to acknowledge", "Resolved",
+                    "Acknowledged within SLA", "Median business hours to acknowledge", "Resolved",
                     "Open", "Overdue"],
     "Signals": ["Ref", "Created", "Kind", "Status", "Department", "Text", "Customer",
                 "Customer score", "Reported by", "Acknowledge by", "Acknowledged", "Resolved",

@@ -1,15 +1,20 @@
-"""Dates in the reader's language from a table Babel wrote: month names and time-zone cities.
+"""Dates in the reader's language, in the locale's own patterns, from a table Babel wrote.
 
-Babel's locale data costs a serving process about 7 MiB for three languages (it loads each
-locale's whole CLDR file to name one month), and a freed copy does not give the memory back.
-The few words we use are written once by Babel into `bot/locale/calendar.json`
-(`python -m bot.core.presentation.dates`, run with the catalog update); tests/test_i18n.py
-checks that the file is exactly what the installed Babel says, so it cannot go stale unnoticed.
+Each language orders a date its own way: "Dec 9, 17:22", "9 дек., 17:22", "12月9日 17:22".
+The patterns are CLDR's (Babel's `datetime_skeletons` "MMMd" and "Hm", joined by the locale's
+short date-time format), applied here to the few fields they use. Babel's locale data costs a
+serving process about 7 MiB for three languages (it loads each locale's whole CLDR file to name
+one month), and a freed copy does not give the memory back; so the patterns, month names and
+time-zone cities are written once by Babel into `bot/locale/calendar.json`
+(`python -m bot.core.presentation.dates`, run with the catalog update). tests/test_i18n.py
+checks that the file is exactly what the installed Babel says and that every date rendered
+here equals Babel's `format_skeleton`/`format_datetime`, so neither can go stale unnoticed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import date, datetime
 from functools import cache
@@ -18,6 +23,10 @@ from typing import Any
 
 TABLE = Path(__file__).parents[2] / "locale" / "calendar.json"
 LOCALES = ("en", "ru", "zh")  # SUPPORTED_LOCALES of bot.core.shared.i18n, which imports this module
+DAY_SKELETON, TIME_SKELETON = "MMMd", "Hm"  # a day with its short month; a 24-hour time
+# A pattern's parts: a quoted literal ('' is a quote), a run of one field letter, other text.
+_PARTS = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|[^'A-Za-z]+")
+FIELDS = {"d", "M", "L", "H", "m"}  # what the table's patterns may use: build() refuses others
 
 
 @cache
@@ -27,14 +36,43 @@ def _table() -> dict[str, Any]:
     return table
 
 
-def short_month(day: date, locale: str) -> str:
-    """The abbreviated month as it stands after a day number (CLDR format context, "MMM")."""
-    return str(_table()[locale]["months"][day.month - 1])
+def apply(pattern: str, moment: date, locale: str) -> str:
+    """`moment` written by a CLDR pattern of the fields in FIELDS ("d MMM", "M月d日 HH:mm")."""
+    out = []
+    for match in _PARTS.finditer(pattern):
+        part = match.group(0)
+        if part.startswith("'"):
+            out.append(part[1:-1].replace("''", "'") if part != "''" else "'")
+        elif match.group(1):
+            out.append(_field(part, moment, locale))
+        else:
+            out.append(part)
+    return "".join(out)
+
+
+def _field(run: str, moment: date, locale: str) -> str:
+    letter, width = run[0], len(run)
+    if letter in "ML":
+        if width >= 3:
+            context = "months" if letter == "M" else "standalone_months"
+            return str(_table()[locale][context][moment.month - 1])
+        return f"{moment.month:0{width}d}"
+    if letter == "d":
+        return f"{moment.day:0{width}d}"
+    if isinstance(moment, datetime) and letter in "Hm":
+        return f"{moment.hour if letter == 'H' else moment.minute:0{width}d}"
+    raise ValueError(f"the date pattern field {run!r} is not one dates.py writes")
 
 
 def day_month(day: date, locale: str) -> str:
-    """"3 May", "3 мая", "3 5月": Babel's pattern "d MMM"."""
-    return f"{day.day} {short_month(day, locale)}"
+    """"Dec 3", "3 дек.", "12月3日": the locale's pattern for a day of a short month."""
+    return apply(_table()[locale]["patterns"]["day"], day, locale)
+
+
+def when(moment: datetime, locale: str) -> str:
+    """"Nov 25, 17:00", "25 нояб., 17:00", "11月25日 17:00": the locale's short day and time
+    of a moment already in local time."""
+    return apply(_table()[locale]["patterns"]["moment"], moment, locale)
 
 
 def zone_city(zone: str, locale: str) -> str:
@@ -45,7 +83,8 @@ def zone_city(zone: str, locale: str) -> str:
 
 
 def build() -> dict[str, Any]:
-    """The table from the installed Babel: every zone of the system's tz database."""
+    """The table from the installed Babel: patterns, month names, every zone of the system's
+    tz database."""
     import zoneinfo
 
     from babel import Locale
@@ -55,9 +94,21 @@ def build() -> dict[str, Any]:
     table: dict[str, Any] = {}
     for name in LOCALES:
         locale = Locale.parse(name)
+        day = str(locale.datetime_skeletons[DAY_SKELETON])
+        time = str(locale.datetime_skeletons[TIME_SKELETON])
+        patterns = {"day": day, "moment": str(locale.datetime_formats["short"]).replace(
+            "{1}", day).replace("{0}", time)}
+        for pattern in patterns.values():
+            letters = {m.group(1) for m in _PARTS.finditer(pattern) if m.group(1)}
+            if not letters <= FIELDS:
+                raise ValueError(f"{name}: {pattern!r} uses {letters - FIELDS}, which "
+                                 "dates.py does not write")
         months = locale.months["format"]["abbreviated"]
+        standalone = locale.months["stand-alone"]["abbreviated"]
         table[name] = {
+            "patterns": patterns,
             "months": [months[number] for number in range(1, 13)],
+            "standalone_months": [standalone[number] for number in range(1, 13)],
             "zones": {zone: get_timezone_location(zoneinfo.ZoneInfo(zone), locale=locale,
                                                   return_city=True) for zone in zones}}
     return table
@@ -66,11 +117,6 @@ def build() -> dict[str, Any]:
 def render(table: dict[str, Any]) -> str:
     """The file's text: stable, so a rebuild with the same Babel changes nothing."""
     return json.dumps(table, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
-
-
-def when(moment: datetime, locale: str) -> str:
-    """"25 Nov 17:00": Babel's pattern "d MMM HH:mm" of a moment already in local time."""
-    return f"{day_month(moment.date(), locale)} {moment:%H:%M}"
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from bot.core.handling.rules import RULES, label
 from bot.core.presentation.event_words import words_of
 from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.presentation.views import (
+    DepartmentView,
     EventView,
     PulseView,
     QueueView,
@@ -25,6 +26,11 @@ STATUS_LABELS = {
     Status.NEW: N_("new"), Status.ROUTED: N_("waiting for acknowledgement"),
     Status.ACKNOWLEDGED: N_("acknowledged"), Status.RESOLVED: N_("resolved"),
 }
+
+
+def named(department: DepartmentView, t: Translator) -> str:
+    """A department's name in the reader's language."""
+    return t.department(department.slug, department.name)
 
 
 def kind_label(kind: Kind, t: Translator) -> str:
@@ -109,7 +115,7 @@ def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundM
     """The department's card: what happened, who reported it, what is due, and the buttons."""
     title = t.gettext("%(mark)s %(kind)s %(ref)s for %(department)s") % {
         "mark": KIND_MARKS[signal.kind], "kind": kind_label(signal.kind, t), "ref": signal.ref,
-        "department": signal.department.name}
+        "department": named(signal.department, t)}
     buttons = [_button(action, signal, t, style=rule.style) for action, rule in RULES.items()
                if active and signal.status in rule.on_card]
     return OutboundMessage(
@@ -130,7 +136,7 @@ def moved_card(signal: SignalView, t: Translator) -> OutboundMessage:
     base = card(signal, t, active=False)
     title = t.gettext("%(mark)s %(kind)s %(ref)s moved to %(department)s") % {
         "mark": KIND_MARKS[signal.kind], "kind": kind_label(signal.kind, t), "ref": signal.ref,
-        "department": signal.department.name}
+        "department": named(signal.department, t)}
     return OutboundMessage(title=title, quote=base.quote, fields=base.fields[:1],
                            footer=base.footer, link=base.link)
 
@@ -153,7 +159,7 @@ def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False,
     else:
         title = t.gettext("Thank you! %(kind)s %(ref)s went to %(department)s.")
     title %= {"ref": signal.ref, "kind": kind_label(signal.kind, t),
-              "department": signal.department.name}
+              "department": named(signal.department, t)}
     fields = [(t.gettext("Why this department"), routing_reason(signal, t)),
               (t.gettext("Acknowledge by"), t.when(signal.ack_due_at))]
     if signal.attachments:
@@ -185,7 +191,7 @@ def capture_failed(text: str, reason: str, t: Translator) -> OutboundMessage:
 def reporter_note(signal: SignalView, event: EventView, t: Translator) -> OutboundMessage:
     """The note telling the reporter what happened to their signal."""
     params = {"kind": kind_label(signal.kind, t), "ref": signal.ref, "who": _who(event.actor, t),
-              "department": signal.department.name}
+              "department": named(signal.department, t)}
     buttons: list[Button] = []
     title = words_of(event.action).told_reporter
     assert title is not None, f"the reporter is not told of {event.action}"
@@ -212,7 +218,7 @@ def question_note(signal: SignalView, question: str, asker: str | None, t: Trans
                   ) -> OutboundMessage:
     """The DM asking the reporter a question, with "Reply" (the asker unnamed if None)."""
     params = {"kind": kind_label(signal.kind, t), "ref": signal.ref, "who": asker or "",
-              "department": signal.department.name}
+              "department": named(signal.department, t)}
     title = (t.gettext("❓ %(who)s (%(department)s) asks about your %(kind)s %(ref)s:")
              if asker else t.gettext("❓ %(department)s asks about your %(kind)s %(ref)s:"))
     return OutboundMessage(
@@ -247,7 +253,8 @@ def signal_line(signal: SignalView, t: Translator) -> str:
         state = t.gettext("overdue")
     if signal.reporters > 1:  # "me too": how many people reported it
         state += " · " + t.gettext("People who reported this: %(n)d") % {"n": signal.reporters}
-    return f"{KIND_MARKS[signal.kind]} {signal.ref} · {signal.department.name} · {state} · {text}"
+    department = named(signal.department, t)
+    return f"{KIND_MARKS[signal.kind]} {signal.ref} · {department} · {state} · {text}"
 
 
 def mine_reply(signals: Sequence[SignalView], t: Translator) -> OutboundMessage:
@@ -257,7 +264,7 @@ def mine_reply(signals: Sequence[SignalView], t: Translator) -> OutboundMessage:
     waiting = [s for s in signals if s.question]
     footer = [signal_line(s, t) for s in signals]
     footer += [t.gettext("❓ %(department)s asks about %(ref)s: %(question)s") % {
-        "department": s.department.name, "ref": s.ref, "question": s.question}
+        "department": named(s.department, t), "ref": s.ref, "question": s.question}
         for s in waiting]
     buttons = tuple(Button(Action.ANSWER, s.ref, t.gettext("Reply about %(ref)s") % {
         "ref": s.ref}, style="primary") for s in waiting)
@@ -267,7 +274,7 @@ def mine_reply(signals: Sequence[SignalView], t: Translator) -> OutboundMessage:
 
 def queue_reply(queue: QueueView, t: Translator) -> OutboundMessage:
     """A department's open queue with buttons to act, overdue first."""
-    params = {"department": queue.department.name, "n": len(queue.items),
+    params = {"department": named(queue.department, t), "n": len(queue.items),
               "overdue": queue.overdue}
     if not queue.items:
         return OutboundMessage(title=t.gettext("%(department)s has nothing open.") % params)
@@ -300,7 +307,7 @@ def score_reply(score: ScoreView, t: Translator) -> OutboundMessage:
 def action_done(signal: SignalView, action: str, t: Translator) -> OutboundMessage:
     """Confirmation to the person who did `action`."""
     return OutboundMessage(title=t.gettext(RULES[action].done) % {
-        "ref": signal.ref, "department": signal.department.name,
+        "ref": signal.ref, "department": named(signal.department, t),
         "case": signal.merged_into or ""})
 
 
@@ -309,7 +316,7 @@ def sla_reminder(signal: SignalView, t: Translator) -> OutboundMessage:
     title = t.gettext("⏰ %(kind)s %(ref)s for %(department)s is waiting for acknowledgement "
                       "(due %(when)s).") % {
         "kind": kind_label(signal.kind, t), "ref": signal.ref,
-        "department": signal.department.name, "when": t.when(signal.ack_due_at)}
+        "department": named(signal.department, t), "when": t.when(signal.ack_due_at)}
     return OutboundMessage(title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
                            buttons=(_button(Action.ACKNOWLEDGE, signal, t, style="primary"),),
                            link=signal.source_link)
@@ -319,7 +326,7 @@ def escalation(signal: SignalView, t: Translator) -> OutboundMessage:
     """To leadership when an item waits twice its acknowledge SLA."""
     title = t.gettext("🚨 %(kind)s %(ref)s: %(department)s has not acknowledged it for twice "
                       "its SLA.") % {"kind": kind_label(signal.kind, t), "ref": signal.ref,
-                                     "department": signal.department.name}
+                                     "department": named(signal.department, t)}
     return OutboundMessage(title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
                            link=signal.source_link)
 

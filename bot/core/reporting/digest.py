@@ -52,6 +52,7 @@ class LoopHealth:
     slug: str
     name: str
     row: dq.LoopRow
+    sla_hours: float = 0.0  # the department's acknowledge SLA, in business hours
 
     @property
     def within_sla(self) -> float | None:
@@ -113,7 +114,8 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
         names = dq.department_names(session=session)
         customer = dq.customer_nps_by_week(session=session, bounds=bounds)
         kinds = dq.signals_by_week_and_kind(session=session, bounds=bounds)
-        loop = dq.loop_health(session=session, start=start, end=end, as_of=as_of)
+        loop = dq.loop_health(session=session, start=start, end=end, as_of=as_of,
+                              business_hours=core.company.business_hours)
         internal = dq.internal_nps(session=session, start=bounds[-1 - INTERNAL_WEEKS], end=end)
         praise = dq.verbatims(session=session, start=start, end=end, kind="praise", limit=TOP)
         complaints = dq.verbatims(session=session, start=start, end=end, kind="complaint",
@@ -127,7 +129,8 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
                  if core.company.resolution_codes else {})
     week_complaints = [c for c in recent if c.at >= start]
     earlier_complaints = [c for c in recent if c.at < start]
-    health = sorted((LoopHealth(names[d][0], names[d][1], row) for d, row in loop.items()),
+    health = sorted((LoopHealth(names[d][0], names[d][1], row, names[d][2])
+                     for d, row in loop.items()),
                     key=lambda h: (h.problem, h.name))
     suppliers = sorted((SupplierNps(names[d][0], names[d][1],
                                     Nps(c.promoters, c.passives, c.detractors), c.respondents)
@@ -175,17 +178,20 @@ def _week_title(week: Week, t: Translator, timezone: str) -> str:
 
 
 def _loop_line(health: LoopHealth, t: Translator) -> str:
+    """One department's loop; the SLA and the median both in business hours, and said so."""
     row, share = health.row, health.within_sla
     mark = ("🔴" if row.open_overdue or (share is not None and share < 0.8) else
             "🟡" if share is not None and share < 0.95 else "🟢")
-    params = {"department": health.name, "routed": row.routed, "resolved": row.resolved,
+    params = {"department": t.department(health.slug, health.name), "routed": row.routed,
+              "resolved": row.resolved,
               "open": row.open, "overdue": row.open_overdue,
               "sla": "–" if share is None else f"{share:.0%}",
-              "median": "–" if row.median_ack_hours is None else f"{row.median_ack_hours:.1f}"}
+              "median": "–" if row.median_ack_hours is None else f"{row.median_ack_hours:.1f}",
+              "limit": f"{health.sla_hours:g}"}
     return mark + " " + t.gettext(
-        "%(department)s: routed %(routed)d, acknowledged within SLA %(sla)s, median "
-        "%(median)s h to acknowledge, resolved %(resolved)d, open %(open)d (overdue "
-        "%(overdue)d)") % params
+        "%(department)s: routed %(routed)d, acknowledged within the SLA of %(limit)s business "
+        "hours %(sla)s, median %(median)s business hours to acknowledge, resolved "
+        "%(resolved)d, open %(open)d (overdue %(overdue)d)") % params
 
 
 def _verbatim_line(row: dq.VerbatimRow, names: dict[int, tuple[str, str, float]],
@@ -196,7 +202,8 @@ def _verbatim_line(row: dq.VerbatimRow, names: dict[int, tuple[str, str, float]]
         score += " · " + t.gettext("People who reported this: %(n)d") % {"n": row.reporters}
     text = row.text if len(row.text) <= 300 else row.text[:299] + "…"
     return (f"{KIND_MARKS[Kind(row.kind)]} “{text}” — {who}, "
-            f"{names.get(row.department_id, ('', '?', 0))[1]} (VOC-{row.id}){score}")
+            f"{t.department(*names.get(row.department_id, ('', '?', 0))[:2])} (VOC-{row.id})"
+            f"{score}")
 
 
 def _theme_lines(rising: tuple[themes_.Theme, ...], t: Translator,
@@ -231,7 +238,8 @@ def _code_lines(figures: DigestFigures, t: Translator) -> list[str]:
     for department_id in sorted(figures.codes, key=lambda d: figures.departments.get(
             d, ("", "", 0))[1]):
         lines.append("  " + t.gettext("%(department)s: %(codes)s") % {
-            "department": figures.departments.get(department_id, ("", "?", 0))[1],
+            "department": t.department(*figures.departments.get(department_id,
+                                                                ("", "?", 0))[:2]),
             "codes": _codes_text(figures, figures.top_codes(department_id), t)})
     return lines
 
@@ -256,12 +264,13 @@ def render_digest(figures: DigestFigures, t: Translator, timezone: str) -> Outbo
     footer.append(t.gettext("Internal NPS, last %(weeks)d weeks (pulses and handling "
                             "ratings):") % {"weeks": INTERNAL_WEEKS})
     for supplier in figures.internal:
+        supplier_name = t.department(supplier.slug, supplier.name)
         if supplier.hidden:
             footer.append(t.gettext("%(department)s: fewer than %(min)d people answered, "
-                                    "not shown") % {"department": supplier.name,
+                                    "not shown") % {"department": supplier_name,
                                                     "min": MIN_RESPONDENTS})
         else:
-            footer.append(f"{supplier.name}: {nps_text(supplier.nps, t)}")
+            footer.append(f"{supplier_name}: {nps_text(supplier.nps, t)}")
     if not figures.internal:
         footer.append(t.gettext("no answers"))
     for label, rows in ((N_("Top praise:"), figures.praise),
@@ -279,7 +288,8 @@ def render_head_digest(figures: DigestFigures, slug: str, open_lines: list[str],
                        t: Translator, timezone: str) -> OutboundMessage:
     """A department head's digest: their department's figures and open items."""
     health = next((h for h in figures.loop if h.slug == slug), None)
-    name = next((n for s, n, _ in figures.departments.values() if s == slug), slug)
+    name = t.department(slug, next((n for s, n, _ in figures.departments.values()
+                                    if s == slug), slug))
     footer = [_loop_line(health, t) if health else t.gettext("nothing was routed")]
     own = next((d for d, (s, _n, _h) in figures.departments.items() if s == slug), None)
     if own is not None and figures.codes.get(own):

@@ -25,6 +25,12 @@ class DepartmentSpec:
     telegram_topic: int | None = None
     ack_sla_hours: float = 24.0
     suppliers: tuple[str, ...] = ()
+    # The name in other languages ([department.names]); `name` for any language not listed.
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name_in(self, locale: str) -> str:
+        """The department's name as people reading `locale` see it."""
+        return self.names.get(locale, self.name)
 
 
 @dataclass(frozen=True)

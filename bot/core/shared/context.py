@@ -66,7 +66,10 @@ class Core:
         locale = locale if locale in SUPPORTED_LOCALES else "en"  # as Translator does
         translator = self._translators.get(locale)
         if translator is None:  # one per language: every reply and card needs one
-            translator = self._translators[locale] = Translator(locale, self.company.timezone)
+            names = {d.slug: d.names[locale] for d in self.company.departments
+                     if locale in d.names}
+            translator = self._translators[locale] = Translator(locale, self.company.timezone,
+                                                                names)
         return translator
 
     def dm_identity(self, identities: Iterable[str]) -> str:

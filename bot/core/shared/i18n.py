@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -43,12 +44,19 @@ def _translations(locale: str) -> gettext.NullTranslations:
 class Translator:
     """Everything a renderer needs to speak one reader's language."""
 
-    def __init__(self, locale: str, timezone: str = "UTC") -> None:
+    def __init__(self, locale: str, timezone: str = "UTC",
+                 department_names: Mapping[str, str] | None = None) -> None:
         self.locale = locale if locale in SUPPORTED_LOCALES else "en"
+        self._department_names = dict(department_names or {})  # slug -> name in this language
         self.timezone = ZoneInfo(timezone)
         self._catalog = _translations(self.locale)
         # Due dates are in company time, read by people in other zones too: say which.
         self._zone = calendar.zone_city(timezone, self.locale)
+
+    def department(self, slug: str, name: str) -> str:
+        """A department's name in the reader's language (the departments file's
+        [department.names]), else `name`, the one it has in every language."""
+        return self._department_names.get(slug, name)
 
     def gettext(self, message: str) -> str:
         """The message in the reader's language."""
