@@ -96,7 +96,7 @@ def leadership_files(service: VocService, figures: DigestFigures,
     """The chart and the week's workbook attached to the leadership digest."""
     # matplotlib (0.8 s, 55 MB) and openpyxl (0.3 s, 33 MB) load only when a digest is built
     # (under `voc run`, in a child process): the serving bot stays without them (measured;
-    # tests/test_cli_lean.py).
+    # tests/system/test_cli_lean.py).
     from jobs.charts import digest_chart
     from jobs.excel import export_workbook
 

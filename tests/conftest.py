@@ -155,7 +155,7 @@ def service(db: Database, company: Company, clock: FakeClock) -> VocService:
 @pytest.fixture
 def bot(service: VocService) -> Iterator[Any]:
     """The Telegram bot under test on `service`, against the fake Bot API (test_telegram_flows)."""
-    from tests.test_telegram_flows import running_bot
+    from tests.adapters.test_telegram_flows import running_bot
 
     with running_bot(service) as running:
         yield running
@@ -165,9 +165,9 @@ def bot(service: VocService) -> Iterator[Any]:
 def served(db: Database, company: Company) -> Iterator[tuple[Any, Any]]:
     """`voc serve` with Slack and the Telegram webhook on each database: (the fake Slack
     workspace, the fake Bot API)."""
+    from tests.adapters.test_telegram_flows import SECRET
     from tests.support import fake_telegram
     from tests.support.fake_slack import running_workspace
-    from tests.test_telegram_flows import SECRET
 
     with fake_telegram.FakeTelegram() as telegram, running_workspace(
             db, company, telegram_bot_token=fake_telegram.TOKEN, telegram_api_url=telegram.url,

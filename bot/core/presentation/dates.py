@@ -3,7 +3,7 @@
 Babel's locale data costs a serving process about 7 MiB for three languages (it loads each
 locale's whole CLDR file to name one month), and a freed copy does not give the memory back.
 The few words we use are written once by Babel into `bot/locale/calendar.json`
-(`python -m bot.core.presentation.dates`, run with the catalog update); tests/test_i18n.py
+(`python -m bot.core.presentation.dates`, run with the catalog update); tests/unit/test_i18n.py
 checks that the file is exactly what the installed Babel says, so it cannot go stale unnoticed.
 """
 
