@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 
 from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
@@ -56,6 +56,28 @@ def writes(seen: list[str]) -> list[str]:
     return [s for s in seen if WRITES.search(s)]
 
 
+# The last read of a dispatcher's look at the outbox (when does a row next fall due?): once it
+# has answered, the dispatcher goes idle until a wake, or reads again at once if one came.
+LOOK = re.compile(r"^\s*SELECT outbox\.lease_until\s+FROM outbox\b", re.I)
+
+
+@contextmanager
+def looks() -> Iterator[list[int]]:
+    """How many looks at the outbox this process's dispatchers had answered inside the block
+    (on any engine: `voc serve` opens its own): [count]."""
+    answered = [0]
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if LOOK.search(statement):
+            answered[0] += 1
+
+    event.listen(Engine, "after_cursor_execute", record)
+    try:
+        yield answered
+    finally:
+        event.remove(Engine, "after_cursor_execute", record)
+
+
 async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
     end = time.monotonic() + timeout
     while not condition():
@@ -69,14 +91,16 @@ def running(dispatcher: Dispatcher, scenario: Callable[[], Awaitable[None]], *,
     """Run the dispatcher (polling every `poll` s) while `scenario` plays, then stop it."""
     async def main() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(dispatcher.run(stop, idle_seconds=poll))
-        try:
-            await asyncio.sleep(0.3)  # its first look at the outbox is over: it is idle
-            assert not task.done()
-            await scenario()
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
+        with looks() as answered:
+            task = asyncio.create_task(dispatcher.run(stop, idle_seconds=poll))
+            try:
+                # Its first look at the outbox is over: what comes next is a wake's doing.
+                await wait_until(lambda: answered[0] >= 1, "first look at the outbox")
+                assert not task.done()
+                await scenario()
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 10)
 
     asyncio.run(main())
 
@@ -99,10 +123,11 @@ def test_a_card_is_delivered_at_once_with_the_poll_at_an_hour(
 
 
 def test_voc_serve_posts_the_card_without_a_poll(db: Database, company: Company) -> None:
-    with running_workspace(db, company, voc_outbox_poll_seconds=HOUR) as workspace:
+    with looks() as answered, running_workspace(
+            db, company, voc_outbox_poll_seconds=HOUR) as workspace:
         assert workspace.runtime.dispatcher is not None
         assert workspace.runtime.dispatcher.poll_seconds == HOUR
-        time.sleep(0.3)  # the dispatcher has looked once and gone idle
+        asyncio.run(wait_until(lambda: answered[0] >= 1, "first look at the outbox"))
         said = time.monotonic()
         assert "went to Logistics" in workspace.user("U0SALES1").say(
             "complaint The courier was 3 hours late")
@@ -162,12 +187,14 @@ def test_a_replica_is_woken_by_notify_when_another_process_commits(
 
     async def scenario() -> None:
         await wait_until(listening, "LISTEN connection")
-        await asyncio.sleep(0.2)  # the look it takes on connecting is over: it is idle
+        # The look it takes on connecting (after its first) is over: it is idle.
+        await wait_until(lambda: answered[0] >= 2, "look on connecting")
         await asyncio.to_thread(report, service, "The sales manager was rude")
         await wait_until(lambda: bool(chat.shown(SALES)), "card delivered by the replica")
 
     try:
-        running(replica, scenario)
+        with looks() as answered:
+            running(replica, scenario)
     finally:
         replica_db.dispose()
 
@@ -193,17 +220,20 @@ def test_commits_in_another_schema_of_the_database_wake_nobody_here(
 
         async def scenario() -> None:
             await wait_until(listening, "LISTEN connection")
-            await asyncio.sleep(0.3)  # the look it takes on connecting is over
+            await wait_until(lambda: answered[0] >= 2, "look on connecting")
             with statements(here) as seen:
                 for n in range(5):
                     with other.write() as session:
                         outbox.enqueue(session=session, now=clock(), messages=[
                             outbox.NewMessage(f"other-{n}", SALES, "send", card)])
+                # The sleep is the test: nothing is read here during it (the NOTIFYs of the
+                # commits above would arrive within milliseconds if they woke anyone).
                 await asyncio.sleep(0.5)
             assert seen == []
 
         try:
-            running(dispatcher, scenario)
+            with looks() as answered:
+                running(dispatcher, scenario)
         finally:
             other.dispose()
             here.dispose()
@@ -225,9 +255,9 @@ def test_an_idle_dispatcher_reads_but_never_writes(
                         not_before=clock() + timedelta(hours=1), error="later",
                         count_attempt=False)
 
-    with statements(db) as seen:
+    with statements(db) as seen, looks() as answered:
         async def idle() -> None:
-            await asyncio.sleep(0.5)  # ten polls of 0.05 s
+            await wait_until(lambda: answered[0] >= 10, "ten polls of 0.05 s")
 
         running(dispatcher, idle, poll=0.05)
 
@@ -248,7 +278,7 @@ def test_an_idle_dispatcher_stays_alive_for_health_checks_without_the_database(
             for _ in range(3):
                 assert dispatcher.alive_at is not None
                 beats.append(dispatcher.alive_at)
-                await asyncio.sleep(0.1)
+                await wait_until(lambda: dispatcher.alive_at != beats[-1], "next heartbeat")
         seen.extend(after_first_look)
 
     running(dispatcher, idle)
