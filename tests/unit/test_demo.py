@@ -3,12 +3,15 @@ couple struggle, and the digest's verbatims are distinct stories."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core.reporting.digest import digest_figures
 from bot.core.reporting.periods import Week
 from bot.core.service import VocService
 from bot.demo import fill_demo
 
 
+@pytest.mark.slow  # eight weeks of history, 200 reports
 def test_the_demo_digest_shows_healthy_and_struggling_departments(service: VocService) -> None:
     report = fill_demo(service, signals=200, weeks=8)
     assert report.signals == 200

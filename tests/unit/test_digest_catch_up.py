@@ -60,6 +60,7 @@ def test_an_audience_left_is_still_posted(service: VocService, builds: list[str]
     assert again.posted == [head] and "leadership" in again.skipped
 
 
+@pytest.mark.slow  # a child process
 def test_an_isolated_digest_is_built_and_posted_by_a_child_process(
         db: Database, company: Company, builds: list[str]) -> None:
     service = VocService(db, company)  # the real clock: the child process has no other
@@ -77,6 +78,7 @@ def test_an_isolated_digest_is_built_and_posted_by_a_child_process(
     assert again.posted == [] and "leadership" in again.skipped
 
 
+@pytest.mark.slow  # a child process
 def test_a_failing_digest_process_fails_the_run_with_what_it_said(company: Company) -> None:
     empty = Database.connect("sqlite://")  # the child opens a database without our tables
     service = VocService(empty, company)

@@ -10,6 +10,7 @@ import math
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -42,12 +43,17 @@ REPORTS = [
 needs_model = pytest.mark.skipif(not installed(), reason="the bundled model is not installed")
 
 
+def bundled_model(test: Callable[..., None]) -> Callable[..., None]:
+    """Needs the model, and loading it takes seconds: out of the fast lane (`not slow`)."""
+    return pytest.mark.slow(needs_model(test))
+
+
 def settings(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 # -- the bundled model, for real --------------------------------------------------------------
-@needs_model
+@bundled_model
 def test_the_bundled_model_finds_the_same_problem_across_languages() -> None:
     model = BundledModel()
     vectors = asyncio.run(model.embed([text for _, text in REPORTS]))
@@ -60,14 +66,14 @@ def test_the_bundled_model_finds_the_same_problem_across_languages() -> None:
         assert nearest[0] == problem, f"{text!r} came nearest to {nearest[1]!r}"
 
 
-@needs_model
+@bundled_model
 def test_the_bundled_model_groups_each_problem_into_one_theme_across_languages() -> None:
     vectors = BundledModel().embed_now([text for _, text in REPORTS])
     themes = [{REPORTS[i][0] for i in members} for members in group(vectors, 0.4)]
     assert sorted(len(t) for t in themes) == [1, 1, 1] and len(themes) == 3
 
 
-@needs_model
+@bundled_model
 def test_the_bundled_model_embeds_off_the_event_loop() -> None:
     model = BundledModel()
 
@@ -90,7 +96,7 @@ def test_the_bundled_model_embeds_off_the_event_loop() -> None:
     assert ticks > 1  # the loop kept running while the model worked (load included)
 
 
-@needs_model
+@bundled_model
 def test_a_chinese_report_is_routed_like_the_english_case_of_the_same_problem() -> None:
     company = tomllib.loads(EXAMPLE_COMPANY.read_text(encoding="utf-8"))["department"]
     model = BundledModel()

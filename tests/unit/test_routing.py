@@ -431,6 +431,7 @@ def test_chinese_stems_are_words_not_sentences() -> None:
     assert routing.stems("The couriers were late") == ["courier", "late"]
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_segmenter_loads_only_for_chinese_text() -> None:
     import subprocess
     import sys

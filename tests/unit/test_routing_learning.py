@@ -10,6 +10,7 @@ import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlmodel import func, select
 
 from bot.core.presentation import render
@@ -92,6 +93,7 @@ def test_no_history_routes_as_the_keywords(service: VocService) -> None:
     assert service.router.model is None
 
 
+@pytest.mark.slow  # a second process
 def test_the_model_survives_a_restart(db: Database, db_url: str, company: Company,
                                       service: VocService, clock: FakeClock) -> None:
     teach_lockers_belong_to_it(service, clock)
