@@ -179,9 +179,9 @@ def test_a_blocked_bot_is_forbidden_with_telegrams_words(fake: UploadsKept) -> N
 
 # -- transport failures --------------------------------------------------------------------
 @asynccontextmanager
-async def silent_server() -> AsyncIterator[str]:
-    """A Bot API URL on 127.0.0.1 that accepts connections and never answers."""
-    held: list[asyncio.StreamWriter] = []
+async def silent_server(held: list[asyncio.StreamWriter] | None = None) -> AsyncIterator[str]:
+    """A Bot API URL on 127.0.0.1 that accepts connections (into `held`) and never answers."""
+    held = [] if held is None else held
 
     async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
@@ -217,11 +217,13 @@ def test_a_full_pool_times_out_after_pool_and_connect_timeouts() -> None:
     for a connection and gives up after pool + connect timeout (aiohttp's own message for
     that names the URL, hence the token: it must not come through)."""
     async def scenario() -> tuple[BaseException, float]:
-        async with silent_server() as url, bot_on(
+        accepted: list[asyncio.StreamWriter] = []
+        async with silent_server(accepted) as url, bot_on(
                 url, connection_pool_size=1, read_timeout=5, pool_timeout=0.2,
                 connect_timeout=0.2) as bot:
             hanging = asyncio.create_task(bot.send_message(CHAT, "first"))
-            await asyncio.sleep(0.1)
+            while not accepted:  # the first request holds the pool's one connection
+                await asyncio.sleep(0.01)
             started = time.monotonic()
             with pytest.raises(TimedOut) as timed_out:
                 await bot.send_message(CHAT, "second")

@@ -72,7 +72,7 @@ def test_without_lookup_a_crash_can_repeat_a_message_but_loses_none(service, db,
     service.capture("slack:U0LOG1", Draft("complaint", "Courier was late again"))
 
     assert dispatch(db_url, state, "--crash-after-send").returncode == -signal.SIGKILL
-    time.sleep(LEASE + 0.2)
+    time.sleep(LEASE + 0.2)  # the lease is wall-clock time: its running out is the wait
     assert dispatch(db_url, state, "--no-lookup").returncode == 0
 
     posted = [m["destination"] for m in FilePlatform(state).load()["messages"].values()]
@@ -88,7 +88,7 @@ def test_killed_after_card_edit_user_sees_one_card_with_the_latest_state(service
     service.acknowledge("slack:U0LOGHEAD", captured.signal.ref)
 
     assert dispatch(db_url, state, "--crash-after-update").returncode == -signal.SIGKILL
-    time.sleep(LEASE + 0.2)
+    time.sleep(LEASE + 0.2)  # the lease is wall-clock time: its running out is the wait
     assert dispatch(db_url, state).returncode == 0
 
     platform = FilePlatform(state).load()

@@ -37,7 +37,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
             httpx.get(url, timeout=1)
             return
         except httpx.TransportError:
-            time.sleep(0.1)
+            time.sleep(0.02)
     raise AssertionError(f"{url} never answered")
 
 
@@ -75,7 +75,6 @@ def test_health_reports_an_unreachable_database(company, tmp_path: Path):
 
     async def check() -> dict[str, str]:
         await runtime.start()
-        await asyncio.sleep(0.05)
         try:
             return await runtime.health()
         finally:

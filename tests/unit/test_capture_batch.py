@@ -146,12 +146,13 @@ def test_a_lone_submit_is_written_at_once_and_refusals_reach_their_caller(
 
 # -- the group commit mechanism on its own -----------------------------------------------------
 def test_a_failing_batch_fails_each_of_its_callers_and_the_next_batch_works() -> None:
-    release = threading.Event()
+    release, writing = threading.Event(), threading.Event()
     seen: list[list[int]] = []
 
     def write(items: Sequence[int]) -> list[int | Exception]:
         seen.append(list(items))
         if len(seen) == 1:
+            writing.set()
             release.wait(5)  # hold the first batch so the next ones queue up behind it
             return [n * 10 for n in items]
         if 13 in items:
@@ -161,9 +162,9 @@ def test_a_failing_batch_fails_each_of_its_callers_and_the_next_batch_works() ->
     async def scenario() -> None:
         group: GroupCommit[int, int] = GroupCommit(write, max_batch=3)
         first = asyncio.ensure_future(group.submit(1))
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(writing.wait, 5)  # the first batch is being written
         queued = [asyncio.ensure_future(group.submit(n)) for n in (2, 3, 4, 13, 6)]
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # one turn of the loop: the five submissions queue up
         release.set()
         assert await first == 10
         outcomes = await asyncio.gather(*queued, return_exceptions=True)
@@ -177,9 +178,10 @@ def test_a_failing_batch_fails_each_of_its_callers_and_the_next_batch_works() ->
 
 
 def test_a_caller_that_gives_up_does_not_disturb_the_batch() -> None:
-    release = threading.Event()
+    release, writing = threading.Event(), threading.Event()
 
     def write(items: Sequence[int]) -> list[int | Exception]:
+        writing.set()
         release.wait(5)
         return list(items)
 
@@ -187,7 +189,7 @@ def test_a_caller_that_gives_up_does_not_disturb_the_batch() -> None:
         group: GroupCommit[int, int] = GroupCommit(write)
         impatient = asyncio.ensure_future(group.submit(1))
         patient = asyncio.ensure_future(group.submit(2))
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(writing.wait, 5)  # their batch is being written
         impatient.cancel()
         release.set()
         assert await patient == 2
