@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +149,16 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@cache
+def example_company() -> Company:
+    """The example company shipped in departments.example.toml, loaded once."""
+    return load_company(EXAMPLE_COMPANY)
+
+
 @pytest.fixture(scope="session")
 def company() -> Company:
     """The example company shipped in departments.example.toml."""
-    return load_company(EXAMPLE_COMPANY)
+    return example_company()
 
 
 @pytest.fixture
@@ -161,24 +168,23 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(scope="session")
-def synced_sqlite(sqlite_template: Path, company: Company,
-                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+def synced_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file holding the example company synced at Tuesday 10:00."""
     path = tmp_path_factory.mktemp("synced") / "voc.db"
     shutil.copy(sqlite_template, path)
     db = Database.connect(f"sqlite:///{path}")
-    sync_company(db, company, now=TUESDAY_10_MSK)
+    sync_company(db, example_company(), now=TUESDAY_10_MSK)
     db.dispose()
     return path
 
 
 @pytest.fixture(scope="session")
-def synced_postgres_schema(company: Company) -> Iterator[str]:
+def synced_postgres_schema() -> Iterator[str]:
     """A migrated schema holding the example company synced at Tuesday 10:00."""
     with throwaway_postgres_schema("voc_synced") as schema:
         db = postgres_database(schema)
         db.upgrade()
-        sync_company(db, company, now=TUESDAY_10_MSK)
+        sync_company(db, example_company(), now=TUESDAY_10_MSK)
         db.dispose()
         yield schema
 
@@ -214,7 +220,7 @@ def service(request: pytest.FixtureRequest, db: Database, company: Company,
     """The core service on the example company, synced at the clock's start."""
     with db.engine.connect() as connection:
         empty = connection.execute(text("SELECT count(*) FROM department")).scalar() == 0
-    if empty and clock() == TUESDAY_10_MSK:
+    if empty and clock() == TUESDAY_10_MSK and company == example_company():
         _copy_synced_rows(request, db)
     else:
         sync_company(db, company, now=clock())
