@@ -3,7 +3,7 @@
 
 Each command imports what it runs (the core, adapters, the web server, charts, workbooks) in
 its body: `voc --help` takes 0.16 s and 25 MB this way, 0.75 s and 67 MB with the database
-layer and the core imported at the top (measured; tests/test_cli_lean.py keeps it lean).
+layer and the core imported at the top (measured; tests/system/test_cli_lean.py keeps it lean).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ stderr, never a traceback, never a password).
 
 The database layer, the core and the settings are imported by the functions that build them,
 not at the top: measured on this machine, `voc --help` takes 0.16 s and 25 MB this way, and
-0.75 s and 67 MB with them at the top (tests/test_cli_lean.py keeps it lean).
+0.75 s and 67 MB with them at the top (tests/system/test_cli_lean.py keeps it lean).
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class MetricsServer:
 
     def __init__(self, runtime: Probed, host: str, port: int) -> None:
         # uvicorn (and click with it: 0.2 s, 3 MB) is loaded only when the port is asked for:
-        # the serving bot stays without them (tests/test_cli_lean.py).
+        # the serving bot stays without them (tests/system/test_cli_lean.py).
         import uvicorn
 
         class Quiet(uvicorn.Server):

@@ -101,7 +101,7 @@ def digest_chart_file(figures: DigestFigures, t: Translator) -> OutboundFile:
     """The digest's chart: customer NPS and signals over 12 weeks, as a PNG."""
     # matplotlib (0.8 s, 55 MB) and openpyxl (0.3 s, 33 MB) load only when a digest is built
     # (under `voc run`, in a child process): the serving bot stays without them (measured;
-    # tests/test_cli_lean.py).
+    # tests/system/test_cli_lean.py).
     from jobs.charts import digest_chart
 
     return OutboundFile(f"voc-digest-{figures.week}.png", digest_chart(figures, t),

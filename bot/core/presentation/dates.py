@@ -6,7 +6,7 @@ short date-time format), applied here to the few fields they use. Babel's locale
 serving process about 7 MiB for three languages (it loads each locale's whole CLDR file to name
 one month), and a freed copy does not give the memory back; so the patterns, month names and
 time-zone cities are written once by Babel into `bot/locale/calendar.json`
-(`python -m bot.core.presentation.dates`, run with the catalog update). tests/test_i18n.py
+(`python -m bot.core.presentation.dates`, run with the catalog update). tests/unit/test_i18n.py
 checks that the file is exactly what the installed Babel says and that every date rendered
 here equals Babel's `format_skeleton`/`format_datetime`, so neither can go stale unnoticed.
 """

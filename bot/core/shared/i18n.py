@@ -31,7 +31,7 @@ def normalise_locale(value: str | None) -> str | None:
 
 @cache
 def _translations(locale: str) -> gettext.NullTranslations:
-    """The locale's compiled catalog (voc.mo, committed beside its .po; tests/test_i18n.py
+    """The locale's compiled catalog (voc.mo, committed beside its .po; tests/unit/test_i18n.py
     keeps the two equal). Compiling the .po here would keep Babel's catalog code, about
     1.3 MiB, in every serving process."""
     mo_file = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
