@@ -366,7 +366,7 @@ def forget(core: Core, identity: str, *, actor: str) -> ErasureReport:
         report.add(counts)
         _audit(session, core, ids, action="forget", actor=actor,
                details={"person_id": person_id, "accounts": len(identities), **counts})
-    listed = sorted(set(identities) & _listed(core))
+    listed = sorted(set(identities) & core.company.listed_identities())
     report.note = (f"forget: person #{person_id} is now {FORGOTTEN_NAME!r}: {len(identities)} "
                    f"account(s) removed, {len(ids)} report(s) made anonymous")
     if listed:
@@ -375,11 +375,3 @@ def forget(core: Core, identity: str, *, actor: str) -> ErasureReport:
     return report
 
 
-def _listed(core: Core) -> set[str]:
-    company = core.company
-    found = set(company.leadership) | set(company.admins)
-    for department in company.departments:
-        found |= set(department.heads) | set(department.members)
-    for person in company.people:
-        found |= set(person.identities)
-    return found

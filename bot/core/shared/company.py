@@ -65,6 +65,15 @@ class Company:
         """A resolution code as people reading `locale` see it."""
         return self.resolution_labels.get(locale, {}).get(code, code)
 
+    def listed_identities(self) -> set[str]:
+        """Every identity the file names: leadership, admins, heads, members, people."""
+        found = set(self.leadership) | set(self.admins)
+        for department in self.departments:
+            found |= set(department.heads) | set(department.members)
+        for person in self.people:
+            found |= set(person.identities)
+        return found
+
     def department(self, slug: str) -> DepartmentSpec | None:
         """The department with this slug, if any."""
         return next((d for d in self.departments if d.slug == slug), None)
