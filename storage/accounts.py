@@ -172,3 +172,11 @@ def signal_count(*, session: Session, account_id: int) -> int:
 
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def recent_count(*, session: Session, account_id: int, since: datetime, besides: int) -> int:
+    """How many signals but `besides` name the account since `since` (its (account_id,
+    created_at) index)."""
+    return session.exec(select(func.count()).select_from(Signal)
+                        .where(col(Signal.account_id) == account_id,
+                               col(Signal.created_at) >= since, col(Signal.id) != besides)).one()

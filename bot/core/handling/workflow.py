@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.core.handling import customer_answers
 from bot.core.handling import merging as joining
 from bot.core.handling import questions as conversation
 from bot.core.handling.audit import record_event
@@ -72,6 +73,10 @@ def perform(core: Core, actor: str, action: Action, ref: str, *, text: str = "",
             return joining.keep_apart(core, actor, ref)
         case Action.MERGE:
             return joining.merge(core, actor, ref, text)
+        case Action.CUSTOMER_SAME:
+            return customer_answers.same_customer(core, actor, ref, value)
+        case Action.CUSTOMER_NEW:
+            return customer_answers.new_customer(core, actor, ref)
 
 
 def acknowledge(core: Core, actor: str, ref: str) -> SignalView:
