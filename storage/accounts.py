@@ -8,10 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, update
 from sqlmodel import Session, col, select
 
-from storage.models import MAX_ALIAS_KEY, Account, AccountAlias, AccountEvent, Signal
+from storage.models import (
+    MAX_ALIAS_KEY,
+    Account,
+    AccountAlias,
+    AccountEvent,
+    Event,
+    Person,
+    Score,
+    Signal,
+)
 
 MAX_KEY = MAX_ALIAS_KEY  # a key longer than this is cut (two such names compare equal)
 MAX_CANDIDATES = 200  # names compared with one customer text at most
@@ -180,3 +189,52 @@ def recent_count(*, session: Session, account_id: int, since: datetime, besides:
     return session.exec(select(func.count()).select_from(Signal)
                         .where(col(Signal.account_id) == account_id,
                                col(Signal.created_at) >= since, col(Signal.id) != besides)).one()
+
+
+def newest_signals(*, session: Session, account_id: int, limit: int) -> list[Signal]:
+    """The account's newest signals (its (account_id, created_at) index, backwards)."""
+    return list(session.exec(select(Signal).where(col(Signal.account_id) == account_id)
+                             .order_by(col(Signal.created_at).desc(), col(Signal.id).desc())
+                             .limit(limit)))
+
+
+def open_signals(*, session: Session, account_id: int, statuses: Sequence[str], limit: int
+                 ) -> list[Signal]:
+    """The account's open cases (not merged into another), the longest due first."""
+    return list(session.exec(select(Signal).where(
+        col(Signal.account_id) == account_id, col(Signal.status).in_(statuses),
+        col(Signal.merged_into_id).is_(None)).order_by(col(Signal.ack_due_at), col(Signal.id))
+        .limit(limit)))
+
+
+def counts_by_department(*, session: Session, account_id: int) -> list[tuple[int, int]]:
+    """(department id, signals) of the account, most first (from its index alone)."""
+    rows = session.exec(select(Signal.department_id, func.count())
+                        .where(col(Signal.account_id) == account_id)
+                        .group_by(col(Signal.department_id))
+                        .order_by(func.count().desc(), col(Signal.department_id)))
+    return [(int(department), int(count)) for department, count in rows]
+
+
+def account_score_values(*, session: Session, account_id: int, names: Sequence[str]
+                         ) -> list[tuple[int, datetime]]:
+    """The account's customer NPS answers (value, when): those given with its signals, and
+    those recorded on their own (`voc import-scores`, /score) under one of its names."""
+    of_signals = select(Signal.id).where(col(Signal.account_id) == account_id)
+    mine: ColumnElement[bool] = col(Score.signal_id).in_(of_signals)
+    if names:
+        mine = or_(mine, and_(col(Score.signal_id).is_(None), col(Score.customer).in_(names)))
+    rows = session.exec(select(Score.value, Score.at).where(Score.kind == "customer", mine))
+    return [(int(value), at) for value, at in rows]
+
+
+def acknowledgers(*, session: Session, signal_ids: Sequence[int]) -> dict[int, str]:
+    """Who acknowledged each of these signals last (display name), where someone did."""
+    if not signal_ids:
+        return {}
+    rows = session.exec(select(Event.signal_id, Person.display_name)
+                        .join(Person, col(Person.id) == col(Event.actor_id))
+                        .where(col(Event.signal_id).in_(signal_ids),
+                               Event.action == "acknowledged")
+                        .order_by(col(Event.at)))
+    return {int(signal_id): str(name) for signal_id, name in rows}

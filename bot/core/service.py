@@ -36,7 +36,8 @@ from bot.core.presentation.views import (
     ScoreView,
     SignalView,
 )
-from bot.core.reporting import digest, pulses
+from bot.core.reporting import customer_story, digest, pulses
+from bot.core.reporting.customer_story import CustomerStory
 from bot.core.shared.company import Company
 from bot.core.shared.context import Core, utc_now
 from bot.core.shared.errors import InvalidInput
@@ -225,6 +226,10 @@ class VocService(Core):
     def show(self, actor: str, ref: str) -> SignalView:
         """One signal with its history, for those allowed to see it."""
         return queues.show(self, actor, ref)
+
+    def customer_story(self, actor: str, reference: str) -> CustomerStory:
+        """A customer's signals across departments, NPS, open cases and last contact."""
+        return customer_story.customer_story(self, actor, reference)
 
     # -- leadership ------------------------------------------------------------------------
     def digest_preview(self, actor: str, week: str | None = None) -> OutboundMessage:
