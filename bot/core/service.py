@@ -36,7 +36,7 @@ from bot.core.presentation.views import (
     ScoreView,
     SignalView,
 )
-from bot.core.reporting import customer_story, digest, pulses
+from bot.core.reporting import at_risk, customer_story, digest, pulses
 from bot.core.reporting.customer_story import CustomerStory
 from bot.core.shared.company import Company
 from bot.core.shared.context import Core, utc_now
@@ -226,6 +226,10 @@ class VocService(Core):
     def show(self, actor: str, ref: str) -> SignalView:
         """One signal with its history, for those allowed to see it."""
         return queues.show(self, actor, ref)
+
+    def tell_owners_at_risk(self) -> int:
+        """Tell account owners, once, when their customer turns at risk; how many turned."""
+        return at_risk.tell_owners(self)
 
     def customer_story(self, actor: str, reference: str) -> CustomerStory:
         """A customer's signals across departments, NPS, open cases and last contact."""
