@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import Text, cast, func, update
 from sqlmodel import Session, col, or_, select
 
+from bot.core.customers.erasure import AccountNames
 from bot.core.shared.context import Core
 from bot.core.shared.identity import FORGOTTEN_IDENTITY, is_valid_identity
 from storage import files, outbox
@@ -244,7 +245,8 @@ class Attachments:
 
 
 ERASERS: list[Eraser] = [SignalTexts(), EventNotes(), ScoreComments(), CopiesNamingThem(),
-                         OutboxPayloads(), Attachments(), SourceKeys(), PersonRecord()]
+                         OutboxPayloads(), Attachments(), SourceKeys(), PersonRecord(),
+                         AccountNames()]  # after SignalTexts: it reads which cases keep texts
 
 
 @dataclass
