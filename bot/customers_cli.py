@@ -110,6 +110,7 @@ def merge(ctx: typer.Context,
     """Merge account SOURCE into TARGET: its names and signals go there."""
     from bot.core.customers.accounts import merge as run_merge
     from bot.core.customers.problems import CustomerProblem
+    from bot.core.presentation.customer_story import merged_line
     from bot.core.service import utc_now
 
     _, t = _company_and_translator(ctx)
@@ -117,10 +118,7 @@ def merge(ctx: typer.Context,
         report = run_merge(database_of(ctx), source, target, actor=operator(), now=utc_now())
     except CustomerProblem as problem:
         raise fail(problem.render(t)) from None
-    typer.echo(t.gettext("%(source)s merged into %(target)s: names moved: %(names)d, signals "
-                         "moved: %(signals)d") % {"source": report.source, "target": report.target,
-                                                  "names": report.names,
-                                                  "signals": report.signals})
+    typer.echo(merged_line(report, t))
 
 
 @app.command()
@@ -131,6 +129,7 @@ def split(ctx: typer.Context,
     """Make NAME, a name of ACCOUNT, an account of its own with the signals written so."""
     from bot.core.customers.accounts import split as run_split
     from bot.core.customers.problems import CustomerProblem
+    from bot.core.presentation.customer_story import split_line
     from bot.core.service import utc_now
 
     _, t = _company_and_translator(ctx)
@@ -138,6 +137,4 @@ def split(ctx: typer.Context,
         report = run_split(database_of(ctx), account, name, actor=operator(), now=utc_now())
     except CustomerProblem as problem:
         raise fail(problem.render(t)) from None
-    typer.echo(t.gettext("%(account)s split off %(source)s: signals moved: %(signals)d")
-               % {"account": report.account, "source": report.source,
-                  "signals": report.signals})
+    typer.echo(split_line(report, t))

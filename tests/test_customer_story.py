@@ -96,3 +96,21 @@ def test_the_story_at_the_terminal(chat: TerminalDialog, service: VocService) ->
     chat.say("/customer Pied Piper")
     chat.expect(r"Customer Pied Piper \(#1\): 2 signals")
     chat.expect(r"its text is for Finance")
+
+
+def test_heads_merge_and_split_accounts_from_chat(chat: TerminalDialog,
+                                                  service: VocService) -> None:
+    service.capture(KATE, Draft("complaint", "Late", customer="Pied Piper"))
+    service.capture(KATE, Draft("complaint", "Rude", customer="PP Russia"))
+    chat.say('/customer merge "PP Russia" "Pied Piper"')  # Kate heads nothing
+    chat.expect(r"Only heads of departments, leadership and admins can merge or split")
+    chat.say("/as slack:U0ADMIN")
+    chat.say('/customer merge "PP Russia" "Pied Piper"')
+    chat.expect(r"#2 PP Russia merged into #1 Pied Piper: names moved: 1, signals moved: 1")
+    assert service.customer_story(ADMIN, "PP Russia").signals == 2
+    chat.say('/customer split "Pied Piper" "PP Russia"')
+    chat.expect(r"#3 PP Russia split off #1 Pied Piper: signals moved: 1")
+    chat.say("/customer merge Hooli")
+    chat.expect(r"Usage: /customer NAME, /customer merge")
+    with pytest.raises(VocError, match="No account is called “Hooli”"):
+        service.customer(OLGA, "merge Hooli #1")  # a head may; the account must exist

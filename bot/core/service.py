@@ -21,10 +21,11 @@ from bot.core.capture.evidence import IncomingFile
 from bot.core.capture.group_commit import GroupCommit
 from bot.core.capture.reports import Draft
 from bot.core.handling import actions as case_actions
+from bot.core.handling import customer_accounts, queues
 from bot.core.handling import merging as joining
 from bot.core.handling import questions as conversation
-from bot.core.handling import queues
 from bot.core.handling import workflow as cases
+from bot.core.handling.customer_accounts import CustomerResult
 from bot.core.people import directory as people
 from bot.core.presentation.messages import OutboundMessage
 from bot.core.presentation.views import (
@@ -230,6 +231,10 @@ class VocService(Core):
     def tell_owners_at_risk(self) -> int:
         """Tell account owners, once, when their customer turns at risk; how many turned."""
         return at_risk.tell_owners(self)
+
+    def customer(self, actor: str, text: str) -> CustomerResult:
+        """`/customer TEXT`: a customer's story, or a merge or split of accounts."""
+        return customer_accounts.customer(self, actor, text)
 
     def customer_story(self, actor: str, reference: str) -> CustomerStory:
         """A customer's signals across departments, NPS, open cases and last contact."""

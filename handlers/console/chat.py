@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.presentation.customer_story import story_reply
+from bot.core.presentation.customer_story import customer_reply
 from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.presentation.render import (
     capture_reply,
@@ -193,8 +193,8 @@ class ConsoleChat:
                                             comment=comment or None)
             self.show(score_reply(score, self.t))
         elif word == "customer":
-            story = await asyncio.to_thread(self.service.customer_story, self.identity, arg)
-            self.show(story_reply(story, self.t))
+            found = await asyncio.to_thread(self.service.customer, self.identity, arg)
+            self.show(customer_reply(found, self.t))
         elif word == "digest":
             self.show(await asyncio.to_thread(self.service.digest_preview, self.identity,
                                               arg.strip() or None))

@@ -15,7 +15,7 @@ from telegram import Update
 
 from bot.core.handling.rules import RULES, rule_of
 from bot.core.presentation import render
-from bot.core.presentation.customer_story import story_reply
+from bot.core.presentation.customer_story import customer_reply, story_reply
 from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.service import VocService
 from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, Translator
@@ -213,6 +213,7 @@ async def on_digest(update: Update, context: Context) -> None:
 async def on_customer(update: Update, context: Context) -> None:
     """/customer NAME: the customer's story across departments."""
     me, t = await whoami(update, context)
-    story = await asyncio.to_thread(voc(context).service.customer_story, me,
-                                    " ".join(context.args or ()))
-    await reply(update, story_reply(story, t))
+    message = update.effective_message
+    text = (message.text or "").partition(" ")[2] if message else ""  # quotes kept
+    result = await asyncio.to_thread(voc(context).service.customer, me, text)
+    await reply(update, customer_reply(result, t))

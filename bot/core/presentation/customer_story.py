@@ -3,11 +3,35 @@ their owner and SLA state, then its newest signals across departments."""
 
 from __future__ import annotations
 
+from bot.core.customers.accounts import MergeReport, SplitReport
+from bot.core.handling.customer_accounts import CustomerResult
 from bot.core.presentation.messages import OutboundMessage
 from bot.core.presentation.render import STATUS_LABELS, first_line, kind_label
 from bot.core.reporting.customer_story import CustomerStory, StoryLine
 from bot.core.shared.domain import Status
 from bot.core.shared.i18n import Translator
+
+
+def customer_reply(result: CustomerResult, t: Translator) -> OutboundMessage:
+    """A story, or what a merge or split from chat did."""
+    if isinstance(result, MergeReport):
+        return OutboundMessage(title=merged_line(result, t))
+    if isinstance(result, SplitReport):
+        return OutboundMessage(title=split_line(result, t))
+    return story_reply(result, t)
+
+
+def merged_line(report: MergeReport, t: Translator) -> str:
+    """"#2 PP Russia merged into #1 Pied Piper: names moved: 1, signals moved: 3"."""
+    return t.gettext("%(source)s merged into %(target)s: names moved: %(names)d, signals "
+                     "moved: %(signals)d") % {"source": report.source, "target": report.target,
+                                              "names": report.names, "signals": report.signals}
+
+
+def split_line(report: SplitReport, t: Translator) -> str:
+    """"#4 Hooli XYZ split off #1 Hooli: signals moved: 1"."""
+    return t.gettext("%(account)s split off %(source)s: signals moved: %(signals)d") % {
+        "account": report.account, "source": report.source, "signals": report.signals}
 
 
 def story_reply(story: CustomerStory, t: Translator) -> OutboundMessage:

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.presentation import render
-from bot.core.presentation.customer_story import story_reply
+from bot.core.presentation.customer_story import customer_reply
 from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import Draft, IncomingFile
 from bot.core.shared.errors import Unavailable, as_refusal
@@ -73,7 +73,7 @@ def subcommand(bot: SlackBot, who: Who, word: str, rest: str, *, dedupe_key: str
     if word == "digest":
         return bot.run(lambda: service.digest_preview(me))
     if word == "customer":
-        return bot.run(lambda: story_reply(service.customer_story(me, rest), t))
+        return bot.run(lambda: customer_reply(service.customer(me, rest), t))
     return captured_reply(bot, who, Draft(word, rest, dedupe_key=dedupe_key))
 
 
