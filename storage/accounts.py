@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -45,9 +45,23 @@ class AccountSummary:
     signals: int
 
 
-def alias_by_key(*, session: Session, key: str) -> AccountAlias | None:
+_ALIASES = AccountAlias.__table__.c  # type: ignore[attr-defined]
+_SIGNAL_TABLE = Signal.__table__  # type: ignore[attr-defined]
+_SIGNALS = _SIGNAL_TABLE.c
+# Capture's statements, built once, run on the connection: no ORM objects on its hot path.
+_ALIAS_BY_KEY = sa_select(_ALIASES.key, _ALIASES.account_id, _ALIASES.name).where(
+    _ALIASES.key == bindparam("key"))
+_RECENT_COUNT = sa_select(func.count()).select_from(_SIGNAL_TABLE).where(
+    _SIGNALS.account_id == bindparam("account_id"), _SIGNALS.created_at >= bindparam("since"),
+    _SIGNALS.id != bindparam("besides"))
+_SIGNAL_COUNT = sa_select(func.count()).select_from(_SIGNAL_TABLE).where(
+    _SIGNALS.account_id == bindparam("account_id"))
+
+
+def alias_by_key(*, session: Session, key: str) -> AliasRow | None:
     """The name with exactly this key (primary key lookup)."""
-    return session.get(AccountAlias, key)
+    row = session.connection().execute(_ALIAS_BY_KEY, {"key": key}).first()
+    return AliasRow(row[0], int(row[1]), row[2]) if row is not None else None
 
 
 def aliases_by_keys(*, session: Session, keys: Sequence[str]) -> list[AccountAlias]:
@@ -142,8 +156,8 @@ def move_alias(*, session: Session, key: str, to_account_id: int) -> None:
 
 def set_account_id(*, session: Session, signal_id: int, account_id: int | None) -> None:
     """Which account a signal's customer is."""
-    session.execute(update(Signal).where(col(Signal.id) == signal_id)
-                    .values(account_id=account_id))
+    session.connection().execute(update(_SIGNAL_TABLE).where(_SIGNALS.id == signal_id)
+                                 .values(account_id=account_id))
 
 
 def record_event(*, session: Session, account_id: int, action: str, actor: str,
@@ -180,8 +194,8 @@ def list_accounts(*, session: Session) -> list[AccountSummary]:
 
 def signal_count(*, session: Session, account_id: int) -> int:
     """How many signals name the account (the index on (account_id, created_at) counts them)."""
-    return session.exec(select(func.count()).select_from(Signal)
-                        .where(col(Signal.account_id) == account_id)).one()
+    return int(session.connection().execute(_SIGNAL_COUNT, {"account_id": account_id}
+                                            ).scalar_one())
 
 
 def _rowcount(result: Any) -> int:
@@ -191,9 +205,8 @@ def _rowcount(result: Any) -> int:
 def recent_count(*, session: Session, account_id: int, since: datetime, besides: int) -> int:
     """How many signals but `besides` name the account since `since` (its (account_id,
     created_at) index)."""
-    return session.exec(select(func.count()).select_from(Signal)
-                        .where(col(Signal.account_id) == account_id,
-                               col(Signal.created_at) >= since, col(Signal.id) != besides)).one()
+    return int(session.connection().execute(_RECENT_COUNT, {
+        "account_id": account_id, "since": since, "besides": besides}).scalar_one())
 
 
 def newest_signals(*, session: Session, account_id: int, limit: int) -> list[Signal]:

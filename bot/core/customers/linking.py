@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.core.customers.accounts import assign_account
+from bot.core.customers.accounts import assign_account, assign_new_account, find_account
 from bot.core.customers.matching import Verdict
+from bot.core.customers.names import customer_name
 from storage import accounts as store
 
 RECENT = timedelta(days=30)  # "3 other signals from this customer in 30 days"
@@ -46,18 +47,23 @@ def link_accounts(session: Session, signals: Sequence[tuple[int, str | None]], *
 def link_account(session: Session, signal_id: int, customer: str, *, actor: str,
                  now: datetime) -> AccountLink:
     """Join one signal to its account, or say what to ask the reporter."""
-    try:
-        with session.begin_nested():  # a name another writer is adding now: look again
+    name = customer_name(customer)
+    found = find_account(session, name)
+    if found.verdict is Verdict.SAME and found.account_id is not None:
+        store.set_account_id(session=session, signal_id=signal_id, account_id=found.account_id)
+    elif found.verdict is Verdict.NEW and name.key:
+        try:  # only a new name takes a savepoint: another writer may be adding it now
+            with session.begin_nested():
+                found = assign_new_account(session, signal_id, customer, actor=actor, now=now)
+        except IntegrityError:
             found = assign_account(session, signal_id, customer, actor=actor, now=now)
-    except IntegrityError:
-        found = assign_account(session, signal_id, customer, actor=actor, now=now)
     if found.account_id is None:
         return NO_LINK
     if found.verdict is Verdict.ASK:
         account = store.account_by_id(session=session, account_id=found.account_id)
-        name = account.name if account is not None else found.alias
+        called = account.name if account is not None else found.alias
         reports = store.signal_count(session=session, account_id=found.account_id)
-        return AccountLink(None, question=(found.account_id, name, reports))
+        return AccountLink(None, question=(found.account_id, called, reports))
     return AccountLink(found.account_id,
                        others=others_recent(session, found.account_id, signal_id, now))
 
