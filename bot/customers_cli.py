@@ -39,27 +39,14 @@ def _company_and_translator(ctx: typer.Context, *, allow_example: bool = True,
     return company, Translator(company.locale, company.timezone)
 
 
-def _people(company: Company) -> set[str]:
-    """Every identity the departments file names: who may own an account."""
-    found = set(company.leadership) | set(company.admins)
-    for department in company.departments:
-        found |= set(department.heads) | set(department.members)
-    for person in company.people:
-        found |= set(person.identities)
-    return found
-
-
 def _rows(path: Path, t: Translator) -> Iterator[tuple[int, dict[str, str]]]:
     """(row number as a spreadsheet shows it, {column: cell}) for each non-empty row; the
     delimiter is the header's (a comma, or the semicolon of spreadsheets in Russian)."""
     import csv
 
+    from jobs.imports import csv_text
 
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise fail(t.gettext("%(file)s: not UTF-8 text; save it as CSV UTF-8.")
-                   % {"file": path.name}) from None
+    lines = csv_text(path).splitlines()  # UTF-8, else the Windows-1251 of a Russian Excel
     header = lines[0] if lines else ""
     delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
     reader = csv.reader(lines, delimiter=delimiter)
@@ -85,7 +72,7 @@ def import_(ctx: typer.Context, file: Annotated[Path, typer.Argument(
     if not file.is_file():
         raise fail(t.gettext("%(file)s: no such file.") % {"file": file})
     report = ImportReport()
-    good = parse_rows(_rows(file, t), _people(company), report)
+    good = parse_rows(_rows(file, t), company.listed_identities(), report)
     import_customers(database_of(ctx), good, report, actor=operator(), now=utc_now())
     for row, problem in report.errors:
         typer.echo(t.gettext("row %(row)d: %(reason)s") % {"row": row,
@@ -123,6 +110,7 @@ def merge(ctx: typer.Context,
     """Merge account SOURCE into TARGET: its names and signals go there."""
     from bot.core.customers.accounts import merge as run_merge
     from bot.core.customers.problems import CustomerProblem
+    from bot.core.presentation.customer_story import merged_line
     from bot.core.service import utc_now
 
     _, t = _company_and_translator(ctx)
@@ -130,10 +118,7 @@ def merge(ctx: typer.Context,
         report = run_merge(database_of(ctx), source, target, actor=operator(), now=utc_now())
     except CustomerProblem as problem:
         raise fail(problem.render(t)) from None
-    typer.echo(t.gettext("%(source)s merged into %(target)s: names moved: %(names)d, signals "
-                         "moved: %(signals)d") % {"source": report.source, "target": report.target,
-                                                  "names": report.names,
-                                                  "signals": report.signals})
+    typer.echo(merged_line(report, t))
 
 
 @app.command()
@@ -144,6 +129,7 @@ def split(ctx: typer.Context,
     """Make NAME, a name of ACCOUNT, an account of its own with the signals written so."""
     from bot.core.customers.accounts import split as run_split
     from bot.core.customers.problems import CustomerProblem
+    from bot.core.presentation.customer_story import split_line
     from bot.core.service import utc_now
 
     _, t = _company_and_translator(ctx)
@@ -151,6 +137,4 @@ def split(ctx: typer.Context,
         report = run_split(database_of(ctx), account, name, actor=operator(), now=utc_now())
     except CustomerProblem as problem:
         raise fail(problem.render(t)) from None
-    typer.echo(t.gettext("%(account)s split off %(source)s: signals moved: %(signals)d")
-               % {"account": report.account, "source": report.source,
-                  "signals": report.signals})
+    typer.echo(split_line(report, t))

@@ -26,7 +26,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.core.reporting.periods import PULSE_CADENCES
 from bot.core.shared.business_hours import BusinessHours
-from bot.core.shared.company import Company, DepartmentSpec, PersonSpec
+from bot.core.shared.company import AtRiskRule, Company, DepartmentSpec, PersonSpec
 from bot.core.shared.domain import MAX_RESOLUTION_CODE
 from bot.core.shared.i18n import SUPPORTED_LOCALES
 from bot.core.shared.identity import IDENTITY_HELP, is_valid_identity
@@ -47,6 +47,9 @@ LABELS = ("must be tables of labels by language, e.g. [company.resolution_labels
           'process = "Процесс"')
 NAMES = ('must be a table of names by language, e.g. [department.names] ru = "Логистика" '
          'zh = "物流"')
+MAX_COMPLAINTS = 1000
+AT_RISK = ("must be a table of the at-risk rule's thresholds, e.g. [company.at_risk] "
+           "complaints_in_30_days = 2")
 SLA_HOURS = f"must be a number of business hours between 0 and {MAX_SLA_HOURS}"
 
 ACROSS_TABLES = {"across_tables": True}
@@ -130,6 +133,24 @@ class CompanyTable(Table):
     anonymous_see_askers: Annotated[bool, Shape(BOOLEAN)] = False
     resolution_codes: Texts = []
     resolution_labels: Annotated[dict[str, dict[str, str]], Shape(LABELS)] = {}
+    at_risk: Annotated[dict[str, object], Shape(AT_RISK)] = {}  # [company.at_risk]
+
+    @field_validator("at_risk")
+    @classmethod
+    def _at_risk(cls, rule: dict[str, object]) -> dict[str, object]:
+        for name, value in rule.items():
+            if name not in AtRiskRule.__dataclass_fields__:
+                allowed = ", ".join(AtRiskRule.__dataclass_fields__)
+                raise refusal("at_risk", f"[company.at_risk] has no {name!r} (allowed: "
+                              f"{allowed})")
+            if name == "complaints_in_30_days":
+                if not isinstance(value, int) or isinstance(value, bool) or not (
+                        0 <= value <= MAX_COMPLAINTS):
+                    raise refusal("at_risk", f"[company.at_risk] complaints_in_30_days must be "
+                                  f"a whole number from 0 (not a reason) to {MAX_COMPLAINTS}")
+            elif not isinstance(value, bool):
+                raise refusal("at_risk", f"[company.at_risk] {name} {BOOLEAN}")
+        return rule
 
     @field_validator("resolution_codes")
     @classmethod
@@ -246,6 +267,7 @@ class CompanyTable(Table):
             resolution_codes=tuple(self.resolution_codes),
             resolution_labels={locale: dict(named)
                                for locale, named in self.resolution_labels.items()},
+            at_risk=AtRiskRule(**self.at_risk),  # type: ignore[arg-type]
         )
 
 

@@ -44,6 +44,7 @@ from bot.core.reporting.periods import Week, round_bounds
 from bot.core.service import VocService
 from bot.core.shared.domain import Kind, ScoreKind, ScoreSource
 from bot.core.shared.i18n import N_, Translator
+from jobs.customers_sheet import customers_sheet
 from jobs.workbook_cells import (
     BOLD,
     DATE_WIDTH,
@@ -116,6 +117,7 @@ def write_workbook(service: VocService, target: BinaryIO | Path, *,
         sheets.signals(session, names)
         sheets.events(session)
         sheets.scores(session, names)
+        customers_sheet(sheets, session)
     book.save(target)  # openpyxl accepts paths and binary files
 
 

@@ -76,7 +76,7 @@ def _header(cells: list[Any], path: Path) -> list[str | None]:
     return [n if n in COLUMNS else None for n in names]
 
 
-def _csv_text(path: Path) -> str:
+def csv_text(path: Path) -> str:
     """The file's text: UTF-8 (with or without a BOM), else Windows-1251, what Excel writes
     for "CSV" on a Russian Windows (every byte decodes in it: a file in some third encoding
     shows its wrong letters in the imported comments, and no row is lost)."""
@@ -88,7 +88,7 @@ def _csv_text(path: Path) -> str:
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with io.StringIO(_csv_text(path), newline="") as handle:
+    with io.StringIO(csv_text(path), newline="") as handle:
         sample = handle.read(4096)
         handle.seek(0)
         try:

@@ -32,6 +32,8 @@ def sweep(service: VocService, *, limit: int = 500,
         report.escalated += escalated
     if report.reminded or report.escalated:
         log.info("SLA sweep: %d reminded, %d escalated", report.reminded, report.escalated)
+    if turned := service.tell_owners_at_risk():  # overdue cases turn customers at risk
+        log.info("SLA sweep: %d customer(s) turned at risk", turned)
     return report
 
 

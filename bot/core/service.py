@@ -21,10 +21,11 @@ from bot.core.capture.evidence import IncomingFile
 from bot.core.capture.group_commit import GroupCommit
 from bot.core.capture.reports import Draft
 from bot.core.handling import actions as case_actions
+from bot.core.handling import customer_accounts, queues
 from bot.core.handling import merging as joining
 from bot.core.handling import questions as conversation
-from bot.core.handling import queues
 from bot.core.handling import workflow as cases
+from bot.core.handling.customer_accounts import CustomerResult
 from bot.core.meaning.layer import CASES
 from bot.core.people import directory as people
 from bot.core.presentation.messages import OutboundMessage
@@ -37,7 +38,8 @@ from bot.core.presentation.views import (
     ScoreView,
     SignalView,
 )
-from bot.core.reporting import digest, pulses
+from bot.core.reporting import at_risk, customer_story, digest, pulses
+from bot.core.reporting.customer_story import CustomerStory
 from bot.core.shared.company import Company
 from bot.core.shared.context import Core, utc_now
 from bot.core.shared.errors import InvalidInput
@@ -232,6 +234,18 @@ class VocService(Core):
     def show(self, actor: str, ref: str) -> SignalView:
         """One signal with its history, for those allowed to see it."""
         return queues.show(self, actor, ref)
+
+    def tell_owners_at_risk(self) -> int:
+        """Tell account owners, once, when their customer turns at risk; how many turned."""
+        return at_risk.tell_owners(self)
+
+    def customer(self, actor: str, text: str) -> CustomerResult:
+        """`/customer TEXT`: a customer's story, or a merge or split of accounts."""
+        return customer_accounts.customer(self, actor, text)
+
+    def customer_story(self, actor: str, reference: str) -> CustomerStory:
+        """A customer's signals across departments, NPS, open cases and last contact."""
+        return customer_story.customer_story(self, actor, reference)
 
     # -- leadership ------------------------------------------------------------------------
     def digest_preview(self, actor: str, week: str | None = None) -> OutboundMessage:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from bot.core.presentation.customer_story import customer_reply
 from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.presentation.render import (
     capture_reply,
@@ -39,6 +40,7 @@ HELP = N_("""Commands (the same as /voc in Slack):
   /voc queue [DEPARTMENT]           a department's open items, overdue first
   /voc show VOC-N                   one item with its history
   /voc digest                       this week's digest (leadership and heads)
+  /customer NAME                    a customer's story across departments
   /attach PATH                      a local file (photo, PDF, ...) goes with your next report
   /as PERSON                        act as someone else (identity like slack:U0LOGHEAD, or a name)
   /people                           who is in the departments file
@@ -153,6 +155,8 @@ class ConsoleChat:
             self.show_people()
         elif line.startswith("/lang"):
             await self.set_language(line[5:].strip())
+        elif line.startswith("/customer"):
+            await self.voc_command(line[1:])
         elif line.startswith("/attach"):
             self.attach(line[7:].strip())
         elif line == "/help":
@@ -188,6 +192,9 @@ class ConsoleChat:
             score = await asyncio.to_thread(self.service.record_score, self.identity, value,
                                             comment=comment or None)
             self.show(score_reply(score, self.t))
+        elif word == "customer":
+            found = await asyncio.to_thread(self.service.customer, self.identity, arg)
+            self.show(customer_reply(found, self.t))
         elif word == "digest":
             self.show(await asyncio.to_thread(self.service.digest_preview, self.identity,
                                               arg.strip() or None))

@@ -13,8 +13,9 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from bot.core.handling.rules import RULES, action_of
+from bot.core.presentation.customer_story import story_reply
 from bot.core.presentation.messages import Button
-from bot.core.presentation.render import action_done, capture_reply, pulse_thanks
+from bot.core.presentation.render import STORY, action_done, capture_reply, pulse_thanks
 from bot.core.presentation.views import SignalView
 from bot.core.service import Draft
 from bot.core.shared.domain import Action
@@ -111,6 +112,11 @@ async def press(chat: ConsoleChat, button: Button) -> None:
     """A numbered button: a case's action, or a pulse answer."""
     if button.action == "pulse":
         await answer_pulse(chat, button)
+        return
+    if button.action == STORY:  # "This customer's story" on a card
+        story = await asyncio.to_thread(chat.service.customer_story, chat.identity,
+                                        f"#{button.value or ''}")
+        chat.show(story_reply(story, chat.t))
         return
     action = action_of(button.action)
     if action is None:

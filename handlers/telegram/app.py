@@ -152,6 +152,7 @@ def _handlers() -> list:  # type: ignore[type-arg]
         CommandHandler("queue", commands.on_queue),
         CommandHandler("score", commands.on_score),
         CommandHandler("digest", commands.on_digest),
+        CommandHandler("customer", commands.on_customer),
         CommandHandler("cancel", capture.on_cancel),
         # A reporter's plain reply to a question's DM is the answer (notes.py).
         MessageHandler(PRIVATE & filters.REPLY & TYPED, notes.on_reply),

@@ -15,12 +15,13 @@ from telegram import Update
 
 from bot.core.handling.rules import RULES, rule_of
 from bot.core.presentation import render
+from bot.core.presentation.customer_story import customer_reply, story_reply
 from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.service import VocService
 from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, Translator
 from handlers.telegram.buttons import decode
 from handlers.telegram.capture import dedupe_key
-from handlers.telegram.common import Context, reply, text_message, voc, whoami
+from handlers.telegram.common import Context, private, reply, text_message, voc, whoami
 
 HELP = N_("""Report what a customer said, in this private chat:
 /complaint TEXT, /praise TEXT, /idea TEXT: report at once (the department is suggested)
@@ -30,6 +31,7 @@ Forward a customer's message here to report it.
 /mine: your reports and their status
 /queue [DEPARTMENT]: a department's open items, overdue first
 /digest: the weekly digest (leadership and heads)
+/customer NAME: a customer's story across departments
 /lang en|ru|zh: your language
 /cancel: stop the current question""")
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "zh": "中文"}
@@ -69,6 +71,9 @@ PRESSES: dict[str, Press] = {
     # Internal NPS pulses: a 0-10 keypad like the rating.
     "pulse": Press(lambda s, me, b: s.answer_pulse(me, b.ref, b.value or ""),
                    render.pulse_thanks, clears_keyboard=True),
+    # "This customer's story" on a card: the story, the card keeps its buttons.
+    render.STORY: Press(lambda s, me, b: s.customer_story(me, f"#{b.value or ''}"),
+                        story_reply),
 }
 
 
@@ -106,6 +111,8 @@ async def on_button(update: Update, context: Context) -> None:
         await query.edit_message_reply_markup(None)
     if update.effective_chat and update.effective_chat.type == "private":
         await reply(update, done)
+    elif button.action == render.STORY:  # a group would show it to all: to the presser alone
+        await private(context, query.from_user.id, done)
 
 
 async def offer_departments(update: Update, context: Context, button: Button) -> None:
@@ -203,3 +210,12 @@ async def on_digest(update: Update, context: Context) -> None:
     me, _t = await whoami(update, context)
     week = context.args[0] if context.args else None
     await reply(update, await asyncio.to_thread(voc(context).service.digest_preview, me, week))
+
+
+async def on_customer(update: Update, context: Context) -> None:
+    """/customer NAME: the customer's story across departments."""
+    me, t = await whoami(update, context)
+    message = update.effective_message
+    text = (message.text or "").partition(" ")[2] if message else ""  # quotes kept
+    result = await asyncio.to_thread(voc(context).service.customer, me, text)
+    await reply(update, customer_reply(result, t))

@@ -101,6 +101,13 @@ async def reply(update: Update, message: OutboundMessage) -> Message:
     return sent
 
 
+async def private(context: Context, user_id: int, message: OutboundMessage) -> None:
+    """Send to a person's private chat with the bot (one they have started)."""
+    for text in html.split(message):
+        await context.bot.send_message(user_id, text, parse_mode=ParseMode.HTML,
+                                       link_preview_options=NO_PREVIEW)
+
+
 def _thread(update: Update) -> int | None:
     message = update.effective_message
     return message.message_thread_id if message and message.is_topic_message else None

@@ -3,7 +3,7 @@ read a sheet by position (sheet names and headers are in the reader's language).
 
 from __future__ import annotations
 
-SHEETS = ["Summary", "Departments", "Signals", "Events", "Scores"]
+SHEETS = ["Summary", "Departments", "Signals", "Events", "Scores", "Customers"]
 HEADERS = {
     "Summary": ["Week", "Starts", "Customer NPS", "Answers", "Margin ±", "Complaints", "Praise",
                 "Ideas"],
@@ -17,4 +17,6 @@ HEADERS = {
     "Scores": ["At", "Kind", "Source", "Score", "Customer", "Segment", "Comment",
                "Rating department", "Rated department", "Pulse round", "Signal", "Answers",
                "Internal NPS", "Margin ±"],
+    "Customers": ["Customer", "Account", "Owner", "Segment", "Signals", "Customer NPS",
+                  "Answers", "Open", "Overdue", "At risk"],
 }

@@ -122,18 +122,19 @@ def test_a_row_whose_names_belong_to_two_accounts_is_refused(
 def test_signals_join_the_account_their_customer_names_and_new_customers_get_one(
         db: Database, service: VocService, clock: FakeClock) -> None:
     _import(db, clock, [{"name": "Pied Piper"}])
-    first, second, third, fourth = (_signal(service, text) for text in (
-        "ООО «Пайд Пайпер»", "Hooli", "HOOLI Inc.", "Hooli XYZ"))
-
-    assert _assign(db, clock, first, "ООО «Пайд Пайпер»") is Verdict.SAME
-    assert _assign(db, clock, second, "Hooli") is Verdict.NEW  # made for the new customer
-    assert _assign(db, clock, third, "HOOLI Inc.") is Verdict.SAME
-    assert _assign(db, clock, fourth, "Hooli XYZ") is Verdict.ASK  # the reporter is asked
+    captured = [service.capture(KATE, Draft("complaint", "The courier was late", customer=text)
+                                ).signal for text in ("ООО «Пайд Пайпер»", "Hooli", "HOOLI Inc.",
+                                                      "Hooli XYZ")]
+    first, second, third, fourth = (signal.id for signal in captured)
     with db.read() as session:
         piper = accounts.resolve(session, "Pied Piper").id
-        hooli = accounts.resolve(session, "Hooli").id
+        hooli = accounts.resolve(session, "Hooli").id  # made for the new customer
     assert [_account_of(db, s) for s in (first, second, third, fourth)] == [
         piper, hooli, hooli, None]
+    # Unsure: the reporter is asked, with the account's name and its reports so far.
+    assert captured[3].customer_question == (hooli, "Hooli", 2)
+    assert _assign(db, clock, fourth, "Hooli XYZ") is Verdict.ASK  # still unsure, no change
+    assert captured[2].customer_others == 1  # "1 other signal from this customer in 30 days"
 
     with db.read() as session:  # a spelling joined by similarity is not kept as a name
         assert [a.name for a in store.aliases_of(session=session, account_id=piper or 0)] == [

@@ -33,7 +33,8 @@ def small_case(service: VocService, clock: FakeClock) -> str:
 def test_export_reads_back_cell_by_cell(service: VocService, clock: FakeClock) -> None:
     ref = small_case(service, clock)
     book = load_workbook(io.BytesIO(export_workbook(service, t=service.translator("en"))))
-    assert book.sheetnames == ["Summary", "Departments", "Signals", "Events", "Scores"]
+    assert book.sheetnames == ["Summary", "Departments", "Signals", "Events", "Scores",
+                               "Customers"]
 
     signals = book["Signals"]
     assert [c.value for c in signals[1]] == [

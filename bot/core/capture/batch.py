@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from bot.core.capture import evidence
+from bot.core.customers.linking import AccountLink, link_accounts
 from bot.core.handling.outgoing import new_cards
 from bot.core.presentation import render
 from bot.core.presentation.views import EventView, SignalView
@@ -152,6 +153,9 @@ def _store(core: Core, session: Session,
         dedupe_key=f"signal:{signal_id}")
         for signal_id, (draft, reporter, _) in zip(signal_ids, items, strict=True)
         if draft.score is not None])
+    links = link_accounts(session, [(signal_id, draft.customer) for signal_id, (draft, _, _)
+                                    in zip(signal_ids, items, strict=True)],
+                          actor=[draft.actor for draft, _, _ in items], now=now)
     kept = {index: files.attach(connection=connection, signal_id=signal_ids[index], now=now,
                                 files=evidence.to_keep(draft.files, source=draft.dedupe_key,
                                                        album=draft.album,
@@ -161,7 +165,8 @@ def _store(core: Core, session: Session,
     for index, item in enumerate(items):
         view, messages = _written(core, item, now, signal_ids[index],
                                   event_ids[2 * index + 1], details[index], due[index],
-                                  tuple(a.filename for a in kept.get(index, ())))
+                                  tuple(a.filename for a in kept.get(index, ())),
+                                  links[index])
         views.append(view)
         cards += messages
         if index in kept:  # each file follows each card, as a reply to it
@@ -173,9 +178,10 @@ def _store(core: Core, session: Session,
 
 def _written(core: Core, item: tuple[ParsedDraft, _Reporter, Route], now: datetime,
              signal_id: int, routed_id: int, details: tuple[dict[str, Any], dict[str, Any]],
-             due: datetime, attachments: tuple[str, ...]) -> tuple[SignalView, list[NewMessage]]:
+             due: datetime, attachments: tuple[str, ...], account: AccountLink
+             ) -> tuple[SignalView, list[NewMessage]]:
     """The reporter's view of one stored draft (written at `now`), and its cards
-    (`attachments`: the names its files are kept under)."""
+    (`attachments`: the names its files are kept under; `account`: its customer's)."""
     draft, reporter, (department, routing) = item
     captured, routed = details
     # The department's card and the reporter's reply differ only in whether an anonymous
@@ -192,9 +198,11 @@ def _written(core: Core, item: tuple[ParsedDraft, _Reporter, Route], now: dateti
         routed_by_meaning=bool(routing.get("meaning")),
         history=(EventView("captured", now, hidden, dict(captured)),
                  EventView("routed", now, None, dict(routed))),
-        attachments=attachments)
+        attachments=attachments, account_id=account.account_id,
+        customer_others=account.others)
     message = render.card(card_view, core.translator()).to_json()
     view = replace(card_view, reporter=reporter.display_name, overdue=core.clock() > due,
                    history=(EventView("captured", now, reporter.display_name, dict(captured)),
-                            EventView("routed", now, None, dict(routed))))
+                            EventView("routed", now, None, dict(routed))),
+                   customer_question=account.question)
     return view, new_cards(signal_id, department, 0, routed_id, message)

@@ -32,6 +32,7 @@ class AccountAction(StrEnum):
     MERGED_INTO = "merged_into"  # it was merged into another
     SPLIT = "split"  # one of its names left for an account of its own
     SPLIT_FROM = "split_from"  # it was made of a name split off another
+    NAMED = "named"  # a reporter confirmed that a spelling names it
 
 
 def find_account(session: Session, name: CustomerName) -> Match:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.core.handling import customer_answers as customers
 from bot.core.handling import merging as joining
 from bot.core.handling import questions as conversation
 from bot.core.handling import workflow as cases
@@ -50,6 +51,9 @@ USE_CASES: dict[str, UseCase] = {
     Action.JOIN: lambda core, actor, ref, given: joining.join(core, actor, ref, given.value),
     Action.KEEP_APART: lambda core, actor, ref, _given: joining.keep_apart(core, actor, ref),
     Action.MERGE: lambda core, actor, ref, given: joining.merge(core, actor, ref, given.text),
+    Action.CUSTOMER_SAME: lambda core, actor, ref, given: customers.same_customer(
+        core, actor, ref, given.value),
+    Action.CUSTOMER_NEW: lambda core, actor, ref, _given: customers.new_customer(core, actor, ref),
 }
 
 

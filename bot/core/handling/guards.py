@@ -117,3 +117,10 @@ def require_not_rated(session: Session, signal: Signal) -> None:
     if q.handling_rating(session=session, signal_id=row_id(signal)) is not None:
         raise InvalidTransition(N_("You have already rated %(ref)s."),
                                 ref=format_ref(row_id(signal)))
+
+
+def require_customer_unanswered(signal: Signal) -> None:
+    """A report's customer is asked about once, while it names no account yet."""
+    if not signal.customer or signal.account_id is not None:
+        raise InvalidTransition(N_("The customer of %(ref)s is already settled."),
+                                ref=format_ref(row_id(signal)))

@@ -123,6 +123,15 @@ RULES: dict[str, Rule] = {
            "acknowledged and resolved."), (guards.require_open, guards.require_not_merged)),
     Action.KEEP_APART: Rule("kept", None, "reporter", N_("%(ref)s stays a case of its own."),
                             (guards.require_not_merged,)),
+    # "Pied Piper (5 reports): the same customer?" under a new report: buttons name the account.
+    Action.CUSTOMER_SAME: Rule(
+        "customer_same", None, "reporter",
+        N_("Thank you: %(ref)s is filed under its customer's account."),
+        (guards.require_customer_unanswered,)),
+    Action.CUSTOMER_NEW: Rule(
+        "customer_new", None, "reporter",
+        N_("Thank you: %(ref)s is filed under a new customer account."),
+        (guards.require_customer_unanswered,)),
 }
 
 

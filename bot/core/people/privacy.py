@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import Text, cast, func, update
 from sqlmodel import Session, col, or_, select
 
+from bot.core.customers.erasure import AccountNames
 from bot.core.shared.context import Core
 from bot.core.shared.identity import FORGOTTEN_IDENTITY, is_valid_identity
 from storage import files, outbox, vectors
@@ -254,7 +255,8 @@ class MeaningVectors:
 
 ERASERS: list[Eraser] = [SignalTexts(), EventNotes(), ScoreComments(), CopiesNamingThem(),
                          OutboxPayloads(), Attachments(), SourceKeys(), PersonRecord(),
-                         MeaningVectors()]
+                         MeaningVectors(),
+                         AccountNames()]  # after SignalTexts: it reads which cases keep texts
 
 
 @dataclass
@@ -376,7 +378,7 @@ def forget(core: Core, identity: str, *, actor: str) -> ErasureReport:
         report.add(counts)
         _audit(session, core, ids, action="forget", actor=actor,
                details={"person_id": person_id, "accounts": len(identities), **counts})
-    listed = sorted(set(identities) & _listed(core))
+    listed = sorted(set(identities) & core.company.listed_identities())
     report.note = (f"forget: person #{person_id} is now {FORGOTTEN_NAME!r}: {len(identities)} "
                    f"account(s) removed, {len(ids)} report(s) made anonymous")
     if listed:
@@ -385,11 +387,3 @@ def forget(core: Core, identity: str, *, actor: str) -> ErasureReport:
     return report
 
 
-def _listed(core: Core) -> set[str]:
-    company = core.company
-    found = set(company.leadership) | set(company.admins)
-    for department in company.departments:
-        found |= set(department.heads) | set(department.members)
-    for person in company.people:
-        found |= set(person.identities)
-    return found

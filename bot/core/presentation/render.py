@@ -118,12 +118,28 @@ def card(signal: SignalView, t: Translator, *, active: bool = True) -> OutboundM
         "department": named(signal.department, t)}
     buttons = [_button(action, signal, t, style=rule.style) for action, rule in RULES.items()
                if active and signal.status in rule.on_card]
+    fields = _signal_fields(signal, t)
+    if signal.customer_others and signal.account_id is not None:
+        fields.append(customer_line(signal, t))
+        buttons.append(Button(STORY, signal.ref, t.gettext("This customer's story"),
+                              value=str(signal.account_id)))
     return OutboundMessage(
-        title=title, quote=signal.text, fields=tuple(_signal_fields(signal, t)),
+        title=title, quote=signal.text, fields=tuple(fields),
         footer=tuple(history_line(e, t) for e in signal.history if e.action != "routed"),
         buttons=tuple(buttons),
         link=signal.source_link,
     )
+
+
+STORY = "customer"  # the card's button that opens its customer's story
+
+
+def customer_line(signal: SignalView, t: Translator) -> tuple[str, str]:
+    """"3 other signals from this customer in 30 days"."""
+    count = signal.customer_others
+    return (t.gettext("This customer"), t.ngettext(
+        "%(count)d other signal from this customer in 30 days",
+        "%(count)d other signals from this customer in 30 days", count) % {"count": count})
 
 
 def _button(action: str, signal: SignalView, t: Translator, *, style: str = "default"
@@ -174,10 +190,28 @@ def capture_reply(signal: SignalView, t: Translator, *, duplicate: bool = False,
         buttons += (Button(Action.JOIN, signal.ref, t.gettext("Add me to %(case)s") % {
                         "case": case}, value=case.removeprefix("VOC-"), style="primary"),
                     Button(Action.KEEP_APART, signal.ref, t.gettext("It is new")))
+    if signal.customer_question is not None and not duplicate:
+        question, answers = customer_question(signal, t)
+        footer += (question,)
+        buttons += answers
     return OutboundMessage(title=title, quote=signal.text, fields=tuple(fields),
                            footer=footer + tuple("⚠ " + refusal.render(t)
                                                  for refusal in refused),
                            buttons=buttons)
+
+
+def customer_question(signal: SignalView, t: Translator) -> tuple[str, tuple[Button, ...]]:
+    """The reply's question about an unsure customer match, and its two answers."""
+    assert signal.customer_question is not None
+    account_id, name, reports = signal.customer_question
+    params = {"customer": signal.customer or "", "account": name, "count": reports}
+    question = t.ngettext("Is “%(customer)s” the customer %(account)s (%(count)d report)?",
+                          "Is “%(customer)s” the customer %(account)s (%(count)d reports)?",
+                          reports) % params
+    return question, (
+        Button(Action.CUSTOMER_SAME, signal.ref, t.gettext("Yes, it is %(account)s") % params,
+               value=str(account_id), style="primary"),
+        Button(Action.CUSTOMER_NEW, signal.ref, t.gettext("No, another customer")))
 
 
 def capture_failed(text: str, reason: str, t: Translator) -> OutboundMessage:

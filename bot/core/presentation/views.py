@@ -78,6 +78,10 @@ class SignalView:
     reporters: int = 1  # its reporter and those of the reports merged into it ("me too")
     merged_into: str | None = None  # the case this report was merged into (VOC-n)
     similar: tuple[str, str] | None = None  # an open case it resembles: (VOC-n, first line)
+    account_id: int | None = None  # its customer's account
+    customer_others: int = 0  # the account's other signals in the last 30 days
+    # An unsure customer match the reporter is asked about: (account id, its name, reports).
+    customer_question: tuple[int, str, int] | None = None
 
     @property
     def ref(self) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.core.customers.linking import others_recent
 from bot.core.handling.audit import history_of
 from bot.core.presentation.views import (
     DepartmentView,
@@ -89,7 +90,10 @@ def signal_view(core: Core, session: Session, signal: Signal, *, viewer: Person 
         resolution=(company.resolution_label(signal.resolution_code, company.locale)
                     if signal.resolution_code else None),
         reporters=1 + q.merged_count(session=session, signal_id=row_id(signal)),
-        merged_into=format_ref(signal.merged_into_id) if signal.merged_into_id else None)
+        merged_into=format_ref(signal.merged_into_id) if signal.merged_into_id else None,
+        account_id=signal.account_id,
+        customer_others=(others_recent(session, signal.account_id, row_id(signal), core.clock())
+                         if signal.account_id is not None else 0))
 
 
 def _labelled(core: Core, details: dict[str, Any]) -> dict[str, object]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core.customers import risk
 from bot.core.people import directory as people
+from bot.core.presentation.customer_risk import at_risk_lines
 from bot.core.presentation.messages import OutboundMessage
 from bot.core.presentation.render import KIND_MARKS, signal_line
 from bot.core.presentation.views import format_ref
@@ -86,6 +88,7 @@ class DigestFigures:
     # their labels by language ([company] resolution_codes, resolution_labels).
     codes: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
     code_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    at_risk: tuple[risk.AtRisk, ...] = ()  # customers at risk as of the digest
 
     def top_codes(self, department_id: int | None = None) -> list[tuple[str, int]]:
         """The most frequent codes of one department, or company-wide (None)."""
@@ -127,6 +130,7 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
                              signal_ids=[c.id for c in recent]) if threshold else {}
         codes = (dq.resolution_codes(session=session, start=start, end=end)
                  if core.company.resolution_codes else {})
+        at_risk = risk.at_risk(session, core.company.at_risk, as_of)
     week_complaints = [c for c in recent if c.at >= start]
     earlier_complaints = [c for c in recent if c.at < start]
     health = sorted((LoopHealth(names[d][0], names[d][1], row, names[d][2])
@@ -143,7 +147,7 @@ def digest_figures(core: Core, week: Week) -> DigestFigures:
         themes=themes_.of_week(week_complaints, earlier_complaints, meant, threshold),
         department_themes=themes_.by_department(week_complaints, earlier_complaints, meant,
                                                 threshold),
-        codes=codes, code_labels=core.company.resolution_labels)
+        codes=codes, code_labels=core.company.resolution_labels, at_risk=tuple(at_risk))
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -279,6 +283,7 @@ def render_digest(figures: DigestFigures, t: Translator, timezone: str) -> Outbo
         footer += [_verbatim_line(r, figures.departments, t) for r in rows] or [
             t.gettext("none this week")]
     footer += _theme_lines(figures.themes, t, figures.departments)
+    footer += at_risk_lines(figures.at_risk, t)
     title = "📊 " + t.gettext("Weekly VoC digest, %(period)s") % {
         "period": _week_title(figures.week, t, timezone)}
     return OutboundMessage(title=title, fields=tuple(fields), footer=tuple(footer))
@@ -308,6 +313,7 @@ def render_head_digest(figures: DigestFigures, slug: str, open_lines: list[str],
     footer += open_lines
     department_id = next((i for i, (s, _, _) in figures.departments.items() if s == slug), None)
     footer += _theme_lines(figures.department_themes.get(department_id or -1, ()), t)
+    footer += at_risk_lines([a for a in figures.at_risk if department_id in a.departments], t)
     title = "📊 " + t.gettext("%(department)s, %(period)s") % {
         "department": name, "period": _week_title(figures.week, t, timezone)}
     return OutboundMessage(title=title, footer=tuple(footer))

@@ -43,6 +43,15 @@ class PersonSpec:
 
 
 @dataclass(frozen=True)
+class AtRiskRule:
+    """When a customer is at risk (`[company.at_risk]`): any one of these makes it so."""
+
+    complaints_in_30_days: int = 2  # this many complaints in 30 days (0: not a reason)
+    detractor_with_open_complaint: bool = True  # a score of 0-6 while a complaint is open
+    overdue_case: bool = True  # one of its cases waits past its acknowledge SLA
+
+
+@dataclass(frozen=True)
 class Company:
     """The whole validated file: the company settings, its departments and named people."""
 
@@ -65,11 +74,21 @@ class Company:
     # their labels by language (a code without a label reads as itself).
     resolution_codes: tuple[str, ...] = ()
     resolution_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    at_risk: AtRiskRule = AtRiskRule()
     source: str = "departments.toml"
 
     def resolution_label(self, code: str, locale: str) -> str:
         """A resolution code as people reading `locale` see it."""
         return self.resolution_labels.get(locale, {}).get(code, code)
+
+    def listed_identities(self) -> set[str]:
+        """Every identity the file names: leadership, admins, heads, members, people."""
+        found = set(self.leadership) | set(self.admins)
+        for department in self.departments:
+            found |= set(department.heads) | set(department.members)
+        for person in self.people:
+            found |= set(person.identities)
+        return found
 
     def department(self, slug: str) -> DepartmentSpec | None:
         """The department with this slug, if any."""

@@ -43,6 +43,8 @@ class Action(StrEnum):
     JOIN = "metoo"  # "Add me to VOC-12": the reporter joins their new report to a case
     KEEP_APART = "notsame"  # "It is new": the reporter keeps it a case of its own
     MERGE = "merge"  # a head merges a case into another one ("Merge into...")
+    CUSTOMER_SAME = "customer_same"  # "Yes, it is Pied Piper": the customer is that account
+    CUSTOMER_NEW = "customer_new"  # "No, another customer": the customer gets an account
 
     @classmethod
     def _missing_(cls, value: object) -> Action | None:

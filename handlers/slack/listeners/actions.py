@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.handling.rules import RULES, action_of
 from bot.core.presentation import render
+from bot.core.presentation.customer_story import story_reply
 from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import VocService
 from bot.core.shared.errors import NotFound
@@ -63,6 +64,8 @@ def direct_action(service: VocService, me: str, t: Translator, name: str, ref: s
         return render.action_done(signal, action, t), False
     if name == "pulse":
         return render.pulse_thanks(service.answer_pulse(me, ref, value or ""), t), True
+    if name == render.STORY:  # "This customer's story" on a card
+        return story_reply(service.customer_story(me, f"#{value or ''}"), t), False
     raise NotFound(N_("This button is no longer supported."))
 
 

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.presentation import render
+from bot.core.presentation.customer_story import customer_reply
 from bot.core.presentation.messages import OutboundMessage
 from bot.core.service import Draft, IncomingFile
 from bot.core.shared.errors import Unavailable, as_refusal
@@ -25,8 +26,9 @@ HELP = N_("""*/voc* — the voice of the customer
 • `/voc queue [DEPARTMENT]` — a department's open items, overdue first
 • `/voc show VOC-N` — one item with its history
 • `/voc digest` — this week's digest (leadership)
+• `/voc customer NAME` — a customer's story across departments
 • Message menu → *Report to VoC* — report a message as it is""")
-LISTS = ("help", "mine", "queue", "show", "score", "digest")  # every other word reports
+LISTS = ("help", "mine", "queue", "show", "score", "digest", "customer")  # every other word reports
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
@@ -70,6 +72,8 @@ def subcommand(bot: SlackBot, who: Who, word: str, rest: str, *, dedupe_key: str
             me, value, comment=comment or None, dedupe_key=dedupe_key), t))
     if word == "digest":
         return bot.run(lambda: service.digest_preview(me))
+    if word == "customer":
+        return bot.run(lambda: customer_reply(service.customer(me, rest), t))
     return captured_reply(bot, who, Draft(word, rest, dedupe_key=dedupe_key))
 
 
