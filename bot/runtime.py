@@ -30,7 +30,7 @@ from starlette.responses import Response
 from bot.config import Settings
 from bot.core.delivery import DeliveryPort
 from bot.core.service import VocService
-from jobs.dispatcher import PLATFORM_LIMITS, Dispatcher, RetryPolicy
+from jobs.dispatcher import Dispatcher, RetryPolicy
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -127,7 +127,7 @@ class Runtime:
             service.db, [], policy=RetryPolicy(
                 max_attempts=settings.voc_outbox_max_attempts,
                 max_age=timedelta(hours=settings.voc_outbox_max_age_hours)),
-            limits=PLATFORM_LIMITS, poll_seconds=settings.voc_outbox_poll_seconds)
+            poll_seconds=settings.voc_outbox_poll_seconds)
         from bot.metrics import Metrics
 
         dispatcher = runtime.dispatcher
