@@ -269,6 +269,7 @@ class Courier:
                 if wait <= 0:
                     for bucket in buckets:
                         bucket.take(now, row.destination)
+                    self.buckets.settle(row.id)
                     return True
                 emit("rate_limited", platform=row.platform, by="voc", seconds=wait)
                 if now + wait > deadline:

@@ -11,9 +11,9 @@ out of the claims until that queue ends; then its next rows are claimed at once.
 Rate limits (jobs/limits.py) are the ports' own (`rate_limit`). A destination or platform whose
 bucket is empty is left out of the claim until it refills, and the dispatcher wakes when it
 does, so a row waiting for its token goes out when the token frees; a claimed row waits for its
-token in memory, up to `max_inline_wait`, and is postponed to it beyond that. Claims take what
-people are waiting for first; bulk rows take what the buckets leave over (half a burst stays
-for the others) and only as many as their platform can serve soon.
+token in memory, up to `max_inline_wait`. A claim takes only as many rows as their buckets can
+serve within that wait (jobs/limits.py: Admission), what people are waiting for first; bulk
+rows take what the buckets leave over (half a burst stays for the others).
 
 Waking. A transaction of this process that queues rows wakes the dispatcher right after its
 commit; on PostgreSQL a LISTEN connection wakes it for other processes' commits too
@@ -30,7 +30,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -38,7 +38,7 @@ from bot.core.delivery import DeliveryPort
 from bot.core.service import utc_now
 from jobs.courier import Courier, RetryPolicy, file_payload
 from jobs.leases import Leases
-from jobs.limits import Blocked, Buckets, draws_of
+from jobs.limits import Admission, Blocked, Buckets, draws_of
 from storage import outbox
 from storage.db import Database
 
@@ -84,7 +84,6 @@ class Dispatcher:
         self.courier = Courier(db, lambda: self.ports, self.leases, self.buckets,
                                policy or RetryPolicy(), clock, monotonic, sleep)
         self._queues: dict[Queue, asyncio.Task[None]] = {}  # in flight
-        self._bulk_held: Counter[str] = Counter()  # bulk rows in queues, by platform
         self._wake: asyncio.Event | None = None  # set while `run` runs
         self._keeper: asyncio.Task[None] | None = None  # renews the leases while `run` runs
         self._claimed_at = float("-inf")  # monotonic time of the last claim that found rows
@@ -140,11 +139,15 @@ class Dispatcher:
             blocked = self._blocked()
             due = await asyncio.to_thread(self._next_due, blocked)
             now = self.clock()
+            admission = self._admission()
             if due is not None and due <= now:
-                # Nothing claimed although a row was due: another replica is claiming it (its
-                # lease will show in the next read), so look again shortly, not at once.
-                return 0.0 if await self._claim_into_queues(blocked) else min(
-                    poll, RECHECK_SECONDS)
+                if await self._claim_into_queues(blocked, admission):
+                    return 0.0
+                if not admission.refused:
+                    # Nothing claimed although a row was due: another replica is claiming it
+                    # (its lease will show in the next read): look again shortly, not at once.
+                    return min(poll, RECHECK_SECONDS)
+                due = None  # due rows wait for tokens: a queue's end or a refill wakes us
             wait = poll if due is None else min(poll, (due - now).total_seconds())
             return wait if blocked.frees_in is None else min(wait, blocked.frees_in)
         except Exception:
@@ -203,7 +206,7 @@ class Dispatcher:
         self._alive()
         if not self.ports:
             return 0
-        queues = await self._claim_into_queues(self._blocked())
+        queues = await self._claim_into_queues(self._blocked(), self._admission())
         if not queues:
             return 0
         keeper = None
@@ -222,18 +225,17 @@ class Dispatcher:
 
     def _blocked(self) -> Blocked:
         """What the next claim leaves where it is: destinations and platforms whose buckets
-        have no token now, queues in flight, bulk rows beyond what their platform can serve."""
+        have no token now, and queues in flight."""
         blocked = self.buckets.blocked()
         for destination, bulk in self._queues:
             (blocked.bulk if bulk else blocked.interactive).lanes.append(destination)
-        for platform, port in self.ports.items():
-            draws = draws_of(port.rate_limit, platform)(f"{platform}:*", "send")
-            room = self.buckets.bulk_room(draws, self.max_inline_wait)
-            room = (self.batch if room is None else room) - self._bulk_held[platform]
-            blocked.bulk_room[platform] = room
-            if room <= 0:
-                blocked.bulk.platforms.append(platform)
         return blocked
+
+    def _admission(self) -> Admission:
+        """Which due rows the next claim takes: what their buckets can serve soon."""
+        return self.buckets.admission({platform: draws_of(port.rate_limit, platform)
+                                       for platform, port in self.ports.items()},
+                                      self.max_inline_wait)
 
     def _next_due(self, blocked: Blocked) -> datetime | None:
         platforms = [p for p in self.ports if p not in blocked.interactive.platforms]
@@ -241,22 +243,26 @@ class Dispatcher:
             return outbox.next_due(session=session, platforms=platforms,
                                    skip=blocked.interactive, skip_bulk=blocked.bulk)
 
-    def _claim(self, blocked: Blocked) -> list[outbox.Claimed]:
+    def _claim(self, blocked: Blocked, admission: Admission) -> list[outbox.Claimed]:
         with self.db.write() as session:
             return outbox.claim_due(
                 session=session,
                 platforms=[p for p in self.ports if p not in blocked.interactive.platforms],
-                skip=blocked.interactive, skip_bulk=blocked.bulk, bulk_room=blocked.bulk_room,
+                skip=blocked.interactive, skip_bulk=blocked.bulk, admit=admission,
                 now=self.clock(), limit=self.batch, lease=self.lease)
 
-    async def _claim_into_queues(self, blocked: Blocked
+    async def _claim_into_queues(self, blocked: Blocked, admission: Admission
                                  ) -> dict[asyncio.Task[None], list[outbox.Claimed]]:
         """Claim a batch and start a queue for each destination and class in it."""
-        claimed = await asyncio.to_thread(self._claim, blocked)
+        claimed = await asyncio.to_thread(self._claim, blocked, admission)
         if not claimed:
             return {}
         self._claimed_at = self.monotonic()
         self.leases.hold(claimed)
+        for item in claimed:
+            row = item.row
+            self.buckets.promise(row, admission.draws[row.platform](row.destination,
+                                                                    row.operation))
         queues: dict[Queue, list[outbox.Claimed]] = defaultdict(list)
         if self.ordered:  # the terminal: everything in the order it was queued
             queues["*", False] = sorted(claimed, key=lambda item: item.row.id or 0)
@@ -268,18 +274,16 @@ class Dispatcher:
             task = asyncio.create_task(self._deliver_in_order(items, self._claimed_at),
                                        name=f"outbox-queue {key[0]}")
             self._queues[key] = task
-            bulk = [item.row.platform for item in items if item.row.bulk]
-            self._bulk_held.update(bulk)
-            task.add_done_callback(functools.partial(self._ended, key=key, items=items,
-                                                     bulk=bulk))
+            task.add_done_callback(functools.partial(self._ended, key=key, items=items))
             started[task] = items
         return started
 
-    def _ended(self, task: asyncio.Task[None], *, key: Queue, items: list[outbox.Claimed],
-               bulk: list[str]) -> None:
+    def _ended(self, task: asyncio.Task[None], *, key: Queue, items: list[outbox.Claimed]
+               ) -> None:
         """A queue's turn is over: its destination may be claimed again."""
         self._queues.pop(key, None)
-        self._bulk_held.subtract(bulk)
+        for item in items:
+            self.buckets.settle(item.row.id)
         self.leases.forget(items)  # unsettled ones (an error) wait for their lease
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("outbox queue %s failed", key[0], exc_info=error)

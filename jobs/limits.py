@@ -14,12 +14,14 @@ survey to the whole company can drain neither a workspace's budget nor a person'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.core.delivery import RateLimit
 from storage import outbox
+from storage.models import Outbox
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,10 @@ class PortLimits(RateLimit):
         return found
 
 
-def draws_of(rate_limit: RateLimit, platform: str) -> Callable[[str, str], Sequence[Limit]]:
+Draws = Callable[[str, str], Sequence[Limit]]  # (destination, operation) -> its buckets
+
+
+def draws_of(rate_limit: RateLimit, platform: str) -> Draws:
     """(destination, operation) -> the buckets, for a port's `rate_limit`."""
     limits = rate_limit if isinstance(rate_limit, PortLimits) else PortLimits(
         rate_limit.per_destination, rate_limit.overall)
@@ -102,16 +107,14 @@ class Bucket:
         missing = 1.0 + (rate.reserve if bulk else 0) - self.tokens
         return 0.0 if missing <= 1e-9 else missing / rate.per_second
 
+    def tokens_at(self, now: float) -> float:
+        self._refill(now)
+        return self.tokens
+
     def take(self, now: float, destination: str) -> None:
         self._refill(now)
         self.tokens -= 1.0
         self.destinations.add(destination)
-
-    def room(self, now: float, seconds: float) -> int:
-        """How many bulk deliveries it can serve within `seconds`."""
-        self._refill(now)
-        rate = self.limit.rate
-        return int(max(0.0, self.tokens - rate.reserve) + rate.per_second * seconds)
 
     def full(self, now: float) -> bool:
         self._refill(now)
@@ -121,16 +124,42 @@ class Bucket:
 @dataclass
 class Blocked:
     """What a claim leaves out because its buckets have no token for it (one set for each
-    class of row), and when the first of them refills. `bulk_room`: how many bulk rows of each
-    platform its shared buckets can serve soon (a platform not named: as many as are due)."""
+    class of row), and when the first of them refills."""
 
     interactive: outbox.Skip = field(default_factory=outbox.Skip)
     bulk: outbox.Skip = field(default_factory=outbox.Skip)
-    bulk_room: dict[str, int] = field(default_factory=dict)
     frees_in: float | None = None
 
     def note(self, wait: float) -> None:
         self.frees_in = wait if self.frees_in is None else min(wait, self.frees_in)
+
+
+@dataclass
+class Admission:
+    """Which due rows a claim takes: no more of a bucket's than it can serve within `within`
+    seconds (the rows claimed before and not yet sent count), bulk ones leaving the reserve.
+    The rest stay queued, unclaimed: a claim of a whole backlog made all but the first few
+    rows wait in memory and go back to the queue, a write for each claim and hand-back.
+    Called in the claim's worker thread: it reads only its own copy of the buckets."""
+
+    tokens: dict[str, tuple[float, int]]  # key -> (tokens now, rows promised to it)
+    draws: Mapping[str, Draws]  # platform -> its port's buckets
+    within: float
+    taken: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
+
+    def __call__(self, row: Outbox) -> bool:
+        limits = self.draws[row.platform](row.destination, row.operation)
+        for limit in limits:
+            rate = limit.rate
+            tokens, promised = self.tokens.get(limit.key, (float(rate.burst), 0))
+            room = (tokens - (rate.reserve if row.bulk else 0) + rate.per_second * self.within
+                    - promised - self.taken[limit.key])
+            if room < 1.0 - 1e-9:
+                self.refused += 1
+                return False
+        self.taken.update(limit.key for limit in limits)
+        return True
 
 
 class Buckets:
@@ -139,6 +168,7 @@ class Buckets:
     def __init__(self, monotonic: Callable[[], float]) -> None:
         self.monotonic = monotonic
         self._buckets: dict[str, Bucket] = {}
+        self._promised: dict[str, set[int]] = defaultdict(set)  # key -> rows claimed for it
 
     def of(self, limits: Iterable[Limit], platform: str) -> list[Bucket]:
         found = []
@@ -150,19 +180,24 @@ class Buckets:
             found.append(bucket)
         return found
 
-    def bulk_room(self, limits: Iterable[Limit], within: float) -> int | None:
-        """How many bulk deliveries the shared buckets (a platform's, a workspace's) among
-        `limits` can serve within `within` seconds; None: they draw on no shared bucket."""
+    def admission(self, draws: Mapping[str, Draws], within: float) -> Admission:
+        """What the next claim may take, from the buckets as they are now."""
         now = self.monotonic()
-        rooms = []
-        for limit in limits:
-            if limit.holds not in ("platform", "posts"):
-                continue
-            bucket = self._buckets.get(limit.key)
-            if bucket is None or bucket.limit != limit:  # untouched: full
-                bucket = Bucket(limit, "", float(limit.rate.burst), now)
-            rooms.append(bucket.room(now, within))
-        return min(rooms, default=None)
+        return Admission({key: (bucket.tokens_at(now), len(self._promised.get(key, ())))
+                          for key, bucket in self._buckets.items()}, draws, within)
+
+    def promise(self, row: Outbox, limits: Iterable[Limit]) -> None:
+        """A claimed row will draw on these buckets: count it until it does (`settle`)."""
+        assert row.id is not None
+        for bucket in self.of(limits, row.platform):
+            self._promised[bucket.limit.key].add(row.id)
+
+    def settle(self, row_id: int | None) -> None:
+        """The row took its tokens, or left the queue without them."""
+        for key in [key for key, ids in self._promised.items() if row_id in ids]:
+            self._promised[key].discard(row_id or 0)
+            if not self._promised[key]:
+                del self._promised[key]
 
     def blocked(self) -> Blocked:
         """Destinations and platforms whose buckets have no token now, for either class. Their
@@ -184,6 +219,6 @@ class Buckets:
                 else:  # the key too: a group's topics that have not drawn on it yet
                     skip.destinations.extend([*bucket.destinations, key])
                 blocked.note(wait)
-            if not bucket.interactive_waiting and bucket.full(now):
+            if not (bucket.interactive_waiting or key in self._promised) and bucket.full(now):
                 del self._buckets[key]
         return blocked

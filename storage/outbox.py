@@ -199,24 +199,22 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
 
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,
               lease: timedelta, skip: Skip | None = None, skip_bulk: Skip | None = None,
-              bulk_room: Mapping[str, int] | None = None) -> list[Claimed]:
+              admit: Callable[[Outbox], bool] | None = None) -> list[Claimed]:
     """Take due rows (and rows whose delivery lease expired) of `platforms` for this
-    dispatcher: what people are waiting for first, then bulk rows, each oldest first; at most
-    `bulk_room[platform]` bulk rows of a platform. Rows `skip` leaves (rate-limited just now,
-    or in a queue of this dispatcher's already), and bulk rows `skip_bulk` leaves, stay where
-    they are. Each row's `lease_until` is the claim's token (see the module docstring)."""
+    dispatcher: what people are waiting for first, then bulk rows, each oldest first, those
+    `admit` takes (the rate limits can serve them soon). Rows `skip` leaves (rate-limited just
+    now, or in a queue of this dispatcher's already), and bulk rows `skip_bulk` leaves, stay
+    where they are. Each row's `lease_until` is the claim's token (see the module
+    docstring)."""
     if not platforms:
         return []
     query = _due(select(Outbox), now, platforms, skip, skip_bulk)
     query = (query.order_by(col(Outbox.bulk), col(Outbox.id)).limit(limit)
              .with_for_update(skip_locked=True))  # replicas on PostgreSQL share the outbox
-    room = dict(bulk_room or {})
     claimed = []
     for row in session.exec(query).all():
-        if row.bulk and row.platform in room:
-            if room[row.platform] <= 0:
-                continue  # left pending: its platform's budget would only make it wait here
-            room[row.platform] -= 1
+        if admit is not None and not admit(row):
+            continue  # left pending: its rate limits would only make it wait here
         # Attempts count only failures and crashes (a 429 or a release gives its attempt
         # back), and any of those may have reached the platform before it failed.
         claimed.append(Claimed(row=row, uncertain=row.status == SENDING or row.attempts > 0))

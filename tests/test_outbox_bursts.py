@@ -257,3 +257,19 @@ def test_a_survey_leaves_half_the_workspace_budget_to_the_cards(
         queue(db, clock, channel, 1)
     assert asyncio.run(dispatch.run_once()) == half  # the cards, not the survey
     assert slack.calls[half:] == [(channel, 0.0) for channel in channels]
+
+
+def test_a_backlog_is_claimed_only_as_far_as_its_limit_can_serve_it(
+        db: Database, clock: FakeClock) -> None:
+    """A claim of a group's whole backlog made all but a few rows wait in memory and go back
+    to the queue (writes, for every token that freed): a claim takes what the group's bucket
+    serves within max_inline_wait, and leaves the rest untouched."""
+    telegram = Platform(FakeTimer(), ("telegram",))
+    queue(db, clock, GROUP, 20)
+    dispatch = dispatcher(db, clock, telegram, max_inline_wait=5.0)
+
+    assert asyncio.run(dispatch.run_once()) == 6  # its burst of five, and one 4 s later
+    assert telegram.times() == [0.0] * 5 + [4.0]
+    with db.read() as session:
+        left = session.exec(select(Outbox).where(col(Outbox.status) == outbox.PENDING)).all()
+    assert len(left) == 14 and all(row.attempts == 0 for row in left)
