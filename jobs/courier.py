@@ -86,6 +86,7 @@ class Courier:
     clock: Callable[[], datetime]
     monotonic: Callable[[], float]
     sleep: Callable[[float], Awaitable[None]]
+    stopping: asyncio.Event | None = None  # set: waits for tokens end (`run` owns it)
 
     async def deliver(self, item: outbox.Claimed, deadline: float, claimed_at: float) -> bool:
         """Try one row; True if its destination may go on with its next row. Waits for rate
@@ -272,13 +273,26 @@ class Courier:
                     self.buckets.settle(row.id)
                     return True
                 emit("rate_limited", platform=row.platform, by="voc", seconds=wait)
-                if now + wait > deadline:
+                if now + wait > deadline or not await self._slept(wait):
                     await self.leases.postpone(row.id, wait, "rate limit", count_attempt=False)
                     return False
-                await self.sleep(wait)
         finally:
             for bucket in waiting:
                 bucket.interactive_waiting -= 1
+
+    async def _slept(self, seconds: float) -> bool:
+        """Sleep `seconds`; False if the dispatcher began to stop first."""
+        if self.stopping is None:
+            await self.sleep(seconds)
+            return True
+        if self.stopping.is_set():
+            return False
+        sleeping = asyncio.ensure_future(self.sleep(seconds))
+        stopping = asyncio.ensure_future(self.stopping.wait())
+        await asyncio.wait((sleeping, stopping), return_when=asyncio.FIRST_COMPLETED)
+        for task in (sleeping, stopping):
+            task.cancel()
+        return not self.stopping.is_set()
 
     async def _failed(self, row: Outbox, exc: Exception) -> bool:
         assert row.id is not None

@@ -96,6 +96,7 @@ class Dispatcher:
         poll = self.poll_seconds if idle_seconds is None else idle_seconds
         loop = asyncio.get_running_loop()
         wake = self._wake = asyncio.Event()
+        stopping = self.courier.stopping = asyncio.Event()
 
         def woken_by_commit() -> None:  # in the committing thread
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to wake
@@ -111,8 +112,11 @@ class Dispatcher:
                 await self._idle(await self._turn(poll))
         finally:
             unsubscribe()
-            # The queues in flight end their turn (bounded by max_inline_wait and one call).
+            # The queues in flight end their turn: a call under way ends, a row waiting for its
+            # token goes back to the queue at once (due when the token would have freed).
+            stopping.set()
             await asyncio.gather(*self._queues.values(), return_exceptions=True)
+            self.courier.stopping = None
             for helper in helpers:
                 helper.cancel()
             for helper in helpers:

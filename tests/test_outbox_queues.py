@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import col, select
 from telegram import Bot
 
 from bot.core.messages import OutboundMessage
@@ -26,6 +27,7 @@ from handlers.telegram.port import TelegramPort
 from jobs.dispatcher import Dispatcher
 from storage import outbox
 from storage.db import Database
+from storage.models import Outbox
 from tests.support import fake_slack, fake_telegram
 from tests.support.fake_slack import FakeSlack
 from tests.support.fake_telegram import FakeTelegram
@@ -164,3 +166,22 @@ def test_a_row_waiting_for_its_token_goes_out_when_it_frees(
     times = [at for _platform, _text, at in delivered(journal)]
     assert what(journal) == [f"card {n}" for n in range(4)]
     assert times[3] - times[0] >= 0.95  # one a second in a channel, after a burst of three
+
+
+def test_stopping_hands_back_a_row_waiting_for_its_token_at_once(
+        db: Database, fakes: tuple[FakeSlack, FakeTelegram, Journal]) -> None:
+    slack, telegram, journal = fakes
+
+    async def scenario() -> None:
+        await queue(db, *(message(f"group {n}", f"telegram:{GROUP}") for n in range(7)))
+        await until(telegram, lambda: what(journal).count("group 4"))
+        # Stopped now: the sixth is waiting (in memory) for the group's next token.
+
+    with_dispatcher(db, slack, telegram, scenario)
+
+    assert what(journal) == [f"group {n}" for n in range(5)]
+    with db.read() as session:
+        left = session.exec(select(Outbox).where(col(Outbox.status) == outbox.PENDING)
+                            .order_by(col(Outbox.id))).all()
+    assert [(row.dedupe_key, row.attempts) for row in left] == [
+        ("group 5", 0), ("group 6", 0)]  # back in the queue, no attempt spent
