@@ -39,7 +39,7 @@ from bot.core.service import utc_now
 from jobs.courier import Courier, RetryPolicy, file_payload
 from jobs.leases import Leases
 from jobs.limits import Admission, Blocked, Buckets, draws_of
-from storage import outbox
+from storage import outbox, outbox_wake
 from storage.db import Database
 
 __all__ = ["Dispatcher", "RetryPolicy", "file_payload"]
@@ -83,7 +83,7 @@ class Dispatcher:
         self.buckets = Buckets(monotonic)
         self.courier = Courier(db, lambda: self.ports, self.leases, self.buckets,
                                policy or RetryPolicy(), clock, monotonic, sleep)
-        self._queues: dict[Queue, asyncio.Task[None]] = {}  # in flight
+        self._queues: dict[Queue, asyncio.Task[bool]] = {}  # in flight
         self._wake: asyncio.Event | None = None  # set while `run` runs
         self._keeper: asyncio.Task[None] | None = None  # renews the leases while `run` runs
         self._claimed_at = float("-inf")  # monotonic time of the last claim that found rows
@@ -95,14 +95,14 @@ class Dispatcher:
         `idle_seconds` (default `poll_seconds`)."""
         poll = self.poll_seconds if idle_seconds is None else idle_seconds
         loop = asyncio.get_running_loop()
-        wake = self._wake = asyncio.Event()
+        self._wake = asyncio.Event()
         stopping = self.courier.stopping = asyncio.Event()
 
-        def woken_by_commit() -> None:  # in the committing thread
+        def woken_by_commit(queued: outbox_wake.Queued | None) -> None:  # committing thread
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to wake
-                loop.call_soon_threadsafe(wake.set)
+                loop.call_soon_threadsafe(self._queued, queued)
 
-        unsubscribe = outbox.on_commit(self.db.engine.url, woken_by_commit)
+        unsubscribe = outbox_wake.on_commit(self.db.engine.url, woken_by_commit)
         self._keeper = asyncio.create_task(self.leases.keep(self._alive), name="outbox-leases")
         helpers = [self._keeper, asyncio.create_task(self._stop_wakes(stop), name="outbox-stop")]
         if self.db.dialect == "postgresql":
@@ -129,6 +129,26 @@ class Dispatcher:
         if self._wake is not None:
             self._wake.set()
 
+    def _queued(self, queued: outbox_wake.Queued | None) -> None:
+        """Rows were queued (None: which, unknown): look at the outbox unless all of them wait
+        for a queue in flight (whose end wakes us) or a rate limit (whose refill does).
+        Reading the outbox on every commit of a burst of reports into a few channels cost
+        more CPU than capturing them (bench/slack_capture.py)."""
+        if queued is None:
+            self.wake()
+            return
+        blocked = self.buckets.blocked()
+        for destination, bulk, edit in queued:
+            skip = blocked.bulk if bulk else blocked.interactive
+            platform = destination.partition(":")[0]
+            held = ((destination, bulk) in self._queues or platform in skip.platforms
+                    or (platform in skip.posts_of and not edit)
+                    or destination in skip.exact
+                    or destination.partition("/")[0] in skip.groups)
+            if not held:
+                self.wake()
+                return
+
     def _alive(self) -> None:
         self.alive_at = self.clock()
 
@@ -153,7 +173,12 @@ class Dispatcher:
                     return min(poll, RECHECK_SECONDS)
                 due = None  # due rows wait for tokens: a queue's end or a refill wakes us
             wait = poll if due is None else min(poll, (due - now).total_seconds())
-            return wait if blocked.frees_in is None else min(wait, blocked.frees_in)
+            wait = min(wait, blocked.frees_in or wait)
+            shared = blocked.shared_frees_in
+            if shared is not None and shared < wait and (
+                    await asyncio.to_thread(self._held_back, blocked, shared)):
+                wait = shared
+            return wait
         except Exception:
             log.exception("outbox dispatch failed; retrying shortly")
             return min(poll, 1.0)
@@ -189,7 +214,7 @@ class Dispatcher:
             try:
                 connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
                 async with connection:
-                    named = await (await connection.execute(f"SELECT {outbox.CHANNEL_SQL}")
+                    named = await (await connection.execute(f"SELECT {outbox_wake.CHANNEL_SQL}")
                                    ).fetchone()  # this schema's channel (storage/outbox.py)
                     assert named is not None
                     await connection.execute(f'LISTEN "{named[0]}"')
@@ -197,8 +222,10 @@ class Dispatcher:
                         log.info("outbox: listening for new rows again")
                     failures = 0
                     self.wake()  # rows queued while nobody listened
-                    async for _notice in connection.notifies():
-                        self.wake()
+                    async for notice in connection.notifies():
+                        ours, queued = outbox_wake.notice(notice.payload, engine.url)
+                        if not ours:  # ours: on_commit has woken us already
+                            self._queued(queued)
             except Exception as exc:  # whatever broke it, the poll stands in meanwhile
                 failures += 1
                 log.warning("outbox: no LISTEN connection (%s); other processes' rows are "
@@ -230,9 +257,10 @@ class Dispatcher:
     def _blocked(self) -> Blocked:
         """What the next claim leaves where it is: destinations and platforms whose buckets
         have no token now, and queues in flight."""
-        blocked = self.buckets.blocked()
+        blocked = self.buckets.blocked(
+            {destination for destination, bulk in self._queues if not bulk})
         for destination, bulk in self._queues:
-            (blocked.bulk if bulk else blocked.interactive).lanes.append(destination)
+            (blocked.bulk if bulk else blocked.interactive).exact.append(destination)
         return blocked
 
     def _admission(self) -> Admission:
@@ -247,6 +275,18 @@ class Dispatcher:
             return outbox.next_due(session=session, platforms=platforms,
                                    skip=blocked.interactive, skip_bulk=blocked.bulk)
 
+    def _held_back(self, blocked: Blocked, seconds: float) -> bool:
+        """Whether a row that only a platform's or workspace's bucket holds back (not a queue
+        in flight, not its destination's bucket) falls due within `seconds`: only then is that
+        bucket's refill worth waking for. A busy workspace's bucket refills four times a
+        second, and reading the outbox each time cost more CPU than the deliveries."""
+        skip, skip_bulk = (outbox.Skip(exact=s.exact, groups=s.groups)
+                           for s in (blocked.interactive, blocked.bulk))
+        with self.db.read() as session:
+            due = outbox.next_due(session=session, platforms=list(self.ports), skip=skip,
+                                  skip_bulk=skip_bulk)
+        return due is not None and due <= self.clock() + timedelta(seconds=seconds)
+
     def _claim(self, blocked: Blocked, admission: Admission) -> list[outbox.Claimed]:
         with self.db.write() as session:
             return outbox.claim_due(
@@ -256,7 +296,7 @@ class Dispatcher:
                 now=self.clock(), limit=self.batch, lease=self.lease)
 
     async def _claim_into_queues(self, blocked: Blocked, admission: Admission
-                                 ) -> dict[asyncio.Task[None], list[outbox.Claimed]]:
+                                 ) -> dict[asyncio.Task[bool], list[outbox.Claimed]]:
         """Claim a batch and start a queue for each destination and class in it."""
         claimed = await asyncio.to_thread(self._claim, blocked, admission)
         if not claimed:
@@ -282,7 +322,7 @@ class Dispatcher:
             started[task] = items
         return started
 
-    def _ended(self, task: asyncio.Task[None], *, key: Queue, items: list[outbox.Claimed]
+    def _ended(self, task: asyncio.Task[bool], *, key: Queue, items: list[outbox.Claimed]
                ) -> None:
         """A queue's turn is over: its destination may be claimed again."""
         self._queues.pop(key, None)
@@ -293,14 +333,15 @@ class Dispatcher:
             log.error("outbox queue %s failed", key[0], exc_info=error)
         self.wake()
 
-    async def _deliver_in_order(self, items: list[outbox.Claimed], claimed_at: float) -> None:
-        """Rows in queue order; on a hold-up the rest wait their turn. Waits for rate limits
-        add up to `max_inline_wait` per turn: a backlog paced by its limit must not hold its
-        rows (and their leases) for minutes."""
+    async def _deliver_in_order(self, items: list[outbox.Claimed], claimed_at: float) -> bool:
+        """Rows in queue order; on a hold-up the rest wait their turn (False). Waits for rate
+        limits add up to `max_inline_wait` per turn: a backlog paced by its limit must not
+        hold its rows (and their leases) for minutes."""
         deadline = self.monotonic() + self.max_inline_wait
         for index, item in enumerate(items):
             if not await self.courier.deliver(item, deadline, claimed_at):
                 rest = [i.row.id for i in items[index + 1:] if i.row.id is not None]
                 if rest:
                     await self.leases.release(rest)
-                return
+                return False
+        return True

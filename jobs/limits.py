@@ -15,7 +15,7 @@ survey to the whole company can drain neither a workspace's budget nor a person'
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -128,10 +128,14 @@ class Blocked:
 
     interactive: outbox.Skip = field(default_factory=outbox.Skip)
     bulk: outbox.Skip = field(default_factory=outbox.Skip)
-    frees_in: float | None = None
+    frees_in: float | None = None  # a destination's bucket
+    shared_frees_in: float | None = None  # a bucket of a whole platform or workspace
 
-    def note(self, wait: float) -> None:
-        self.frees_in = wait if self.frees_in is None else min(wait, self.frees_in)
+    def note(self, wait: float, *, shared: bool) -> None:
+        if shared:
+            self.shared_frees_in = min(wait, self.shared_frees_in or wait)
+        else:
+            self.frees_in = min(wait, self.frees_in or wait)
 
 
 @dataclass
@@ -199,11 +203,13 @@ class Buckets:
             if not self._promised[key]:
                 del self._promised[key]
 
-    def blocked(self) -> Blocked:
+    def blocked(self, in_flight: Collection[str] = ()) -> Blocked:
         """Destinations and platforms whose buckets have no token now, for either class. Their
         rows stay queued, unclaimed, until it frees: claiming them only to hand them back made
         a backlog (Telegram allows a group 20 messages a minute) cost CPU and write
-        transactions in proportion to its size, all the time it waited."""
+        transactions in proportion to its size, all the time it waited. A bucket drawn on only
+        by destinations `in_flight` (their queue's end wakes the dispatcher) does not count in
+        `frees_in`: waking at each refill of a busy channel's bucket cost a read each time."""
         now = self.monotonic()
         blocked = Blocked()
         for key, bucket in list(self._buckets.items()):
@@ -217,8 +223,14 @@ class Buckets:
                 elif holds == "posts":
                     skip.posts_of.append(bucket.platform)
                 else:  # the key too: a group's topics that have not drawn on it yet
-                    skip.destinations.extend([*bucket.destinations, key])
-                blocked.note(wait)
+                    skip.exact.extend(bucket.destinations)
+                    if key not in bucket.destinations:
+                        skip.groups.append(key)
+                    if bucket.destinations and bucket.destinations.issubset(in_flight):
+                        continue
+                if holds != "destination" and key in self._promised:
+                    continue  # its next tokens are the queued rows': their ends wake us
+                blocked.note(wait, shared=holds != "destination")
             if not (bucket.interactive_waiting or key in self._promised) and bucket.full(now):
                 del self._buckets[key]
         return blocked

@@ -8,19 +8,11 @@ renewal then finds its token gone and it leaves the row alone. No column beyond 
 needed, and two claims can never hold the same token (the second one's lease starts after the
 first one's ended).
 
-Waking the dispatchers. A transaction that queues rows wakes, right after it commits, every
-dispatcher of this process on the same database (`on_commit`, called from whatever thread
-committed), and on PostgreSQL the other processes' too: a NOTIFY (`pg_notify`) in the same
-transaction, which PostgreSQL delivers only if it commits. A rolled-back transaction wakes no
-one. NOTIFY is database-wide, so the channel is named after the schema of the tables
-(`CHANNEL_SQL`): installs in other schemas of the same database wake only their own.
-`next_due` tells an idle dispatcher when the next row falls due, so it polls only as a safety
-net.
+Waking the dispatchers when rows are queued: storage/outbox_wake.py.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,31 +20,17 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, and_, event, false, func, not_, update
-from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import ColumnElement, and_, false, func, not_, update
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.db import insert_or_ignore
 from storage.models import Outbox
+from storage.outbox_wake import announce
 
 PENDING, SENDING, SENT, DEAD, SUPERSEDED, SKIPPED = (
     "pending", "sending", "sent", "dead", "superseded", "skipped")
-CHANNEL = "voc_outbox"  # PostgreSQL LISTEN/NOTIFY channel (prefix): rows were queued
-# The channel's full name, computed by PostgreSQL on the connection: the prefix and a digest of
-# the schema the tables are in (the first existing one of the search path). Without it every
-# commit of any schema's outbox in the database woke every dispatcher (measured: other test
-# runs' commits woke an idle bot several times a second).
-CHANNEL_SQL = f"'{CHANNEL}_' || left(md5(current_schema()), 12)"
-_QUEUED = "voc_outbox_queued"  # session.info: this transaction queued rows (-> database URL)
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Database URL -> what to call after a commit that queued rows there. Replaced, never mutated:
-# commits in worker threads read it while the event loop subscribes.
-_subscribers: dict[URL, tuple[Callable[[], None], ...]] = {}
-
-
 # Rows nobody is waiting for at that moment (surveys and their reminders, SLA reminders and
 # escalations, digests), by their dedupe key: they use what the rate limits leave over.
 BULK_KEYS = ("pulse:", "pulse-reminder:", "remind:", "escalate:", "digest:")
@@ -77,31 +55,30 @@ class NewMessage:
 
 @dataclass
 class Skip:
-    """Rows a claim leaves where they are: those of `destinations` and of their parts (a
-    Telegram group's forum topics), of `lanes` (exactly these destinations), of `platforms`,
-    and all but the edits of `posts_of` platforms."""
+    """Rows a claim leaves where they are: those of `exact` destinations, of `groups` and
+    their parts (a Telegram group's forum topics), of `platforms`, and all but the edits of
+    `posts_of` platforms."""
 
-    destinations: list[str] = field(default_factory=list)
-    lanes: list[str] = field(default_factory=list)
+    exact: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
     platforms: list[str] = field(default_factory=list)
     posts_of: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.destinations or self.lanes or self.platforms or self.posts_of)
+        return bool(self.exact or self.groups or self.platforms or self.posts_of)
 
     def condition(self) -> ColumnElement[bool]:
         """SQL: the rows this leaves alone."""
         found: list[ColumnElement[bool]] = []
         destination = col(Outbox.destination)
-        if self.destinations:
-            found += [destination.in_(self.destinations), *(
-                destination.startswith(f"{d}/", autoescape=True) for d in self.destinations)]
-        if self.lanes:
-            found.append(destination.in_(self.lanes))
+        if self.exact or self.groups:
+            found.append(destination.in_(sorted({*self.exact, *self.groups})))
+        found += [destination.startswith(f"{group}/", autoescape=True)
+                  for group in sorted(set(self.groups))]
         if self.platforms:
-            found.append(col(Outbox.platform).in_(self.platforms))
+            found.append(col(Outbox.platform).in_(sorted(set(self.platforms))))
         if self.posts_of:
-            found.append(and_(col(Outbox.platform).in_(self.posts_of),
+            found.append(and_(col(Outbox.platform).in_(sorted(set(self.posts_of))),
                               col(Outbox.operation) != "update"))
         return or_(*found) if found else false()
 
@@ -147,47 +124,8 @@ def enqueue(*, session: Session, messages: Sequence[NewMessage], now: datetime) 
     # On the connection, not through the ORM: nothing here needs its flush (capture path).
     connection = session.connection()
     connection.execute(_insert_ignoring_duplicates(connection.dialect.name), values)
-    _announce(session, connection)
-
-
-def on_commit(url: URL, callback: Callable[[], None]) -> Callable[[], None]:
-    """Call `callback` after each commit in this process that queued rows in the database at
-    `url` (in the committing thread: it must be quick and thread-safe). Returns the function
-    that stops it."""
-    _subscribers[url] = (*_subscribers.get(url, ()), callback)
-
-    def unsubscribe() -> None:
-        left = tuple(c for c in _subscribers.get(url, ()) if c is not callback)
-        if left:
-            _subscribers[url] = left
-        else:
-            _subscribers.pop(url, None)
-
-    return unsubscribe
-
-
-def _announce(session: Session, connection: Connection) -> None:
-    """Mark the transaction as one that queued rows (once): its commit wakes the dispatchers."""
-    if _QUEUED in session.info:
-        return
-    session.info[_QUEUED] = connection.engine.url
-    if connection.dialect.name == "postgresql":  # delivered to listeners only on commit
-        connection.exec_driver_sql(f"SELECT pg_notify({CHANNEL_SQL}, '')")
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _queued_and_committed(session: OrmSession) -> None:
-    url = session.info.pop(_QUEUED, None)
-    for callback in _subscribers.get(url, ()) if url is not None else ():
-        try:
-            callback()
-        except Exception:  # the commit stands; the dispatcher's poll will find the rows
-            log.exception("waking the outbox dispatcher failed")
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _queued_and_rolled_back(session: OrmSession) -> None:
-    session.info.pop(_QUEUED, None)
+    announce(session, connection, frozenset(
+        (m.destination, m.is_bulk, m.operation == "update") for m in messages))
 
 
 @cache
@@ -376,7 +314,7 @@ def retry_dead(*, session: Session, ids: Sequence[int] | None, now: datetime) ->
                                               lease_until=None))
     count = int(result.rowcount)  # type: ignore[attr-defined]
     if count:  # queued again: wake the dispatchers as for new rows
-        _announce(session, session.connection())
+        announce(session, session.connection(), None)
     return count
 
 
