@@ -33,6 +33,13 @@ Before the idle window and each measurement it waits until both servers are quie
 core over 1.5 s, bench/servers.py), so start-up work (the scheduler's catch-up) stays out; before
 the idle window also until voc's digest child process (the catch-up's digest) has exited and its
 messages are delivered.
+`--scenarios ... mixed` adds, for voc alone: a department with both a Slack channel and a
+Telegram group (logistics) gets a report every 1.2 s for `--mixed-seconds` (its group reaches
+Telegram's 20 a minute); then the same for a third of that while a survey's 50 bulk DMs are
+queued; then clicks on the first phase's Slack cards while the group works through its
+backlog. Slack card and edit p50/p90/max against voc's one at a time (`slack card`, `slack
+click` c=1 of the same run; targets: max < 300 ms, p90 within 2x), and whether the group's
+cards came in order, each how long after the earliest moment its limit allows.
 Ratios are voc over bare. Targets (issue 13): card and update median < 150 ms, p90 < 300 ms
 one at a time, within 2x of bare at concurrency 8; idle < 1% of a core, < 100 MiB, no
 database write; `voc --help` < 0.5 s. Bounded: it stops by itself (about 9 minutes for each
@@ -95,7 +102,7 @@ NOT_CARDS = {"C0GENERAL", "C0LEADERS"}  # where `/voc` is typed; leadership (no 
 # arrival to the next burst: the requests stay within what the platforms allow over time, so
 # the figures are the pipeline's, not the rate limits' (the dispatcher follows the limits).
 # Slack: 1 message/s per channel (six channels here), chat.update 50/min per workspace (Tier 3),
-# which voc spends as 10 at once then 40 a minute (jobs/dispatcher.py: SLACK_UPDATES), so the
+# which voc spends as 10 at once then 40 a minute (handlers/slack/port.py: UPDATES), so the
 # clicks come a little slower than that (at 8 per 11 s, one edit in a later burst waited for its
 # token, up to 1.5 s); Telegram: 20 messages/min per group (five groups here). A burst of 8 at
 # once is the test.
@@ -136,8 +143,8 @@ class Arrivals:
                 self._changed.wait(left)
             return found
 
-    def card_at(self, mark: str) -> float | None:
-        return self.wait(lambda: self.cards[mark][0] if mark in self.cards else None)
+    def card_at(self, mark: str, timeout: float = WAIT) -> float | None:
+        return self.wait(lambda: self.cards[mark][0] if mark in self.cards else None, timeout)
 
     def update_after(self, channel: str, ts: str, sent: float) -> float | None:
         return self.wait(lambda: next((t for t in self.updates.get((channel, ts), [])
@@ -240,9 +247,9 @@ class Target:
         user.send = functools.partial(send_signed, user)
         return user
 
-    def slack_card(self, n: int) -> float | None:
+    def slack_card(self, n: int, mark: str | None = None) -> float | None:
         """Seconds from `/voc complaint` to its card's chat.postMessage (None: lost)."""
-        mark = marker()
+        mark = mark or marker()
         user = self.user(SLACK_USERS[n % len(SLACK_USERS)])
         sent = time.perf_counter()
         response = user.command(f"complaint {SLACK_TEXTS[n % len(SLACK_TEXTS)]} {mark}")
@@ -313,6 +320,121 @@ def in_bursts(target: Target, scenario: str, bursts: int, gap: float) -> list[fl
             results += pool.map(one, range(burst * CONCURRENCY, (burst + 1) * CONCURRENCY))
             time.sleep(gap)
     return results
+
+
+# -- a department on both platforms, with the Telegram group at its limit ---------------------
+MIXED_GAP = 1.2  # a report every 1.2 s: under Slack's one post a second per channel
+SURVEYED = tuple(f"U0SURVEY{n:02d}" for n in range(50))  # the bulk DMs of a survey
+
+
+@dataclass
+class Mixed:
+    """What the mixed scenarios measured: Slack cards and edits (seconds), and the logistics
+    group's cards of the first phase as (request sent, arrived at the fake)."""
+
+    cards: list[float | None] = field(default_factory=list)
+    survey_cards: list[float | None] = field(default_factory=list)
+    edits: list[float | None] = field(default_factory=list)
+    group: list[tuple[float, float | None]] = field(default_factory=list)
+
+
+def paced(seconds: float, measure: Callable[[int], float | None]) -> list[float | None]:
+    """`measure(n)` every MIXED_GAP s for `seconds` (on a schedule, not after each arrival)."""
+    results, start = [], time.perf_counter()
+    for n in range(max(1, int(seconds / MIXED_GAP))):
+        time.sleep(max(0.0, start + n * MIXED_GAP - time.perf_counter()))
+        results.append(measure(n))
+    return results
+
+
+def queue_survey(database_url: str) -> None:
+    """A survey's DMs, queued as the pulse job queues them (bulk by their key), at once."""
+    from datetime import UTC, datetime
+
+    from bot.core.presentation.messages import OutboundMessage
+    from storage import outbox
+    from storage.db import Database
+
+    db = Database.connect(database_url)
+    try:
+        with db.write() as session:
+            outbox.enqueue(session=session, now=datetime.now(UTC), messages=[
+                outbox.NewMessage(f"pulse:bench-{marker()}:{person}", f"slack:{person}",
+                                  "send", {"message": OutboundMessage("How was it?").to_json()})
+                for person in SURVEYED])
+    finally:
+        db.dispose()
+
+
+def mixed(target: Target, database_url: str, seconds: float) -> Mixed:
+    """Reports into logistics (a Slack channel and a Telegram group) every MIXED_GAP s for
+    `seconds`; the same for a third of that during a survey's 50 DMs; then clicks on the
+    first phase's Slack cards while the group works through its backlog."""
+    found = Mixed()
+    marks: list[tuple[str, float]] = []
+
+    def report(n: int) -> float | None:
+        marks.append((mark := marker(), time.perf_counter()))
+        return target.slack_card(0, mark)  # the courier: logistics
+
+    target.cards.clear()
+    found.cards = paced(seconds, report)
+    first = list(marks)
+    queue_survey(database_url)
+    found.survey_cards = paced(seconds / 3, report)
+    cards = target.cards
+    target.cards = cards[:len(found.cards)]
+    found.edits = paced(seconds / 3, target.slack_click)
+    target.cards = []
+    for mark, sent in first:  # in order: one every four seconds past the group's burst
+        found.group.append((sent, target.fakes.telegram_arrivals.card_at(mark, timeout=300)))
+    return found
+
+
+def earliest_allowed(sent: list[float], burst: int, per_second: float) -> list[float]:
+    """When each of these messages to one group may go at the earliest: its request, or its
+    token (the bucket full at the start, as the bench rests before)."""
+    tokens, at, found = float(burst), sent[0] if sent else 0.0, []
+    for moment in sent:
+        tokens = min(float(burst), tokens + (max(moment, at) - at) * per_second)
+        at = max(moment, at)
+        if tokens < 1.0:
+            at += (1.0 - tokens) / per_second
+            tokens = 1.0
+        tokens -= 1.0
+        found.append(at)
+    return found
+
+
+def mixed_lines(found: Mixed, baseline: dict[str, list[float | None]]) -> list[str]:
+    """p50/p90/max of the Slack cards and edits against one at a time, and the group's."""
+    from handlers.telegram.port import GROUP
+
+    lines = []
+    for name, results, alone in (
+            ("slack card, group limited", found.cards, baseline.get("slack card")),
+            ("slack card, survey of 50", found.survey_cards, baseline.get("slack card")),
+            ("slack edit, group limited", found.edits, baseline.get("slack click"))):
+        p50, p90, top, lost = summary(results)
+        text = f"  {name:26} p50 {p50:6.0f} p90 {p90:6.0f} max {top:6.0f} ms"
+        if alone:
+            a50, a90, _, _ = summary(alone)
+            text += (f"   one at a time p50 {a50:5.0f} p90 {a90:5.0f} ms   p90 ratio "
+                     f"{p90 / a90:4.1f}: max < 300 ms and p90 within 2x: "
+                     f"{verdict(top < 300 and p90 <= 2 * a90 and not lost)}")
+        lines.append(text + (f"   LOST {lost}" if lost else ""))
+    arrived = [at for _, at in found.group]
+    sent = [moment for moment, _ in found.group]
+    allowed = earliest_allowed(sent, GROUP.burst, GROUP.per_second)
+    late = [at - ok for at, ok in zip(arrived, allowed, strict=True) if at is not None]
+    in_order = all(a is not None for a in arrived) and arrived == sorted(arrived)  # type: ignore[type-var]
+    lines.append(f"  telegram group cards: {len(late)} of {len(arrived)} arrived, in order: "
+                 f"{in_order}; after the earliest moment its limit allows: p50 "
+                 f"{statistics.median(late) * 1000 if late else float('nan'):.0f} max "
+                 f"{max(late, default=float('nan')) * 1000:.0f} ms (the last "
+                 f"{(max(a for a in arrived if a is not None) - sent[0]) if late else 0:.0f} s "
+                 "after the first report)")
+    return lines
 
 
 # -- the floor (run as: python bench/latency.py --bare PORT SLACK_API TELEGRAM_API) -----------
@@ -520,7 +642,8 @@ def running_fakes() -> Iterator[Fakes]:
 
     company = load_company(DEPARTMENTS)
     channels = [d.slack_channel for d in company.departments if d.slack_channel]
-    people = workspace_people(company) | {user: {"name": user} for user in SLACK_USERS}
+    people = workspace_people(company) | {user: {"name": user}
+                                          for user in (*SLACK_USERS, *SURVEYED)}
     with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], people) as slack, \
             FakeTelegram() as telegram:
         yield Fakes(slack, telegram)
@@ -642,6 +765,17 @@ def bench(label: str, database_url: str, args: argparse.Namespace) -> list[str]:
                         target, scenario, level, args)
                 report(line(f"{scenario} c={level}", results["voc", scenario, level],
                             results["bare", scenario, level]))
+            if "mixed" in args.scenarios:
+                wait_delivered(database_url)
+                time.sleep(args.settle)
+                wait_quiet(servers, windows=3)
+                report(f"  mixed: logistics (Slack channel and Telegram group), a report every "
+                       f"{MIXED_GAP} s for {args.mixed_seconds:.0f} s, then during a survey, "
+                       "then clicks (voc only; one at a time: voc's c=1 above)")
+                found = mixed(targets["voc"], database_url, args.mixed_seconds)
+                for text in mixed_lines(found, {name: results["voc", name, 1] for name in (
+                        "slack card", "slack click") if ("voc", name, 1) in results}):
+                    report(text)
             for server in servers:
                 report(f"  after the run, {server.name}: rss {rss_mib(server.process.pid):.0f} "
                        f"MiB, cpu {cpu_seconds(server.process.pid):.1f} s in all")
@@ -690,8 +824,13 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get(
         "VOC_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"))
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS),
-                        help="measure only these (the targets are judged on a run of all)")
+    parser.add_argument("--scenarios", nargs="+", choices=[*SCENARIOS, "mixed"],
+                        default=list(SCENARIOS),
+                        help="measure only these (the targets are judged on a run of all); "
+                             "mixed: a department on both platforms with its Telegram group "
+                             "at its limit, during a survey, and clicks meanwhile")
+    parser.add_argument("--mixed-seconds", type=float, default=60.0,
+                        help="how long the mixed scenario's first phase sends reports")
     parser.add_argument("--only-idle", action="store_true",
                         help="only the idle CPU, RSS and database writes (after the warm-up), "
                              "for each database: about a minute each")

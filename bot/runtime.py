@@ -35,7 +35,7 @@ from bot.core.shared.platforms import PLATFORMS
 from bot.logs import secrets_of
 from bot.metrics import Metrics
 from bot.probes import MetricsServer
-from jobs.dispatcher import PLATFORM_LIMITS, Dispatcher, RetryPolicy
+from jobs.dispatcher import Dispatcher, RetryPolicy
 from jobs.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class Runtime:
             service.db, [], policy=RetryPolicy(
                 max_attempts=settings.voc_outbox_max_attempts,
                 max_age=timedelta(hours=settings.voc_outbox_max_age_hours)),
-            limits=PLATFORM_LIMITS, poll_seconds=settings.voc_outbox_poll_seconds)
+            poll_seconds=settings.voc_outbox_poll_seconds)
         dispatcher = runtime.dispatcher
         runtime.metrics = Metrics(service.db, service.clock, replica=runtime.replica,
                                   alive_at=lambda: dispatcher.alive_at)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -223,6 +224,8 @@ class Outbox(SQLModel, table=True):
     platform: str = Field(max_length=16)
     operation: str = Field(max_length=16)
     card_key: str | None = Field(default=None, max_length=120)
+    # Nobody is waiting for it (a survey, a digest, a reminder): it goes after the others.
+    bulk: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0

@@ -8,58 +8,79 @@ renewal then finds its token gone and it leaves the row alone. No column beyond 
 needed, and two claims can never hold the same token (the second one's lease starts after the
 first one's ended).
 
-Waking the dispatchers. A transaction that queues rows wakes, right after it commits, every
-dispatcher of this process on the same database (`on_commit`, called from whatever thread
-committed), and on PostgreSQL the other processes' too: a NOTIFY (`pg_notify`) in the same
-transaction, which PostgreSQL delivers only if it commits. A rolled-back transaction wakes no
-one. NOTIFY is database-wide, so the channel is named after the schema of the tables
-(`CHANNEL_SQL`): installs in other schemas of the same database wake only their own.
-`next_due` tells an idle dispatcher when the next row falls due, so it polls only as a safety
-net.
+Waking the dispatchers when rows are queued: storage/outbox_wake.py.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, and_, event, func, not_, update
-from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import ColumnElement, and_, false, func, not_, update
 from sqlmodel import Session, col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.db import insert_or_ignore
 from storage.models import Outbox
+from storage.outbox_wake import announce
 
 PENDING, SENDING, SENT, DEAD, SUPERSEDED, SKIPPED = (
     "pending", "sending", "sent", "dead", "superseded", "skipped")
-CHANNEL = "voc_outbox"  # PostgreSQL LISTEN/NOTIFY channel (prefix): rows were queued
-# The channel's full name, computed by PostgreSQL on the connection: the prefix and a digest of
-# the schema the tables are in (the first existing one of the search path). Without it every
-# commit of any schema's outbox in the database woke every dispatcher (measured: other test
-# runs' commits woke an idle bot several times a second).
-CHANNEL_SQL = f"'{CHANNEL}_' || left(md5(current_schema()), 12)"
-_QUEUED = "voc_outbox_queued"  # session.info: this transaction queued rows (-> database URL)
-log = logging.getLogger(__name__)
-# Database URL -> what to call after a commit that queued rows there. Replaced, never mutated:
-# commits in worker threads read it while the event loop subscribes.
-_subscribers: dict[URL, tuple[Callable[[], None], ...]] = {}
+T = TypeVar("T")
+# Rows nobody is waiting for at that moment (surveys and their reminders, SLA reminders and
+# escalations, digests), by their dedupe key: they use what the rate limits leave over.
+BULK_KEYS = ("pulse:", "pulse-reminder:", "remind:", "escalate:", "digest:", "at_risk:")
 
 
 @dataclass(frozen=True)
 class NewMessage:
-    """One message to queue."""
+    """One message to queue. `bulk`: whether it goes after what people are waiting for (cards,
+    edits, replies, confirmations); None: told by its dedupe key (`BULK_KEYS`)."""
 
     dedupe_key: str
     destination: str
     operation: str  # "send" | "update" | "send_file" | "react" | "reply" (to card_key's card)
     payload: dict[str, Any]
     card_key: str | None = None
+    bulk: bool | None = None
+
+    @property
+    def is_bulk(self) -> bool:
+        return self.dedupe_key.startswith(BULK_KEYS) if self.bulk is None else self.bulk
+
+
+@dataclass
+class Skip:
+    """Rows a claim leaves where they are: those of `exact` destinations, of `groups` and
+    their parts (a Telegram group's forum topics), of `platforms`, and all but the edits of
+    `posts_of` platforms."""
+
+    exact: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    posts_of: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.groups or self.platforms or self.posts_of)
+
+    def condition(self) -> ColumnElement[bool]:
+        """SQL: the rows this leaves alone."""
+        found: list[ColumnElement[bool]] = []
+        destination = col(Outbox.destination)
+        if self.exact or self.groups:
+            found.append(destination.in_(sorted({*self.exact, *self.groups})))
+        found += [destination.startswith(f"{group}/", autoescape=True)
+                  for group in sorted(set(self.groups))]
+        if self.platforms:
+            found.append(col(Outbox.platform).in_(sorted(set(self.platforms))))
+        if self.posts_of:
+            found.append(and_(col(Outbox.platform).in_(sorted(set(self.posts_of))),
+                              col(Outbox.operation) != "update"))
+        return or_(*found) if found else false()
 
 
 @dataclass(frozen=True)
@@ -96,54 +117,15 @@ def enqueue(*, session: Session, messages: Sequence[NewMessage], now: datetime) 
     values = [
         {"dedupe_key": m.dedupe_key, "destination": m.destination,
          "platform": m.destination.split(":", 1)[0], "operation": m.operation,
-         "card_key": m.card_key, "payload": m.payload, "status": PENDING, "attempts": 0,
-         "not_before": now, "created_at": now}
+         "card_key": m.card_key, "bulk": m.is_bulk, "payload": m.payload,
+         "status": PENDING, "attempts": 0, "not_before": now, "created_at": now}
         for m in messages
     ]
     # On the connection, not through the ORM: nothing here needs its flush (capture path).
     connection = session.connection()
     connection.execute(_insert_ignoring_duplicates(connection.dialect.name), values)
-    _announce(session, connection)
-
-
-def on_commit(url: URL, callback: Callable[[], None]) -> Callable[[], None]:
-    """Call `callback` after each commit in this process that queued rows in the database at
-    `url` (in the committing thread: it must be quick and thread-safe). Returns the function
-    that stops it."""
-    _subscribers[url] = (*_subscribers.get(url, ()), callback)
-
-    def unsubscribe() -> None:
-        left = tuple(c for c in _subscribers.get(url, ()) if c is not callback)
-        if left:
-            _subscribers[url] = left
-        else:
-            _subscribers.pop(url, None)
-
-    return unsubscribe
-
-
-def _announce(session: Session, connection: Connection) -> None:
-    """Mark the transaction as one that queued rows (once): its commit wakes the dispatchers."""
-    if _QUEUED in session.info:
-        return
-    session.info[_QUEUED] = connection.engine.url
-    if connection.dialect.name == "postgresql":  # delivered to listeners only on commit
-        connection.exec_driver_sql(f"SELECT pg_notify({CHANNEL_SQL}, '')")
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _queued_and_committed(session: OrmSession) -> None:
-    url = session.info.pop(_QUEUED, None)
-    for callback in _subscribers.get(url, ()) if url is not None else ():
-        try:
-            callback()
-        except Exception:  # the commit stands; the dispatcher's poll will find the rows
-            log.exception("waking the outbox dispatcher failed")
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _queued_and_rolled_back(session: OrmSession) -> None:
-    session.info.pop(_QUEUED, None)
+    announce(session, connection, frozenset(
+        (m.destination, m.is_bulk, m.operation == "update") for m in messages))
 
 
 @cache
@@ -154,25 +136,23 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
 
 
 def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limit: int,
-              lease: timedelta, skip_destinations: Sequence[str] = (),
-              skip_posts_of: Sequence[str] = ()) -> list[Claimed]:
-    """Take due rows (and rows whose delivery lease expired) for this dispatcher, oldest first,
-    leaving those of `skip_destinations`, and all but the edits of `skip_posts_of` platforms
-    (rate-limited just now), where they are. Each row's `lease_until` is the claim's token
-    (see the module docstring)."""
+              lease: timedelta, skip: Skip | None = None, skip_bulk: Skip | None = None,
+              admit: Callable[[Outbox], bool] | None = None) -> list[Claimed]:
+    """Take due rows (and rows whose delivery lease expired) of `platforms` for this
+    dispatcher: what people are waiting for first, then bulk rows, each oldest first, those
+    `admit` takes (the rate limits can serve them soon). Rows `skip` leaves (rate-limited just
+    now, or in a queue of this dispatcher's already), and bulk rows `skip_bulk` leaves, stay
+    where they are. Each row's `lease_until` is the claim's token (see the module
+    docstring)."""
     if not platforms:
         return []
-    due = (col(Outbox.status) == PENDING) & (col(Outbox.not_before) <= now)
-    stale = (col(Outbox.status) == SENDING) & (col(Outbox.lease_until) < now)
-    query = select(Outbox).where(col(Outbox.platform).in_(platforms), or_(due, stale))
-    if skip_destinations:
-        query = query.where(_outside(skip_destinations))
-    if skip_posts_of:
-        query = query.where(_not_posts_of(skip_posts_of))
-    query = (query.order_by(col(Outbox.id)).limit(limit)
+    query = _due(select(Outbox), now, platforms, skip, skip_bulk)
+    query = (query.order_by(col(Outbox.bulk), col(Outbox.id)).limit(limit)
              .with_for_update(skip_locked=True))  # replicas on PostgreSQL share the outbox
     claimed = []
     for row in session.exec(query).all():
+        if admit is not None and not admit(row):
+            continue  # left pending: its rate limits would only make it wait here
         # Attempts count only failures and crashes (a 429 or a release gives its attempt
         # back), and any of those may have reached the platform before it failed.
         claimed.append(Claimed(row=row, uncertain=row.status == SENDING or row.attempts > 0))
@@ -183,6 +163,24 @@ def claim_due(*, session: Session, platforms: Sequence[str], now: datetime, limi
     states = card_states(session=session, rows=[
         c.row for c in claimed if c.row.card_key and c.row.operation in ("update", "reply")])
     return [replace(c, card=states[c.row.id]) if c.row.id in states else c for c in claimed]
+
+
+def _due(query: SelectOfScalar[T], now: datetime, platforms: Sequence[str], skip: Skip | None,
+         skip_bulk: Skip | None) -> SelectOfScalar[T]:
+    """Rows due now (or whose lease ran out) outside what `skip` and `skip_bulk` leave."""
+    due = (col(Outbox.status) == PENDING) & (col(Outbox.not_before) <= now)
+    stale = (col(Outbox.status) == SENDING) & (col(Outbox.lease_until) < now)
+    return query.where(col(Outbox.platform).in_(platforms), or_(due, stale),
+                       *_outside(skip, skip_bulk))
+
+
+def _outside(skip: Skip | None, skip_bulk: Skip | None) -> list[ColumnElement[bool]]:
+    conditions = []
+    if skip:
+        conditions.append(not_(skip.condition()))
+    if skip_bulk:
+        conditions.append(not_(and_(col(Outbox.bulk), skip_bulk.condition())))
+    return conditions
 
 
 def card_states(*, session: Session, rows: Sequence[Outbox]) -> dict[int, CardState]:
@@ -213,37 +211,20 @@ def card_states(*, session: Session, rows: Sequence[Outbox]) -> dict[int, CardSt
     return states
 
 
-def _outside(destinations: Sequence[str]) -> ColumnElement[bool]:
-    """Rows of none of `destinations`, nor of their parts: a Telegram group's forum topics
-    (`telegram:-1001/7`) share their group's (`telegram:-1001`) rate limit."""
-    destination = col(Outbox.destination)
-    return and_(destination.not_in(destinations),
-                *(not_(destination.startswith(f"{d}/", autoescape=True)) for d in destinations))
-
-
-def _not_posts_of(platforms: Sequence[str]) -> ColumnElement[bool]:
-    """Rows of other platforms, and the edits (`update`) of these."""
-    return not_(and_(col(Outbox.platform).in_(platforms), col(Outbox.operation) != "update"))
-
-
-def next_due(*, session: Session, platforms: Sequence[str],
-             skip_destinations: Sequence[str] = (), skip_posts_of: Sequence[str] = ()
-             ) -> datetime | None:
-    """When `claim_due` will next find a row of these platforms (outside `skip_destinations`):
-    the earliest `not_before` of a pending row or `lease_until` of a sending one (its dispatcher
-    may have died). None: there is none. A read, for an idle dispatcher to know how long to
-    sleep."""
+def next_due(*, session: Session, platforms: Sequence[str], skip: Skip | None = None,
+             skip_bulk: Skip | None = None) -> datetime | None:
+    """When `claim_due` will next find a row of these platforms outside what `skip` and
+    `skip_bulk` leave: the earliest `not_before` of a pending row or `lease_until` of a sending
+    one (its dispatcher may have died). None: there is none. A read, for an idle dispatcher to
+    know how long to sleep."""
     if not platforms:
         return None
     found = []
     for status, column in ((PENDING, col(Outbox.not_before)),
                            (SENDING, col(Outbox.lease_until))):
         query = select(column).where(col(Outbox.status) == status,
-                                     col(Outbox.platform).in_(platforms))
-        if skip_destinations:
-            query = query.where(_outside(skip_destinations))
-        if skip_posts_of:
-            query = query.where(_not_posts_of(skip_posts_of))
+                                     col(Outbox.platform).in_(platforms),
+                                     *_outside(skip, skip_bulk))
         # ORDER BY ... LIMIT 1 rather than MIN(): the (status, not_before) index serves it.
         at = session.exec(query.order_by(column).limit(1)).first()
         if at is not None:
@@ -333,7 +314,7 @@ def retry_dead(*, session: Session, ids: Sequence[int] | None, now: datetime) ->
                                               lease_until=None))
     count = int(result.rowcount)  # type: ignore[attr-defined]
     if count:  # queued again: wake the dispatchers as for new rows
-        _announce(session, session.connection())
+        announce(session, session.connection(), None)
     return count
 
 

@@ -9,6 +9,7 @@ ask `conversations.history` whether the message is already there.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -17,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.presentation.messages import OutboundFile, OutboundMessage
 from bot.core.shared.delivery_port import PermanentDeliveryError, RateLimit, RetryAfter
 from handlers.slack.blocks import fallback_text, message_blocks
+from jobs.limits import Limit, PortLimits, Rate
 
 METADATA_EVENT = "voc_outbox"
 HISTORY_LOOKBACK = 200  # messages scanned by find_sent (uncertain rows are recent ones)
@@ -45,6 +47,38 @@ _PERMANENT = {
 }
 
 
+# What Slack allows, as token buckets (jobs/limits.py). Where a platform states "N per W
+# seconds", burst + per_second * W <= N: a bucket holds at most `burst` tokens when a window
+# starts and gains per_second * W during it, so no window of W seconds carries more than N.
+#
+# chat.postMessage: "Posting messages: 1 per second. Short bursts >1 allowed. If you attempt
+# bursts, there is no guarantee that messages will be delivered" (rate-limit docs,
+# https://docs.slack.dev/apis/web-api/rate-limits); the method's page: "1 message per second to
+# a specific channel ... limiting posting to several hundred messages per minute [across the
+# workspace]. Generous burst behavior is also granted"
+# (https://docs.slack.dev/reference/methods/chat.postMessage). Slack does not say how long a
+# burst may be, so we take 3: a report's card plus a couple of others to the same channel go out
+# at once, and a longer burst would risk a 429 (a Retry-After wait: no message lost, but slower).
+CHANNEL = Rate(burst=3, per_second=1.0)
+# "Several hundred messages per minute" read as its floor, 300: 10 + 4/s * 60 = 250 <= 300.
+WORKSPACE = Rate(burst=10, per_second=4.0)
+# chat.update is Web API Tier 3, "50+ per minute" per app and workspace, and "Slack allows
+# occasional bursts" above a tier's rate (rate-limit docs): 10 + 40/min * 1 min = 50. Heads
+# triage in bursts (a stand-up, a queue cleared); ten edits go at once, the minute stays at 50.
+UPDATES = Rate(burst=10, per_second=40 / 60)
+
+
+@dataclass(frozen=True)
+class SlackLimits(PortLimits):
+    """A post draws on its channel's bucket and the workspace's (which, empty, holds back
+    posts only); an edit on chat.update's alone."""
+
+    def draws(self, platform: str, destination: str, operation: str) -> list[Limit]:
+        if operation == "update":
+            return [Limit("slack:chat.update", UPDATES, "nothing")]
+        return [Limit(destination, CHANNEL), Limit("slack:chat.postMessage", WORKSPACE, "posts")]
+
+
 def target_of(destination: str) -> str:
     """`slack:C0LOGISTICS` -> `C0LOGISTICS`."""
     return destination.split(":", 1)[1]
@@ -54,8 +88,8 @@ class SlackPort:
     """DeliveryPort over slack_sdk's AsyncWebClient."""
 
     platforms: tuple[str, ...] = ("slack",)
-    # Slack: about one message per second per channel, short bursts tolerated.
-    rate_limit = RateLimit(per_destination=(1, 1.0), overall=(20, 1.0))
+    # About one post a second per channel, 300 a minute in the workspace; edits apart.
+    rate_limit: RateLimit = SlackLimits(per_destination=(1, 1.0), overall=(300, 60.0))
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from bot.core.shared.delivery_port import PermanentDeliveryError, RateLimit, Ret
 from handlers.telegram import html, menus
 from handlers.telegram.buttons import keyboard
 from handlers.telegram.common import NO_PREVIEW
+from jobs.limits import Limit, PortLimits, Rate
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +78,40 @@ async def _deliver(destination: str, call: Awaitable[T]) -> T:
         raise PermanentDeliveryError(_advice(destination, exc)) from exc
 
 
+# What Telegram allows, as token buckets (jobs/limits.py; "N per W seconds" is burst +
+# per_second * W <= N). Bots FAQ "My bot is hitting limits, how do I avoid this?"
+# (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): "When
+# sending messages inside a particular chat, avoid sending more than one message per second. We
+# may allow short bursts that go over this limit"; "the API will not allow more than 30 messages
+# per second or so" (bulk, to many chats); "your bot will not be able to send more than 20
+# messages per minute to the same group". Edits count as messages here (an edit can be
+# flood-limited too). A private chat gets Slack's burst of 3; a group 5 + 15/min * 1 min = 20;
+# everything 10 + 20/s * 1 s = 30 (a burst of reports sends each group its card and each
+# reporter a confirmation: ten go at once).
+PRIVATE = Rate(burst=3, per_second=1.0)
+GROUP = Rate(burst=5, per_second=15 / 60)
+OVERALL = Rate(burst=10, per_second=20.0)
+
+
+@dataclass(frozen=True)
+class TelegramLimits(PortLimits):
+    """The chat's bucket (a group's forum topics share their group's) and the bot's overall.
+    Groups and channels have negative ids (`telegram:-1001/7`), people positive ones. A long
+    message the port splits into several draws one token only."""
+
+    def draws(self, platform: str, destination: str, operation: str) -> list[Limit]:
+        chat = destination.partition("/")[0]
+        group = not chat.partition(":")[2].isdecimal()
+        return [Limit(chat, GROUP if group else PRIVATE),
+                Limit("telegram:*", OVERALL, "platform")]
+
+
 class TelegramPort:
     """The DeliveryPort of Telegram, over one python-telegram-bot `Bot`."""
 
     platforms: tuple[str, ...] = ("telegram",)
-    # Telegram: about 20 messages a minute into one group, about 30 a second overall.
-    rate_limit = RateLimit(per_destination=(20, 60.0), overall=(30, 1.0))
+    # About 20 messages a minute into one group, one a second to a person, 30 a second overall.
+    rate_limit: RateLimit = TelegramLimits(per_destination=(20, 60.0), overall=(30, 1.0))
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot

@@ -24,7 +24,7 @@ from bot.core.service import VocService
 from bot.core.shared.company import Company
 from jobs import dispatcher as dispatcher_module
 from jobs.dispatcher import Dispatcher
-from storage import outbox
+from storage import outbox, outbox_wake
 from storage.db import Database
 from tests.conftest import FakeClock
 from tests.support.fake_slack import running_workspace
@@ -137,16 +137,18 @@ def test_voc_serve_posts_the_card_without_a_poll(db: Database, company: Company)
 
 
 def test_only_a_committed_transaction_that_queued_rows_wakes_once(db: Database) -> None:
-    woken: list[int] = []
-    stop = outbox.on_commit(db.engine.url, lambda: woken.append(1))
+    woken: list[outbox_wake.Queued | None] = []
+    stop = outbox_wake.on_commit(db.engine.url, woken.append)
     now = datetime.now(UTC)
     card = {"message": OutboundMessage("Card").to_json()}
     try:
         with db.write() as session:  # two batches in one transaction: one wake
-            for key in ("a", "b"):
+            for key, destination in (("a", SALES), ("pulse:r1:acme:7", "slack:U0ANN")):
                 outbox.enqueue(session=session, now=now, messages=[
-                    outbox.NewMessage(key, SALES, "send", card)])
-        assert woken == [1]
+                    outbox.NewMessage(key, destination, "send", card)])
+        # ... saying what it queued: a card, and a survey's question (bulk)
+        queued = frozenset({(SALES, False, False), ("slack:U0ANN", True, False)})
+        assert woken == [queued]
 
         with pytest.raises(RuntimeError), db.write() as session:
             outbox.enqueue(session=session, now=now, messages=[
@@ -154,13 +156,13 @@ def test_only_a_committed_transaction_that_queued_rows_wakes_once(db: Database) 
             raise RuntimeError("the use case failed")
         with db.write() as session:  # nothing queued
             session.execute(text("SELECT 1"))
-        assert woken == [1]
+        assert woken == [queued]
     finally:
         stop()
     with db.write() as session:
         outbox.enqueue(session=session, now=now, messages=[
             outbox.NewMessage("d", SALES, "send", card)])
-    assert woken == [1]  # unsubscribed
+    assert woken == [queued]  # unsubscribed
 
 
 def is_listening(db: Database, name: str) -> bool:

@@ -135,6 +135,8 @@ class FakeSlack:
         self.not_in_channel: set[str] = set()
         self.messages: dict[str, list[Message]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        # Shared with other fakes, to tell the order of calls across platforms (and when).
+        self.journal: list[tuple[str, str, dict[str, Any], float]] | None = None
         self.views: dict[str, dict[str, Any]] = {}  # opened modals by trigger_id
         self.homes: dict[str, dict[str, Any]] = {}  # App Home by user
         self.home_publishes: dict[str, int] = {}
@@ -269,6 +271,8 @@ class FakeSlack:
             ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self.changed:
             self.calls.append((method, args))
+            if self.journal is not None:
+                self.journal.append(("slack", method, args, time.monotonic()))
             self.changed.notify_all()
             if not authorized:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}

@@ -124,6 +124,8 @@ class FakeTelegram:
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self.calls: list[Call] = []
+        # Shared with other fakes, to tell the order of calls across platforms (and when).
+        self.journal: list[tuple[str, str, dict[str, Any], float]] | None = None
         self.chats: dict[int, list[dict[str, Any]]] = {}
         self.updates: list[dict[str, Any]] = []
         self.failures: list[Failure] = []
@@ -367,6 +369,8 @@ class FakeTelegram:
         with self._changed:
             call = Call(method, params)
             self.calls.append(call)
+            if self.journal is not None:
+                self.journal.append(("telegram", method, params, time.monotonic()))
             self._changed.notify_all()
             failure = self._failure(method, params)
         if failure is not None:

@@ -16,15 +16,14 @@ from sqlmodel import col, select
 
 from bot.core.presentation.messages import OutboundFile, OutboundMessage
 from bot.core.shared.delivery_port import RateLimit
-from jobs.dispatcher import (
-    PLATFORM_LIMITS,
-    SLACK_UPDATES,
-    SLACK_WORKSPACE,
-    TELEGRAM_GROUP,
-    TELEGRAM_OVERALL,
-    Dispatcher,
-    Rate,
-)
+from handlers.slack.port import UPDATES as SLACK_UPDATES
+from handlers.slack.port import WORKSPACE as SLACK_WORKSPACE
+from handlers.slack.port import SlackPort
+from handlers.telegram.port import GROUP as TELEGRAM_GROUP
+from handlers.telegram.port import OVERALL as TELEGRAM_OVERALL
+from handlers.telegram.port import TelegramPort
+from jobs.dispatcher import Dispatcher
+from jobs.limits import Rate
 from storage import outbox
 from storage.db import Database
 from storage.models import Outbox
@@ -52,12 +51,16 @@ class FakeTimer:
 
 @dataclass
 class Platform:
-    """A port that stamps each call with the fake time it went out at."""
+    """A port that stamps each call with the fake time it went out at, under the rate
+    limits of the real port of its platform."""
 
     timer: FakeTimer
     platforms: tuple[str, ...]
-    rate_limit = RateLimit(per_destination=(1, 1000.0))  # never used: PLATFORM_LIMITS are
     calls: list[tuple[str, float]] = field(default_factory=list)  # destination, time
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        return (SlackPort if "slack" in self.platforms else TelegramPort).rate_limit
 
     async def send(self, destination: str, message: OutboundMessage, *, dedupe_key: str) -> str:
         self.calls.append((destination, self.timer()))
@@ -86,8 +89,8 @@ def queue(db: Database, clock: FakeClock, destination: str, count: int, tag: str
 
 def dispatcher(db: Database, clock: FakeClock, platform: Platform, *,
                max_inline_wait: float = 5.0, batch: int = 50) -> Dispatcher:
-    return Dispatcher(db, [platform], clock=clock, limits=PLATFORM_LIMITS,
-                      monotonic=platform.timer, sleep=platform.timer.sleep,
+    return Dispatcher(db, [platform], clock=clock, monotonic=platform.timer,
+                      sleep=platform.timer.sleep,
                       max_inline_wait=max_inline_wait, batch=batch)
 
 
@@ -230,3 +233,43 @@ def test_an_edit_is_not_held_back_by_the_workspace_post_budget(
     with db.read() as session:
         waiting = session.exec(select(Outbox).where(col(Outbox.status) == outbox.PENDING)).all()
     assert sorted(r.destination for r in waiting) == people[SLACK_WORKSPACE.burst - 1:]
+
+
+def test_a_survey_leaves_half_the_workspace_budget_to_the_cards(
+        db: Database, clock: FakeClock) -> None:
+    """Bulk rows (here a survey DMed to 20 people) take what interactive ones leave: the cards
+    of five departments queued after it go out at once, while the survey waits its turn."""
+    slack = Platform(FakeTimer(), ("slack",))
+    dispatch = dispatcher(db, clock, slack, max_inline_wait=0.0)
+    with db.write() as session:
+        outbox.enqueue(session=session, now=clock(), messages=[outbox.NewMessage(
+            f"pulse:r1:acme:{n}", f"slack:U{n:03d}", "send",
+            {"message": OutboundMessage("How was it?").to_json()}) for n in range(20)])
+    asyncio.run(dispatch.run_once())
+    half = SLACK_WORKSPACE.burst - SLACK_WORKSPACE.burst // 2
+    assert len(slack.calls) == half  # and none of the other 15 was claimed only to wait
+    with db.read() as session:
+        survey = session.exec(select(Outbox).where(col(Outbox.status) == outbox.PENDING)).all()
+    assert len(survey) == 20 - half and all(row.bulk and row.attempts == 0 for row in survey)
+
+    channels = [f"slack:C0DEPT{n}" for n in range(half)]
+    for channel in channels:
+        queue(db, clock, channel, 1)
+    assert asyncio.run(dispatch.run_once()) == half  # the cards, not the survey
+    assert slack.calls[half:] == [(channel, 0.0) for channel in channels]
+
+
+def test_a_backlog_is_claimed_only_as_far_as_its_limit_can_serve_it(
+        db: Database, clock: FakeClock) -> None:
+    """A claim of a group's whole backlog made all but a few rows wait in memory and go back
+    to the queue (writes, for every token that freed): a claim takes what the group's bucket
+    serves within max_inline_wait, and leaves the rest untouched."""
+    telegram = Platform(FakeTimer(), ("telegram",))
+    queue(db, clock, GROUP, 20)
+    dispatch = dispatcher(db, clock, telegram, max_inline_wait=5.0)
+
+    assert asyncio.run(dispatch.run_once()) == 6  # its burst of five, and one 4 s later
+    assert telegram.times() == [0.0] * 5 + [4.0]
+    with db.read() as session:
+        left = session.exec(select(Outbox).where(col(Outbox.status) == outbox.PENDING)).all()
+    assert len(left) == 14 and all(row.attempts == 0 for row in left)
