@@ -1,4 +1,4 @@
-"""What people wait for: from a request to what they see, against a bare floor (issue 13).
+"""What people wait for: from a request to what they see, against a bare floor.
 
     python bench/latency.py [--count 20] [--bursts 4] [--settle 20] [--idle 30]
                             [--help-runs 10] [--postgres URL] [--no-postgres] [--only-idle]
@@ -40,7 +40,7 @@ queued; then clicks on the first phase's Slack cards while the group works throu
 backlog. Slack card and edit p50/p90/max against voc's one at a time (`slack card`, `slack
 click` c=1 of the same run; targets: max < 300 ms, p90 within 2x), and whether the group's
 cards came in order, each how long after the earliest moment its limit allows.
-Ratios are voc over bare. Targets (issue 13): card and update median < 150 ms, p90 < 300 ms
+Ratios are voc over bare. Targets: card and update median < 150 ms, p90 < 300 ms
 one at a time, within 2x of bare at concurrency 8; idle < 1% of a core, < 100 MiB, no
 database write; `voc --help` < 0.5 s. Bounded: it stops by itself (about 9 minutes for each
 database). `--only-idle`: start, warm up and measure the idle window only, for each database.
@@ -456,7 +456,7 @@ def serve_bare(port: int, slack_api: str, telegram_api: str) -> None:
 
     from handlers.telegram.request import AiohttpRequest
 
-    # The same settings as voc's (DESIGN 5.2 names), from the environment.
+    # The same settings as voc's (named as in docs/configuration.md), from the environment.
     slack = AsyncApp(signing_secret=os.environ["SLACK_SIGNING_SECRET"],
                      process_before_response=True, client=AsyncWebClient(
                          token=os.environ["SLACK_BOT_TOKEN"], base_url=slack_api))

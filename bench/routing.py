@@ -1,4 +1,4 @@
-"""Routing benchmark (issue 14): keywords alone, the learned model alone, and the blend.
+"""Routing benchmark: keywords alone, the learned model alone, and the blend.
 
     .venv/bin/python bench/routing.py [--weeks 0 1 2 4 6] [--cases 100000] [--verbose]
 

@@ -1,4 +1,4 @@
-"""The case as a conversation (issue 11, DESIGN 5.5): a head asks the reporter, the reporter
+"""The case as a conversation: a head asks the reporter, the reporter
 answers, the answer reaches every card of the case.
 
 End to end on `voc serve`'s app (Slack events and the Telegram webhook on one loopback server),

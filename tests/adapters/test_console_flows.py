@@ -1,4 +1,4 @@
-"""Every terminal flow forgiving and exact (issue 12): a wrong answer is asked again with the
+"""Every terminal flow forgiving and exact: a wrong answer is asked again with the
 reason and nothing typed so far is lost; `/cancel` ends a flow at any step; a command typed
 mid-flow runs instead of being swallowed; a button refuses before it asks anything.
 

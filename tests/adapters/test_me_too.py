@@ -1,4 +1,4 @@
-""""Me too" (issue 11, item 3; DESIGN 5.5): a new report that resembles an open case of its
+""""Me too": a new report that resembles an open case of its
 department is offered "Same as VOC-1?"; joining merges it, the case counts its reporters, each
 is told when it is acknowledged and resolved and may rate it once; heads merge from a card.
 

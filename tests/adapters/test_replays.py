@@ -1,4 +1,4 @@
-"""A re-delivered request records nothing new (issue 9, item 14): Slack replays a signed
+"""A re-delivered request records nothing new: Slack replays a signed
 `/voc score 0` (its retries, or an attacker within the 5-minute window), Telegram re-sends a
 message under a new update id. Each answer still says what was recorded.
 """

@@ -1,4 +1,4 @@
-"""Resolution codes (issue 11, item 4; DESIGN 5.5): with `[company] resolution_codes`, Resolve
+"""Resolution codes: with `[company] resolution_codes`, Resolve
 asks why it happened beside the note, in Slack (a select in the form), Telegram (buttons, then
 the note) and the terminal (numbered choices); the code is stored on the case, the weekly
 digest shows the top codes per department and company-wide, the export has the column.

@@ -1,4 +1,4 @@
-"""Telegram's step-by-step report forgives mistakes (issue 12): a bad answer is refused with the
+"""Telegram's step-by-step report forgives mistakes: a bad answer is refused with the
 reason and the same question stays open, nothing typed before is lost; keeping the suggested
 department keeps its reason; a command typed mid-report is not swallowed without a word.
 The real python-telegram-bot client against the fake Bot API (see test_telegram_flows.py).

@@ -1,4 +1,4 @@
-"""Telegram conventions (issue 15, item 6): command menus by scope in English, Russian and
+"""Telegram conventions: command menus by scope in English, Russian and
 Chinese, the bot's descriptions, and reactions on the reporter's own message when the case is
 acknowledged and resolved; against the fake Bot API, on both databases."""
 

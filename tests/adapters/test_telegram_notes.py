@@ -1,4 +1,4 @@
-"""Telegram questions for a note or a reason are answered where they were asked (issue 9).
+"""Telegram questions for a note or a reason are answered where they were asked.
 
 A head asked in several chats at once (two department groups, her private chat) must have each
 answer applied to the case asked about in that chat: the prompt she replies to, else the newest

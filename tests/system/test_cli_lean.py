@@ -1,4 +1,4 @@
-"""A lean process (issue 13, item 3): `voc --help` and `voc db status` load no adapter, no chart
+"""A lean process: `voc --help` and `voc db status` load no adapter, no chart
 and no workbook code. Each runs in a fresh interpreter, which then lists what it imported."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Log lines (DESIGN 5.6): text by default, one JSON object per line with VOC_LOG_FORMAT=json,
+"""Log lines: text by default, one JSON object per line with VOC_LOG_FORMAT=json,
 and no token, signing secret or webhook secret in any line of a full run of `voc serve` with
 Slack and Telegram against the fake platforms, in either format."""
 

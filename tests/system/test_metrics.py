@@ -1,4 +1,4 @@
-"""GET /metrics and /readyz (DESIGN 5.6): what an operator's Prometheus scrapes, on both
+"""GET /metrics and /readyz: what an operator's Prometheus scrapes, on both
 databases; `voc run` with VOC_METRICS_PORT as a real process against the fake Bot API."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`voc serve` with Telegram unreachable at start: Slack and the dispatcher run meanwhile, the
 Telegram adapter keeps trying, and once Telegram answers the card queued for it arrives
-(DESIGN 5.6: "Starting with one platform unreachable starts everything else and keeps
+(the operations promise: "Starting with one platform unreachable starts everything else and keeps
 retrying that one")."""
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def socket_workspace(db_url: str, company: Company, tmp_path: Path
         output = log_path.read_text()
         assert code == 0, output
         assert "Traceback" not in output and " ERROR " not in output, output
-        for secret in (TOKEN, APP_TOKEN):  # no token in any log line of `voc run` (DESIGN 5.6)
+        for secret in (TOKEN, APP_TOKEN):  # no token in any log line of `voc run`
             assert secret not in output, output
         # It closed its WebSocket on the way out.
         with socket_mode.changed:
@@ -141,7 +141,7 @@ def test_commands_and_buttons_arrive_over_the_websocket(socket_workspace: Socket
 
 
 def test_ask_and_answer_over_the_websocket(socket_workspace: SocketWorkspace):
-    """The case conversation's forms (issue 11) reach `voc run` in Socket Mode too."""
+    """The case conversation's forms reach `voc run` in Socket Mode too."""
     slack = socket_workspace.slack
     kate, olga = socket_workspace.user(KATE), socket_workspace.user(OLGA)
     kate.command("complaint The courier was 3 hours late")

@@ -1,5 +1,4 @@
-"""A report is never lost in silence when the database fails after Slack was answered
-(issue 9, item 2).
+"""A report is never lost in silence when the database fails after Slack was answered.
 
 Our real app serves signed Slack requests on loopback against the fake Slack Web API, with
 `VOC_DB_TIMEOUT=1`. The database fails in the ways production databases do: another session

@@ -1,4 +1,4 @@
-"""The import contract of DESIGN 4/4.1: the core knows no platform, no job and no entry point.
+"""The import contract of docs/core.md: the core knows no platform, no job and no entry point.
 
 `bot/core/` is the platform-free core: it may import the standard library, storage/, the
 libraries of its domain (SQLAlchemy/SQLModel, Babel, the stemmer) and itself. The composition

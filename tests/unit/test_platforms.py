@@ -21,11 +21,11 @@ def test_every_secret_setting_is_registered_so_it_is_checked_and_kept_out_of_log
     secret_fields = {name for name, field in Settings.model_fields.items()
                      if field.annotation in (SecretStr, SecretStr | None)}
     assert secret_fields == set(REDACTED_SETTINGS)
-    settings = Settings(_env_file=None, slack_bot_token="xoxb-1234567890-abcdefghijkl",
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-test-token-for-redaction",
                         telegram_webhook_secret="a-webhook-secret-of-some-length",
                         voc_embeddings_key="ollama",
                         database_url="postgresql://voc:pa55-w0rd-long@db/voc")
-    assert set(secrets_of(settings)) == {"xoxb-1234567890-abcdefghijkl",
+    assert set(secrets_of(settings)) == {"xoxb-test-token-for-redaction",
                                          "a-webhook-secret-of-some-length", "pa55-w0rd-long",
                                          "ollama"}
 

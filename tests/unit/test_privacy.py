@@ -1,4 +1,4 @@
-"""Retention and deletion requests (DESIGN 5.6), on both databases: `voc retention` removes the
+"""Retention and deletion requests, on both databases: `voc retention` removes the
 texts and names of cases closed long ago and keeps the numbers; `voc forget` removes a person."""
 
 from __future__ import annotations

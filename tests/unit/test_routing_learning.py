@@ -1,4 +1,4 @@
-"""Routing that learns from the company's history (issue 14): reassignments teach it, the model
+"""Routing that learns from the company's history: reassignments teach it, the model
 lives in the database (restarts and replicas), scheduled training is claimed once."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rising themes in the weekly digest (issue 14, item 3): terms whose share of complaints grew
+"""Rising themes in the weekly digest: terms whose share of complaints grew
 most against the previous four weeks, with counts and an example, in the reader's language."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Personal data on a schedule and on request (DESIGN 5.6): `voc retention`, `voc forget`.
+"""Personal data on a schedule and on request: `voc retention`, `voc forget`.
 
 Retention: cases closed more than `[company] retention_days` ago lose their texts, customer
 names, links and notes; kinds, departments, statuses, dates and scores stay, so the NPS trend,
