@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scratch import postgres_scratch  # bench/scratch.py, beside this script
+from scratch import on_each_database  # bench/scratch.py, beside this script
 from sqlalchemy import text
 from sqlmodel import Field, Session, SQLModel
 
@@ -95,11 +94,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--postgres", default="postgresql+psycopg://root@127.0.0.1:5432/test")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        bench(f"sqlite:///{folder}/bench.db", "SQLite", args.count, args.threads)
-    with postgres_scratch(args.postgres) as url:
-        if url:
-            bench(url, "PostgreSQL", args.count, args.threads)
+    on_each_database(lambda url, label: bench(url, label, args.count, args.threads),
+                     postgres=args.postgres)
 
 
 if __name__ == "__main__":

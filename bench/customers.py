@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from scratch import postgres_scratch  # bench/scratch.py, beside this script
+from scratch import on_each_database  # bench/scratch.py, beside this script
 from sqlalchemy import case, func, insert, select
 from sqlmodel import col
 
@@ -305,14 +304,8 @@ def main() -> None:
     if args.no_scale:
         return
     print(f"Scale: lookups and a customer's story at {args.signals:,} signals")
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as folder:
-            scale(f"sqlite:///{folder}/bench.db", "SQLite", args.accounts, args.signals)
-    if args.only == "sqlite":
-        return
-    with postgres_scratch(args.postgres) as url:
-        if url:
-            scale(url, "PostgreSQL", args.accounts, args.signals)
+    on_each_database(lambda url, label: scale(url, label, args.accounts, args.signals),
+                     postgres=args.postgres, only=args.only)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scratch import postgres_scratch  # bench/scratch.py, beside this script
+from scratch import on_each_database  # bench/scratch.py, beside this script
 from sqlalchemy import insert, select, text
 
 from bot.core.reporting.digest import digest_figures
@@ -204,14 +203,8 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://root@127.0.0.1:5432/test")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as folder:
-            bench(f"sqlite:///{folder}/bench.db", "SQLite", args.signals, args.repeat)
-    if args.only == "sqlite":
-        return
-    with postgres_scratch(args.postgres) as url:
-        if url:
-            bench(url, "PostgreSQL", args.signals, args.repeat)
+    on_each_database(lambda url, label: bench(url, label, args.signals, args.repeat),
+                     postgres=args.postgres, only=args.only)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""A throwaway PostgreSQL schema for a benchmark run (the scripts import it as a sibling)."""
+"""A throwaway database for a benchmark run, on each engine (the scripts import this as a
+sibling)."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
@@ -30,3 +32,17 @@ def postgres_scratch(admin_url: str) -> Iterator[str | None]:
         with admin.engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def on_each_database(run: Callable[[str, str], None], *, postgres: str,
+                     only: str | None = None) -> None:
+    """`run(url, label)` on a fresh SQLite file, then on a scratch PostgreSQL schema (unless
+    `only` names one engine; PostgreSQL is skipped with a line when unreachable)."""
+    if only != "postgresql":
+        with tempfile.TemporaryDirectory() as folder:
+            run(f"sqlite:///{folder}/bench.db", "SQLite")
+    if only == "sqlite":
+        return
+    with postgres_scratch(postgres) as url:
+        if url:
+            run(url, "PostgreSQL")
