@@ -83,7 +83,7 @@ def run(ctx: typer.Context) -> None:
     (VOC_METRICS_HOST). VOC_LOG_FORMAT=json writes one JSON object per log line."""
     settings = settings_of(ctx)
     if not settings.has_chat_tokens:
-        _console(service_of(ctx, allow_example=True), None)
+        _console(service_of(ctx, allow_example=True, language=True), None)
         return
     from bot.runtime import Runtime
 
@@ -133,7 +133,7 @@ def console(ctx: typer.Context, as_: Annotated[str | None, typer.Option(
         "--as", help="Identity (slack:U0LOG1) or part of a name from the departments file.")
         ] = None) -> None:
     """Terminal chat against the same core, for trying the bot without Slack or Telegram."""
-    _console(service_of(ctx, allow_example=True), as_)
+    _console(service_of(ctx, allow_example=True, language=True), as_)
 
 
 @app.command()
