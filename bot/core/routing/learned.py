@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot.core.routing.features import Case, features
 from bot.core.routing.keywords import MAX_MATCHED, Router, Suggestion, script_of
@@ -249,8 +250,13 @@ class Evaluation:
         return self.correct / self.cases if self.cases else math.nan
 
 
-def evaluate(router: Router | LearningRouter, cases: Sequence[Case], triage: str
-             ) -> Evaluation:
+class Routes(Protocol):
+    """Anything that suggests a department for a text (a router, a blend of routers)."""
+
+    def suggest(self, text: str) -> Suggestion: ...
+
+
+def evaluate(router: Routes, cases: Sequence[Case], triage: str) -> Evaluation:
     """Route each case's text and compare with its final owner."""
     by_department: dict[str, list[int]] = {}
     confusions: dict[tuple[str, str], int] = {}
