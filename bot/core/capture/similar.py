@@ -12,7 +12,8 @@ layer's vectors decide, where both reports have one of a model whose thresholds 
 The vectors are first freed of what every report of their script and of the department has in
 common (`Centres`, from a sample of the company's recent reports), then compared at the
 threshold of their pair of scripts (`CENTRED_THRESHOLDS`); a department with too few reports in
-the sample for its centre is compared on the plain vectors (`CROSS_THRESHOLDS`). Within one
+the sample for its centre (or a script with too few) is compared on the plain vectors
+(`CROSS_THRESHOLDS`). Within one
 script the stems stay: meaning finds a "late" courier and a "rude" courier alike, which are two
 problems.
 """
@@ -53,7 +54,7 @@ CROSS_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": 0.45}
 # chosen by bench/similar.py on half the departments (the lowest with precision >= 0.95 there).
 CENTRED_THRESHOLDS: dict[str, dict[tuple[str, str], float]] = {
     "universal-sentence-encoder-multilingual-3": {
-        ("cyrillic", "latin"): 0.12, ("han", "latin"): 0.16, ("cyrillic", "han"): 0.21}}
+        ("cyrillic", "latin"): 0.11, ("han", "latin"): 0.12, ("cyrillic", "han"): 0.09}}
 SAMPLE = 2000  # the newest complaints and ideas with a vector whose centres are taken
 CENTRES_TTL = 300.0  # seconds a sample's centres serve before it is read again
 RECENT = timedelta(days=30)  # open cases older than this are not offered
@@ -130,14 +131,14 @@ def scripts_pair(first: str, second: str) -> tuple[str, str]:
 
 
 def cross_likeness(text: str, other: str, meant: tuple[Vectors, Vectors], model: str,
-                   centres: Centres | None = None, department: object = None) -> float | None:
+                   centres: Centres | None = None, department: int | None = None) -> float | None:
     """How far past its threshold the cosine of two reports in different scripts is (>= 0: the
     same problem): on centred vectors where the department's centre is known, else on the plain
     ones; None where the model has no threshold."""
     scripts = [routing.script_of(text), routing.script_of(other)]
     by_pair = CENTRED_THRESHOLDS.get(model, {})
     pair = scripts_pair(*scripts)
-    if centres is not None and centres.knows(department) and pair in by_pair:
+    if centres is not None and centres.knows(scripts, department) and pair in by_pair:
         import numpy as np
 
         rows = centres.apply(np.vstack(meant), scripts, department)
@@ -147,7 +148,7 @@ def cross_likeness(text: str, other: str, meant: tuple[Vectors, Vectors], model:
 
 
 def likeness(text: str, other: str, meant: tuple[Vectors, Vectors] | None = None,
-             model: str = "", centres: Centres | None = None, department: object = None
+             model: str = "", centres: Centres | None = None, department: int | None = None
              ) -> float:
     """How far past its threshold `other` is alike `text` (>= 0: the same problem): by the
     vectors `meant` across scripts, where the model's threshold is known; else by the words."""

@@ -8,7 +8,7 @@ description with the bundled model), so decisions compare the best answer with t
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -32,8 +32,7 @@ def similarities(left: Vectors, right: Vectors) -> Vectors:
     return np.asarray(left @ right.T, dtype=np.float32)
 
 
-SHRINK = 20.0  # a centre is its rows' sum over their count plus this: a few rows move it little
-MIN_CENTRED = 30  # rows a department needs in the sample before its centre is taken away
+MIN_CENTRED = 30  # rows a script or department needs in the sample for its centre
 
 
 @dataclass(frozen=True)
@@ -44,34 +43,30 @@ class Centres:
     own offset in the model's space), and every report of a department shares its topic
     (money, deliveries): with both centres taken away, what is left is what a report says in
     particular, and two problems of one department stand apart. Taken from a sample of recent
-    reports (no labels); each centre shrunk towards zero (`SHRINK`), so a script or department
-    with few reports in the sample is left nearly as it is.
+    reports (no labels); a script or department with fewer than `MIN_CENTRED` reports in it has
+    no centre (the mean of a few reports is theirs, not their script's or topic's).
     """
 
     scripts: Mapping[Hashable, np.ndarray]
     departments: Mapping[Hashable, np.ndarray]
-    sizes: Mapping[Hashable, int]  # the sample's rows per department
 
     @classmethod
     def of(cls, vectors: Vectors, scripts: Sequence[Hashable],
-           departments: Sequence[Hashable] | None = None, shrink: float = SHRINK) -> Centres:
+           departments: Sequence[Hashable] | None = None) -> Centres:
         """From a sample of unit rows, each row's script and (optionally) department."""
-        by_script = _shrunk_means(vectors, scripts, shrink)
+        by_script = _means(vectors, scripts)
         if departments is None:
-            return cls(by_script, {}, {})
-        apart = _less(vectors, scripts, by_script)
-        sizes: dict[Hashable, int] = {}
-        for key in departments:
-            sizes[key] = sizes.get(key, 0) + 1
-        return cls(by_script, _shrunk_means(apart, departments, shrink), sizes)
+            return cls(by_script, {})
+        return cls(by_script, _means(_less(vectors, scripts, by_script), departments))
 
-    def knows(self, department: Hashable) -> bool:
-        """Whether the sample held enough of the department's reports for its centre."""
-        return self.sizes.get(department, 0) >= MIN_CENTRED
+    def knows(self, scripts: Iterable[Hashable], department: Hashable | None = None) -> bool:
+        """Whether the sample gave a centre to each of `scripts` (and to the department)."""
+        return (all(script in self.scripts for script in scripts)
+                and (department is None or department in self.departments))
 
     def apply(self, vectors: Vectors, scripts: Sequence[Hashable],
               department: Hashable | None = None) -> Vectors:
-        """The rows less their script's centre, then less the department's (if known), as
+        """The rows less their script's centre, then less the department's (where known), as
         unit rows: compared with each other, their cosines say what they share in particular."""
         apart = _less(vectors, scripts, self.scripts)
         if department is not None and department in self.departments:
@@ -79,12 +74,12 @@ class Centres:
         return unit(apart)
 
 
-def _shrunk_means(vectors: Vectors, keys: Sequence[Hashable], shrink: float
-                  ) -> dict[Hashable, np.ndarray]:
+def _means(vectors: Vectors, keys: Sequence[Hashable]) -> dict[Hashable, np.ndarray]:
     found: dict[Hashable, list[int]] = {}
     for row, key in enumerate(keys):
         found.setdefault(key, []).append(row)
-    return {key: vectors[rows].sum(axis=0) / (len(rows) + shrink) for key, rows in found.items()}
+    return {key: vectors[rows].mean(axis=0) for key, rows in found.items()
+            if len(rows) >= MIN_CENTRED}
 
 
 def _less(vectors: Vectors, keys: Sequence[Hashable], centres: Mapping[Hashable, np.ndarray]
