@@ -5,25 +5,32 @@ languages sit further apart than two problems of one department in one language.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from bot.core.capture.similar import CENTRED_THRESHOLDS, CROSS_THRESHOLDS, cross_likeness
-from bot.core.meaning import unit
+from bot.core.meaning import Vectors, unit
 from bot.core.meaning.maths import MIN_CENTRED, Centres
 from bot.core.reporting.themes import THEME_THRESHOLDS, Complaint, by_meaning
+from bot.core.service import Draft, VocService
+from bot.core.shared.company import Company
+from bot.sync import sync_company
+from storage.db import Database
+from tests.conftest import FakeClock
 
 MODEL = "universal-sentence-encoder-multilingual-3"
 SCRIPTS = {"latin": "Paid once, charged twice", "cyrillic": "Оплатили один раз, списали дважды",
            "han": "付了一次，扣了两次"}
 FINANCE, IT = 5, 6  # department ids
+KATE = "slack:U0SALES1"
 
 
 class Space:
     """A report is its script's offset + its department's topic + its problem + a little noise."""
 
-    def __init__(self, seed: int = 7, dims: int = 96, topic: float = 1.1) -> None:
+    def __init__(self, seed: int = 7, dims: int = 512, topic: float = 1.1) -> None:
         self.random = np.random.default_rng(seed)
         self.dims = dims
         self.offsets = {s: 1.3 * self._direction() for s in SCRIPTS}
@@ -115,3 +122,52 @@ def test_each_theme_is_one_problem_in_all_three_languages() -> None:
     for theme in themes:
         problem = (theme.example - 1) // 9
         assert theme.count == 9 and theme.departments == (problems[problem][1],)
+
+
+class Chosen:
+    """A stand-in for the bundled model whose vector for each text the test chooses."""
+
+    name = MODEL
+
+    def __init__(self) -> None:
+        self.table: dict[str, np.ndarray] = {}
+
+    def status(self) -> str:
+        return "chosen vectors"
+
+    async def embed(self, texts: Sequence[str]) -> Vectors | None:
+        return self.embed_now(texts)
+
+    def embed_now(self, texts: Sequence[str]) -> Vectors:
+        return np.vstack([self.table[text] for text in texts]).astype(np.float32)
+
+
+def test_the_offer_takes_the_centres_from_the_stored_reports(
+        db: Database, company: Company, clock: FakeClock) -> None:
+    space = Space(seed=3, topic=2.0)  # the department's topic weighs more than in the test above
+    model = Chosen()
+    sync_company(db, company, now=clock())
+    service = VocService(db, company, clock=clock, embedder=model)  # type: ignore[arg-type]
+    fillers = {"latin": "One-off complaint number {}", "han": "第{}号投诉"}
+    for script, text in fillers.items():
+        for n in range(MIN_CENTRED + 2):  # enough of the department's reports for its centre
+            model.table[text.format(n)] = space.report(script, FINANCE, space.problem())
+    double_debit, slow_refund = space.problem(), space.problem()
+    english, refund, debit, again = ("Paid once, charged twice", "退款一个月还没到账",
+                                     "付了一次，扣了两次", "Her card was debited two times")
+    model.table |= {english: space.report("latin", FINANCE, double_debit),
+                    refund: space.report("han", FINANCE, slow_refund),
+                    debit: space.report("han", FINANCE, double_debit),
+                    again: space.report("latin", FINANCE, double_debit)}
+    # Plain cosines would offer the slow refund as the double debit: they share the topic.
+    assert float(model.table[english] @ model.table[refund]) >= CROSS_THRESHOLDS[MODEL]
+
+    # One batch: the offers after it read the centres (kept for minutes) of all of them.
+    service.capture_many([(KATE, Draft("complaint", text, department="finance")) for text in
+                          [t for t in model.table if t not in (english, refund, debit, again)]
+                          + [refund]])
+    assert service.capture(KATE, Draft("complaint", english, department="finance")
+                           ).signal.similar is None
+    case = service.capture(KATE, Draft("complaint", debit, department="finance")).signal
+    offered = service.capture(KATE, Draft("complaint", again, department="finance")).signal
+    assert offered.similar is not None and offered.similar[0] == case.ref

@@ -26,8 +26,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from time import monotonic
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select, bindparam
+from sqlalchemy import Engine, Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
@@ -159,15 +160,16 @@ def likeness(text: str, other: str, meant: tuple[Vectors, Vectors] | None = None
     return similarity(words(text), words(other)) - THRESHOLD
 
 
-_sampled: dict[tuple[int, str], tuple[float, Centres | None]] = {}
+# Per database (its engine) and model: when the sample was read, and its centres.
+_sampled: WeakKeyDictionary[Engine, dict[str, tuple[float, Centres | None]]] = (
+    WeakKeyDictionary())
 
 
 def centres(session: Session, model: str) -> Centres | None:
     """The centres of the newest `SAMPLE` complaints and ideas with a vector of `model`, by
     script and by department; read again after `CENTRES_TTL` seconds. None: no such vector."""
     engine = session.get_bind().engine
-    key = (id(engine), model)
-    found = _sampled.get(key)
+    found = _sampled.get(engine, {}).get(model)
     if found is not None and monotonic() - found[0] < CENTRES_TTL:
         return found[1]
     s = Signal.__table__.c  # type: ignore[attr-defined]
@@ -186,7 +188,7 @@ def centres(session: Session, model: str) -> Centres | None:
         made = Centres.of(np.vstack([np.frombuffer(row[2], dtype=np.float32) for row in rows]),
                           [routing.script_of(str(row[0])) for row in rows],
                           [row[1] for row in rows])
-    _sampled[key] = (monotonic(), made)
+    _sampled.setdefault(engine, {})[model] = (monotonic(), made)
     return made
 
 
