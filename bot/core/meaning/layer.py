@@ -136,9 +136,10 @@ class Meaning:
             self._following = True
 
         def embed() -> None:
+            before = self._departments
             try:
-                self.departments(chosen)
-                log.info("the departments' profiles changed: embedded again")
+                if self.departments(chosen) is not before:
+                    log.info("the departments' profiles changed: embedded again")
             finally:
                 with self._lock:
                     self._following = False
