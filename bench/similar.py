@@ -30,6 +30,7 @@ from bot.core.capture.similar import (
     CENTRED_THRESHOLDS,
     CROSS_THRESHOLDS,
     THRESHOLD,
+    cross_likeness,
     scripts_pair,
     similarity,
     words,
@@ -116,7 +117,6 @@ def by_meaning(second: bool = False) -> None:
     centres of script and department taken from the complaints and ideas (the bot's sample), at
     the thresholds of each pair of scripts. The thresholds are chosen on half the departments
     (CHOSEN_ON) and measured on all of them and on the other half."""
-    import numpy as np
 
     from bot.core.meaning import unit
     from bot.core.meaning.maths import Centres
@@ -131,14 +131,19 @@ def by_meaning(second: bool = False) -> None:
     embedded = unit(model.embed_now([row[2] for row in rows]))
     vectors = {row[2]: embedded[n] for n, row in enumerate(rows)}
     department = {row[2]: row[0] for row in rows}
+    number = {slug: n for n, slug in enumerate(sorted(set(department.values())))}  # as ids
     sample = [n for n, row in enumerate(rows) if row[1] in ("complaint", "idea")]
     centres = Centres.of(embedded[sample], [script_of(rows[n][2]) for n in sample],
-                         [rows[n][0] for n in sample])
+                         [number[rows[n][0]] for n in sample])
 
     def centred(a: str, b: str) -> float:
-        both = centres.apply(np.vstack([vectors[a], vectors[b]]), [script_of(a), script_of(b)],
-                             department[a])
-        return float(both[0] @ both[1])
+        """The bot's own comparison across scripts, with its threshold added back."""
+        scripts = [script_of(a), script_of(b)]
+        assert centres.knows(scripts, number[department[a]])  # not the plain fallback
+        found = cross_likeness(a, b, (vectors[a], vectors[b]), model.name, centres,
+                               number[department[a]])
+        assert found is not None
+        return found + CENTRED_THRESHOLDS[model.name][scripts_pair(*scripts)]
 
     pairs = cross_language()
     plain = {name: [(same, float(vectors[a] @ vectors[b])) for same, a, b in found]
