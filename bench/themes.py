@@ -5,10 +5,13 @@ bench/data/routing_signals.tsv each come out as one theme across their languages
 
 All 436 signals (310 one-off stories, 126 reports of 14 recurring problems, 9 each: 4 English,
 3 Russian, 2 Chinese) are grouped as the digest groups a week's complaints, with the bundled
-model, at the chosen threshold and its neighbours. Printed per threshold: purity (of the groups
+model, on the plain vectors (as before) and on the vectors less their script's centre (as the bot
+compares them), at a sweep of thresholds. Printed per threshold: purity (of the groups
 that hold recurring reports, the share of members of their main problem), coverage (per problem,
 the share of its reports in its largest group), groups mixing two problems, problems that are
-one theme (most of their reports in one group, in every language they were written in).
+one theme (most of their reports in one group, in every language they were written in). The
+bot's threshold is the highest at which each problem of half the departments (CHOSEN_ON) is one
+theme and no group mixes two problems; the other half checks it.
 Then the digest's themes of one simulated week, as a reader sees them.
 """
 
@@ -21,18 +24,55 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
+
 from bot.core.meaning import group, unit
-from bot.core.reporting.themes import THEME_THRESHOLDS, Complaint, by_meaning, rising
+from bot.core.reporting.themes import (
+    THEME_THRESHOLDS,
+    Complaint,
+    Thresholds,
+    by_meaning,
+    comparable,
+    rising,
+)
 from bot.language.bundled import BundledModel, installed
 
 SIGNALS = Path(__file__).parent / "data" / "routing_signals.tsv"
 START = datetime(2026, 9, 7, 9, tzinfo=UTC)
+# The departments whose problems choose the threshold (as in bench/similar.py); the rest check it.
+CHOSEN_ON = ("finance", "logistics", "product", "support")
 
 
 def language(text: str) -> str:
     if any("\u4e00" <= ch <= "\u9fff" for ch in text):
         return "zh"
     return "ru" if any("а" <= ch <= "я" for ch in text.lower()) else "en"
+
+
+def measure(vectors: np.ndarray, threshold: float, texts: list[str], problems: list[str],
+            departments: list[str], half: bool | None = None) -> tuple[float, float, int, int, int]:
+    """purity, coverage, groups mixing two problems, problems that are one theme across their
+    languages, and groups; `half`: only the problems of CHOSEN_ON (True) or of the rest."""
+    groups = [g for g in group(vectors, threshold) if len(g) >= 2]
+    names = sorted({p for p, d in zip(problems, departments, strict=True)
+                    if p and (half is None or (d in CHOSEN_ON) == half)})
+    holding = [g for g in groups if any(problems[i] in names for i in g)]
+    pure = total = mixed = 0
+    for g in holding:
+        found = Counter(problems[i] for i in g if problems[i])
+        pure += found.most_common(1)[0][1]
+        total += len(g)
+        mixed += len(found) > 1
+    coverage, whole = [], 0
+    for name in names:
+        members = {i for i, p in enumerate(problems) if p == name}
+        best = max(groups, key=lambda g: len(members & set(g)), default=[])
+        inside = members & set(best)
+        coverage.append(len(inside) / len(members))
+        whole += (len(inside) * 2 > len(members)
+                  and {language(texts[i]) for i in inside}
+                  == {language(texts[i]) for i in members})
+    return pure / max(total, 1), sum(coverage) / len(coverage), mixed, whole, len(groups)
 
 
 def main() -> None:
@@ -43,40 +83,41 @@ def main() -> None:
             if line and not line.startswith("#")]
     texts = [r[2] for r in rows]
     problems = [r[3].strip() if len(r) > 3 else "" for r in rows]
+    departments = [r[0] for r in rows]
     model = BundledModel()
-    vectors = unit(model.embed_now(texts))
+    plain = unit(model.embed_now(texts))
     chosen = THEME_THRESHOLDS[model.name]
     names = sorted({p for p in problems if p})
+    empty = np.zeros((0, plain.shape[1]), dtype=np.float32)
+    centred, _, _ = comparable(plain, texts, empty, [], Thresholds(0.0, 0.0))
     print(f"{len(texts)} signals, {sum(bool(p) for p in problems)} of them reports of "
           f"{len(names)} recurring problems; {model.name}")
-    for threshold in sorted({0.33, 0.35, chosen, 0.40, 0.45, 0.50}):
-        groups = [g for g in group(vectors, threshold) if len(g) >= 2]
-        holding = [g for g in groups if any(problems[i] for i in g)]
-        pure = total = mixed = 0
-        for g in holding:
-            found = Counter(problems[i] for i in g if problems[i])
-            pure += found.most_common(1)[0][1]
-            total += len(g)
-            mixed += len(found) > 1
-        coverage, whole = [], 0
-        for name in names:
-            members = {i for i, p in enumerate(problems) if p == name}
-            best = max(groups, key=lambda g: len(members & set(g)), default=[])
-            inside = members & set(best)
-            coverage.append(len(inside) / len(members))
-            whole += (len(inside) * 2 > len(members)
-                      and {language(texts[i]) for i in inside}
-                      == {language(texts[i]) for i in members})
-        mark = "  <- chosen" if threshold == chosen else ""
-        print(f"  threshold {threshold:.2f}: purity {pure / max(total, 1):.3f}, coverage "
-              f"{sum(coverage) / len(coverage):.3f}, {mixed} groups mixing two problems, "
-              f"{whole} of {len(names)} problems one theme across their languages; "
-              f"{len(groups)} groups{mark}")
+    for title, vectors, sweep, mark_at in (
+            ("plain vectors (before)", plain, (0.33, 0.35, 0.38, 0.40, 0.45, 0.50), 0.38),
+            ("vectors less their script's centre", centred,
+             tuple(round(0.20 + 0.01 * n, 2) for n in range(12)), chosen.centred)):
+        print(f"{title}:")
+        best_on_half = None
+        for threshold in sweep:
+            purity, coverage, mixed, whole, count = measure(vectors, threshold, texts, problems,
+                                                            departments)
+            _, _, mixed_a, whole_a, _ = measure(vectors, threshold, texts, problems, departments,
+                                                half=True)
+            if mixed_a == 0 and whole_a == len({p for p, d in zip(problems, departments,
+                                                                  strict=True)
+                                                if p and d in CHOSEN_ON}):
+                best_on_half = threshold
+            mark = "  <- the bot's" if threshold == mark_at else ""
+            print(f"  threshold {threshold:.2f}: purity {purity:.3f}, coverage {coverage:.3f}, "
+                  f"{mixed} groups mixing two problems, {whole} of {len(names)} problems one "
+                  f"theme across their languages; {count} groups{mark}")
+        print(f"  chosen on the problems of {', '.join(CHOSEN_ON)} (the highest threshold with "
+              f"each one theme and none mixed): {best_on_half}")
     # One simulated week: the first 60 signals; the four weeks before: the next 200.
     week = [Complaint(n, texts[n], 0, START + timedelta(minutes=n)) for n in range(60)]
     before = [Complaint(n, texts[n], 0, START - timedelta(days=7, minutes=n))
               for n in range(60, 260)]
-    by_id = {n: vectors[n] for n in range(260)}
+    by_id = {n: plain[n] for n in range(260)}
     print("\nThe digest's themes of one simulated week (the first 60 signals), by meaning:")
     for theme in by_meaning(week, before, by_id, chosen):
         print(f"  “{theme.label}”: {theme.count} complaints ({theme.share:.0%}, before "

@@ -8,9 +8,13 @@ bench/data/similar_pairs.tsv (`bench/similar.py` prints precision and recall); i
 precision, since a wrong offer costs the reporter a press and a missed one costs nothing.
 
 Across scripts (a Chinese report, an open Russian case) no stem is shared: there the language
-layer's vectors decide, where both reports have one of a model whose threshold was measured
-(`CROSS_THRESHOLDS`). Within one script the stems stay: meaning finds a "late" courier and a
-"rude" courier alike, which are two problems.
+layer's vectors decide, where both reports have one of a model whose thresholds were measured.
+The vectors are first freed of what every report of their script and of the department has in
+common (`Centres`, from a sample of the company's recent reports), then compared at the
+threshold of their pair of scripts (`CENTRED_THRESHOLDS`); a department with too few reports in
+the sample for its centre (or a script with too few) is compared on the plain vectors
+(`CROSS_THRESHOLDS`). docs/decisions/0016 has the figures. Within one script the stems stay:
+meaning finds a "late" courier and a "rude" courier alike, which are two problems.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from time import monotonic
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select, bindparam
+from sqlalchemy import Engine, Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
@@ -31,17 +37,26 @@ from bot.core.routing import keywords as routing
 from bot.core.shared.context import Core
 from bot.core.shared.domain import OPEN_STATUSES, Kind
 from storage import vectors
-from storage.models import Signal
+from storage.models import Signal, SignalVector
 
 if TYPE_CHECKING:
+    from bot.core.meaning.maths import Centres
     from bot.core.meaning.port import Vectors
 
 Meant = dict[int, "Vectors"]  # signal id -> its stored vector
 
 THRESHOLD = 0.5
 # Cosine of two reports in different scripts at which they are the same problem, per model
-# (bench/similar.py's cross-language pairs; the bundled model at 0.45: precision 0.982).
+# (bench/similar.py's cross-language pairs; the bundled model at 0.45: precision 0.982), where
+# the department's centre is not known.
 CROSS_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": 0.45}
+# The same, per pair of scripts, on vectors less their script's and department's centres:
+# chosen by bench/similar.py on half the departments (the lowest with precision >= 0.95 there).
+CENTRED_THRESHOLDS: dict[str, dict[tuple[str, str], float]] = {
+    "universal-sentence-encoder-multilingual-3": {
+        ("cyrillic", "latin"): 0.11, ("han", "latin"): 0.12, ("cyrillic", "han"): 0.09}}
+SAMPLE = 2000  # the newest complaints and ideas with a vector whose centres are taken
+CENTRES_TTL = 300.0  # seconds a sample's centres serve before it is read again
 RECENT = timedelta(days=30)  # open cases older than this are not offered
 CANDIDATES = 100  # the newest open cases of the department compared with a new report
 KINDS = (Kind.COMPLAINT, Kind.IDEA)  # praise is not a problem to join
@@ -101,7 +116,7 @@ def _candidates() -> Select[Any]:
     department = (sa_select(s.department_id).where(s.id == bindparam("signal_id"))
                   .scalar_subquery())
     statement: Select[Any] = (
-        sa_select(s.id, s.text)
+        sa_select(s.id, s.text, s.department_id)
         .where(s.department_id == department, s.id != bindparam("signal_id"),
                s.status.in_([str(status) for status in OPEN_STATUSES]),
                s.merged_into_id.is_(None), s.kind.in_([str(kind) for kind in KINDS]),
@@ -110,15 +125,70 @@ def _candidates() -> Select[Any]:
     return statement
 
 
+def scripts_pair(first: str, second: str) -> tuple[str, str]:
+    """Two scripts in the order of `CENTRED_THRESHOLDS`' keys."""
+    return (first, second) if first <= second else (second, first)
+
+
+def cross_likeness(text: str, other: str, meant: tuple[Vectors, Vectors], model: str,
+                   centres: Centres | None = None, department: int | None = None) -> float | None:
+    """How far past its threshold the cosine of two reports in different scripts is (>= 0: the
+    same problem): on centred vectors where the department's centre is known, else on the plain
+    ones; None where the model has no threshold."""
+    scripts = [routing.script_of(text), routing.script_of(other)]
+    by_pair = CENTRED_THRESHOLDS.get(model, {})
+    pair = scripts_pair(*scripts)
+    if centres is not None and centres.knows(scripts, department) and pair in by_pair:
+        import numpy as np
+
+        rows = centres.apply(np.vstack(meant), scripts, department)
+        return float(rows[0] @ rows[1]) - by_pair[pair]
+    cross = CROSS_THRESHOLDS.get(model)
+    return None if cross is None else float(meant[0] @ meant[1]) - cross
+
+
 def likeness(text: str, other: str, meant: tuple[Vectors, Vectors] | None = None,
-             model: str = "") -> float:
+             model: str = "", centres: Centres | None = None, department: int | None = None
+             ) -> float:
     """How far past its threshold `other` is alike `text` (>= 0: the same problem): by the
     vectors `meant` across scripts, where the model's threshold is known; else by the words."""
-    cross = CROSS_THRESHOLDS.get(model)
-    if meant is not None and cross is not None and (
-            routing.script_of(text) != routing.script_of(other)):
-        return float(meant[0] @ meant[1]) - cross
+    if meant is not None and routing.script_of(text) != routing.script_of(other):
+        found = cross_likeness(text, other, meant, model, centres, department)
+        if found is not None:
+            return found
     return similarity(words(text), words(other)) - THRESHOLD
+
+
+# Per database (its engine) and model: when the sample was read, and its centres.
+_sampled: WeakKeyDictionary[Engine, dict[str, tuple[float, Centres | None]]] = (
+    WeakKeyDictionary())
+
+
+def centres(session: Session, model: str) -> Centres | None:
+    """The centres of the newest `SAMPLE` complaints and ideas with a vector of `model`, by
+    script and by department; read again after `CENTRES_TTL` seconds. None: no such vector."""
+    engine = session.get_bind().engine
+    found = _sampled.get(engine, {}).get(model)
+    if found is not None and monotonic() - found[0] < CENTRES_TTL:
+        return found[1]
+    s = Signal.__table__.c  # type: ignore[attr-defined]
+    v = SignalVector.__table__.c  # type: ignore[attr-defined]
+    rows = session.connection().execute(
+        sa_select(s.text, s.department_id, v.vector).join(SignalVector, v.signal_id == s.id)
+        .where(v.model == model, s.kind.in_([str(kind) for kind in KINDS]),
+               s.erased_at.is_(None))
+        .order_by(s.id.desc()).limit(SAMPLE)).all()
+    made: Centres | None = None
+    if rows:
+        import numpy as np
+
+        from bot.core.meaning.maths import Centres
+
+        made = Centres.of(np.vstack([np.frombuffer(row[2], dtype=np.float32) for row in rows]),
+                          [routing.script_of(str(row[0])) for row in rows],
+                          [row[1] for row in rows])
+    _sampled.setdefault(engine, {})[model] = (monotonic(), made)
+    return made
 
 
 def most_similar(session: Session, signal_id: int, text: str, since: datetime,
@@ -126,16 +196,19 @@ def most_similar(session: Session, signal_id: int, text: str, since: datetime,
     """The open case of the report's department most like `text` (id, first line), if one
     is alike enough; `model`: the language layer's, whose stored vectors compare scripts."""
     best: tuple[float, int, str] | None = None
-    rows = [(int(row[0]), str(row[1])) for row in session.connection().execute(
+    rows = [(int(row[0]), str(row[1]), row[2]) for row in session.connection().execute(
         _candidates(), {"signal_id": signal_id, "since": since})]
     meant: Meant = {}
-    if model in CROSS_THRESHOLDS and rows:
+    sample: Centres | None = None
+    script = routing.script_of(text)
+    if model in CROSS_THRESHOLDS and any(routing.script_of(t) != script for _, t, _ in rows):
         meant = vectors.read(session=session, model=model,
-                             signal_ids=[signal_id, *(other for other, _ in rows)])
-    for other_id, other_text in rows:
+                             signal_ids=[signal_id, *(other for other, _, _ in rows)])
+        sample = centres(session, model) if signal_id in meant else None
+    for other_id, other_text, department in rows:
         pair = ((meant[signal_id], meant[other_id])
                 if signal_id in meant and other_id in meant else None)
-        score = likeness(text, other_text, pair, model)
+        score = likeness(text, other_text, pair, model, sample, department)
         if score >= 0 and (best is None or score > best[0]):
             best = (score, other_id, other_text)
     return (best[1], first_line(best[2])) if best else None
@@ -150,11 +223,14 @@ def could_offer(session: Session, report: Signal, case: Signal, model: str = "")
             and case.created_at >= report.created_at - RECENT):
         return False
     meant: Meant = {}
-    if model in CROSS_THRESHOLDS and report.id is not None and case.id is not None:
+    sample: Centres | None = None
+    if (model in CROSS_THRESHOLDS and report.id is not None and case.id is not None
+            and routing.script_of(report.text) != routing.script_of(case.text)):
         meant = vectors.read(session=session, model=model, signal_ids=[report.id, case.id])
+        sample = centres(session, model)
     pair = ((meant[report.id], meant[case.id])
             if report.id in meant and case.id in meant else None)
-    return likeness(report.text, case.text, pair, model) >= 0
+    return likeness(report.text, case.text, pair, model, sample, case.department_id) >= 0
 
 
 def offer(core: Core, outcomes: Sequence[CaptureResult | Exception]

@@ -15,6 +15,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy is loaded with the first vector: with the layer off, never
@@ -32,6 +33,13 @@ MAX_MISROUTES = 0.05  # what the gate calibrated on the history allows
 # model, because each model has its own scale of similarities. Another model: none (inf).
 PROFILE_GATES = {"universal-sentence-encoder-multilingual-3": 0.0614}
 
+Profile = tuple[str, str, str, Sequence[str]]  # a department's slug, name, description, keywords
+
+
+def _same(profiles: Sequence[Profile]) -> frozenset[tuple[str, str, str, tuple[str, ...]]]:
+    """What makes two lists of profiles embed alike (their order does not matter)."""
+    return frozenset((slug, name, text, tuple(words)) for slug, name, text, words in profiles)
+
 
 class Meaning:
     """What the core asks of the language layer; with `Off`, nothing ever has a vector."""
@@ -41,6 +49,9 @@ class Meaning:
         self.cases = cases
         self.router: MeaningRouter | None = None
         self._departments: Departments | None = None
+        self._profiles: frozenset[tuple[str, str, str, tuple[str, ...]]] = frozenset()
+        self._following = False  # a thread is embedding changed profiles
+        self._synced: list[Profile] | None = None  # as the database has them, once read
         self._remembered: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()  # the event loop prepares while capture threads read
 
@@ -86,10 +97,14 @@ class Meaning:
             return None
         return found
 
-    def departments(self, profiles: Sequence[tuple[str, str, str, Sequence[str]]]
-                    ) -> Departments | None:
-        """The departments' vectors (slug, name, description, keywords), embedded once."""
-        if self._departments is None and self.on:
+    def departments(self, profiles: Sequence[Profile]) -> Departments | None:
+        """The departments' vectors (slug, name, description, keywords): embedded once, and
+        again when the profiles differ from those they were made of (the router by meaning
+        takes the new ones at once). The profiles the database was last seen with (`follow`)
+        come before the caller's: those of the file the bot started with."""
+        profiles = self._synced or profiles
+        changed = self._departments is None or _same(profiles) != self._profiles
+        if self.on and profiles and changed:
             from bot.core.meaning.routing import Departments, department_texts
 
             texts, keywords, owners = department_texts([p[1:] for p in profiles])
@@ -98,9 +113,40 @@ class Meaning:
                 import numpy as np
 
                 rows = np.vstack(found)
-                self._departments = Departments.build(
-                    [p[0] for p in profiles], rows[:len(texts)], rows[len(texts):], owners)
+                built = Departments.build([p[0] for p in profiles], rows[:len(texts)],
+                                          rows[len(texts):], owners)
+                with self._lock:
+                    self._departments, self._profiles = built, _same(profiles)
+                    if self.router is not None:
+                        self.router = replace(self.router, departments=built)
         return self._departments
+
+    def follow(self, profiles: Sequence[Profile]) -> threading.Thread | None:
+        """Embed the departments' profiles again, in a thread of their own, when they differ
+        from those in use (a departments file synced while the bot runs): capture goes on with
+        the old ones meanwhile. The thread, or None when nothing changed, the profiles were
+        never embedded (learning embeds them), or a thread is at it already. An embedder
+        that answers only on the event loop (an endpoint) keeps the old ones until a restart."""
+        chosen = list(profiles)
+        with self._lock:
+            self._synced = chosen
+            if (not self.on or self._departments is None or self._following
+                    or _same(chosen) == self._profiles):
+                return None
+            self._following = True
+
+        def embed() -> None:
+            before = self._departments
+            try:
+                if self.departments(chosen) is not before:
+                    log.info("the departments' profiles changed: embedded again")
+            finally:
+                with self._lock:
+                    self._following = False
+
+        thread = threading.Thread(target=embed, name="meaning-departments", daemon=True)
+        thread.start()
+        return thread
 
     def learn(self, departments: Departments, history: Sequence[tuple[int, str, Vectors]],
               triage: str) -> MeaningRouter:

@@ -8,7 +8,7 @@ description with the bundled model), so decisions compare the best answer with t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,6 +30,65 @@ def unit(vectors: Sequence[Sequence[float]] | np.ndarray) -> Vectors:
 def similarities(left: Vectors, right: Vectors) -> Vectors:
     """Cosine of every row of `left` with every row of `right` (both unit rows)."""
     return np.asarray(left @ right.T, dtype=np.float32)
+
+
+MIN_CENTRED = 30  # rows a script or department needs in the sample for its centre
+
+
+@dataclass(frozen=True)
+class Centres:
+    """What every report of one script, and then of one department, has in common.
+
+    A cosine between reports in two languages sits lower than within one (each script has its
+    own offset in the model's space), and every report of a department shares its topic
+    (money, deliveries): with both centres taken away, what is left is what a report says in
+    particular, and two problems of one department stand apart. Taken from a sample of recent
+    reports (no labels); a script or department with fewer than `MIN_CENTRED` reports in it has
+    no centre (the mean of a few reports is theirs, not their script's or topic's).
+    """
+
+    scripts: Mapping[Hashable, np.ndarray]
+    departments: Mapping[Hashable, np.ndarray]
+
+    @classmethod
+    def of(cls, vectors: Vectors, scripts: Sequence[Hashable],
+           departments: Sequence[Hashable] | None = None) -> Centres:
+        """From a sample of unit rows, each row's script and (optionally) department."""
+        by_script = _means(vectors, scripts)
+        if departments is None:
+            return cls(by_script, {})
+        return cls(by_script, _means(_less(vectors, scripts, by_script), departments))
+
+    def knows(self, scripts: Iterable[Hashable], department: Hashable | None = None) -> bool:
+        """Whether the sample gave a centre to each of `scripts` (and to the department)."""
+        return (all(script in self.scripts for script in scripts)
+                and (department is None or department in self.departments))
+
+    def apply(self, vectors: Vectors, scripts: Sequence[Hashable],
+              department: Hashable | None = None) -> Vectors:
+        """The rows less their script's centre, then less the department's (where known), as
+        unit rows: compared with each other, their cosines say what they share in particular."""
+        apart = _less(vectors, scripts, self.scripts)
+        if department is not None and department in self.departments:
+            apart = apart - self.departments[department]
+        return unit(apart)
+
+
+def _means(vectors: Vectors, keys: Sequence[Hashable]) -> dict[Hashable, np.ndarray]:
+    found: dict[Hashable, list[int]] = {}
+    for row, key in enumerate(keys):
+        found.setdefault(key, []).append(row)
+    return {key: vectors[rows].mean(axis=0) for key, rows in found.items()
+            if len(rows) >= MIN_CENTRED}
+
+
+def _less(vectors: Vectors, keys: Sequence[Hashable], centres: Mapping[Hashable, np.ndarray]
+          ) -> Vectors:
+    if not len(vectors):
+        return vectors
+    zero = np.zeros(vectors.shape[1], dtype=np.float32)
+    return np.asarray(vectors - np.vstack([centres.get(key, zero) for key in keys]),
+                      dtype=np.float32)
 
 
 @dataclass(frozen=True)

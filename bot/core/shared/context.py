@@ -94,4 +94,7 @@ class Core:
             for department in departments.values():
                 session.expunge(department)  # kept across transactions: read-only copies
             self._departments = (time.monotonic(), active, departments)
+            # The language layer embeds changed profiles again (in a thread of its own).
+            self.meaning.follow([(d.slug, d.name, d.description, tuple(d.keywords))
+                                 for d in departments.values()])
         return departments
