@@ -11,7 +11,7 @@ from bot.core.customers import risk
 from bot.core.presentation.customer_risk import why
 from bot.core.reporting.nps import Nps
 from bot.core.shared.domain import OPEN_STATUSES
-from jobs.workbook_cells import row_cells, widest
+from jobs.workbook_cells import LongTextCell, row_cells, widest
 from storage import accounts as store
 
 
@@ -28,6 +28,7 @@ def customers_sheet(sheets: Any, session: Session) -> None:
                (t.gettext("Answers"), 9), (t.gettext("Open"), 8), (t.gettext("Overdue"), 9),
                (t.gettext("At risk"), 40)]
     ws = sheets.sheet(t.gettext("Customers"), headers, len(figures))
+    reasons = LongTextCell(ws)  # wrapped: a long reason stays within the printed page
     for line in figures:
         nps = Nps(*line.scores)
         risky = at_risk.get(line.account.id or 0)
@@ -35,4 +36,4 @@ def customers_sheet(sheets: Any, session: Session) -> None:
                                  line.account.owner_identity, line.account.segment,
                                  line.signals, None if nps.score is None else round(nps.score),
                                  nps.n, line.open, line.overdue,
-                                 why(risky, t) if risky else None]))
+                                 reasons(why(risky, t)) if risky else None]))

@@ -50,12 +50,15 @@ from jobs.workbook_cells import (
     DATE_WIDTH,
     HEADER_ALIGNMENT,
     NOT_XML,
+    NOTE_FONT,
+    NOTE_WIDTH,
     DateCell,
     LongTextCell,
     add_chart,
     bold_cell,
     bold_row,
     date_cell,
+    fill_width,
     header_width,
     print_setup,
     rounded,
@@ -156,27 +159,50 @@ class _Sheets:
         return None if moment is None else moment.astimezone(self.t.timezone).replace(
             tzinfo=None, microsecond=0)
 
-    def sheet(self, title: str, headers: Sequence[tuple[str, float]], rows: int) -> Any:
+    def sheet(self, title: str, headers: Sequence[tuple[str, float]], rows: int, *,
+              printed: int | None = None, print_note: str | None = None) -> Any:
         """A sheet with widths that fit, a frozen bold header that wraps, an autofilter over
-        `rows` rows, and a print setup (landscape, one page wide, the header on every page)."""
+        `rows` rows, and a print setup (landscape, one page wide, the header on every page).
+        Only the first `printed` columns print, if given; with a `print_note`, the note
+        (beside the header) is all that prints: the rows stay in the file, for filtering."""
         ws = self.book.create_sheet(title)
-        lines = 1
-        for index, (label, minimum) in enumerate(headers, 1):
-            width = header_width(label, minimum)
+        widths = [header_width(label, minimum) for label, minimum in headers]
+        lines = max(len(wrapped(label, width))
+                    for (label, _), width in zip(headers[:printed], widths, strict=False))
+        for index, ((label, _), width) in enumerate(zip(headers, widths, strict=True), 1):
+            while len(wrapped(label, width)) > lines:  # an unprinted header: no taller row
+                width += 1
             ws.column_dimensions[get_column_letter(index)].width = width
-            lines = max(lines, len(wrapped(label, width)))
+        note_column = get_column_letter(len(headers) + 2)  # one empty column apart
+        if print_note is not None:
+            ws.column_dimensions[note_column].width = NOTE_WIDTH
+            lines = max(lines, len(wrapped(print_note, NOTE_WIDTH)))
         ws.row_dimensions[1].height = 15 * lines + 2
         ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(rows, 0) + 1}"
-        print_setup(ws)
-        header_cells = []
+        last_row = max(rows, 0) + 1
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_row}"
+        print_setup(ws, f"{note_column}1" if print_note is not None
+                    else None if printed is None else f"A1:{get_column_letter(printed)}{last_row}")
+        header_cells: list[Any] = []
         for label, _ in headers:
             cell = WriteOnlyCell(ws, value=NOT_XML.sub("", label))
             cell.font = BOLD
             cell.alignment = HEADER_ALIGNMENT
             header_cells.append(cell)
+        if print_note is not None:
+            note = WriteOnlyCell(ws, value=print_note)
+            note.font, note.alignment = NOTE_FONT, HEADER_ALIGNMENT
+            header_cells += [None, note]
         ws.append(header_cells)
         return ws
+
+    def unprinted(self, rows: int) -> str:
+        """The note a sheet prints instead of its rows (a printed workbook stays short)."""
+        return self.t.ngettext(
+            "%(rows)d row, for filtering on screen: printed, this sheet is this note. To print "
+            "the rows, clear the sheet's print area.",
+            "%(rows)d rows, for filtering on screen: printed, this sheet is this note. To "
+            "print the rows, clear the sheet's print area.", rows) % {"rows": rows}
 
     def stream(self, session: Session, statement: Any) -> Iterator[Any]:
         result = session.execute(statement.execution_options(yield_per=BATCH))
@@ -199,19 +225,19 @@ class _Sheets:
         total = Nps()
         for counts in nps:
             total += Nps(counts.promoters, counts.passives, counts.detractors)
-        headers = [(t.gettext("Week"), 10), (t.gettext("Starts"), DATE_WIDTH),
-                   (t.gettext("Customer NPS"), DATE_WIDTH), (t.gettext("Answers"), 9),
-                   (t.gettext("Margin ±"), 9), (t.gettext("Complaints"), 9),
-                   (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9)]
-        ws = self.sheet(t.gettext("Summary"), headers, len(weeks))
         # A week the workbook covers only in part (the running one, or cut by --from/--to) is
         # marked, and left out of the chart: its NPS is not the week's.
         whole = [self.start <= week.bounds(self.tz)[0] and week.bounds(self.tz)[1] <= min(
             self.end, self.service.clock()) for week in weeks]
-        for week, counts, kind, complete in zip(weeks, nps, kinds, whole, strict=True):
+        labels = [str(week) if complete else t.gettext("%(week)s (incomplete)") % {
+            "week": str(week)} for week, complete in zip(weeks, whole, strict=True)]
+        headers = [(t.gettext("Week"), widest(labels, 10)), (t.gettext("Starts"), DATE_WIDTH),
+                   (t.gettext("Customer NPS"), DATE_WIDTH), (t.gettext("Answers"), 9),
+                   (t.gettext("Margin ±"), 9), (t.gettext("Complaints"), 9),
+                   (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9)]
+        ws = self.sheet(t.gettext("Summary"), headers, len(weeks))
+        for week, counts, kind, label in zip(weeks, nps, kinds, labels, strict=True):
             value = Nps(counts.promoters, counts.passives, counts.detractors)
-            label = str(week) if complete else t.gettext("%(week)s (incomplete)") % {
-                "week": str(week)}
             ws.append([label, week.monday, rounded(value.score), value.n,
                        rounded(value.margin), kind.get("complaint", 0), kind.get("praise", 0),
                        kind.get("idea", 0)])
@@ -226,7 +252,8 @@ class _Sheets:
         if any(whole):  # complete weeks are consecutive: incomplete ones sit at either end
             line = LineChart()
             line.y_axis.title = t.gettext("Customer NPS")
-            add_chart(ws, line, t.gettext("Customer NPS by week"), rows=sum(whole), at="J2",
+            add_chart(ws, line, t.gettext("Customer NPS by week"), rows=sum(whole),
+                      at=f"A{len(weeks) + 6}",
                       first=2 + whole.index(True))
 
     def departments(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
@@ -264,21 +291,25 @@ class _Sheets:
                                  overdue]))
             bars = BarChart()
             bars.type = "bar"
-            add_chart(ws, bars, t.gettext("Signals per department"), rows=len(ids), at="M2")
+            add_chart(ws, bars, t.gettext("Signals per department"), rows=len(ids),
+                      at=f"A{len(ids) + 5}")
 
     def signals(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
         total = wq.signal_count(session=session, start=self.start, end=self.end)
-        headers = [(t.gettext("Ref"), 11), (t.gettext("Created"), DATE_WIDTH),
+        # What prints: number, date, kind, status, department and the text, which takes the
+        # rest of the page (wrapping within it); the other columns are for filtering on screen.
+        printed = [(t.gettext("Ref"), 11.0), (t.gettext("Created"), float(DATE_WIDTH)),
                    (t.gettext("Kind"), widest(self.kinds.values(), 9)),
                    (t.gettext("Status"), widest(self.statuses.values(), 10)),
-                   (t.gettext("Department"), widest([n[1] for n in names.values()], 14)),
-                   (t.gettext("Text"), 40), (t.gettext("Customer"), 16),
+                   (t.gettext("Department"), widest([n[1] for n in names.values()], 14))]
+        text_width = fill_width([header_width(*header) for header in printed], 40)
+        headers = [*printed, (t.gettext("Text"), text_width), (t.gettext("Customer"), 16),
                    (t.gettext("Customer score"), 9), (t.gettext("Reported by"), 16),
                    (t.gettext("Acknowledge by"), DATE_WIDTH),
                    (t.gettext("Acknowledged"), DATE_WIDTH), (t.gettext("Resolved"), DATE_WIDTH),
                    (t.gettext("Attachments"), 9), (t.gettext("Resolution code"), 12)]
-        ws = self.sheet(t.gettext("Signals"), headers, int(total))
+        ws = self.sheet(t.gettext("Signals"), headers, int(total), printed=len(printed) + 1)
         company = self.service.company
         anonymous = t.gettext("anonymous")
         statement = wq.signal_rows(self.start, self.end)
@@ -299,7 +330,8 @@ class _Sheets:
         headers = [(t.gettext("Ref"), 11), (t.gettext("At"), DATE_WIDTH),
                    (t.gettext("Action"), widest(self.actions.values(), 10)),
                    (t.gettext("By"), 20), (t.gettext("Details"), 50)]
-        ws = self.sheet(t.gettext("Events"), headers, int(total))
+        ws = self.sheet(t.gettext("Events"), headers, int(total),
+                        print_note=self.unprinted(int(total)))
         statement = wq.event_rows(self.start, self.end)
         anonymous = t.gettext("anonymous")
         at, actions, details, text = DateCell(ws), self.actions, _Details(t), LongTextCell(ws)
@@ -325,7 +357,8 @@ class _Sheets:
                    (t.gettext("Pulse round"), 10), (t.gettext("Signal"), 11),
                    (t.gettext("Answers"), 9), (t.gettext("Internal NPS"), 9),
                    (t.gettext("Margin ±"), 9)]
-        ws = self.sheet(t.gettext("Scores"), headers, int(answers) + len(totals))
+        rows = int(answers) + len(totals)
+        ws = self.sheet(t.gettext("Scores"), headers, rows, print_note=self.unprinted(rows))
         # Customer scores and handling ratings, one by one (pulse answers never: see below).
         statement = wq.score_rows(self.start, self.end)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,13 +23,22 @@ from openpyxl.styles import Alignment, Font
 
 from bot.core.shared.i18n import Translator
 
-BOLD = Font(bold=True)
+# The workbook's own font, named: a font without a name is drawn in the tool's fallback
+# (LibreOffice: a wider serif), which breaks headers sized for this one.
+BOLD = Font(name="Calibri", size=11, bold=True)
 HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
 DATE_ALIGNMENT = Alignment(horizontal="left", vertical="top")
 LONG_TEXT_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
+NOTE_FONT = Font(name="Calibri", size=11, italic=True)
+NOTE_WIDTH = 60  # the note a sheet prints instead of its rows
 DATE_TIME = "yyyy-mm-dd hh:mm"  # 16 characters: columns of dates are 17 wide
 DATE_WIDTH = 17
 A4 = "9"  # openpyxl Worksheet.PAPERSIZE_A4 (write-only sheets lack the constant)
+# A printed page is read at 9 pt or more: the 11 pt font scaled to no less than 9/11 when a
+# sheet is fitted one page wide. An A4 landscape page between margins of 0.3 in (11.09 in)
+# then holds this many pixels of columns (96 dpi), less a little for the spreadsheet's rounding.
+PRINT_POINTS = 9.3
+PRINTED_PIXELS = int(11.09 * 96 * 11 / PRINT_POINTS)
 HEADER_LINES = 3  # a header wraps onto at most this many lines; its column widens instead
 # Characters XML 1.0 cannot carry: openpyxl's ILLEGAL_CHARACTERS_RE, plus U+FFFE and U+FFFF,
 # which lxml refuses too (none of them is printable, so most strings skip the search).
@@ -129,18 +138,33 @@ def widest(values: Any, minimum: float) -> float:
     return min(40.0, max([minimum, *(display_width(v) + 2 for v in values)]))
 
 
-def print_setup(ws: Any) -> None:
+def column_pixels(width: float) -> float:
+    """How wide a column of `width` characters prints, in pixels at 96 dpi (as Excel and
+    LibreOffice lay out the default 11 pt font: 7 per character and 5 of padding)."""
+    return 7 * width + 5
+
+
+def fill_width(others: Sequence[float], minimum: float) -> float:
+    """The width of a column that takes what `others` leave of an A4 landscape page printed
+    at PRINT_POINTS (at least `minimum`)."""
+    left = PRINTED_PIXELS - sum(column_pixels(w) for w in others) - 5
+    return max(minimum, left // 7)
+
+
+def print_setup(ws: Any, area: str | None = None) -> None:
     """A4 landscape, one page wide (as many pages tall as it takes), the header row on every
-    page, narrow margins, "sheet - page n of m" at the foot."""
+    page, narrow margins, "sheet - page n of m" at the foot; only `area` prints if given."""
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = "1:1"
+    if area is not None:
+        ws.print_area = area
     ws.page_margins.left = ws.page_margins.right = 0.3
-    ws.page_margins.top = ws.page_margins.bottom = 0.5
-    ws.page_margins.header = ws.page_margins.footer = 0.25
+    ws.page_margins.top, ws.page_margins.bottom = 0.25, 0.35
+    ws.page_margins.header, ws.page_margins.footer = 0.15, 0.15
     ws.oddFooter.center.text = "&A — &P / &N"
 
 
