@@ -6,7 +6,10 @@ reader's language: sheet names, headers, kinds, statuses, actions, score kinds a
 each event's details as a short phrase. Cells are typed (dates as dates in company time, shown
 as yyyy-mm-dd hh:mm, aligned left; scores as numbers); headers wrap within columns wide enough
 for their words, stay frozen and filter; long texts wrap; every sheet prints A4 landscape, one
-page wide, the header row repeated on each page. The Summary marks a week the workbook covers
+page wide, the header row repeated on each page, so that the whole workbook prints in a few
+pages at 9 pt or more: the Signals print the columns a reader needs (number, date, kind, status,
+department, text), the Events and Scores a note instead of their rows (which stay in the file,
+for filtering), and the charts sit below their tables. The Summary marks a week the workbook covers
 only in part (the running one) and charts whole weeks only, each as a marked point. Rows are
 streamed from the database in batches (the queries:
 storage/workbook_queries.py; the cells: jobs/workbook_cells.py), so memory stays flat
@@ -30,9 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart
-from openpyxl.utils import get_column_letter
 from sqlmodel import Session
 
 from bot.core.handling.rules import RULES
@@ -46,12 +47,7 @@ from bot.core.shared.domain import Kind, ScoreKind, ScoreSource
 from bot.core.shared.i18n import N_, Translator
 from jobs.customers_sheet import customers_sheet
 from jobs.workbook_cells import (
-    BOLD,
     DATE_WIDTH,
-    HEADER_ALIGNMENT,
-    NOT_XML,
-    NOTE_FONT,
-    NOTE_WIDTH,
     DateCell,
     LongTextCell,
     add_chart,
@@ -60,13 +56,12 @@ from jobs.workbook_cells import (
     date_cell,
     fill_width,
     header_width,
-    print_setup,
+    new_sheet,
     rounded,
     row_cells,
     share_cell,
     widest,
     words_of,
-    wrapped,
 )
 from storage import digest_queries as dq
 from storage import workbook_queries as wq
@@ -161,40 +156,8 @@ class _Sheets:
 
     def sheet(self, title: str, headers: Sequence[tuple[str, float]], rows: int, *,
               printed: int | None = None, print_note: str | None = None) -> Any:
-        """A sheet with widths that fit, a frozen bold header that wraps, an autofilter over
-        `rows` rows, and a print setup (landscape, one page wide, the header on every page).
-        Only the first `printed` columns print, if given; with a `print_note`, the note
-        (beside the header) is all that prints: the rows stay in the file, for filtering."""
-        ws = self.book.create_sheet(title)
-        widths = [header_width(label, minimum) for label, minimum in headers]
-        lines = max(len(wrapped(label, width))
-                    for (label, _), width in zip(headers[:printed], widths, strict=False))
-        for index, ((label, _), width) in enumerate(zip(headers, widths, strict=True), 1):
-            while len(wrapped(label, width)) > lines:  # an unprinted header: no taller row
-                width += 1
-            ws.column_dimensions[get_column_letter(index)].width = width
-        note_column = get_column_letter(len(headers) + 2)  # one empty column apart
-        if print_note is not None:
-            ws.column_dimensions[note_column].width = NOTE_WIDTH
-            lines = max(lines, len(wrapped(print_note, NOTE_WIDTH)))
-        ws.row_dimensions[1].height = 15 * lines + 2
-        ws.freeze_panes = "A2"
-        last_row = max(rows, 0) + 1
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_row}"
-        print_setup(ws, f"{note_column}1" if print_note is not None
-                    else None if printed is None else f"A1:{get_column_letter(printed)}{last_row}")
-        header_cells: list[Any] = []
-        for label, _ in headers:
-            cell = WriteOnlyCell(ws, value=NOT_XML.sub("", label))
-            cell.font = BOLD
-            cell.alignment = HEADER_ALIGNMENT
-            header_cells.append(cell)
-        if print_note is not None:
-            note = WriteOnlyCell(ws, value=print_note)
-            note.font, note.alignment = NOTE_FONT, HEADER_ALIGNMENT
-            header_cells += [None, note]
-        ws.append(header_cells)
-        return ws
+        """A sheet of `rows` rows under `headers` (see jobs/workbook_cells.py new_sheet)."""
+        return new_sheet(self.book, title, headers, rows, printed=printed, print_note=print_note)
 
     def unprinted(self, rows: int) -> str:
         """The note a sheet prints instead of its rows (a printed workbook stays short)."""

@@ -20,6 +20,7 @@ from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.marker import Marker
 from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 
 from bot.core.shared.i18n import Translator
 
@@ -136,6 +137,44 @@ def header_width(label: str, minimum: float) -> float:
 def widest(values: Any, minimum: float) -> float:
     """A column width for a column of short known values (names, labels), at most 40."""
     return min(40.0, max([minimum, *(display_width(v) + 2 for v in values)]))
+
+
+def new_sheet(book: Any, title: str, headers: Sequence[tuple[str, float]], rows: int, *,
+              printed: int | None = None, print_note: str | None = None) -> Any:
+    """A sheet with widths that fit, a frozen bold header that wraps, an autofilter over
+    `rows` rows, and a print setup (landscape, one page wide, the header on every page).
+    Only the first `printed` columns print, if given; with a `print_note`, the note
+    (beside the header) is all that prints: the rows stay in the file, for filtering."""
+    ws = book.create_sheet(title)
+    widths = [header_width(label, minimum) for label, minimum in headers]
+    lines = max(len(wrapped(label, width))
+                for (label, _), width in zip(headers[:printed], widths, strict=False))
+    for index, ((label, _), width) in enumerate(zip(headers, widths, strict=True), 1):
+        while len(wrapped(label, width)) > lines:  # an unprinted header: no taller row
+            width += 1
+        ws.column_dimensions[get_column_letter(index)].width = width
+    note_column = get_column_letter(len(headers) + 2)  # one empty column apart
+    if print_note is not None:
+        ws.column_dimensions[note_column].width = NOTE_WIDTH
+        lines = max(lines, len(wrapped(print_note, NOTE_WIDTH)))
+    ws.row_dimensions[1].height = 15 * lines + 2
+    ws.freeze_panes = "A2"
+    last_row = max(rows, 0) + 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_row}"
+    print_setup(ws, f"{note_column}1" if print_note is not None
+                else None if printed is None else f"A1:{get_column_letter(printed)}{last_row}")
+    header_cells: list[Any] = []
+    for label, _ in headers:
+        cell = WriteOnlyCell(ws, value=NOT_XML.sub("", label))
+        cell.font = BOLD
+        cell.alignment = HEADER_ALIGNMENT
+        header_cells.append(cell)
+    if print_note is not None:
+        note = WriteOnlyCell(ws, value=print_note)
+        note.font, note.alignment = NOTE_FONT, HEADER_ALIGNMENT
+        header_cells += [None, note]
+    ws.append(header_cells)
+    return ws
 
 
 def column_pixels(width: float) -> float:
