@@ -37,7 +37,7 @@ from openpyxl.chart import BarChart, LineChart
 from sqlmodel import Session
 
 from bot.core.handling.rules import RULES
-from bot.core.presentation.event_words import EVENTS, raw_details
+from bot.core.presentation.event_words import EVENTS, in_reader_language, raw_details
 from bot.core.presentation.render import STATUS_LABELS
 from bot.core.reporting.digest import MIN_RESPONDENTS
 from bot.core.reporting.nps import Nps
@@ -372,6 +372,6 @@ class _Details:
         return text
 
     def __call__(self, action: str, details: Mapping[str, Any] | None) -> str | None:
-        d = details or {}
+        d = in_reader_language(details or {}, self.t)  # department names too
         words = EVENTS.get(action)
         return raw_details(d) if words is None else words.phrase(d, self.say)
