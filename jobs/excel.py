@@ -7,13 +7,13 @@ each event's details as a short phrase. Cells are typed (dates as dates in compa
 as yyyy-mm-dd hh:mm, aligned left; scores as numbers); headers wrap within columns wide enough
 for their words, stay frozen and filter; long texts wrap; every sheet prints A4 landscape, one
 page wide, the header row repeated on each page, so that the whole workbook prints in a few
-pages at 9 pt or more: the Signals print the columns a reader needs (number, date, kind, status,
-department, text), the Events and Scores a note instead of their rows (which stay in the file,
-for filtering), and the charts sit below their tables. The Summary marks a week the workbook covers
-only in part (the running one) and charts whole weeks only, each as a marked point. Rows are
-streamed from the database in batches (the queries:
-storage/workbook_queries.py; the cells: jobs/workbook_cells.py), so memory stays flat
-whatever the size. Text is always written as text: a string that looks like a formula (= + - @
+pages at 9 pt or more: the Signals print the columns a reader needs (number, date, kind,
+status, department, text), the Events and Scores a note instead of their rows (which stay in
+the file, for filtering), and the charts sit below their tables. The Summary marks a week the
+workbook covers only in part (the running one) and charts whole weeks only, each as a marked
+point. Rows are streamed from the database in batches (the queries:
+storage/workbook_queries.py; the cells: jobs/workbook_cells.py), so memory stays flat whatever
+the size. Text is always written as text: a string that looks like a formula (= + - @
 tab CR, as OWASP lists them) or an error code is a quote-prefixed string cell, never a formula,
 and characters XML cannot carry are dropped (rows stored before imports cleaned them must not
 break the export or the digest).
