@@ -50,6 +50,7 @@ from jobs.workbook_cells import (
     DATE_WIDTH,
     DateCell,
     LongTextCell,
+    TallRows,
     add_chart,
     bold_cell,
     bold_row,
@@ -278,14 +279,15 @@ class _Sheets:
         statement = wq.signal_rows(self.start, self.end)
         local, kinds, statuses = self.local, self.kinds, self.statuses
         created, due, acknowledged, resolved = (DateCell(ws) for _ in range(4))
-        text = LongTextCell(ws)
+        text = LongTextCell(ws, "F")
+        rows = TallRows(ws, text)
         for r in self.stream(session, statement):
-            ws.append(row_cells(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
-                                statuses.get(r[3], r[3]), names[r[4]][1], text(r[5]), r[6],
-                                r[7],
-                                anonymous if r[8] else r[9], due(local(r[10])),
-                                acknowledged(local(r[11])), resolved(local(r[12])), r[13],
-                                company.resolution_label(r[14], t.locale) if r[14] else None]))
+            rows.append(row_cells(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
+                                  statuses.get(r[3], r[3]), names[r[4]][1], text(r[5]), r[6],
+                                  r[7],
+                                  anonymous if r[8] else r[9], due(local(r[10])),
+                                  acknowledged(local(r[11])), resolved(local(r[12])), r[13],
+                                  company.resolution_label(r[14], t.locale) if r[14] else None]))
 
     def events(self, session: Session) -> None:
         t = self.t
@@ -297,11 +299,13 @@ class _Sheets:
                         print_note=self.unprinted(int(total)))
         statement = wq.event_rows(self.start, self.end)
         anonymous = t.gettext("anonymous")
-        at, actions, details, text = DateCell(ws), self.actions, _Details(t), LongTextCell(ws)
+        at, actions, details = DateCell(ws), self.actions, _Details(t)
+        text = LongTextCell(ws, "E")
+        rows = TallRows(ws, text)
         for r in self.stream(session, statement):
             hidden = r[6] and (r[4] == r[5] or r[2] in _REPORTER_EVENTS)  # stays anonymous
-            ws.append(row_cells(ws, [f"VOC-{r[0]}", at(self.local(r[1])), actions.get(r[2], r[2]),
-                                anonymous if hidden else r[3], text(details(r[2], r[7]))]))
+            rows.append(row_cells(ws, [f"VOC-{r[0]}", at(self.local(r[1])), actions.get(r[2], r[2]),
+                                  anonymous if hidden else r[3], text(details(r[2], r[7]))]))
 
     def scores(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
@@ -320,20 +324,22 @@ class _Sheets:
                    (t.gettext("Pulse round"), 10), (t.gettext("Signal"), 11),
                    (t.gettext("Answers"), 9), (t.gettext("Internal NPS"), 9),
                    (t.gettext("Margin ±"), 9)]
-        rows = int(answers) + len(totals)
-        ws = self.sheet(t.gettext("Scores"), headers, rows, print_note=self.unprinted(rows))
+        count = int(answers) + len(totals)
+        ws = self.sheet(t.gettext("Scores"), headers, count, print_note=self.unprinted(count))
         # Customer scores and handling ratings, one by one (pulse answers never: see below).
         statement = wq.score_rows(self.start, self.end)
 
         def name(dept: int | None) -> str | None:
             return None if dept is None else names[dept][1]
 
-        at, kinds, sources, text = DateCell(ws), self.score_kinds, self.sources, LongTextCell(ws)
+        at, kinds, sources = DateCell(ws), self.score_kinds, self.sources
+        text = LongTextCell(ws, "G")
+        rows = TallRows(ws, text)
         for r in self.stream(session, statement):
             rater = None if r[11] else name(r[7])  # an anonymous reporter's department: never
-            ws.append(row_cells(ws, [at(self.local(r[0])), kinds.get(r[1], r[1]),
-                                sources.get(r[2], r[2]), r[3], r[4], r[5], text(r[6]), rater,
-                                name(r[8]), r[9], None if r[10] is None else f"VOC-{r[10]}"]))
+            rows.append(row_cells(ws, [at(self.local(r[0])), kinds.get(r[1], r[1]),
+                                  sources.get(r[2], r[2]), r[3], r[4], r[5], text(r[6]), rater,
+                                  name(r[8]), r[9], None if r[10] is None else f"VOC-{r[10]}"]))
         # Pulse answers: totals per rated department and round, hidden below the digest's floor.
         hidden = t.gettext("fewer than %(min)d people answered, not shown") % {
             "min": MIN_RESPONDENTS}
@@ -341,11 +347,11 @@ class _Sheets:
         for round_id, rated, nps, people in sorted(
                 totals, key=lambda row: (row[0] or "", name(row[1]) or "")):
             shown = people >= MIN_RESPONDENTS
-            ws.append(row_cells(ws, [at(self.local(self._round_start(round_id))), internal, pulse,
-                                None, None, None, None if shown else hidden, None, name(rated),
-                                round_id, None, nps.n if shown else None,
-                                rounded(nps.score) if shown else None,
-                                rounded(nps.margin) if shown else None]))
+            rows.append(row_cells(ws, [at(self.local(self._round_start(round_id))), internal, pulse,
+                                  None, None, None, None if shown else hidden, None, name(rated),
+                                  round_id, None, nps.n if shown else None,
+                                  rounded(nps.score) if shown else None,
+                                  rounded(nps.margin) if shown else None]))
         self.progress(len(totals))
 
     def _round_start(self, round_id: str | None) -> datetime | None:

@@ -29,6 +29,7 @@ from bot.core.shared.i18n import Translator
 BOLD = Font(name="Calibri", size=11, bold=True)
 HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
 DATE_ALIGNMENT = Alignment(horizontal="left", vertical="top")
+TOP = Alignment(vertical="top")
 LONG_TEXT_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
 NOTE_FONT = Font(name="Calibri", size=11, italic=True)
 NOTE_WIDTH = 60  # the note a sheet prints instead of its rows
@@ -67,21 +68,59 @@ class DateCell:
 
 class LongTextCell:
     """Cells of a column of long text (a signal's text, an event's details), wrapped within
-    the column so the sheet prints one page wide at a size people read."""
+    the column `letter` so the sheet prints one page wide at a size people read; `lines` is
+    how many lines the last one wraps onto."""
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, letter: str) -> None:
         self.cell = WriteOnlyCell(ws)
         self.cell.alignment = LONG_TEXT_ALIGNMENT
+        self.width = ws.column_dimensions[letter].width
+        self.lines = 1
 
     def __call__(self, value: str | None) -> Any:
+        self.lines = 1
         if value is None:
             return None
+        if len(value) > self.width - 3 or "\n" in value:  # (most texts fit on one line)
+            self.lines = sum(len(wrapped(part, self.width, bold=False))
+                             for part in value.split("\n"))
         safe = row_cells(self.cell.parent, [value])[0]
         if not isinstance(safe, str):
             safe.alignment = LONG_TEXT_ALIGNMENT  # a quote-prefixed cell of its own
             return safe
         self.cell.value = safe
         return self.cell
+
+
+class TallRows:
+    """Appends the rows of a write-only sheet, each as tall as its wrapped texts (`texts`)
+    take. LibreOffice keeps a row one line tall when it opens a file, whatever its wrapped
+    text, so a printed text would run over the rows below it; the height is set for the row
+    being written only and dropped after, so memory stays flat."""
+
+    def __init__(self, ws: Any, *texts: LongTextCell, first: int = 2) -> None:
+        self.ws, self.texts, self.row = ws, texts, first
+
+    def append(self, values: list[Any]) -> None:
+        lines = max(text.lines for text in self.texts)
+        if lines > 1:  # at most Excel's tallest row, 409 pt
+            self.ws.row_dimensions[self.row].height = min(409, 15 * lines)
+            values = [self.at_top(value) for value in values]
+        self.ws.append(values)
+        if lines > 1:
+            del self.ws.row_dimensions[self.row]
+            for text in self.texts:  # the next row may have none
+                text.lines = 1
+        self.row += 1
+
+    def at_top(self, value: Any) -> Any:
+        """A value of a tall row, at the top of its cell as its wrapped text is (a cell is
+        aligned at the bottom by default: the row's figures would stand lines below it)."""
+        if value is None or isinstance(value, Cell):
+            return value  # (dates and long texts are aligned at the top already)
+        cell = WriteOnlyCell(self.ws, value=value)  # (row_cells made risky text a Cell)
+        cell.alignment = TOP
+        return cell
 
 
 def date_cell(ws: Any, value: datetime | None) -> Any:
@@ -108,11 +147,12 @@ BREAKABLE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u
                         r"\uf900-\ufaff\uff00-\uffef]+")
 
 
-def wrapped(text: str, width: float) -> list[str]:
-    """`text` broken into lines that fit a column `width` wide, as Excel wraps a bold header
-    (about 10% wider than plain text, with some padding): words stay whole, Chinese breaks
-    between characters."""
-    room = (width - 1.5) / 1.1
+def wrapped(text: str, width: float, *, bold: bool = True) -> list[str]:
+    """`text` broken into lines that fit a column `width` wide, as Excel wraps it, with some
+    padding (a column is as wide as so many digits; a bold header takes about 1.1 digits a
+    character, plain text, mostly letters, 0.9): words stay whole, Chinese breaks between
+    characters."""
+    room = (width - 1.5) / (1.1 if bold else 0.9)
     lines: list[str] = []
     line, used = "", 0.0
     for word in BREAKABLE.findall(text):

@@ -16,6 +16,7 @@ from openpyxl.utils import column_index_from_string, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import func, select
 
+from bot.core.capture.reports import Draft
 from bot.core.reporting.periods import Week
 from bot.core.service import VocService
 from bot.core.shared.i18n import Translator
@@ -119,3 +120,18 @@ def test_a_single_weeks_chart_shows_its_point(service: VocService) -> None:
     assert summary["A2"].value == str(week) and summary["C2"].value is not None
     series = summary._charts[0].series[0]
     assert series.marker is not None and series.marker.symbol == "circle"
+
+
+def test_a_long_text_makes_its_row_tall_enough_to_print(service: VocService) -> None:
+    long = "The sofa arrived scratched and the courier left before we could check it. " * 4
+    service.capture("slack:U0SALES1", Draft("complaint", long))
+    service.capture("slack:U0SALES1", Draft("complaint", "The courier was late"))
+    book = load_workbook(io.BytesIO(export_workbook(service, t=Translator("en", "UTC"))))
+    signals = book.worksheets[SHEETS.index("Signals")]
+    width = signals.column_dimensions["F"].width
+    lines = math.ceil(display_width(long) / width)  # 300 characters: four lines or so
+    # LibreOffice keeps a row as tall as the file says, so the file says it.
+    assert signals.row_dimensions[2].height >= 15 * lines, (signals.row_dimensions[2].height,
+                                                            lines)
+    assert all(cell.alignment.vertical == "top" for cell in signals[2] if cell.value is not None)
+    assert signals.row_dimensions[3].height is None  # a short text: one line, as by default
