@@ -1,12 +1,18 @@
 """Excel export of 100,000 signals next to a raw openpyxl write-only loop of the same rows.
 
     python bench/export.py [--signals 100000] [--postgres URL | --sqlite]
+    python bench/export.py --print [--signals 300] [--language ru]
 
 Loads synthetic signals (two events each) and scores into a database, then runs, each in a
 fresh process so peak memory is its own:
   export   jobs.excel.write_workbook (five sheets, typed cells, widths, filters, two charts)
   raw      openpyxl write_only + lxml appending the same Signals/Events/Scores rows as tuples
 and prints time, peak RSS and the ratio export / raw (targets: ratio <= 1.5, RSS < 150 MB).
+
+With --print it exports the demo's signals (300 by default) and prints the workbook to PDF
+with LibreOffice (soffice, and pdftotext of poppler-utils; install the Carlito font, which has
+Calibri's metrics), then prints each sheet's pages and the point size its text prints at
+(targets: 12 pages or fewer in all, 9 pt or more).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +34,8 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 from bot.core.service import VocService
+from bot.core.shared.i18n import Translator
+from bot.demo import fill_demo
 from bot.departments import load_company
 from bot.sync import sync_company
 from storage.db import Database
@@ -32,6 +43,8 @@ from storage.models import Department, Event, Person, Score, Signal
 
 COMPANY = Path(__file__).resolve().parent.parent / "departments.example.toml"
 END = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+# pdftotext's box of a word is the font's ascent + descent: 1.3 times its size in Carlito.
+WORD_BOX_PER_POINT = 1.3
 
 
 def load(db: Database, count: int) -> None:
@@ -124,14 +137,52 @@ def run(mode: str, url: str, folder: str) -> dict[str, float]:
     return result
 
 
+def print_pages(signals: int, language: str) -> None:
+    """Export `signals` demo signals and print the workbook with LibreOffice: pages and point
+    size per sheet."""
+    if not (shutil.which("soffice") and shutil.which("pdftotext")):
+        sys.exit("needs soffice (libreoffice-calc-nogui) and pdftotext (poppler-utils)")
+    from jobs.excel import write_workbook
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database.connect(f"sqlite:///{folder}/bench.db")
+        db.upgrade()
+        company = load_company(COMPANY)
+        sync_company(db, company, now=END)
+        service = VocService(db, company, clock=lambda: END)
+        fill_demo(service, signals=signals, weeks=8)
+        write_workbook(service, Path(folder, "voc.xlsx"), t=Translator(language, company.timezone))
+        subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", folder,
+                        f"{folder}/voc.xlsx"], capture_output=True, check=True)
+        boxes = subprocess.run(["pdftotext", "-bbox", f"{folder}/voc.pdf", "-"],
+                               capture_output=True, text=True, check=True).stdout
+    sheets: dict[str, list[float]] = {}
+    for page in boxes.split("<page ")[1:]:
+        words = re.findall(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)<', page)
+        footer = re.search(r"(\S+) — \d+ / \d+", " ".join(word for _, _, word in words))
+        heights = [float(bottom) - float(top) for top, bottom, _ in words]
+        sheets.setdefault(footer.group(1) if footer else "?", []).append(
+            statistics.median(heights) / WORD_BOX_PER_POINT if heights else 0)
+    print(f"LibreOffice, {signals} demo signals, in {language}:")
+    for name, sizes in sheets.items():
+        print(f"  {name:14} {len(sizes):3} pages  {min(sizes):4.1f} pt")
+    print(f"  {'in all':14} {sum(map(len, sheets.values())):3} pages")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--signals", type=int, default=100_000)
+    parser.add_argument("--signals", type=int)
     parser.add_argument("--child", nargs=3, metavar=("MODE", "URL", "OUT"))
+    parser.add_argument("--print", action="store_true", help="pages printed by LibreOffice")
+    parser.add_argument("--language", default="en")
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
+    if args.print:
+        print_pages(args.signals or 300, args.language)
+        return
+    args.signals = args.signals or 100_000
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"
         db = Database.connect(url)

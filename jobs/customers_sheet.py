@@ -11,7 +11,7 @@ from bot.core.customers import risk
 from bot.core.presentation.customer_risk import why
 from bot.core.reporting.nps import Nps
 from bot.core.shared.domain import OPEN_STATUSES
-from jobs.workbook_cells import row_cells, widest
+from jobs.workbook_cells import LongTextCell, TallRows, row_cells, widest
 from storage import accounts as store
 
 
@@ -28,11 +28,13 @@ def customers_sheet(sheets: Any, session: Session) -> None:
                (t.gettext("Answers"), 9), (t.gettext("Open"), 8), (t.gettext("Overdue"), 9),
                (t.gettext("At risk"), 40)]
     ws = sheets.sheet(t.gettext("Customers"), headers, len(figures))
+    reasons = LongTextCell(ws, "J")  # wrapped: a long reason stays within the printed page
+    rows = TallRows(ws, reasons)
     for line in figures:
         nps = Nps(*line.scores)
         risky = at_risk.get(line.account.id or 0)
-        ws.append(row_cells(ws, [line.account.name, f"#{line.account.id}",
-                                 line.account.owner_identity, line.account.segment,
-                                 line.signals, None if nps.score is None else round(nps.score),
-                                 nps.n, line.open, line.overdue,
-                                 why(risky, t) if risky else None]))
+        rows.append(row_cells(ws, [line.account.name, f"#{line.account.id}",
+                                   line.account.owner_identity, line.account.segment,
+                                   line.signals, None if nps.score is None else round(nps.score),
+                                   nps.n, line.open, line.overdue,
+                                   reasons(why(risky, t)) if risky else None]))

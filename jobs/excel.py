@@ -6,11 +6,14 @@ reader's language: sheet names, headers, kinds, statuses, actions, score kinds a
 each event's details as a short phrase. Cells are typed (dates as dates in company time, shown
 as yyyy-mm-dd hh:mm, aligned left; scores as numbers); headers wrap within columns wide enough
 for their words, stay frozen and filter; long texts wrap; every sheet prints A4 landscape, one
-page wide, the header row repeated on each page. The Summary marks a week the workbook covers
-only in part (the running one) and charts whole weeks only, each as a marked point. Rows are
-streamed from the database in batches (the queries:
-storage/workbook_queries.py; the cells: jobs/workbook_cells.py), so memory stays flat
-whatever the size. Text is always written as text: a string that looks like a formula (= + - @
+page wide, the header row repeated on each page, so that the whole workbook prints in a few
+pages at 9 pt or more: the Signals print the columns a reader needs (number, date, kind,
+status, department, text), the Events and Scores a note instead of their rows (which stay in
+the file, for filtering), and the charts sit below their tables. The Summary marks a week the
+workbook covers only in part (the running one) and charts whole weeks only, each as a marked
+point. Rows are streamed from the database in batches (the queries:
+storage/workbook_queries.py; the cells: jobs/workbook_cells.py), so memory stays flat whatever
+the size. Text is always written as text: a string that looks like a formula (= + - @
 tab CR, as OWASP lists them) or an error code is a quote-prefixed string cell, never a formula,
 and characters XML cannot carry are dropped (rows stored before imports cleaned them must not
 break the export or the digest).
@@ -30,13 +33,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart
-from openpyxl.utils import get_column_letter
 from sqlmodel import Session
 
 from bot.core.handling.rules import RULES
-from bot.core.presentation.event_words import EVENTS, raw_details
+from bot.core.presentation.event_words import EVENTS, in_reader_language, raw_details
 from bot.core.presentation.render import STATUS_LABELS
 from bot.core.reporting.digest import MIN_RESPONDENTS
 from bot.core.reporting.nps import Nps
@@ -46,24 +47,22 @@ from bot.core.shared.domain import Kind, ScoreKind, ScoreSource
 from bot.core.shared.i18n import N_, Translator
 from jobs.customers_sheet import customers_sheet
 from jobs.workbook_cells import (
-    BOLD,
     DATE_WIDTH,
-    HEADER_ALIGNMENT,
-    NOT_XML,
     DateCell,
     LongTextCell,
+    TallRows,
     add_chart,
     bold_cell,
     bold_row,
     date_cell,
+    fill_width,
     header_width,
-    print_setup,
+    new_sheet,
     rounded,
     row_cells,
     share_cell,
     widest,
     words_of,
-    wrapped,
 )
 from storage import digest_queries as dq
 from storage import workbook_queries as wq
@@ -156,27 +155,18 @@ class _Sheets:
         return None if moment is None else moment.astimezone(self.t.timezone).replace(
             tzinfo=None, microsecond=0)
 
-    def sheet(self, title: str, headers: Sequence[tuple[str, float]], rows: int) -> Any:
-        """A sheet with widths that fit, a frozen bold header that wraps, an autofilter over
-        `rows` rows, and a print setup (landscape, one page wide, the header on every page)."""
-        ws = self.book.create_sheet(title)
-        lines = 1
-        for index, (label, minimum) in enumerate(headers, 1):
-            width = header_width(label, minimum)
-            ws.column_dimensions[get_column_letter(index)].width = width
-            lines = max(lines, len(wrapped(label, width)))
-        ws.row_dimensions[1].height = 15 * lines + 2
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(rows, 0) + 1}"
-        print_setup(ws)
-        header_cells = []
-        for label, _ in headers:
-            cell = WriteOnlyCell(ws, value=NOT_XML.sub("", label))
-            cell.font = BOLD
-            cell.alignment = HEADER_ALIGNMENT
-            header_cells.append(cell)
-        ws.append(header_cells)
-        return ws
+    def sheet(self, title: str, headers: Sequence[tuple[str, float]], rows: int, *,
+              printed: int | None = None, print_note: str | None = None) -> Any:
+        """A sheet of `rows` rows under `headers` (see jobs/workbook_cells.py new_sheet)."""
+        return new_sheet(self.book, title, headers, rows, printed=printed, print_note=print_note)
+
+    def unprinted(self, rows: int) -> str:
+        """The note a sheet prints instead of its rows (a printed workbook stays short)."""
+        return self.t.ngettext(
+            "%(rows)d row, for filtering on screen: printed, this sheet is this note. To print "
+            "the rows, clear the sheet's print area.",
+            "%(rows)d rows, for filtering on screen: printed, this sheet is this note. To "
+            "print the rows, clear the sheet's print area.", rows) % {"rows": rows}
 
     def stream(self, session: Session, statement: Any) -> Iterator[Any]:
         result = session.execute(statement.execution_options(yield_per=BATCH))
@@ -199,19 +189,19 @@ class _Sheets:
         total = Nps()
         for counts in nps:
             total += Nps(counts.promoters, counts.passives, counts.detractors)
-        headers = [(t.gettext("Week"), 10), (t.gettext("Starts"), DATE_WIDTH),
-                   (t.gettext("Customer NPS"), DATE_WIDTH), (t.gettext("Answers"), 9),
-                   (t.gettext("Margin ±"), 9), (t.gettext("Complaints"), 9),
-                   (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9)]
-        ws = self.sheet(t.gettext("Summary"), headers, len(weeks))
         # A week the workbook covers only in part (the running one, or cut by --from/--to) is
         # marked, and left out of the chart: its NPS is not the week's.
         whole = [self.start <= week.bounds(self.tz)[0] and week.bounds(self.tz)[1] <= min(
             self.end, self.service.clock()) for week in weeks]
-        for week, counts, kind, complete in zip(weeks, nps, kinds, whole, strict=True):
+        labels = [str(week) if complete else t.gettext("%(week)s (incomplete)") % {
+            "week": str(week)} for week, complete in zip(weeks, whole, strict=True)]
+        headers = [(t.gettext("Week"), widest(labels, 10)), (t.gettext("Starts"), DATE_WIDTH),
+                   (t.gettext("Customer NPS"), DATE_WIDTH), (t.gettext("Answers"), 9),
+                   (t.gettext("Margin ±"), 9), (t.gettext("Complaints"), 9),
+                   (t.gettext("Praise"), 9), (t.gettext("Ideas"), 9)]
+        ws = self.sheet(t.gettext("Summary"), headers, len(weeks))
+        for week, counts, kind, label in zip(weeks, nps, kinds, labels, strict=True):
             value = Nps(counts.promoters, counts.passives, counts.detractors)
-            label = str(week) if complete else t.gettext("%(week)s (incomplete)") % {
-                "week": str(week)}
             ws.append([label, week.monday, rounded(value.score), value.n,
                        rounded(value.margin), kind.get("complaint", 0), kind.get("praise", 0),
                        kind.get("idea", 0)])
@@ -226,7 +216,8 @@ class _Sheets:
         if any(whole):  # complete weeks are consecutive: incomplete ones sit at either end
             line = LineChart()
             line.y_axis.title = t.gettext("Customer NPS")
-            add_chart(ws, line, t.gettext("Customer NPS by week"), rows=sum(whole), at="J2",
+            add_chart(ws, line, t.gettext("Customer NPS by week"), rows=sum(whole),
+                      at=f"A{len(weeks) + 6}",
                       first=2 + whole.index(True))
 
     def departments(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
@@ -264,34 +255,39 @@ class _Sheets:
                                  overdue]))
             bars = BarChart()
             bars.type = "bar"
-            add_chart(ws, bars, t.gettext("Signals per department"), rows=len(ids), at="M2")
+            add_chart(ws, bars, t.gettext("Signals per department"), rows=len(ids),
+                      at=f"A{len(ids) + 5}")
 
     def signals(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
         total = wq.signal_count(session=session, start=self.start, end=self.end)
-        headers = [(t.gettext("Ref"), 11), (t.gettext("Created"), DATE_WIDTH),
+        # What prints: number, date, kind, status, department and the text, which takes the
+        # rest of the page (wrapping within it); the other columns are for filtering on screen.
+        printed = [(t.gettext("Ref"), 11.0), (t.gettext("Created"), float(DATE_WIDTH)),
                    (t.gettext("Kind"), widest(self.kinds.values(), 9)),
                    (t.gettext("Status"), widest(self.statuses.values(), 10)),
-                   (t.gettext("Department"), widest([n[1] for n in names.values()], 14)),
-                   (t.gettext("Text"), 40), (t.gettext("Customer"), 16),
+                   (t.gettext("Department"), widest([n[1] for n in names.values()], 14))]
+        text_width = fill_width([header_width(*header) for header in printed], 40)
+        headers = [*printed, (t.gettext("Text"), text_width), (t.gettext("Customer"), 16),
                    (t.gettext("Customer score"), 9), (t.gettext("Reported by"), 16),
                    (t.gettext("Acknowledge by"), DATE_WIDTH),
                    (t.gettext("Acknowledged"), DATE_WIDTH), (t.gettext("Resolved"), DATE_WIDTH),
                    (t.gettext("Attachments"), 9), (t.gettext("Resolution code"), 12)]
-        ws = self.sheet(t.gettext("Signals"), headers, int(total))
+        ws = self.sheet(t.gettext("Signals"), headers, int(total), printed=len(printed) + 1)
         company = self.service.company
         anonymous = t.gettext("anonymous")
         statement = wq.signal_rows(self.start, self.end)
         local, kinds, statuses = self.local, self.kinds, self.statuses
         created, due, acknowledged, resolved = (DateCell(ws) for _ in range(4))
-        text = LongTextCell(ws)
+        text = LongTextCell(ws, "F")
+        rows = TallRows(ws, text)
         for r in self.stream(session, statement):
-            ws.append(row_cells(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
-                                statuses.get(r[3], r[3]), names[r[4]][1], text(r[5]), r[6],
-                                r[7],
-                                anonymous if r[8] else r[9], due(local(r[10])),
-                                acknowledged(local(r[11])), resolved(local(r[12])), r[13],
-                                company.resolution_label(r[14], t.locale) if r[14] else None]))
+            rows.append(row_cells(ws, [f"VOC-{r[0]}", created(local(r[1])), kinds.get(r[2], r[2]),
+                                  statuses.get(r[3], r[3]), names[r[4]][1], text(r[5]), r[6],
+                                  r[7],
+                                  anonymous if r[8] else r[9], due(local(r[10])),
+                                  acknowledged(local(r[11])), resolved(local(r[12])), r[13],
+                                  company.resolution_label(r[14], t.locale) if r[14] else None]))
 
     def events(self, session: Session) -> None:
         t = self.t
@@ -299,14 +295,17 @@ class _Sheets:
         headers = [(t.gettext("Ref"), 11), (t.gettext("At"), DATE_WIDTH),
                    (t.gettext("Action"), widest(self.actions.values(), 10)),
                    (t.gettext("By"), 20), (t.gettext("Details"), 50)]
-        ws = self.sheet(t.gettext("Events"), headers, int(total))
+        ws = self.sheet(t.gettext("Events"), headers, int(total),
+                        print_note=self.unprinted(int(total)))
         statement = wq.event_rows(self.start, self.end)
         anonymous = t.gettext("anonymous")
-        at, actions, details, text = DateCell(ws), self.actions, _Details(t), LongTextCell(ws)
+        at, actions, details = DateCell(ws), self.actions, _Details(t)
+        text = LongTextCell(ws, "E")
+        rows = TallRows(ws, text)
         for r in self.stream(session, statement):
             hidden = r[6] and (r[4] == r[5] or r[2] in _REPORTER_EVENTS)  # stays anonymous
-            ws.append(row_cells(ws, [f"VOC-{r[0]}", at(self.local(r[1])), actions.get(r[2], r[2]),
-                                anonymous if hidden else r[3], text(details(r[2], r[7]))]))
+            rows.append(row_cells(ws, [f"VOC-{r[0]}", at(self.local(r[1])), actions.get(r[2], r[2]),
+                                  anonymous if hidden else r[3], text(details(r[2], r[7]))]))
 
     def scores(self, session: Session, names: dict[int, tuple[str, str, float]]) -> None:
         t = self.t
@@ -325,19 +324,22 @@ class _Sheets:
                    (t.gettext("Pulse round"), 10), (t.gettext("Signal"), 11),
                    (t.gettext("Answers"), 9), (t.gettext("Internal NPS"), 9),
                    (t.gettext("Margin ±"), 9)]
-        ws = self.sheet(t.gettext("Scores"), headers, int(answers) + len(totals))
+        count = int(answers) + len(totals)
+        ws = self.sheet(t.gettext("Scores"), headers, count, print_note=self.unprinted(count))
         # Customer scores and handling ratings, one by one (pulse answers never: see below).
         statement = wq.score_rows(self.start, self.end)
 
         def name(dept: int | None) -> str | None:
             return None if dept is None else names[dept][1]
 
-        at, kinds, sources, text = DateCell(ws), self.score_kinds, self.sources, LongTextCell(ws)
+        at, kinds, sources = DateCell(ws), self.score_kinds, self.sources
+        text = LongTextCell(ws, "G")
+        rows = TallRows(ws, text)
         for r in self.stream(session, statement):
             rater = None if r[11] else name(r[7])  # an anonymous reporter's department: never
-            ws.append(row_cells(ws, [at(self.local(r[0])), kinds.get(r[1], r[1]),
-                                sources.get(r[2], r[2]), r[3], r[4], r[5], text(r[6]), rater,
-                                name(r[8]), r[9], None if r[10] is None else f"VOC-{r[10]}"]))
+            rows.append(row_cells(ws, [at(self.local(r[0])), kinds.get(r[1], r[1]),
+                                  sources.get(r[2], r[2]), r[3], r[4], r[5], text(r[6]), rater,
+                                  name(r[8]), r[9], None if r[10] is None else f"VOC-{r[10]}"]))
         # Pulse answers: totals per rated department and round, hidden below the digest's floor.
         hidden = t.gettext("fewer than %(min)d people answered, not shown") % {
             "min": MIN_RESPONDENTS}
@@ -345,11 +347,11 @@ class _Sheets:
         for round_id, rated, nps, people in sorted(
                 totals, key=lambda row: (row[0] or "", name(row[1]) or "")):
             shown = people >= MIN_RESPONDENTS
-            ws.append(row_cells(ws, [at(self.local(self._round_start(round_id))), internal, pulse,
-                                None, None, None, None if shown else hidden, None, name(rated),
-                                round_id, None, nps.n if shown else None,
-                                rounded(nps.score) if shown else None,
-                                rounded(nps.margin) if shown else None]))
+            rows.append(row_cells(ws, [at(self.local(self._round_start(round_id))), internal, pulse,
+                                  None, None, None, None if shown else hidden, None, name(rated),
+                                  round_id, None, nps.n if shown else None,
+                                  rounded(nps.score) if shown else None,
+                                  rounded(nps.margin) if shown else None]))
         self.progress(len(totals))
 
     def _round_start(self, round_id: str | None) -> datetime | None:
@@ -376,6 +378,6 @@ class _Details:
         return text
 
     def __call__(self, action: str, details: Mapping[str, Any] | None) -> str | None:
-        d = details or {}
+        d = in_reader_language(details or {}, self.t)  # department names too
         words = EVENTS.get(action)
         return raw_details(d) if words is None else words.phrase(d, self.say)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,16 +20,28 @@ from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.marker import Marker
 from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 
 from bot.core.shared.i18n import Translator
 
-BOLD = Font(bold=True)
+# The workbook's own font, named: a font without a name is drawn in the tool's fallback
+# (LibreOffice: a wider serif), which breaks headers sized for this one.
+BOLD = Font(name="Calibri", size=11, bold=True)
 HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
 DATE_ALIGNMENT = Alignment(horizontal="left", vertical="top")
+TOP = Alignment(vertical="top")
 LONG_TEXT_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
+NOTE_FONT = Font(name="Calibri", size=11, italic=True)
+NOTE_WIDTH = 60  # the note a sheet prints instead of its rows
 DATE_TIME = "yyyy-mm-dd hh:mm"  # 16 characters: columns of dates are 17 wide
 DATE_WIDTH = 17
 A4 = "9"  # openpyxl Worksheet.PAPERSIZE_A4 (write-only sheets lack the constant)
+# A printed page is read at 9 pt or more: the 11 pt font scaled to no less than 9/11 when a
+# sheet is fitted one page wide. An A4 landscape page between margins of 0.3 in (11.09 in)
+# holds PRINTED_PIXELS of columns (96 dpi) at PRINT_POINTS: 9.3 in Excel, 9.0 in LibreOffice,
+# which lays the same columns out some 3.5% wider.
+PRINT_POINTS = 9.3
+PRINTED_PIXELS = int(11.09 * 96 * 11 / PRINT_POINTS)
 HEADER_LINES = 3  # a header wraps onto at most this many lines; its column widens instead
 # Characters XML 1.0 cannot carry: openpyxl's ILLEGAL_CHARACTERS_RE, plus U+FFFE and U+FFFF,
 # which lxml refuses too (none of them is printable, so most strings skip the search).
@@ -56,21 +68,59 @@ class DateCell:
 
 class LongTextCell:
     """Cells of a column of long text (a signal's text, an event's details), wrapped within
-    the column so the sheet prints one page wide at a size people read."""
+    the column `letter` so the sheet prints one page wide at a size people read; `lines` is
+    how many lines the last one wraps onto."""
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, letter: str) -> None:
         self.cell = WriteOnlyCell(ws)
         self.cell.alignment = LONG_TEXT_ALIGNMENT
+        self.width = ws.column_dimensions[letter].width
+        self.lines = 1
 
     def __call__(self, value: str | None) -> Any:
+        self.lines = 1
         if value is None:
             return None
+        if len(value) > self.width - 3 or "\n" in value:  # (most texts fit on one line)
+            self.lines = sum(len(wrapped(part, self.width, bold=False))
+                             for part in value.split("\n"))
         safe = row_cells(self.cell.parent, [value])[0]
         if not isinstance(safe, str):
             safe.alignment = LONG_TEXT_ALIGNMENT  # a quote-prefixed cell of its own
             return safe
         self.cell.value = safe
         return self.cell
+
+
+class TallRows:
+    """Appends the rows of a write-only sheet, each as tall as its wrapped texts (`texts`)
+    take. LibreOffice keeps a row one line tall when it opens a file, whatever its wrapped
+    text, so a printed text would run over the rows below it; the height is set for the row
+    being written only and dropped after, so memory stays flat."""
+
+    def __init__(self, ws: Any, *texts: LongTextCell, first: int = 2) -> None:
+        self.ws, self.texts, self.row = ws, texts, first
+
+    def append(self, values: list[Any]) -> None:
+        lines = max(text.lines for text in self.texts)
+        if lines > 1:  # at most Excel's tallest row, 409 pt
+            self.ws.row_dimensions[self.row].height = min(409, 15 * lines)
+            values = [self.at_top(value) for value in values]
+        self.ws.append(values)
+        if lines > 1:
+            del self.ws.row_dimensions[self.row]
+            for text in self.texts:  # the next row may have none
+                text.lines = 1
+        self.row += 1
+
+    def at_top(self, value: Any) -> Any:
+        """A value of a tall row, at the top of its cell as its wrapped text is (a cell is
+        aligned at the bottom by default: the row's figures would stand lines below it)."""
+        if value is None or isinstance(value, Cell):
+            return value  # (dates and long texts are aligned at the top already)
+        cell = WriteOnlyCell(self.ws, value=value)  # (row_cells made risky text a Cell)
+        cell.alignment = TOP
+        return cell
 
 
 def date_cell(ws: Any, value: datetime | None) -> Any:
@@ -97,11 +147,12 @@ BREAKABLE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u
                         r"\uf900-\ufaff\uff00-\uffef]+")
 
 
-def wrapped(text: str, width: float) -> list[str]:
-    """`text` broken into lines that fit a column `width` wide, as Excel wraps a bold header
-    (about 10% wider than plain text, with some padding): words stay whole, Chinese breaks
-    between characters."""
-    room = (width - 1.5) / 1.1
+def wrapped(text: str, width: float, *, bold: bool = True) -> list[str]:
+    """`text` broken into lines that fit a column `width` wide, as Excel wraps it, with some
+    padding (a column is as wide as so many digits; a bold header takes about 1.1 digits a
+    character, plain text, mostly letters, 0.9): words stay whole, Chinese breaks between
+    characters."""
+    room = (width - 1.5) / (1.1 if bold else 0.9)
     lines: list[str] = []
     line, used = "", 0.0
     for word in BREAKABLE.findall(text):
@@ -129,18 +180,71 @@ def widest(values: Any, minimum: float) -> float:
     return min(40.0, max([minimum, *(display_width(v) + 2 for v in values)]))
 
 
-def print_setup(ws: Any) -> None:
+def new_sheet(book: Any, title: str, headers: Sequence[tuple[str, float]], rows: int, *,
+              printed: int | None = None, print_note: str | None = None) -> Any:
+    """A sheet with widths that fit, a frozen bold header that wraps, an autofilter over
+    `rows` rows, and a print setup (landscape, one page wide, the header on every page).
+    Only the first `printed` columns print, if given; with a `print_note`, the note
+    (beside the header) is all that prints: the rows stay in the file, for filtering."""
+    ws = book.create_sheet(title)
+    widths = [header_width(label, minimum) for label, minimum in headers]
+    lines = max(len(wrapped(label, width))
+                for (label, _), width in zip(headers[:printed], widths, strict=False))
+    for index, ((label, _), width) in enumerate(zip(headers, widths, strict=True), 1):
+        while len(wrapped(label, width)) > lines:  # an unprinted header: no taller row
+            width += 1
+        ws.column_dimensions[get_column_letter(index)].width = width
+    note_column = get_column_letter(len(headers) + 2)  # one empty column apart
+    if print_note is not None:
+        ws.column_dimensions[note_column].width = NOTE_WIDTH
+        lines = max(lines, len(wrapped(print_note, NOTE_WIDTH)))
+    ws.row_dimensions[1].height = 15 * lines + 2
+    ws.freeze_panes = "A2"
+    last_row = max(rows, 0) + 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_row}"
+    print_setup(ws, f"{note_column}1" if print_note is not None
+                else None if printed is None else f"A1:{get_column_letter(printed)}{last_row}")
+    header_cells: list[Any] = []
+    for label, _ in headers:
+        cell = WriteOnlyCell(ws, value=NOT_XML.sub("", label))
+        cell.font = BOLD
+        cell.alignment = HEADER_ALIGNMENT
+        header_cells.append(cell)
+    if print_note is not None:
+        note = WriteOnlyCell(ws, value=print_note)
+        note.font, note.alignment = NOTE_FONT, HEADER_ALIGNMENT
+        header_cells += [None, note]
+    ws.append(header_cells)
+    return ws
+
+
+def column_pixels(width: float) -> float:
+    """How wide a column of `width` characters prints, in pixels at 96 dpi (as Excel and
+    LibreOffice lay out the default 11 pt font: 7 per character and 5 of padding)."""
+    return 7 * width + 5
+
+
+def fill_width(others: Sequence[float], minimum: float) -> float:
+    """The width of a column that takes what `others` leave of an A4 landscape page printed
+    at PRINT_POINTS (at least `minimum`)."""
+    left = PRINTED_PIXELS - sum(column_pixels(w) for w in others) - 5
+    return max(minimum, left // 7)
+
+
+def print_setup(ws: Any, area: str | None = None) -> None:
     """A4 landscape, one page wide (as many pages tall as it takes), the header row on every
-    page, narrow margins, "sheet - page n of m" at the foot."""
+    page, narrow margins, "sheet - page n of m" at the foot; only `area` prints if given."""
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = "1:1"
+    if area is not None:
+        ws.print_area = area
     ws.page_margins.left = ws.page_margins.right = 0.3
-    ws.page_margins.top = ws.page_margins.bottom = 0.5
-    ws.page_margins.header = ws.page_margins.footer = 0.25
+    ws.page_margins.top, ws.page_margins.bottom = 0.25, 0.35
+    ws.page_margins.header, ws.page_margins.footer = 0.15, 0.15
     ws.oddFooter.center.text = "&A — &P / &N"
 
 

@@ -311,13 +311,18 @@ class ConsoleChat:
         assert self.person is not None
         roles = []
         if self.person.department:
-            roles.append(self.person.department)
+            roles.append(self.department_name(self.person.department))
         if self.person.heads:
-            roles.append(self.t.gettext("head of %(slugs)s") % {
-                "slugs": ", ".join(self.person.heads)})
+            roles.append(self.t.gettext("head of %(departments)s") % {
+                "departments": ", ".join(map(self.department_name, self.person.heads))})
         self.write(self.t.gettext("You are %(name)s (%(identity)s)") % {
             "name": self.person.display_name, "identity": identity}
             + (f" — {'; '.join(roles)}" if roles else ""))
+
+    def department_name(self, slug: str) -> str:
+        """A department's name in the current person's language."""
+        department = self.company.department(slug)
+        return self.t.department(slug, department.name if department else slug)
 
     def resolve_person(self, who: str) -> str:
         """An identity as given, or the first identity of the person whose name matches."""

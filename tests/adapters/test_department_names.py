@@ -1,7 +1,7 @@
 """Departments named in each reader's language: `[department.names]` in the departments file
 (`ru = "Логистика"`, `zh = "物流"`; the plain `name` for any other language), on cards, answers
-and menus in Slack and Telegram, in the digest and the workbook; an unknown language code is
-refused at its line."""
+and menus in Slack and Telegram, in the terminal chat's who-am-I line, in the digest and the
+workbook (its Events sheet too); an unknown language code is refused at its line."""
 
 from __future__ import annotations
 
@@ -21,19 +21,11 @@ from bot.sync import sync_company
 from jobs.excel import export_workbook
 from storage.db import Database
 from tests.adapters.test_telegram_flows import ANNA, LOGISTICS, running_bot
-from tests.conftest import EXAMPLE_COMPANY, FakeClock
+from tests.conftest import FakeClock
+from tests.support.department_names import with_names
+from tests.support.dialog import TerminalDialog
 from tests.support.fake_slack import NEW_EN, running_workspace
 from tests.support.workbook import SHEETS
-
-NAMES = '[department.names]\nru = "Логистика"\nzh = "物流"\n'
-
-
-def with_names(names: str = NAMES) -> str:
-    """The example file with `names` as the logistics department's sub-table."""
-    text = EXAMPLE_COMPANY.read_text(encoding="utf-8")
-    start = text.index('slug = "logistics"')
-    end = text.index("[[", start)
-    return text[:end] + names + "\n" + text[end:]
 
 
 @pytest.fixture
@@ -91,3 +83,33 @@ def test_the_digest_and_workbook_use_the_readers_names(db: Database, named: Comp
                                                     t=service.translator("ru"))))
     departments = book.worksheets[SHEETS.index("Departments")]
     assert "Логистика" in [row[0].value for row in departments.iter_rows(min_row=2)]
+
+
+def test_the_terminal_says_who_you_are_with_the_departments_in_your_language(
+        db: Database, named: Company, clock: FakeClock) -> None:
+    sync_company(db, named, now=clock())
+    chat = TerminalDialog(VocService(db, named, clock=clock), named, "slack:U0SALES1")
+    try:
+        chat.expect(r"Kate Brown> ")
+        chat.say("/as Olga")  # Olga Petrova reads Russian and heads logistics
+        line = chat.expect(r"Вы — Olga Petrova \(slack:U0LOGHEAD\)[^\n]*").group(0)
+        assert "руководитель: Логистика" in line and "logistics" not in line, line
+        chat.say("/as Ivan Kuznetsov")  # a member of logistics, in Russian
+        line = chat.expect(r"Вы — Ivan Kuznetsov[^\n]*").group(0)
+        assert line.endswith("— Логистика"), line
+    finally:
+        chat.say("/quit")
+        chat.close()
+
+
+def test_the_events_sheet_names_departments_in_the_readers_language(
+        db: Database, named: Company, clock: FakeClock) -> None:
+    sync_company(db, named, now=clock())
+    service = VocService(db, named, clock=clock)
+    ref = service.capture("slack:U0SALES1", Draft("complaint", "The courier was late")).signal.ref
+    service.reassign("slack:U0LOGHEAD", ref, "it", "The tracking page is broken")
+    book = load_workbook(io.BytesIO(export_workbook(service, t=service.translator("ru"))))
+    details = [str(row[4].value) for row in
+               book.worksheets[SHEETS.index("Events")].iter_rows(min_row=2)]
+    assert any("Логистика" in text and "IT" in text for text in details), details
+    assert not any("Logistics" in text for text in details), details

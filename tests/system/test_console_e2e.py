@@ -53,7 +53,7 @@ def test_the_whole_loop_in_the_terminal(migrated: Path):
     chat.expect(r"⚠ Only the heads of Sales \(or an admin\) can act on VOC-1\.")
 
     chat.say("/as John")
-    chat.expect(r"You are John Carter \(slack:U0SALESHEAD\).*head of sales")
+    chat.expect(r"You are John Carter \(slack:U0SALESHEAD\).*head of Sales")
     chat.say("/voc queue")
     chat.expect(r"Sales — open: 1, overdue: 0")
     chat.say(acknowledge)

@@ -50,7 +50,8 @@ def test_export_reads_back_cell_by_cell(service: VocService, clock: FakeClock) -
     second = [c.value for c in signals[3]]
     assert second[2] == "praise" and second[8] == "anonymous"  # the reporter stays hidden
     assert signals.freeze_panes == "A2" and signals.auto_filter.ref == "A1:N3"
-    assert signals.column_dimensions["F"].width == 40 and signals["F2"].alignment.wrap_text
+    # The text takes what the other printed columns leave of the page, and wraps within it.
+    assert signals.column_dimensions["F"].width >= 80 and signals["F2"].alignment.wrap_text
 
     events = book["Events"]
     assert [c.value for c in events[2]][:4] == [ref, datetime(2026, 11, 24, 10, 0),

@@ -38,7 +38,8 @@ def ask(core: Core, actor: str, ref: str, question: str) -> SignalView:
         person, signal = acting(core, session, actor, ref, Action.ASK)
         department = department_of(session, signal.department_id)
         event = _record(core, session, signal, person, "asked",
-                        {"question": text, "department": department.name})
+                        {"question": text, "department": department.name,
+                         "department_slug": department.slug})
         update_cards(core, session, signal, event, notify_reporter=False)
         reporter = session.get(Person, signal.reporter_id)
         assert reporter is not None

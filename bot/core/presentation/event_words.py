@@ -12,10 +12,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.shared.domain import EventAction
-from bot.core.shared.i18n import N_
+from bot.core.shared.i18n import N_, Translator
 
 Say = Callable[[str], str]  # a msgid in the reader's language
 Details = Mapping[str, Any]
+
+
+# Where an event keeps a department: (the key of its slug, the key of its name at the time).
+# An event stored before its slug was kept has the name only.
+DEPARTMENT_KEYS = (("to", "to_name"), ("from", "from_name"), ("department_slug", "department"))
+
+
+def department_named(details: Details, slug_key: str, name_key: str, t: Translator) -> str:
+    """The department an event names, in the reader's language when the event keeps its slug
+    (the departments file may give it a name in that language), else as the event stored it."""
+    name = str(details.get(name_key, ""))
+    slug = details.get(slug_key)
+    return t.department(slug, name) if isinstance(slug, str) and name else name
+
+
+def in_reader_language(details: Details, t: Translator) -> Details:
+    """`details` with the department names it keeps in the reader's language."""
+    names = {name_key: department_named(details, slug_key, name_key, t)
+             for slug_key, name_key in DEPARTMENT_KEYS if details.get(name_key)}
+    return {**details, **names} if names else details
 
 
 def raw_details(details: Details) -> str | None:

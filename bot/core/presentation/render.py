@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.handling.rules import RULES, label
-from bot.core.presentation.event_words import words_of
+from bot.core.presentation.event_words import in_reader_language, words_of
 from bot.core.presentation.messages import Button, OutboundMessage
 from bot.core.presentation.views import (
     DepartmentView,
@@ -44,7 +44,7 @@ def _who(name: str | None, t: Translator) -> str:
 
 def history_line(event: EventView, t: Translator) -> str:
     """One event as a sentence: who did what, when, and why."""
-    d = event.details
+    d = in_reader_language(event.details, t)
     params = {"who": _who(event.actor, t), "when": t.when(event.at),
               "to": d.get("to_name", ""), "from": d.get("from_name", ""),
               "text": (d.get("note") or d.get("reason") or d.get("answer") or d.get("question")
