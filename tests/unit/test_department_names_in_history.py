@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.capture.reports import Draft
+from bot.core.presentation.customer_story import story_reply
 from bot.core.presentation.render import history_line
 from bot.core.presentation.views import EventView
 from bot.core.service import VocService
-from bot.core.shared.errors import Forbidden
+from bot.core.shared.errors import Forbidden, VocError
 from bot.departments import parse_company
 from bot.sync import sync_company
 from storage.db import Database
@@ -63,3 +64,22 @@ def test_a_refusal_names_the_department_in_the_readers_language(named: VocServic
     with pytest.raises(Forbidden) as hidden:
         named.queue(KATE, "logistics")
     assert "«Логистика»" in hidden.value.render(named.translator("ru"))
+
+
+def test_every_refusal_and_a_customers_story_name_the_department_in_russian(
+        named: VocService) -> None:
+    ru = named.translator("ru")
+    ref = named.capture(KATE, Draft("complaint", "The courier was late", customer="Initech",
+                                    department="logistics")).signal.ref
+    other = named.capture(KATE, Draft("complaint", "The login page is down",
+                                      department="it")).signal.ref
+    with pytest.raises(VocError) as same_department:
+        named.reassign(OLGA, ref, "logistics", "It is ours")
+    with pytest.raises(VocError) as across:
+        named.merge(IT_HEAD, other, ref)
+    for refusal in (same_department.value, across.value):
+        assert "Логистика" in refusal.render(ru), refusal.render(ru)
+        assert "Logistics" in refusal.render(named.translator("en"))
+
+    story = str(story_reply(named.customer_story("slack:U0ADMIN", "Initech"), ru).to_json())
+    assert "Логистика" in story and "Logistics" not in story, story

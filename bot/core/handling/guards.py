@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session
 
 from bot.core.handling.audit import history_of
 from bot.core.presentation.views import format_ref
 from bot.core.shared.domain import Status
 from bot.core.shared.errors import Forbidden, InvalidTransition
-from bot.core.shared.i18n import N_, Translator
+from bot.core.shared.i18n import N_, DepartmentName
 from bot.core.shared.rows import department_of, row_id
 from storage import queries as q
 from storage.models import Department, Event, Person, Signal
-
-
-class DepartmentForbidden(Forbidden):
-    """A refusal that names a department: in the reader's language when the departments file
-    gives it a name in that language."""
-
-    def __init__(self, message: str, department: Department, **params: Any) -> None:
-        super().__init__(message, department=department.name, **params)
-        self.slug = department.slug
-
-    def render(self, translator: Translator) -> str:
-        named = translator.department(self.slug, self.params["department"])
-        return translator.gettext(self.message) % {**self.params, "department": named}
 
 
 def require_head(session: Session, person: Person | None, signal: Signal) -> None:
@@ -34,9 +19,9 @@ def require_head(session: Session, person: Person | None, signal: Signal) -> Non
     if person is None or (not person.is_admin and not q.is_head(
             session=session, person_id=row_id(person), department_id=signal.department_id)):
         department = department_of(session, signal.department_id)
-        raise DepartmentForbidden(N_("Only the heads of %(department)s (or an admin) can act "
-                                     "on %(ref)s."), department,
-                                  ref=format_ref(row_id(signal)))
+        raise Forbidden(N_("Only the heads of %(department)s (or an admin) can act on %(ref)s."),
+                        department=DepartmentName.of(department),
+                        ref=format_ref(row_id(signal)))
 
 
 def require_reporter(person: Person | None, signal: Signal) -> None:
@@ -123,8 +108,8 @@ def require_can_view(session: Session, person: Person | None, department: Depart
         or q.is_head(session=session, person_id=row_id(person),
                      department_id=row_id(department)))
     if not allowed:
-        raise DepartmentForbidden(
-            N_("Only members and heads of %(department)s can see its signals."), department)
+        raise Forbidden(N_("Only members and heads of %(department)s can see its signals."),
+                        department=DepartmentName.of(department))
 
 
 def require_not_rated(session: Session, signal: Signal) -> None:

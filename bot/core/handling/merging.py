@@ -26,7 +26,7 @@ from bot.core.shared import inputs
 from bot.core.shared.context import Core
 from bot.core.shared.domain import Action, Status
 from bot.core.shared.errors import InvalidInput, InvalidTransition
-from bot.core.shared.i18n import N_
+from bot.core.shared.i18n import N_, DepartmentName
 from bot.core.shared.rows import department_of, row_id
 from storage import queries as q
 from storage.models import Event, Person, Signal
@@ -104,9 +104,9 @@ def _target(session: Session, signal: Signal, typed: str) -> Signal:
         raise InvalidTransition(N_("%(case)s is already resolved: %(ref)s stays a case of "
                                    "its own."), case=case, ref=ref)
     if target.department_id != signal.department_id:
+        owner = DepartmentName.of(department_of(session, target.department_id))
         raise InvalidInput(N_("%(case)s belongs to %(department)s: reassign %(ref)s there "
-                              "first, then merge."), case=case, ref=ref,
-                           department=department_of(session, target.department_id).name
+                              "first, then merge."), case=case, ref=ref, department=owner
                            ).at("note")
     return target
 

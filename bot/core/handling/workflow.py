@@ -28,7 +28,7 @@ from bot.core.shared import inputs
 from bot.core.shared.context import Core
 from bot.core.shared.domain import Action, Status
 from bot.core.shared.errors import InvalidInput
-from bot.core.shared.i18n import N_
+from bot.core.shared.i18n import N_, DepartmentName
 from bot.core.shared.rows import department_by_slug, department_of, row_id
 from storage.models import Department, Person, Score, Signal
 
@@ -153,7 +153,7 @@ def move(core: Core, session: Session, signal: Signal, person: Person, slug: str
     source = department_of(session, signal.department_id)
     if target.id == source.id:
         raise InvalidInput(N_("%(ref)s already belongs to %(department)s."),
-                           ref=format_ref(row_id(signal)), department=source.name
+                           ref=format_ref(row_id(signal)), department=DepartmentName.of(source)
                            ).at("department")
     ended_routing = (signal.routing or {}).get("card", 0)
     route(core, signal, target)

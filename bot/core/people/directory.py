@@ -12,7 +12,7 @@ from bot.core.presentation.visibility import department_view, person_view
 from bot.core.shared import inputs
 from bot.core.shared.context import Core
 from bot.core.shared.errors import Forbidden, InvalidInput
-from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, normalise_locale
+from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, DepartmentName, normalise_locale
 from bot.core.shared.rows import department_by_slug, department_of, person_of, row_id
 from storage import queries as q
 from storage.models import DepartmentHead, Identity, Person
@@ -60,9 +60,9 @@ def choose_department(core: Core, actor: str, slug: str) -> PersonView:
     with core.db.write() as session:
         person = person_of(core, session, actor)
         if person.department_id is not None:
+            placed = DepartmentName.of(department_of(session, person.department_id))
             raise Forbidden(N_("The departments file places you in %(department)s; ask an "
-                               "admin to change it."),
-                            department=department_of(session, person.department_id).name)
+                               "admin to change it."), department=placed)
         person.chosen_department_id = row_id(department_by_slug(session, slug))
         session.add(person)
         return person_view(core, session, person)

@@ -39,7 +39,7 @@ def story_reply(story: CustomerStory, t: Translator) -> OutboundMessage:
     title = t.ngettext("Customer %(name)s (#%(id)d): %(count)d signal",
                        "Customer %(name)s (#%(id)d): %(count)d signals", story.signals) % {
         "name": story.name, "id": story.account_id, "count": story.signals}
-    fields = [(t.gettext("Departments"), ", ".join(f"{name} {count}"
+    fields = [(t.gettext("Departments"), ", ".join(f"{t.named(name)} {count}"
                                                   for name, count in story.departments) or "—")]
     fields.append((t.gettext("Customer NPS"), nps_text(story, t)))
     if story.owner:
@@ -77,15 +77,15 @@ def open_line(line: StoryLine, t: Translator) -> str:
         state = t.gettext("overdue since %(when)s") % {"when": t.when(line.ack_due_at)}
     else:
         state = t.gettext("acknowledge by %(when)s") % {"when": t.when(line.ack_due_at)}
-    return f"{kind_label(line.kind, t)} {line.ref} · {line.department} · {state}"
+    return f"{kind_label(line.kind, t)} {line.ref} · {t.named(line.department)} · {state}"
 
 
 def signal_line(line: StoryLine, t: Translator) -> str:
     """"3 May · Complaint VOC-7 · Finance · resolved: “The invoice…” (Kate Brown)"."""
     head = (f"{t.day(line.created_at)} · {kind_label(line.kind, t)} {line.ref} · "
-            f"{line.department} · {t.gettext(STATUS_LABELS[line.status])}")
+            f"{t.named(line.department)} · {t.gettext(STATUS_LABELS[line.status])}")
     if line.text is None:
         return head + " · " + t.gettext("its text is for %(department)s") % {
-            "department": line.department}
+            "department": t.named(line.department)}
     who = line.reporter if line.reporter is not None else t.gettext("anonymous")
     return f"{head}: “{first_line(line.text)}” ({who})"

@@ -22,7 +22,7 @@ from bot.core.reporting.nps import Nps
 from bot.core.shared.context import Core
 from bot.core.shared.domain import OPEN_STATUSES, Kind, Status
 from bot.core.shared.errors import Forbidden, InvalidInput, NotFound
-from bot.core.shared.i18n import N_
+from bot.core.shared.i18n import N_, DepartmentName
 from bot.core.shared.rows import department_of, row_id
 from storage import accounts as store
 from storage import queries as q
@@ -39,7 +39,7 @@ class StoryLine:
     ref: str
     kind: Kind
     status: Status
-    department: str
+    department: DepartmentName  # rendered in the reader's language
     created_at: datetime
     ack_due_at: datetime
     overdue: bool
@@ -58,7 +58,7 @@ class CustomerStory:
     owner: str | None
     segment: str | None
     signals: int
-    departments: tuple[tuple[str, int], ...]  # (department, signals), most first
+    departments: tuple[tuple[DepartmentName, int], ...]  # (department, signals), most first
     nps: Nps
     open: tuple[StoryLine, ...]
     newest: tuple[StoryLine, ...]
@@ -90,7 +90,7 @@ def customer_story(core: Core, actor: str, reference: str) -> CustomerStory:
             account_id=account_id, name=account.name, names=names,
             owner=owner.display_name if owner else account.owner_identity,
             segment=account.segment, signals=sum(count for _, count in by_department),
-            departments=tuple((department_of(session, d).name, count)
+            departments=tuple((DepartmentName.of(department_of(session, d)), count)
                               for d, count in by_department),
             nps=Nps.of(value for value, _ in scores),
             open=tuple(line(s) for s in opened), newest=tuple(line(s) for s in newest),
@@ -140,7 +140,7 @@ class _Lines:
         readable = own or self.may_read(signal.department_id)
         return StoryLine(
             ref=format_ref(row_id(signal)), kind=Kind(signal.kind), status=Status(signal.status),
-            department=department_of(self.session, signal.department_id).name,
+            department=DepartmentName.of(department_of(self.session, signal.department_id)),
             created_at=signal.created_at, ack_due_at=signal.ack_due_at,
             overdue=signal.status == Status.ROUTED and self.core.clock() > signal.ack_due_at,
             text=signal.text if readable else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from bot.core.shared.i18n import N_, Translator
+from bot.core.shared.i18n import N_, DepartmentName, Translator
 from storage.db import StoreUnavailable
 
 
@@ -27,7 +27,10 @@ class VocError(Exception):
     def render(self, translator: Translator) -> str:
         """The refusal in the reader's language."""
         template = translator.gettext(self.message)
-        return template % self.params if self.params else template
+        if not self.params:
+            return template
+        return template % {key: translator.named(value) if isinstance(value, DepartmentName)
+                           else value for key, value in self.params.items()}
 
 
 class InvalidInput(VocError):

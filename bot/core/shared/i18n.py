@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.presentation import dates as calendar
@@ -41,6 +42,23 @@ def _translations(locale: str) -> gettext.NullTranslations:
         return gettext.GNUTranslations(handle)
 
 
+class DepartmentName(str):
+    """A department's name among a refusal's parameters: rendered in the reader's language
+    when the departments file gives one ([department.names]), else as it is."""
+
+    slug: str
+
+    def __new__(cls, name: str, slug: str) -> DepartmentName:
+        named = super().__new__(cls, name)
+        named.slug = slug
+        return named
+
+    @classmethod
+    def of(cls, department: Any) -> DepartmentName:
+        """The name of `department` (anything with a `name` and a `slug`)."""
+        return cls(department.name, department.slug)
+
+
 class Translator:
     """Everything a renderer needs to speak one reader's language."""
 
@@ -57,6 +75,10 @@ class Translator:
         """A department's name in the reader's language (the departments file's
         [department.names]), else `name`, the one it has in every language."""
         return self._department_names.get(slug, name)
+
+    def named(self, department: DepartmentName) -> str:
+        """`department`'s name in the reader's language."""
+        return self.department(department.slug, department)
 
     def gettext(self, message: str) -> str:
         """The message in the reader's language."""
