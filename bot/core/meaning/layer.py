@@ -112,9 +112,12 @@ class Meaning:
             if len(found) == len(texts) + len(keywords):
                 import numpy as np
 
+                from bot.core.routing.keywords import script_of
+
                 rows = np.vstack(found)
                 built = Departments.build([p[0] for p in profiles], rows[:len(texts)],
-                                          rows[len(texts):], owners)
+                                          rows[len(texts):], owners,
+                                          [script_of(t) for t in texts + keywords])
                 with self._lock:
                     self._departments, self._profiles = built, _same(profiles)
                     if self.router is not None:
@@ -149,15 +152,16 @@ class Meaning:
         return thread
 
     def learn(self, departments: Departments, history: Sequence[tuple[int, str, Vectors]],
-              triage: str) -> MeaningRouter:
-        """The router by meaning for a history of (case id, department, vector), oldest first:
-        its newest `cases`, with weight and gate calibrated on them judged in order; while the
-        history is too short to calibrate, the profiles decide alone at the model's gate."""
+              triage: str, scripts: Sequence[str] = ()) -> MeaningRouter:
+        """The router by meaning for a history of (case id, department, vector), oldest first,
+        and each case's script (`script_of`; none given: never centred): its newest `cases`,
+        with weight and gate calibrated on them judged in order; while the history is too
+        short to calibrate, the profiles decide alone at the model's gate."""
         from bot.core.meaning.maths import CaseIndex
         from bot.core.meaning.routing import MIN_JUDGED, MeaningRouter
 
-        index = CaseIndex.build(history, self.cases)
-        router = MeaningRouter(departments, index, triage).calibrated(MAX_MISROUTES)
+        router = MeaningRouter.of_history(departments, history, scripts, triage,
+                                          self.cases).calibrated(MAX_MISROUTES)
         if router.gate == math.inf and len(router.judged()) < MIN_JUDGED:
             router = MeaningRouter(departments, CaseIndex.build([], 0), triage, 1.0,
                                    PROFILE_GATES.get(self.model, math.inf))
@@ -170,7 +174,9 @@ class Meaning:
             vector = self._remembered.get(text)
         if vector is None or self.router is None:
             return None
-        return self.router.suggest(vector)
+        from bot.core.routing.keywords import script_of
+
+        return self.router.suggest(vector, script_of(text))
 
     def _remember(self, texts: Sequence[str], found: Vectors | None) -> None:
         if found is None or len(found) != len(texts):

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.core.routing.features import Case
+from bot.core.routing.keywords import script_of
 from bot.core.routing.learned import Evaluation, LearningRouter, evaluate, split_history
 from bot.core.routing.learned import train as fit
 from bot.core.routing.model import Model
@@ -133,10 +134,11 @@ def learn_meaning(core: Core) -> None:
     with core.db.read() as session:
         found = vectors.read(session=session, model=meaning.model,
                              signal_ids=[c.id for c in cases])
-    router = meaning.learn(departments, [(c.id, c.label, found[c.id]) for c in cases
-                                         if c.id in found], core.company.triage)
-    log.info("routing by meaning: %d labelled cases indexed, gate %.3f", len(router.cases),
-             router.gate)
+    embedded = [c for c in cases if c.id in found]
+    router = meaning.learn(departments, [(c.id, c.label, found[c.id]) for c in embedded],
+                           core.company.triage, [script_of(c.text) for c in embedded])
+    log.info("routing by meaning: %d labelled cases indexed%s, gate %.3f", len(router.cases),
+             "" if router.centres is None else " (centred by script)", router.gate)
 
 
 async def start_meaning(core: Core) -> None:
