@@ -13,8 +13,8 @@ The vectors are first freed of what every report of their script and of the depa
 common (`Centres`, from a sample of the company's recent reports), then compared at the
 threshold of their pair of scripts (`CENTRED_THRESHOLDS`); a department with too few reports in
 the sample for its centre (or a script with too few) is compared on the plain vectors
-(`CROSS_THRESHOLDS`). docs/decisions/0016 has the figures. Within one script the stems stay:
-meaning finds a "late" courier and a "rude" courier alike, which are two problems.
+(`CROSS_THRESHOLDS`). docs/decisions/0017 and 0018 have the figures. Within one script the
+stems stay: meaning finds a "late" courier and a "rude" courier alike, which are two problems.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ Meant = dict[int, "Vectors"]  # signal id -> its stored vector
 
 THRESHOLD = 0.5
 # Cosine of two reports in different scripts at which they are the same problem, per model
-# (bench/similar.py's cross-language pairs; the bundled model at 0.45: precision 0.982), where
-# the department's centre is not known.
+# (bench/similar.py's cross-language pairs; USE alone at 0.45: precision 0.982; joined by e5 at
+# 0.62: 0.955), where the department's centre is not known.
 CROSS_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": 0.45,
                     "universal-sentence-encoder-multilingual-3+multilingual-e5-small": 0.62}
 # The same, per pair of scripts, on vectors less their script's and department's centres:
