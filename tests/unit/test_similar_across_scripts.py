@@ -12,7 +12,7 @@ import numpy as np
 
 from bot.core.capture.similar import CENTRED_THRESHOLDS, CROSS_THRESHOLDS, cross_likeness
 from bot.core.meaning import Vectors, unit
-from bot.core.meaning.maths import MIN_CENTRED, Centres
+from bot.core.meaning.maths import MIN_CENTRED, Centres, parts_of
 from bot.core.reporting.themes import THEME_THRESHOLDS, Complaint, by_meaning
 from bot.core.service import Draft, VocService
 from bot.core.shared.company import Company
@@ -21,6 +21,7 @@ from storage.db import Database
 from tests.conftest import FakeClock
 
 MODEL = "universal-sentence-encoder-multilingual-3"
+JOINED = "universal-sentence-encoder-multilingual-3+multilingual-e5-small"
 SCRIPTS = {"latin": "Paid once, charged twice", "cyrillic": "Оплатили один раз, списали дважды",
            "han": "付了一次，扣了两次"}
 FINANCE, IT = 5, 6  # department ids
@@ -100,6 +101,33 @@ def test_without_enough_reports_for_a_centre_the_plain_cosine_decides() -> None:
         assert found is not None and abs(found - plain) < 1e-6
     assert cross_likeness(SCRIPTS["latin"], SCRIPTS["han"], (english, russian),
                           "another-model") is None  # no threshold measured: words decide
+
+
+def test_a_joined_model_judges_by_the_mean_of_its_two_models_centred() -> None:
+    # Two models' spaces: the second's script offsets are small, so the centres take little
+    # from it; centred, each part is brought back to its share and neither outweighs the other.
+    first, second = Space(seed=3), Space(seed=5, dims=384)
+    second.offsets = {s: 0.3 * v for s, v in second.offsets.items()}
+    problems = [first.problem() for _ in range(2)], [second.problem() for _ in range(2)]
+
+    def joined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.hstack([a, b]) / np.sqrt(2)
+
+    rows = [(first.report(s, FINANCE, problems[0][p]), second.report(s, FINANCE, problems[1][p]))
+            for s, p in (("latin", 0), ("han", 0), ("han", 1))]
+    samples = sample(first, 2 * MIN_CENTRED), sample(second, 2 * MIN_CENTRED)
+    each = [Centres.of(*found) for found in samples]
+    both = Centres.of(np.hstack([samples[0][0], samples[1][0]]) / np.sqrt(2), samples[0][1],
+                      samples[0][2], parts_of(JOINED))
+    threshold = CENTRED_THRESHOLDS[JOINED][("han", "latin")]
+    for other in (1, 2):  # its translation, then another problem in the other script
+        mean = sum(float(np.prod(centres.apply(np.vstack([rows[0][n], rows[other][n]]),
+                                               ["latin", "han"], FINANCE), axis=0).sum())
+                   for n, centres in enumerate(each)) / 2
+        found = cross_likeness(SCRIPTS["latin"], SCRIPTS["han"],
+                               (joined(*rows[0]), joined(*rows[other])), JOINED, both, FINANCE)
+        assert found is not None and abs(found - (mean - threshold)) < 1e-5
+        assert (found >= 0) == (other == 1)
 
 
 def test_each_theme_is_one_problem_in_all_three_languages() -> None:

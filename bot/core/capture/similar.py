@@ -13,8 +13,8 @@ The vectors are first freed of what every report of their script and of the depa
 common (`Centres`, from a sample of the company's recent reports), then compared at the
 threshold of their pair of scripts (`CENTRED_THRESHOLDS`); a department with too few reports in
 the sample for its centre (or a script with too few) is compared on the plain vectors
-(`CROSS_THRESHOLDS`). docs/decisions/0016 has the figures. Within one script the stems stay:
-meaning finds a "late" courier and a "rude" courier alike, which are two problems.
+(`CROSS_THRESHOLDS`). docs/decisions/0017 and 0018 have the figures. Within one script the
+stems stay: meaning finds a "late" courier and a "rude" courier alike, which are two problems.
 """
 
 from __future__ import annotations
@@ -47,14 +47,17 @@ Meant = dict[int, "Vectors"]  # signal id -> its stored vector
 
 THRESHOLD = 0.5
 # Cosine of two reports in different scripts at which they are the same problem, per model
-# (bench/similar.py's cross-language pairs; the bundled model at 0.45: precision 0.982), where
-# the department's centre is not known.
-CROSS_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": 0.45}
+# (bench/similar.py's cross-language pairs; USE alone at 0.45: precision 0.982; joined by e5 at
+# 0.62: 0.955), where the department's centre is not known.
+CROSS_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": 0.45,
+                    "universal-sentence-encoder-multilingual-3+multilingual-e5-small": 0.62}
 # The same, per pair of scripts, on vectors less their script's and department's centres:
 # chosen by bench/similar.py on half the departments (the lowest with precision >= 0.95 there).
 CENTRED_THRESHOLDS: dict[str, dict[tuple[str, str], float]] = {
     "universal-sentence-encoder-multilingual-3": {
-        ("cyrillic", "latin"): 0.11, ("han", "latin"): 0.12, ("cyrillic", "han"): 0.09}}
+        ("cyrillic", "latin"): 0.11, ("han", "latin"): 0.12, ("cyrillic", "han"): 0.09},
+    "universal-sentence-encoder-multilingual-3+multilingual-e5-small": {
+        ("cyrillic", "latin"): 0.05, ("han", "latin"): 0.08, ("cyrillic", "han"): 0.05}}
 SAMPLE = 2000  # the newest complaints and ideas with a vector whose centres are taken
 CENTRES_TTL = 300.0  # seconds a sample's centres serve before it is read again
 RECENT = timedelta(days=30)  # open cases older than this are not offered
@@ -182,11 +185,11 @@ def centres(session: Session, model: str) -> Centres | None:
     if rows:
         import numpy as np
 
-        from bot.core.meaning.maths import Centres
+        from bot.core.meaning.maths import Centres, parts_of
 
         made = Centres.of(np.vstack([np.frombuffer(row[2], dtype=np.float32) for row in rows]),
                           [routing.script_of(str(row[0])) for row in rows],
-                          [row[1] for row in rows])
+                          [row[1] for row in rows], parts_of(model))
     _sampled.setdefault(engine, {})[model] = (monotonic(), made)
     return made
 

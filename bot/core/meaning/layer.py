@@ -31,7 +31,8 @@ MAX_MISROUTES = 0.05  # what the gate calibrated on the history allows
 # The margin at which the departments' profiles decide alone, before the history can
 # calibrate one: chosen on bench/routing.py's signals judged in order (misroutes <= 0.10), per
 # model, because each model has its own scale of similarities. Another model: none (inf).
-PROFILE_GATES = {"universal-sentence-encoder-multilingual-3": 0.0614}
+PROFILE_GATES = {"universal-sentence-encoder-multilingual-3": 0.0614,
+                 "universal-sentence-encoder-multilingual-3+multilingual-e5-small": 0.0369}
 
 Profile = tuple[str, str, str, Sequence[str]]  # a department's slug, name, description, keywords
 

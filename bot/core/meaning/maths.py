@@ -11,6 +11,7 @@ import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
 
 import numpy as np
 
@@ -33,6 +34,16 @@ def similarities(left: Vectors, right: Vectors) -> Vectors:
 
 
 MIN_CENTRED = 30  # rows a script or department needs in the sample for its centre
+# Models joined of several (bot/language/bundled.py): each text's vector is theirs side by side,
+# each scaled by 1/sqrt(count); here the widths of the parts. Centred, each part is scaled back
+# to its share apart: otherwise the part the centres take less from outweighs the other
+# (cross-language "me too" at recall 0.90: 0.951 centred whole, 0.970 by parts).
+JOINED = {"universal-sentence-encoder-multilingual-3+multilingual-e5-small": (512, 384)}
+
+
+def parts_of(model: str) -> tuple[int, ...]:
+    """The widths of a joined model's parts; () for a model of one part."""
+    return JOINED.get(model, ())
 
 
 @dataclass(frozen=True)
@@ -49,15 +60,18 @@ class Centres:
 
     scripts: Mapping[Hashable, np.ndarray]
     departments: Mapping[Hashable, np.ndarray]
+    parts: tuple[int, ...] = ()  # a joined model's (`parts_of`)
 
     @classmethod
     def of(cls, vectors: Vectors, scripts: Sequence[Hashable],
-           departments: Sequence[Hashable] | None = None) -> Centres:
-        """From a sample of unit rows, each row's script and (optionally) department."""
+           departments: Sequence[Hashable] | None = None, parts: tuple[int, ...] = ()
+           ) -> Centres:
+        """From a sample of unit rows, each row's script and (optionally) department; `parts`:
+        the widths of a joined model's parts."""
         by_script = _means(vectors, scripts)
         if departments is None:
-            return cls(by_script, {})
-        return cls(by_script, _means(_less(vectors, scripts, by_script), departments))
+            return cls(by_script, {}, parts)
+        return cls(by_script, _means(_less(vectors, scripts, by_script), departments), parts)
 
     def knows(self, scripts: Iterable[Hashable], department: Hashable | None = None) -> bool:
         """Whether the sample gave a centre to each of `scripts` (and to the department)."""
@@ -71,7 +85,12 @@ class Centres:
         apart = _less(vectors, scripts, self.scripts)
         if department is not None and department in self.departments:
             apart = apart - self.departments[department]
-        return unit(apart)
+        if len(self.parts) < 2 or sum(self.parts) != apart.shape[1]:
+            return unit(apart)
+        edges = np.cumsum((0, *self.parts))
+        share = np.float32(1 / math.sqrt(len(self.parts)))
+        return np.hstack([unit(apart[:, start:end]) * share
+                          for start, end in pairwise(edges)])
 
 
 def _means(vectors: Vectors, keys: Sequence[Hashable]) -> dict[Hashable, np.ndarray]:

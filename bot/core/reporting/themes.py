@@ -121,6 +121,8 @@ class Thresholds:
 
     centred: float
     plain: float
+    # The columns read: of a joined model's vectors, its first model's alone (None: all).
+    width: int | None = None
 
 
 def of_week(week: Sequence[Complaint], before: Sequence[Complaint],
@@ -149,8 +151,12 @@ def by_department(week: Iterable[Complaint], before: Iterable[Complaint],
 # Per model (bench/themes.py: each of the 14 recurring problems of bench/data/routing_signals.tsv
 # one theme across its languages, no theme mixing two; the centred threshold chosen on the
 # problems of half the departments). Another model: themes by words.
-THEME_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": Thresholds(centred=0.25,
-                                                                            plain=0.38)}
+THEME_THRESHOLDS = {
+    "universal-sentence-encoder-multilingual-3": Thresholds(centred=0.25, plain=0.38),
+    # USE's part of the joined vectors (bot/language/bundled.py): joined with e5's, one group
+    # mixed two problems at every threshold where each problem was one theme (docs/decisions/0018).
+    "universal-sentence-encoder-multilingual-3+multilingual-e5-small": Thresholds(
+        centred=0.25, plain=0.38, width=512)}
 MAX_GROUPED = 2000  # the week's newest complaints grouped (the similarity matrix is n x n)
 LABEL_CHARS = 80
 
@@ -186,9 +192,10 @@ def by_meaning(week: Sequence[Complaint], before: Sequence[Complaint],
     mine = mine[-MAX_GROUPED:]
     if not mine:
         return ()
-    rows = unit(np.vstack([vectors[c.id] for c in mine]))
+    columns = slice(thresholds.width)
+    rows = unit(np.vstack([vectors[c.id][columns] for c in mine]))
     earlier = [c for c in before if c.id in vectors]
-    then = (unit(np.vstack([vectors[c.id] for c in earlier])) if earlier
+    then = (unit(np.vstack([vectors[c.id][columns] for c in earlier])) if earlier
             else np.zeros((0, rows.shape[1]), dtype=np.float32))
     rows, then, threshold = comparable(rows, [c.text for c in mine], then,
                                        [c.text for c in earlier], thresholds)
