@@ -38,9 +38,11 @@ def test_platform_of_names_a_registered_platform_or_other() -> None:
 
 def test_a_department_and_leadership_are_addressed_on_each_platform_they_use(
         company: Company) -> None:
-    both = Department(slug="x", name="X", slack_channel="C0X", telegram_chat=-1001,
-                      telegram_topic=7)
-    telegram_only = Department(slug="y", name="Y", telegram_chat=-1002)
+    both = Department(slug="x", name="X", addresses={
+        "slack": {"slack_channel": "C0X"},
+        "telegram": {"telegram_chat": -1001, "telegram_topic": 7}})
+    telegram_only = Department(slug="y", name="Y", addresses={
+        "telegram": {"telegram_chat": -1002}})
     assert department_destinations(both) == ["slack:C0X", "telegram:-1001/7"]
     assert department_destinations(telegram_only) == ["telegram:-1002"]
     assert department_destinations(Department(slug="z", name="Z")) == []
