@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from bot.core.shared.company import Company
 from bot.core.shared.platforms import PLATFORMS
+from bot.departments_addresses import company_table, department_table, in_field_order
 from bot.departments_schema import (
     ACROSS_TABLES,
     FORMAT_ERRORS,
@@ -25,10 +26,7 @@ from bot.departments_schema import (
     DepartmentTable,
     PersonTable,
     Table,
-    company_table,
-    department_table,
     describe,
-    in_field_order,
 )
 
 T = TypeVar("T", bound=Table)

@@ -6,16 +6,15 @@ admin reads. `describe` turns any error of these models into that sentence and i
 
 The fields addressing a department or leadership on a chat platform (`slack_channel`,
 `telegram_chat`...) are each platform's registration (bot/core/shared/platforms.py):
-`department_table()` and `company_table()` are the models with those fields added.
+bot/departments_addresses.py adds them to these models.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -24,7 +23,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
-    create_model,
     field_validator,
     model_validator,
 )
@@ -36,13 +34,7 @@ from bot.core.shared.company import AtRiskRule, Company, DepartmentSpec, PersonS
 from bot.core.shared.domain import MAX_RESOLUTION_CODE
 from bot.core.shared.i18n import SUPPORTED_LOCALES
 from bot.core.shared.identity import IDENTITY_HELP, is_valid_identity
-from bot.core.shared.platforms import (
-    NON_EMPTY_STRING,
-    PLATFORMS,
-    AddressField,
-    Platform,
-    addresses_from,
-)
+from bot.core.shared.platforms import NON_EMPTY_STRING, addresses_from
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 DIGEST_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)")
@@ -366,59 +358,3 @@ def describe(model: type[Table], error: ErrorDetails) -> tuple[str | None, str]:
     shape = next(m for m in model.model_fields[field_name].metadata if isinstance(m, Shape))
     return field_name, shape.message
 
-
-# -- the platforms' address fields ----------------------------------------------------------
-TableT = TypeVar("TableT", bound=Table)
-
-
-def department_table() -> type[DepartmentTable]:
-    """`[[department]]` with every registered platform's address fields."""
-    return _with_addresses(DepartmentTable, tuple(PLATFORMS.values()))
-
-
-def company_table() -> type[CompanyTable]:
-    """`[company]` with every registered platform's leadership address fields."""
-    return _with_addresses(CompanyTable, tuple(PLATFORMS.values()))
-
-
-@cache  # one model per registry: a platform registered later gets a model of its own
-def _with_addresses(table: type[TableT], platforms: tuple[Platform, ...]) -> type[TableT]:
-    leadership = table is CompanyTable
-    fields: dict[str, Any] = {}
-    for platform in platforms:
-        for field in platform.address:
-            written = field.leadership if leadership else field.key
-            if written is not None:
-                fields[written] = (Annotated[field.kind | None, Shape(field.wrong_type),
-                                             AfterValidator(_address_check(platform, field,
-                                                                           leadership))], None)
-    model = create_model(table.__name__, __base__=table, __module__=__name__, **fields)
-    fixed = list(table.model_fields)
-    at = fixed.index(table.addresses_before) if table.addresses_before else len(fixed)
-    model.field_order = (*fixed[:at], *fields, *fixed[at:])
-    return model
-
-
-def in_field_order(model: type[Table], errors: list[ErrorDetails]) -> list[ErrorDetails]:
-    """The errors of a table in its fields' order, as the admin reads the table."""
-    def position(error: ErrorDetails) -> int:
-        if not error["loc"]:
-            return -1  # the table itself
-        name = error["loc"][0]
-        return model.field_order.index(name) if name in model.field_order else len(
-            model.field_order)  # an unknown field: after the others, as pydantic lists them
-    return sorted(errors, key=position)
-
-
-def _address_check(platform: Platform, field: AddressField, leadership: bool
-                   ) -> Callable[[Any, ValidationInfo], Any]:
-    """The field's own check, given the platform's fields validated before it."""
-    def check(value: Any, info: ValidationInfo) -> Any:
-        if value is None:
-            return value
-        earlier = addresses_from(info.data, leadership=leadership).get(platform.name, {})
-        message = field.check(value, earlier)
-        if message is not None:
-            raise refusal(field.key, message)
-        return value
-    return check
