@@ -636,12 +636,13 @@ def verdict(ok: bool) -> str:
 @contextlib.contextmanager
 def running_fakes() -> Iterator[Fakes]:
     """The fake Slack (the example company's channels and people) and the fake Bot API."""
+    from bot.core.shared.platforms import SLACK
     from bot.departments import load_company
     from tests.support.fake_slack import FakeSlack, workspace_people
     from tests.support.fake_telegram import FakeTelegram
 
     company = load_company(DEPARTMENTS)
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     people = workspace_people(company) | {user: {"name": user}
                                           for user in (*SLACK_USERS, *SURVEYED)}
     with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], people) as slack, \

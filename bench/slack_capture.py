@@ -26,6 +26,9 @@ over all rounds' latencies, and the server's CPU time per request in its turns (
 them: work it deferred); ratios are of the medians.
 Targets: p99 < 250 ms at concurrency 32, and throughput >= 0.5x the `insert` baseline. The
 load generator shares the machine: compare ratios rather than absolute numbers.
+voc runs with the language layer as the environment sets it (VOC_LANGUAGE, `auto` by default:
+the bundled model embeds and stores every report, about 3-4 ms of CPU per capture here); with
+VOC_LANGUAGE=off it compares like for like with a commit from before the layer.
 """
 
 from __future__ import annotations

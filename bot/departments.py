@@ -17,6 +17,8 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from bot.core.shared.company import Company
+from bot.core.shared.platforms import PLATFORMS
+from bot.departments_addresses import company_table, department_table, in_field_order
 from bot.departments_schema import (
     ACROSS_TABLES,
     FORMAT_ERRORS,
@@ -151,7 +153,7 @@ def _check(model: type[T], raw: Any, line: int | None) -> _Checked[T]:
     try:
         valid = model.model_validate(raw)
     except ValidationError as exc:
-        errors = exc.errors()
+        errors = in_field_order(model, exc.errors())
     else:
         return _Checked(line, valid, valid, raw, [])
     problems = [describe(model, error) for error in errors]
@@ -206,7 +208,7 @@ def _check_company(data: Mapping[str, Any], report: _Report, *, timezone: str | 
     overrides = {"timezone": timezone, "locale": locale}
     raw = raw | {key: value for key, value in overrides.items() if value}
     lines = report.table_lines("[company]")
-    company = _check(CompanyTable, raw, lines[0] if lines else None)
+    company = _check(company_table(), raw, lines[0] if lines else None)
     for field_name, message in company.problems:
         report.add(message, table_line=company.line, field_name=field_name)
     return company
@@ -237,15 +239,16 @@ def _check_department(raw: Any, index: int, line: int | None,
                       report: _Report) -> _Checked[DepartmentTable]:
     """Problems name the department by its slug, or by its position when the slug is unusable
     (then a problem with the slug itself, or with the whole table, names no department)."""
-    department = _check(DepartmentTable, raw, line)
+    department = _check(department_table(), raw, line)
     slug = department.kept.get("slug")
     named = slug if isinstance(slug, str) and slug.strip() else None
     label = named or f"#{index + 1}"
     for field_name, message in department.problems:
         report.add(message, table_line=line, field_name=field_name,
                    department=named if field_name in (None, "slug") else label)
-    if isinstance(raw, dict) and not {"slack_channel", "telegram_chat"} & department.kept.keys():
-        report.add("has no slack_channel and no telegram_chat: its cards could not be posted",
+    chats = [platform.address[0].key for platform in PLATFORMS.values()]
+    if isinstance(raw, dict) and not set(chats) & department.kept.keys():
+        report.add(f"has no {' and no '.join(chats)}: its cards could not be posted",
                    table_line=line, department=label)
     return department
 

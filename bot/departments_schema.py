@@ -3,6 +3,10 @@
 A model refuses unknown fields and values of the wrong type; its validators check what a value
 means (a slug, an identity, a timezone, a digest time...) and refuse with the very sentence the
 admin reads. `describe` turns any error of these models into that sentence and its field.
+
+The fields addressing a department or leadership on a chat platform (`slack_channel`,
+`telegram_chat`...) are each platform's registration (bot/core/shared/platforms.py):
+bot/departments_addresses.py adds them to these models.
 """
 
 from __future__ import annotations
@@ -30,16 +34,14 @@ from bot.core.shared.company import AtRiskRule, Company, DepartmentSpec, PersonS
 from bot.core.shared.domain import MAX_RESOLUTION_CODE
 from bot.core.shared.i18n import SUPPORTED_LOCALES
 from bot.core.shared.identity import IDENTITY_HELP, is_valid_identity
+from bot.core.shared.platforms import NON_EMPTY_STRING, addresses_from
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 DIGEST_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)")
 MAX_SLA_HOURS = 24 * 90
 MAX_RETENTION_DAYS = 36500
 
-NON_EMPTY_STRING = "must be a non-empty string"
 LIST_OF_STRINGS = "must be a list of strings"
-CHAT_ID = "must be a Telegram chat id (an integer such as -1001001)"
-FORUM_TOPIC = "must be a positive forum topic id, with telegram_chat set"
 RETENTION_DAYS = (f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS} (leave it "
                   "out to keep everything)")
 BOOLEAN = "must be true or false"
@@ -98,8 +100,6 @@ RequiredText = Annotated[str, Shape(NON_EMPTY_STRING), AfterValidator(_non_blank
 Slug = Annotated[str, Shape(NON_EMPTY_STRING), AfterValidator(_non_blank), AfterValidator(_slug)]
 Texts = Annotated[list[str], Shape(LIST_OF_STRINGS)]
 Identities = Annotated[list[Annotated[str, AfterValidator(_identity)]], Shape(LIST_OF_STRINGS)]
-ChatId = Annotated[int | None, Shape(CHAT_ID)]
-TopicId = Annotated[int | None, Shape(FORUM_TOPIC)]
 SlaHours = Annotated[int | float, Shape(SLA_HOURS)]
 RetentionDays = Annotated[int | None, Shape(RETENTION_DAYS)]
 
@@ -109,12 +109,16 @@ class Table(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     header: ClassVar[str]
+    # The platforms' address fields go before this field; `field_order` has them in place.
+    addresses_before: ClassVar[str | None] = None
+    field_order: ClassVar[tuple[str, ...]] = ()
 
 
 class CompanyTable(Table):
     """`[company]`: settings of the whole company."""
 
     header = "[company]"
+    addresses_before = "triage"
     timezone: Text = "UTC"
     locale: Text = "en"
     digest: Text = "mon 09:00"
@@ -124,8 +128,7 @@ class CompanyTable(Table):
     business_hours: Text = Field("09:00-18:00", validate_default=True)  # after what it uses
     leadership: Identities = []
     admins: Identities = []
-    leadership_slack_channel: OptionalText = None
-    leadership_telegram_chat: ChatId = None
+    # (here: each platform's leadership address fields, `leadership_slack_channel`...)
     triage: RequiredText
     # Days after a case closes before its texts and names are removed (`voc retention`); unset
     # keeps everything.
@@ -259,8 +262,7 @@ class CompanyTable(Table):
                                                tuple(self.business_days), tuple(self.holidays)),
             digest=self.digest, pulse=self.pulse, retention_days=self.retention_days,
             leadership=tuple(self.leadership), admins=tuple(self.admins),
-            leadership_slack_channel=self.leadership_slack_channel,
-            leadership_telegram_chat=self.leadership_telegram_chat,
+            leadership_addresses=addresses_from(dict(self), leadership=True),
             departments=tuple(d.spec() for d in departments),
             people=tuple(p.spec() for p in people), source=source,
             anonymous_see_askers=self.anonymous_see_askers,
@@ -275,15 +277,14 @@ class DepartmentTable(Table):
     """One `[[department]]`."""
 
     header = "[[department]]"
+    addresses_before = "ack_sla_hours"
     slug: Slug
     name: RequiredText
     description: Text = ""
     keywords: Texts = []
     heads: Identities = []
     members: Identities = []
-    slack_channel: OptionalText = None
-    telegram_chat: ChatId = None
-    telegram_topic: TopicId = None  # after telegram_chat, which it needs
+    # (here: each platform's address fields, `slack_channel`, `telegram_chat`...)
     ack_sla_hours: SlaHours = 24
     suppliers: Texts = []
     names: Annotated[dict[str, str], Shape(NAMES)] = {}
@@ -299,13 +300,6 @@ class DepartmentTable(Table):
                 raise refusal("names", f"the {locale} name is empty")
         return names
 
-    @field_validator("telegram_topic")
-    @classmethod
-    def _topic_in_chat(cls, topic: int | None, info: ValidationInfo) -> int | None:
-        if topic is not None and (topic <= 0 or info.data.get("telegram_chat") is None):
-            raise refusal("telegram_topic", FORUM_TOPIC)
-        return topic
-
     @field_validator("ack_sla_hours")
     @classmethod
     def _sla_in_range(cls, hours: float) -> float:
@@ -318,8 +312,7 @@ class DepartmentTable(Table):
         return DepartmentSpec(
             slug=self.slug, name=self.name, description=self.description,
             keywords=tuple(self.keywords), heads=tuple(self.heads), members=tuple(self.members),
-            slack_channel=self.slack_channel, telegram_chat=self.telegram_chat,
-            telegram_topic=self.telegram_topic, ack_sla_hours=float(self.ack_sla_hours),
+            addresses=addresses_from(dict(self)), ack_sla_hours=float(self.ack_sla_hours),
             suppliers=tuple(self.suppliers), names=dict(self.names),
         )
 
@@ -364,3 +357,4 @@ def describe(model: type[Table], error: ErrorDetails) -> tuple[str | None, str]:
         return field_name, error["msg"]
     shape = next(m for m in model.model_fields[field_name].metadata if isinstance(m, Shape))
     return field_name, shape.message
+

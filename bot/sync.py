@@ -86,8 +86,8 @@ def _sync_departments(session: Session, company: Company, report: SyncReport,
     by_slug: dict[str, Department] = {}
     for spec in company.departments:
         values = {"name": spec.name, "description": spec.description,
-                  "keywords": list(spec.keywords), "slack_channel": spec.slack_channel,
-                  "telegram_chat": spec.telegram_chat, "telegram_topic": spec.telegram_topic,
+                  "keywords": list(spec.keywords),
+                  "addresses": {name: dict(address) for name, address in spec.addresses.items()},
                   "ack_sla_hours": spec.ack_sla_hours}
         department = existing.get(spec.slug)
         if department is None:

@@ -131,9 +131,11 @@ class Dispatcher:
 
     def _queued(self, queued: outbox_wake.Queued | None) -> None:
         """Rows were queued (None: which, unknown): look at the outbox unless all of them wait
-        for a queue in flight (whose end wakes us) or a rate limit (whose refill does).
+        for a queue in flight (whose end wakes us) or a rate limit (whose refill does), or are
+        for a platform this process has no port for (its own dispatcher delivers them).
         Reading the outbox on every commit of a burst of reports into a few channels cost
-        more CPU than capturing them (bench/slack_capture.py)."""
+        more CPU than capturing them (bench/slack_capture.py); so did a read for each card to
+        a Telegram group of a department when only Slack runs here."""
         if queued is None:
             self.wake()
             return
@@ -141,7 +143,8 @@ class Dispatcher:
         for destination, bulk, edit in queued:
             skip = blocked.bulk if bulk else blocked.interactive
             platform = destination.partition(":")[0]
-            held = ((destination, bulk) in self._queues or platform in skip.platforms
+            held = (platform not in self.ports or (destination, bulk) in self._queues
+                    or platform in skip.platforms
                     or (platform in skip.posts_of and not edit)
                     or destination in skip.exact
                     or destination.partition("/")[0] in skip.groups)

@@ -45,9 +45,10 @@ class Department(SQLModel, table=True):
     name: str = Field(max_length=MAX_NAME)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    slack_channel: str | None = Field(default=None, max_length=40)
-    telegram_chat: int | None = Field(default=None, sa_type=BigInteger)
-    telegram_topic: int | None = None  # forum topic (message_thread_id) inside telegram_chat
+    # Its chat on each platform, as the departments file writes it (bot/core/shared/platforms.py):
+    # {"slack": {"slack_channel": "C0X"}, "telegram": {"telegram_chat": -1001, "telegram_topic": 7}}
+    addresses: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                 sa_column=Column(JSON, nullable=False))
     ack_sla_hours: float = 24.0
     archived_at: datetime | None = _at(nullable=True)
 

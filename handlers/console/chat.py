@@ -26,6 +26,7 @@ from bot.core.shared.company import Company
 from bot.core.shared.domain import MAX_FILE_BYTES
 from bot.core.shared.errors import Unavailable, VocError, as_refusal
 from bot.core.shared.i18n import N_, SUPPORTED_LOCALES, Translator
+from bot.core.shared.platforms import addressed_at
 from handlers.console import flows
 from handlers.console.lines import Lines, QuestionCancelled
 from handlers.console.port import ConsolePort
@@ -277,13 +278,11 @@ class ConsoleChat:
 
     async def where(self, destination: str) -> str:
         """A readable name for a destination: a department's channel or a person's DM."""
-        platform, _, target = destination.partition(":")
+        platform = destination.partition(":")[0]
         for department in self.company.departments:
-            if (platform == "slack" and department.slack_channel == target) or (
-                    platform == "telegram" and str(department.telegram_chat) == target):
+            if addressed_at(department.addresses, destination):
                 return f"{department.name} · {platform}"
-        if target in (self.company.leadership_slack_channel,
-                      str(self.company.leadership_telegram_chat)):
+        if addressed_at(self.company.leadership_addresses, destination):
             return self.t.gettext("Leadership") + f" · {platform}"
         person = await asyncio.to_thread(self.service.person, destination)
         name = person.display_name if person else destination

@@ -17,6 +17,7 @@ from telegram import error as tg
 from bot.core.service import VocService
 from bot.core.shared.company import Company
 from bot.core.shared.i18n import N_, Translator
+from bot.core.shared.platforms import TELEGRAM
 
 log = logging.getLogger(__name__)
 LANGUAGES = ("en", "ru", "zh")
@@ -56,14 +57,14 @@ def chat_menus(company: Company) -> dict[int, tuple[str, ...]]:
     groups (a leader who is also a head gets the leadership menu)."""
     menus: dict[int, tuple[str, ...]] = {}
     for department in company.departments:
-        if department.telegram_chat is not None:
-            menus[department.telegram_chat] = DEPARTMENT_GROUP
+        if (group := TELEGRAM.chat_id(department.addresses)) is not None:
+            menus[group] = DEPARTMENT_GROUP
         for head in _telegram_ids(department.heads):
             menus[head] = HEAD
     for leader in _telegram_ids(company.leadership):
         menus[leader] = LEADERSHIP
-    if company.leadership_telegram_chat is not None:
-        menus[company.leadership_telegram_chat] = LEADERSHIP_GROUP
+    if (group := TELEGRAM.chat_id(company.leadership_addresses)) is not None:
+        menus[group] = LEADERSHIP_GROUP
     return menus
 
 

@@ -165,6 +165,41 @@ def test_only_a_committed_transaction_that_queued_rows_wakes_once(db: Database) 
     assert woken == [queued]  # unsubscribed
 
 
+def test_a_row_for_a_platform_without_a_port_here_does_not_wake_the_dispatcher(
+        db: Database, db_url: str) -> None:
+    """Only Slack runs in this process: a card to a department's Telegram group is another
+    process's to deliver, and reading the outbox for it at every capture cost more CPU than
+    the capture (bench/slack_capture.py)."""
+    name = f"voc-slack-only-{time.monotonic_ns()}"
+    here = Database.connect(f"{db_url}&application_name={name}" if db.dialect == "postgresql"
+                            else db_url)
+    dispatcher = Dispatcher(here, [FakeChat(platforms=("slack",))])
+    card = {"message": OutboundMessage("Card").to_json()}
+
+    async def scenario() -> None:
+        if db.dialect == "postgresql":  # the look it takes on connecting for NOTIFY is over
+            await wait_until(lambda: is_listening(db, name), "LISTEN connection")
+            await wait_until(lambda: answered[0] >= 2, "look on connecting")
+        before = answered[0]
+        await asyncio.to_thread(queue, db, "tg", "telegram:-1001001", card)
+        await asyncio.sleep(0.3)  # the interval is the test: no look may happen in it
+        assert answered[0] == before
+        await asyncio.to_thread(queue, db, "slack", SALES, card)
+        await wait_until(lambda: answered[0] > before, "a look for the Slack card")
+
+    try:
+        with looks() as answered:
+            running(dispatcher, scenario)
+    finally:
+        here.dispose()
+
+
+def queue(db: Database, key: str, destination: str, payload: dict[str, Any]) -> None:
+    with db.write() as session:
+        outbox.enqueue(session=session, now=datetime.now(UTC), messages=[
+            outbox.NewMessage(key, destination, "send", payload)])
+
+
 def is_listening(db: Database, name: str) -> bool:
     """Whether the connection named `name` has run its LISTEN on the outbox channel."""
     with db.engine.connect() as connection:

@@ -43,6 +43,7 @@ from sqlmodel import select
 from bot.config import Settings
 from bot.core.service import VocService
 from bot.core.shared.company import Company
+from bot.core.shared.platforms import SLACK
 from bot.runtime import Runtime
 from bot.server import create_app
 from bot.sync import sync_company
@@ -808,7 +809,7 @@ def running_workspace(db: Database, company: Company, *, embedder: Any = None,
     sync_company(db, company, now=datetime.now(UTC))
     # The real clock: the dispatcher's clock is real too.
     service = VocService(db, company, embedder=embedder)
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], workspace_people(company)) as slack:
         runtime = Runtime.build(Settings(
             _env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SIGNING_SECRET,
@@ -837,9 +838,9 @@ def main() -> None:
     root = Path(__file__).resolve().parents[2]
     company = load_company(Path(os.environ.get("VOC_DEPARTMENTS")
                                 or root / "departments.example.toml"))
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
-    if company.leadership_slack_channel:
-        channels.append(company.leadership_slack_channel)
+    channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
+    if leaders := SLACK.target(company.leadership_addresses):
+        channels.append(leaders)
     people = workspace_people(company) | {user: {"name": user} for user in sys.argv[2:]}
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     with FakeSlack(channels, people, port=port) as slack:

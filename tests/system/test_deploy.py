@@ -26,6 +26,7 @@ import pytest
 import yaml
 from sqlmodel import select
 
+from bot.core.shared.platforms import SLACK
 from bot.departments import load_company
 from storage.db import Database
 from storage.models import Outbox
@@ -285,7 +286,7 @@ def test_the_wheel_in_a_clean_venv_upgrades_serves_and_is_ready(installed: Path,
     assert where.startswith(str(installed)), where  # the wheel's code, not the tree's
     voc = str(installed / "bin" / "voc")
     company = load_company(EXAMPLE_COMPANY)
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     with database(kind, tmp_path) as url, FakeSlack(
             [*channels, "C0LEADERS"], workspace_people(company)) as slack:
         env |= {"DATABASE_URL": url, "SLACK_BOT_TOKEN": SLACK_TOKEN,

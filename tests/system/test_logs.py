@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from bot import logs
+from bot.core.shared.platforms import SLACK
 from tests.adapters.test_telegram_flows import ANNA, LOGISTICS
 from tests.support.fake_slack import SIGNING_SECRET, FakeSlack, SlackUser, workspace_people
 from tests.support.fake_slack import TOKEN as SLACK_TOKEN
@@ -88,7 +89,7 @@ def test_the_database_password_is_a_secret_too() -> None:
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_no_secret_in_any_line_of_a_full_run(company, tmp_path: Path, fmt: str) -> None:
     assert voc(tmp_path, "db", "upgrade").returncode == 0
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     secrets = (SLACK_TOKEN, SIGNING_SECRET, TELEGRAM_TOKEN, WEBHOOK_SECRET)

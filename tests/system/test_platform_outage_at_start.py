@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.core.shared.platforms import SLACK
 from tests.adapters.test_telegram_flows import LOGISTICS, SECRET
 from tests.support import fake_telegram
 from tests.support.fake_slack import (
@@ -34,7 +35,7 @@ KATE = "U0SALES1"
 def test_telegram_down_at_start_slack_works_and_telegram_catches_up(company, tmp_path: Path):
     assert voc(tmp_path, "db", "upgrade").returncode == 0
     telegram_port = free_port()  # nothing listens there yet: connections are refused
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     people = workspace_people(company)
     with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], people) as slack:
         port = free_port()

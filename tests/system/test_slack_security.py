@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.presentation.messages import Button, OutboundMessage
+from bot.core.shared.platforms import SLACK
 from handlers.slack.blocks import escape, message_blocks
 from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture)
     SIGNING_SECRET,
@@ -76,7 +77,7 @@ def test_a_long_queue_fits_slacks_limits():
 def test_voc_serve_answers_slack_for_real(company, tmp_path: Path):
     """The real `voc serve` process, its Slack client pointed at the fake Web API."""
     assert voc(tmp_path, "db", "upgrade").returncode == 0
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     with FakeSlack([*channels, "C0LEADERS"], workspace_people(company)) as slack:
         port = free_port()
         env = voc_env(tmp_path, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,

@@ -20,6 +20,7 @@ import pytest
 from sqlmodel import select
 
 from bot.core.shared.company import Company
+from bot.core.shared.platforms import SLACK
 from storage.db import Database
 from storage.models import Signal
 from tests.support.fake_slack import APP_TOKEN, TOKEN, FakeSlack, workspace_people
@@ -53,7 +54,7 @@ class SocketWorkspace:
 def socket_workspace(db_url: str, company: Company, tmp_path: Path
                      ) -> Iterator[SocketWorkspace]:
     """The fakes, and `voc run` connected to them over Socket Mode; SIGTERM at the end."""
-    channels = [d.slack_channel for d in company.departments if d.slack_channel]
+    channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     log_path = tmp_path / "voc-run.log"
     with FakeSlack([*channels, "C0LEADERS", "C0GENERAL"], workspace_people(company)) as slack, \
             FakeSocketMode(slack) as socket_mode, log_path.open("w") as log:

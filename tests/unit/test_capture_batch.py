@@ -209,15 +209,17 @@ def test_a_departments_sync_reaches_a_running_bot_within_the_ttl(
 
     # An admin moves Logistics to a 4-hour SLA and a new channel.
     moved = replace(company, departments=tuple(
-        replace(d, ack_sla_hours=4.0, slack_channel="C0LOGNEW") if d.slug == "logistics"
-        else d for d in company.departments))
+        replace(d, ack_sla_hours=4.0,
+                addresses={**d.addresses, "slack": {"slack_channel": "C0LOGNEW"}})
+        if d.slug == "logistics" else d for d in company.departments))
     sync_company(db, moved, now=clock())
     now[0] += DEPARTMENTS_TTL / 2  # read a moment ago: still the rows from before
     stale = service.capture(IVAN, Draft("complaint", "The courier was late again"))
     assert stale.signal.ack_due_at == service.company.business_hours.add(clock(), 24)
 
     # A department added (or archived) is seen at once, and with it the other changes.
-    legal = DepartmentSpec(slug="legal", name="Legal", slack_channel="C0LEGAL")
+    legal = DepartmentSpec(slug="legal", name="Legal",
+                           addresses={"slack": {"slack_channel": "C0LEGAL"}})
     sync_company(db, replace(moved, departments=(*moved.departments, legal)), now=clock())
     chosen = service.capture(IVAN, Draft("complaint", "A contract question", department="legal"))
     assert chosen.signal.department.slug == "legal"

@@ -100,7 +100,8 @@ def test_example_file_is_valid() -> None:
     logistics = company.department("logistics")
     assert logistics is not None
     assert logistics.heads == ("slack:U0LOGHEAD", "telegram:1001")
-    assert (logistics.slack_channel, logistics.telegram_chat) == ("C0LOGISTICS", -1001001)
+    assert logistics.addresses == {"slack": {"slack_channel": "C0LOGISTICS"},
+                                   "telegram": {"telegram_chat": -1001001}}
     assert logistics.ack_sla_hours == 24
     assert logistics.suppliers == ("it", "finance")
     assert company.admins == ("slack:U0ADMIN",)
@@ -111,7 +112,8 @@ def test_small_valid_file_parses() -> None:
 
     assert [d.slug for d in company.departments] == ["cco", "logistics"]
     assert company.department("cco") is not None
-    assert company.department("cco").telegram_chat is None  # type: ignore[union-attr]
+    assert company.department("cco").addresses == {  # type: ignore[union-attr]
+        "slack": {"slack_channel": "C0CCO"}}
 
 
 # -- one problem each: file, line and field named -------------------------------------------
@@ -409,7 +411,8 @@ def test_valid_tables_become_the_cores_specs() -> None:
 
     assert company.department("logistics") == DepartmentSpec(
         slug="logistics", name="Logistics", heads=("slack:U0LOGHEAD", "telegram:1001"),
-        members=("slack:U0LOG1",), slack_channel="C0LOGISTICS", telegram_chat=-1001001,
+        members=("slack:U0LOG1",), addresses={"slack": {"slack_channel": "C0LOGISTICS"},
+                                              "telegram": {"telegram_chat": -1001001}},
         ack_sla_hours=24.0, suppliers=("cco",))
     assert company.people == (PersonSpec(name="Olga", identities=("slack:U0LOGHEAD",)),)
     assert company.business_hours == BusinessHours.parse("Europe/Moscow")

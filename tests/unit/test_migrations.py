@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import JSON, column, inspect, select, table, text
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
@@ -101,3 +101,41 @@ def test_a_database_at_an_unknown_revision_is_refused(empty_db: Database):
         empty_db.require_current_schema()
     with pytest.raises(SchemaOutOfDate, match="does not know"):
         empty_db.upgrade()
+
+
+def test_department_chats_move_into_one_column_and_back(empty_db: Database):
+    """0013: each department's Slack channel, Telegram chat and topic become its addresses by
+    platform; a downgrade puts them back in their columns."""
+    from alembic import command
+
+    empty_db.upgrade("0012_outbox_bulk")
+    with empty_db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO department (slug, name, description, keywords, slack_channel, "
+            "telegram_chat, telegram_topic, ack_sla_hours) VALUES "
+            "('both', 'Both', '', '[]', 'C0BOTH', -1001234567890, 7, 24), "
+            "('slack', 'Slack only', '', '[]', 'C0SLACK', NULL, NULL, 24), "
+            "('none', 'Nowhere', '', '[]', NULL, NULL, NULL, 24)"))
+
+    empty_db.upgrade()
+
+    department = table("department", column("slug"), column("addresses", JSON()))
+    with empty_db.engine.connect() as connection:
+        moved = dict(connection.execute(select(department.c.slug, department.c.addresses)).all())
+    assert moved == {
+        "both": {"slack": {"slack_channel": "C0BOTH"},
+                 "telegram": {"telegram_chat": -1001234567890, "telegram_topic": 7}},
+        "slack": {"slack": {"slack_channel": "C0SLACK"}},
+        "none": {}}
+
+    config = empty_db.alembic_config()
+    with empty_db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012_outbox_bulk")
+    with empty_db.engine.connect() as connection:
+        back = connection.execute(text(
+            "SELECT slug, slack_channel, telegram_chat, telegram_topic FROM department "
+            "ORDER BY id")).all()
+    assert [tuple(row) for row in back] == [("both", "C0BOTH", -1001234567890, 7),
+                                             ("slack", "C0SLACK", None, None),
+                                             ("none", None, None, None)]

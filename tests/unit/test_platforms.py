@@ -9,6 +9,8 @@ from bot.config import Settings
 from bot.core.shared.company import Company
 from bot.core.shared.platforms import (
     REDACTED_SETTINGS,
+    TELEGRAM,
+    addressed_at,
     department_destinations,
     leadership_destinations,
     platform_of,
@@ -38,10 +40,22 @@ def test_platform_of_names_a_registered_platform_or_other() -> None:
 
 def test_a_department_and_leadership_are_addressed_on_each_platform_they_use(
         company: Company) -> None:
-    both = Department(slug="x", name="X", slack_channel="C0X", telegram_chat=-1001,
-                      telegram_topic=7)
-    telegram_only = Department(slug="y", name="Y", telegram_chat=-1002)
+    both = Department(slug="x", name="X", addresses={
+        "slack": {"slack_channel": "C0X"},
+        "telegram": {"telegram_chat": -1001, "telegram_topic": 7}})
+    telegram_only = Department(slug="y", name="Y", addresses={
+        "telegram": {"telegram_chat": -1002}})
     assert department_destinations(both) == ["slack:C0X", "telegram:-1001/7"]
     assert department_destinations(telegram_only) == ["telegram:-1002"]
     assert department_destinations(Department(slug="z", name="Z")) == []
     assert leadership_destinations(company) == ["slack:C0LEADERS", "telegram:-1001000"]
+
+
+def test_a_destination_names_the_department_or_leadership_it_addresses(
+        company: Company) -> None:
+    topic = {"telegram": {"telegram_chat": -1001, "telegram_topic": 7}}
+    assert addressed_at(topic, "telegram:-1001/7")
+    assert not addressed_at(topic, "telegram:-1001")  # the group, not its topic
+    assert TELEGRAM.chat_id(topic) == -1001  # the group, for its command menu
+    assert addressed_at(company.leadership_addresses, "slack:C0LEADERS")
+    assert not addressed_at(company.leadership_addresses, "slack:-1001000")  # Telegram's id

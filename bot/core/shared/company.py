@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.core.shared.business_hours import BusinessHours
+from bot.core.shared.platforms import Addresses
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,8 @@ class DepartmentSpec:
     keywords: tuple[str, ...] = ()
     heads: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
-    slack_channel: str | None = None
-    telegram_chat: int | None = None
-    telegram_topic: int | None = None
+    # Its chat on each platform, by platform: {"telegram": {"telegram_chat": -1001}}.
+    addresses: Addresses = field(default_factory=dict)
     ack_sla_hours: float = 24.0
     suppliers: tuple[str, ...] = ()
     # The name in other languages ([department.names]); `name` for any language not listed.
@@ -64,8 +64,8 @@ class Company:
     retention_days: int | None = None  # closed cases lose texts and names after this (privacy)
     leadership: tuple[str, ...] = ()
     admins: tuple[str, ...] = ()
-    leadership_slack_channel: str | None = None
-    leadership_telegram_chat: int | None = None
+    # Leadership's chat on each platform, under the departments' field names.
+    leadership_addresses: Addresses = field(default_factory=dict)
     departments: tuple[DepartmentSpec, ...] = ()
     people: tuple[PersonSpec, ...] = ()
     # An anonymous reporter asked a question sees the head's name, not only the department.
