@@ -204,9 +204,10 @@ def most_similar(session: Session, signal_id: int, text: str, since: datetime,
     meant: Meant = {}
     sample: Centres | None = None
     script = routing.script_of(text)
-    if model in CROSS_THRESHOLDS and any(routing.script_of(t) != script for _, t, _ in rows):
-        meant = vectors.read(session=session, model=model,
-                             signal_ids=[signal_id, *(other for other, _, _ in rows)])
+    # Only reports in another script are compared by their vectors (within one, by stems).
+    across = [other for other, other_text, _ in rows if routing.script_of(other_text) != script]
+    if model in CROSS_THRESHOLDS and across:
+        meant = vectors.read(session=session, model=model, signal_ids=[signal_id, *across])
         sample = centres(session, model) if signal_id in meant else None
     for other_id, other_text, department in rows:
         pair = ((meant[signal_id], meant[other_id])
