@@ -68,6 +68,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def migrated(tmp_path: Path, sqlite_template: Path) -> Path:
+    """tmp_path holding voc.db as `voc db upgrade` leaves it, for a `voc` subprocess run there
+    (a copy: each upgrade is a process of a second's CPU; test_migrations runs the real ones)."""
+    shutil.copy(sqlite_template, tmp_path / "voc.db")
+    return tmp_path
+
+
 @contextmanager
 def throwaway_postgres_schema(prefix: str = "voc_test") -> Iterator[str]:
     """A new empty schema in the `test` database, dropped afterwards; skips without PostgreSQL."""
@@ -262,14 +270,26 @@ def chat(service: VocService, company: Company) -> Iterator[Any]:
     dialog.close()
 
 
+LANES = ("tests/system/", "tests/adapters/", "tests/unit/")
+
+
+def _lane(item: pytest.Item) -> int:
+    path = item.path.relative_to(ROOT).as_posix()
+    return next((rank for rank, lane in enumerate(LANES) if path.startswith(lane)), len(LANES))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that runs on PostgreSQL `postgresql`, so `-m "not postgresql"` leaves
-    them out (the fast lane) and `-m postgresql` picks them."""
+    them out (the fast lane) and `-m postgresql` picks them. Then the slowest lane first,
+    each module's tests together: pytest-xdist hands the list out from its front, so the
+    seconds-long process tests start first on both workers and the millisecond ones even
+    out the finish."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_postgres = callspec is not None and "postgresql" in callspec.params.values()
         if on_postgres or "postgres_schema" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgresql)
+    items.sort(key=_lane)  # stable: the order within a lane stays pytest's
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
