@@ -22,7 +22,8 @@ def voc_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env | extra
 
 
-def voc(tmp_path: Path, *args: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess:
+def voc(tmp_path: Path, *args: str, stdin: str = "", **extra: str
+        ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, text=True,
                           capture_output=True, env=voc_env(tmp_path, **extra), cwd=tmp_path,
                           timeout=120)

@@ -1,4 +1,4 @@
-"""Issue 9, item 17: what goes wrong outside the program is one clear line on stderr and a
+"""What goes wrong outside the program is one clear line on stderr and a
 non-zero exit, never a traceback nor the database password: a PostgreSQL database that does not
 exist, a read-only SQLite file, a schema newer than the code, a database that is down, an
 export to a folder that does not exist (refused before any work)."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -89,9 +91,17 @@ def arguments(written: str) -> list[str]:
             if word.split(".")[0].isupper() else word for word in words]
 
 
+@cache
+def voc_command() -> typer.core.TyperGroup:
+    """`voc` as Click sees it, built once (27 ms a build: the annotations of every command)."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    return command
+
+
 def accept(args: list[str]) -> tuple[str, ...]:
     """Parse `voc ARGS` as the CLI would, running nothing; the command's path."""
-    command = typer.main.get_command(app)
+    command: Any = voc_command()  # a group, then the command found in it
     context = typer.Context(command, info_name="voc")
     path: list[str] = []
     rest = list(args)
