@@ -6,10 +6,10 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +233,19 @@ def service(request: pytest.FixtureRequest, db: Database, company: Company,
     else:
         sync_company(db, company, now=clock())
     return VocService(db, company, clock=clock)
+
+
+@pytest.fixture
+def demo(service: VocService, sqlite_template: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
+    """`fill_demo` on `service` (keywords `signals`, `weeks`), its rows copied from one fill
+    per test run shared by the workers (tests/support/demo_snapshot.py)."""
+    from tests.support.demo_snapshot import demo_history
+
+    folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = folder.parent  # the run's folder, above each worker's own
+    return partial(demo_history, service, folder, sqlite_template)
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
+from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
@@ -14,7 +16,6 @@ from openpyxl.worksheet.worksheet import Worksheet
 from bot.core.reporting.periods import Week
 from bot.core.service import VocService
 from bot.core.shared.i18n import Translator
-from bot.demo import fill_demo
 from jobs.excel import export_workbook
 from jobs.workbook_cells import display_width
 from tests.support.workbook import SHEETS
@@ -38,8 +39,9 @@ def printed(ws: Worksheet) -> tuple[float, int]:
     return scale, math.ceil(lines * 15 * scale / (down - header))
 
 
-def test_a_300_signal_export_prints_one_page_wide_legibly(service: VocService) -> None:
-    fill_demo(service, signals=300, weeks=8)
+def test_a_300_signal_export_prints_one_page_wide_legibly(
+        service: VocService, demo: Callable[..., Any]) -> None:
+    demo(signals=300, weeks=8)
     book = load_workbook(io.BytesIO(export_workbook(service, t=Translator(
         "ru", service.company.timezone))))
 
@@ -68,8 +70,9 @@ def test_a_300_signal_export_prints_one_page_wide_legibly(service: VocService) -
     assert categories.f.endswith(f"$A${len(labels)}")  # the chart stops before it
 
 
-def test_a_single_weeks_chart_shows_its_point(service: VocService) -> None:
-    fill_demo(service, signals=40, weeks=2)
+def test_a_single_weeks_chart_shows_its_point(service: VocService,
+                                              demo: Callable[..., Any]) -> None:
+    demo(signals=40, weeks=2)
     week = Week.last_complete(service.clock(), service.company.timezone)
     start, end = week.bounds(service.company.timezone)
     book = load_workbook(io.BytesIO(export_workbook(service, start=start, end=end,
