@@ -26,6 +26,7 @@ def typed(tmp_path: Path, lines: list[str]) -> str:
     """`voc run` on a freshly migrated database with `lines` typed into it; what it printed."""
     env = voc_env(tmp_path)
     env.pop("VOC_DEPARTMENTS")  # a fresh clone has no departments.toml: the example is used
+    env.pop("VOC_LANGUAGE")  # and the default language layer: the bundled model
     result = subprocess.run([sys.executable, "-m", "bot", "run"],
                             input="\n".join(lines) + "\n", text=True,
                             capture_output=True, env=env, cwd=tmp_path, timeout=120)
