@@ -217,18 +217,23 @@ def language_service(settings: Settings, db: Database, company: Company, *,
     learned from the stored history."""
     import asyncio
 
+    from bot.core.meaning import Embedder, Off
     from bot.core.routing.training import start_meaning
     from bot.core.service import VocService
-    from bot.language import LanguageSettingError, build_embedder, status
 
-    try:
-        embedder = build_embedder(settings)
-    except LanguageSettingError as error:
-        raise fail(str(error)) from None
+    embedder: Embedder = Off()
+    if settings.voc_language != "off":  # the adapters import numpy and aiohttp (0.3 s)
+        from bot.language import LanguageSettingError, build_embedder
+
+        try:
+            embedder = build_embedder(settings)
+        except LanguageSettingError as error:
+            raise fail(str(error)) from None
+    line = f"language layer: {embedder.status()}"  # as bot.language.status says it
     if logged:
-        logging.getLogger("bot.language").info("%s", status(embedder))
+        logging.getLogger("bot.language").info("%s", line)
     else:
-        typer.secho(status(embedder), err=True)
+        typer.secho(line, err=True)
     service = VocService(db, company, embedder=embedder,
                          language_cases=settings.voc_language_cases)
     if not routing:
