@@ -189,9 +189,12 @@ def configure_logging(settings: Settings) -> None:
 
 
 def service_of(ctx: typer.Context, *, allow_example: bool = False,
-             logged: bool = False, language: bool = False) -> VocService:
+               logged: bool = False, language: bool = False,
+               routing: bool = True) -> VocService:
     """The core service on the synced company; what the sync changed goes to stderr, or to
-    the log when the command logs (`voc run`, `voc serve`: one format for every line)."""
+    the log when the command logs (`voc run`, `voc serve`: one format for every line).
+    `language`: with the layer the settings choose, saying which; `routing=False` when the
+    command routes nothing (the model then never loads: the stored vectors are read)."""
     from bot.core.service import VocService, utc_now
     from bot.sync import sync_company
 
@@ -204,25 +207,37 @@ def service_of(ctx: typer.Context, *, allow_example: bool = False,
         typer.secho(report.summary(), err=True)
     if not language:
         return VocService(db, company)
-    return language_service(settings_of(ctx), db, company)
+    return language_service(settings_of(ctx), db, company, logged=logged, routing=routing)
 
 
-def language_service(settings: Settings, db: Database, company: Company) -> VocService:
-    """The serving bot's service with the language layer the settings choose, its start-up
-    line logged and the router by meaning learned from the stored history."""
+def language_service(settings: Settings, db: Database, company: Company, *,
+                     logged: bool = True, routing: bool = True) -> VocService:
+    """The service with the language layer the settings choose, its start-up line logged (or
+    on stderr for a command that does not log) and, for `routing`, the router by meaning
+    learned from the stored history."""
     import asyncio
 
+    from bot.core.meaning import Embedder, Off
     from bot.core.routing.training import start_meaning
     from bot.core.service import VocService
-    from bot.language import LanguageSettingError, build_embedder, status
 
-    try:
-        embedder = build_embedder(settings)
-    except LanguageSettingError as error:
-        raise fail(str(error)) from None
-    logging.getLogger("bot.language").info("%s", status(embedder))
+    embedder: Embedder = Off()
+    if settings.voc_language != "off":  # the adapters import numpy and aiohttp (0.3 s)
+        from bot.language import LanguageSettingError, build_embedder
+
+        try:
+            embedder = build_embedder(settings)
+        except LanguageSettingError as error:
+            raise fail(str(error)) from None
+    line = f"language layer: {embedder.status()}"  # as bot.language.status says it
+    if logged:
+        logging.getLogger("bot.language").info("%s", line)
+    else:
+        typer.secho(line, err=True)
     service = VocService(db, company, embedder=embedder,
                          language_cases=settings.voc_language_cases)
+    if not routing:
+        return service
 
     async def starting() -> None:
         try:

@@ -64,7 +64,8 @@ def digest(ctx: typer.Context,
         chosen = Week.parse(week) if week else None
     except ValueError as exc:
         raise fail(str(exc)) from None
-    service = service_of(ctx, allow_example=True)
+    # Themes by meaning read the vectors stored at capture: the model itself is not needed.
+    service = service_of(ctx, allow_example=True, language=True, routing=False)
     if post:
         typer.echo(post_digest(service, chosen, owner=f"cli:{os.getpid()}").summary())
         return

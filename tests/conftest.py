@@ -6,10 +6,10 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ POSTGRES_URL = os.environ.get("VOC_TEST_POSTGRES_URL",
 # Tuesday 24 Nov 2026, 10:00 in Moscow (UTC+3, no DST): inside business hours.
 TUESDAY_10_MSK = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 _postgres_missing: list[str] = []
+_sequence_names: list[str] = []
 
 
 class FakeClock:
@@ -66,6 +67,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db.upgrade()
     db.dispose()
     return path
+
+
+@pytest.fixture
+def migrated(tmp_path: Path, sqlite_template: Path) -> Path:
+    """tmp_path holding voc.db as `voc db upgrade` leaves it, for a `voc` subprocess run there
+    (a copy: each upgrade is a process of a second's CPU; test_migrations runs the real ones)."""
+    shutil.copy(sqlite_template, tmp_path / "voc.db")
+    return tmp_path
 
 
 @contextmanager
@@ -113,17 +122,33 @@ def _tables() -> list[str]:
     return [table.name for table in SQLModel.metadata.sorted_tables]
 
 
+def _sequences(connection: Any) -> list[str]:
+    """The id counters of a migrated schema (the same names in every one: read once)."""
+    if not _sequence_names:
+        _sequence_names.extend(connection.execute(text(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
+            "ORDER BY sequencename")).scalars())
+    return _sequence_names
+
+
 def _empty(db: Database) -> None:
     """Every row gone and every id counting from 1 again, as after TRUNCATE ... RESTART
     IDENTITY: DELETE on a test's few rows takes milliseconds where TRUNCATE of every table
-    took 0.3 s (it swaps and syncs each table's files), and this runs before every test."""
+    took 0.3 s (it swaps and syncs each table's files), and this runs before every test. The
+    statements go in one round trip (one by one they took ~40 ms a test)."""
     with db.engine.begin() as connection:
-        for table in reversed(_tables()):
-            connection.execute(text(f'DELETE FROM "{table}"'))
-        sequences = connection.execute(text(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"))
-        for sequence in sequences.scalars().all():
-            connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+        statements = [f'DELETE FROM "{table}"' for table in reversed(_tables())]
+        statements += [f'ALTER SEQUENCE "{sequence}" RESTART'
+                       for sequence in _sequences(connection)]
+        connection.exec_driver_sql(";\n".join(statements))
+
+
+@pytest.fixture(scope="session")
+def postgres_session_db(postgres_schema: str) -> Iterator[Database]:
+    """The session schema's database, its connection kept between tests for emptying it."""
+    db = postgres_database(postgres_schema)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -134,11 +159,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
-    schema = request.getfixturevalue("postgres_schema")
-    db = postgres_database(schema)
-    _empty(db)
-    db.dispose()
-    yield postgres_url(schema)
+    _empty(request.getfixturevalue("postgres_session_db"))
+    yield postgres_url(request.getfixturevalue("postgres_schema"))
 
 
 @pytest.fixture
@@ -203,15 +225,12 @@ def _copy_synced_rows(request: pytest.FixtureRequest, db: Database) -> None:
             connection.commit()
         return
     schema = request.getfixturevalue("synced_postgres_schema")
-    with db.engine.begin() as connection:
-        for table in tables:
-            connection.execute(text(f'INSERT INTO "{table}" SELECT * FROM "{schema}"."{table}"'))
-        sequences = connection.execute(text(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"))
-        for sequence in sequences.scalars().all():
-            connection.execute(text(
-                f'SELECT setval(\'"{sequence}"\', last_value, is_called) '
-                f'FROM "{schema}"."{sequence}"'))
+    with db.engine.begin() as connection:  # in one round trip, as _empty
+        statements = [f'INSERT INTO "{table}" SELECT * FROM "{schema}"."{table}"'
+                      for table in tables]
+        statements += [f'SELECT setval(\'"{sequence}"\', last_value, is_called) '
+                       f'FROM "{schema}"."{sequence}"' for sequence in _sequences(connection)]
+        connection.exec_driver_sql(";\n".join(statements))
 
 
 @pytest.fixture
@@ -225,6 +244,19 @@ def service(request: pytest.FixtureRequest, db: Database, company: Company,
     else:
         sync_company(db, company, now=clock())
     return VocService(db, company, clock=clock)
+
+
+@pytest.fixture
+def demo(service: VocService, sqlite_template: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
+    """`fill_demo` on `service` (keywords `signals`, `weeks`), its rows copied from one fill
+    per test run shared by the workers (tests/support/demo_snapshot.py)."""
+    from tests.support.demo_snapshot import demo_history
+
+    folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = folder.parent  # the run's folder, above each worker's own
+    return partial(demo_history, service, folder, sqlite_template)
 
 
 @pytest.fixture
@@ -262,14 +294,33 @@ def chat(service: VocService, company: Company) -> Iterator[Any]:
     dialog.close()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than cores. A third of the workers' time is waiting (on
+    the `voc` processes they start, sockets, a lease running out); measured on 2 cores, the
+    whole suite took 5 min 40 s with two workers and 4 min 33 s with three."""
+    return (os.cpu_count() or 1) + 1
+
+
+LANES = ("tests/system/", "tests/adapters/", "tests/unit/")
+
+
+def _lane(item: pytest.Item) -> int:
+    path = item.path.relative_to(ROOT).as_posix()
+    return next((rank for rank, lane in enumerate(LANES) if path.startswith(lane)), len(LANES))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that runs on PostgreSQL `postgresql`, so `-m "not postgresql"` leaves
-    them out (the fast lane) and `-m postgresql` picks them."""
+    them out (the fast lane) and `-m postgresql` picks them. Then the slowest lane first,
+    each module's tests together: pytest-xdist hands the list out from its front, so the
+    seconds-long process tests start first on both workers and the millisecond ones even
+    out the finish."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_postgres = callspec is not None and "postgresql" in callspec.params.values()
         if on_postgres or "postgres_schema" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgresql)
+    items.sort(key=_lane)  # stable: the order within a lane stays pytest's
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -156,7 +156,9 @@ class FakeSlack:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.api_url = self.url + "/api/"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # Stopping waits for the serving loop's next look (0.5 s by default; every test stops one).
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": 0.02})
 
     def __enter__(self) -> FakeSlack:
         self._thread.start()

@@ -305,14 +305,15 @@ class FakeTelegram:
             return [m for m in self.chats.get(chat_id, []) if m["from"]["id"] == BOT["id"]]
 
     def wait(self, check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-        """Block until `check()` is truthy; its value."""
+        """Block until `check()` is truthy; its value. Checked again at least every 0.2 s:
+        a check may read what the fake is not told of (the bot's /metrics, its database)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while not (result := check()):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"timed out waiting for {what or check}")
-                self._changed.wait(left)
+                self._changed.wait(min(left, 0.2))
             return result
 
     def expect(self, chat_id: int, pattern: str, timeout: float = 10.0) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Issue 9, item 17: what goes wrong outside the program is one clear line on stderr and a
+"""What goes wrong outside the program is one clear line on stderr and a
 non-zero exit, never a traceback nor the database password: a PostgreSQL database that does not
 exist, a read-only SQLite file, a schema newer than the code, a database that is down, an
 export to a folder that does not exist (refused before any work)."""
@@ -20,7 +20,7 @@ from sqlmodel import select
 from storage.db import Database
 from storage.models import Score
 from tests.conftest import POSTGRES_URL
-from tests.system.test_console_e2e import voc
+from tests.support.voc_process import voc
 
 PASSWORD = "s3cr3t-pw-do-not-print"
 
@@ -62,28 +62,27 @@ def closed_port_url() -> str:
 
 
 @pytest.fixture
-def migrated(tmp_path: Path) -> Path:
+def migrated_file(migrated: Path) -> Path:
     """A migrated SQLite database (nothing synced yet) at tmp_path/voc.db."""
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
-    return tmp_path / "voc.db"
+    return migrated / "voc.db"
 
 
 @pytest.fixture
-def read_only(migrated: Path) -> Iterator[Path]:
+def read_only(migrated_file: Path) -> Iterator[Path]:
     """The migrated SQLite file, made read-only even for root (immutable) where possible."""
-    migrated.chmod(0o444)
+    migrated_file.chmod(0o444)
     immutable = False
     if os.geteuid() == 0:
-        attempt = subprocess.run(["chattr", "+i", str(migrated)], capture_output=True)
+        attempt = subprocess.run(["chattr", "+i", str(migrated_file)], capture_output=True)
         if attempt.returncode != 0:
             pytest.skip("running as root without chattr: no file is read-only to us")
         immutable = True
     try:
-        yield migrated
+        yield migrated_file
     finally:
         if immutable:
-            subprocess.run(["chattr", "-i", str(migrated)], check=True)
-        migrated.chmod(0o644)
+            subprocess.run(["chattr", "-i", str(migrated_file)], check=True)
+        migrated_file.chmod(0o644)
 
 
 COMMANDS = [("db", "upgrade"), ("departments", "sync"), ("run",), ("digest", "--dry-run"),
@@ -109,10 +108,11 @@ def test_a_read_only_sqlite_file(read_only: Path, command: tuple[str, ...]) -> N
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [("db", "upgrade"), ("departments", "sync"), ("run",)],
                          ids=" ".join)
-def test_a_schema_newer_than_the_code(migrated: Path, command: tuple[str, ...]) -> None:
-    with sqlite3.connect(migrated) as connection:  # as a future voc-bot's `db upgrade` leaves it
+def test_a_schema_newer_than_the_code(migrated_file: Path, command: tuple[str, ...]) -> None:
+    # As a future voc-bot's `db upgrade` leaves it.
+    with sqlite3.connect(migrated_file) as connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
-    result = voc(migrated.parent, *command)
+    result = voc(migrated_file.parent, *command)
     one_clear_line(result, "9999_from_the_future", "newer voc-bot")
 
 
@@ -126,11 +126,11 @@ def test_any_command_with_the_database_down(tmp_path: Path, closed_port_url: str
 
 
 @pytest.mark.slow
-def test_an_export_to_a_missing_folder_is_refused_before_the_work(migrated: Path) -> None:
-    target = migrated.parent / "no" / "such" / "folder" / "x.xlsx"
-    result = voc(migrated.parent, "export", "-o", str(target))
+def test_an_export_to_a_missing_folder_is_refused_before_the_work(migrated_file: Path) -> None:
+    target = migrated_file.parent / "no" / "such" / "folder" / "x.xlsx"
+    result = voc(migrated_file.parent, "export", "-o", str(target))
     one_clear_line(result, str(target), "does not exist")
-    with sqlite3.connect(migrated) as connection:  # refused before the start-up sync, too
+    with sqlite3.connect(migrated_file) as connection:  # refused before the start-up sync, too
         assert connection.execute("SELECT count(*) FROM department").fetchone() == (0,)
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.system.test_console_e2e import voc_env
+from tests.support.voc_process import voc_env
 
 # What `voc --help` must not load: the platforms, the web server, charts and workbooks, and
 # the database layer (it alone takes longer than the whole of `voc --help` should).

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_COMPANY, ROOT
 from tests.support.dialog import Dialog
+from tests.support.voc_process import voc, voc_env
 
 pytestmark = pytest.mark.slow
-
-
-def voc_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_",
-                                                                     "VOC_", "DATABASE_"))}
-    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'voc.db'}",
-            "VOC_DEPARTMENTS": str(EXAMPLE_COMPANY), "PYTHONPATH": str(ROOT)}
-    return env | extra
-
-
-def voc(tmp_path: Path, *args: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, text=True,
-                          capture_output=True, env=voc_env(tmp_path, **extra), cwd=tmp_path,
-                          timeout=120)
-
-
-@pytest.fixture
-def migrated(tmp_path: Path) -> Path:
-    upgrade = voc(tmp_path, "db", "upgrade")
-    assert upgrade.returncode == 0, upgrade.stderr
-    return tmp_path
 
 
 def test_the_whole_loop_in_the_terminal(migrated: Path):

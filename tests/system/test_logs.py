@@ -23,7 +23,7 @@ from tests.support.fake_slack import SIGNING_SECRET, FakeSlack, SlackUser, works
 from tests.support.fake_slack import TOKEN as SLACK_TOKEN
 from tests.support.fake_telegram import TOKEN as TELEGRAM_TOKEN
 from tests.support.fake_telegram import FakeTelegram
-from tests.system.test_console_e2e import voc, voc_env
+from tests.support.voc_process import voc_env
 from tests.system.test_serve import free_port, wait_until_up
 
 WEBHOOK_SECRET = "webhook-secret-0f9e8d7c6b5a"
@@ -87,8 +87,8 @@ def test_the_database_password_is_a_secret_too() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.usefixtures("migrated")
 def test_no_secret_in_any_line_of_a_full_run(company, tmp_path: Path, fmt: str) -> None:
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
     channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     port = free_port()
     base = f"http://127.0.0.1:{port}"

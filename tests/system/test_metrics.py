@@ -23,7 +23,7 @@ from storage.models import Outbox
 from tests.adapters.test_telegram_flows import ANNA, LOGISTICS
 from tests.conftest import FakeClock
 from tests.support.fake_telegram import TOKEN, FakeTelegram
-from tests.system.test_console_e2e import voc_env
+from tests.support.voc_process import voc_env
 from tests.system.test_serve import free_port, wait_until_up
 from tests.unit.test_first_start import bot_ran_since
 

@@ -25,15 +25,15 @@ from tests.support.fake_slack import (
 )
 from tests.support.fake_slack import TOKEN as SLACK_TOKEN
 from tests.support.fake_telegram import FakeTelegram
-from tests.system.test_console_e2e import voc, voc_env
+from tests.support.voc_process import voc_env
 from tests.system.test_serve import wait_until_up
 
 pytestmark = pytest.mark.slow
 KATE = "U0SALES1"
 
 
+@pytest.mark.usefixtures("migrated")
 def test_telegram_down_at_start_slack_works_and_telegram_catches_up(company, tmp_path: Path):
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
     telegram_port = free_port()  # nothing listens there yet: connections are refused
     channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     people = workspace_people(company)

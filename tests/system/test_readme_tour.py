@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.system.test_console_e2e import voc, voc_env
+from tests.support.voc_process import voc_env
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +23,10 @@ def tour_lines(part: str = "tour:input") -> list[str]:
 
 
 def typed(tmp_path: Path, lines: list[str]) -> str:
-    """`voc run` on a fresh database with `lines` typed into it; what it printed."""
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
+    """`voc run` on a freshly migrated database with `lines` typed into it; what it printed."""
     env = voc_env(tmp_path)
     env.pop("VOC_DEPARTMENTS")  # a fresh clone has no departments.toml: the example is used
+    env.pop("VOC_LANGUAGE")  # and the default language layer: the bundled model
     result = subprocess.run([sys.executable, "-m", "bot", "run"],
                             input="\n".join(lines) + "\n", text=True,
                             capture_output=True, env=env, cwd=tmp_path, timeout=120)
@@ -35,8 +35,8 @@ def typed(tmp_path: Path, lines: list[str]) -> str:
     return result.stdout
 
 
-def test_the_readme_tour_works_as_written(tmp_path: Path):
-    out = typed(tmp_path, tour_lines())
+def test_the_readme_tour_works_as_written(migrated: Path):
+    out = typed(migrated, tour_lines())
     # What the README promises, step by step.
     assert "Thank you! Complaint VOC-1 went to Logistics." in out
     assert "matched: courier, late" in out and "[1] Change department" in out
@@ -50,8 +50,8 @@ def test_the_readme_tour_works_as_written(tmp_path: Path):
     assert "VOC-1 · Logistics · resolved" in out
 
 
-def test_the_second_part_asks_answers_and_joins_as_written(tmp_path: Path):
-    out = typed(tmp_path, tour_lines("tour:input-2"))
+def test_the_second_part_asks_answers_and_joins_as_written(migrated: Path):
+    out = typed(migrated, tour_lines("tour:input-2"))
     assert "[5] Спросить автора" in out
     assert "❓ Olga Petrova (Logistics) asks about your Complaint VOC-1:" in out
     assert "[22] Reply" in out

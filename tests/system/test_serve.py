@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.core.service import VocService
 from bot.runtime import Runtime
 from storage.db import Database
-from tests.system.test_console_e2e import voc, voc_env
+from tests.support.voc_process import voc_env
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +41,8 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
     raise AssertionError(f"{url} never answered")
 
 
+@pytest.mark.usefixtures("migrated")
 def test_serve_answers_health_and_refuses_unconfigured_platforms(tmp_path: Path):
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)],

@@ -11,7 +11,7 @@ from tests.adapters.test_telegram_flows import SECRET as WEBHOOK_SECRET
 from tests.support.fake_slack import APP_TOKEN, SIGNING_SECRET
 from tests.support.fake_slack import TOKEN as SLACK_TOKEN
 from tests.support.fake_telegram import TOKEN as TELEGRAM_TOKEN
-from tests.system.test_console_e2e import voc
+from tests.support.voc_process import voc
 
 SECRETS = ["slack_bot_token", "slack_signing_secret", "slack_app_token", "telegram_bot_token",
            "telegram_webhook_secret"]

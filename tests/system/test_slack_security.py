@@ -24,7 +24,7 @@ from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture
     slack_workspace,
     workspace_people,
 )
-from tests.system.test_console_e2e import voc, voc_env
+from tests.support.voc_process import voc, voc_env
 
 KATE = "U0SALES1"
 
@@ -74,9 +74,9 @@ def test_a_long_queue_fits_slacks_limits():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("migrated")
 def test_voc_serve_answers_slack_for_real(company, tmp_path: Path):
     """The real `voc serve` process, its Slack client pointed at the fake Web API."""
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
     channels = [c for d in company.departments if (c := SLACK.target(d.addresses))]
     with FakeSlack([*channels, "C0LEADERS"], workspace_people(company)) as slack:
         port = free_port()

@@ -25,7 +25,7 @@ from storage.db import Database
 from storage.models import Signal
 from tests.support.fake_slack import APP_TOKEN, TOKEN, FakeSlack, workspace_people
 from tests.support.fake_socket_mode import FakeSocketMode, SocketModeUser
-from tests.system.test_console_e2e import voc_env
+from tests.support.voc_process import voc_env
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.adapters.test_telegram_flows import ANNA
 from tests.support.fake_telegram import TOKEN, FakeTelegram
-from tests.system.test_console_e2e import voc, voc_env
+from tests.support.voc_process import voc_env
 
 pytestmark = pytest.mark.slow
 BACKLOG = 300
@@ -56,9 +56,9 @@ def start(tmp_path: Path, fake: FakeTelegram) -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.usefixtures("migrated")
 def test_killed_mid_backlog_every_update_is_stored_once_and_answered(tmp_path: Path,
                                                                      fake: FakeTelegram) -> None:
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
     updates = [fake.push(fake.message(ANNA, f"/complaint Курьер опоздал, заказ {n}"))
                for n in range(BACKLOG)]
     keys = {f"telegram:{ANNA.id}:{u['message']['message_id']}" for u in updates}

@@ -25,7 +25,7 @@ from tests.adapters.test_telegram_flows import (
     settings_for,
 )
 from tests.support.fake_telegram import TOKEN, FakeTelegram
-from tests.system.test_console_e2e import voc, voc_env
+from tests.support.voc_process import voc_env
 from tests.system.test_serve import free_port, wait_until_up
 
 
@@ -96,9 +96,9 @@ def _stop(process: subprocess.Popen[bytes]) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("migrated")
 def test_voc_serve_sets_the_webhook_and_answers_updates(tmp_path: Path,
                                                        fake: FakeTelegram) -> None:
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -124,8 +124,8 @@ def test_voc_serve_sets_the_webhook_and_answers_updates(tmp_path: Path,
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("migrated")
 def test_voc_run_long_polls_in_the_shared_event_loop(tmp_path: Path, fake: FakeTelegram) -> None:
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
     bot = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path,
                            env=_env(tmp_path, fake), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)

@@ -20,16 +20,10 @@ from sqlmodel import select as where
 from storage.db import Database
 from storage.models import Outbox, Signal
 from tests.support.dialog import Dialog
-from tests.system.test_console_e2e import voc, voc_env
+from tests.support.voc_process import voc_env
 
 pytestmark = pytest.mark.slow
 VOC_RUN = [sys.executable, "-m", "bot", "run"]
-
-
-@pytest.fixture
-def migrated(tmp_path: Path) -> Path:
-    assert voc(tmp_path, "db", "upgrade").returncode == 0
-    return tmp_path
 
 
 def test_sigint_stops_voc_run_at_once_after_delivering_what_was_queued(migrated: Path):

@@ -3,18 +3,21 @@ couple struggle, and the digest's verbatims are distinct stories."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from bot.core.reporting.digest import digest_figures
 from bot.core.reporting.periods import Week
 from bot.core.service import VocService
-from bot.demo import fill_demo
+from bot.demo import DemoReport
 
 
-@pytest.mark.slow  # eight weeks of history, 200 reports
-def test_the_demo_digest_shows_healthy_and_struggling_departments(service: VocService) -> None:
-    report = fill_demo(service, signals=200, weeks=8)
-    assert report.signals == 200
+@pytest.mark.slow  # eight weeks of history, 300 reports
+def test_the_demo_digest_shows_healthy_and_struggling_departments(
+        service: VocService, demo: Callable[..., DemoReport]) -> None:
+    report = demo(signals=300, weeks=8)  # the rows test_workbook_print fills too: one fill
+    assert report.signals == 300
     figures = digest_figures(service, Week.last_complete(service.clock(),
                                                          service.company.timezone))
     overdue = {h.slug for h in figures.loop if h.row.open_overdue}

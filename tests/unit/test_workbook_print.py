@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
+from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string, range_boundaries
@@ -20,7 +22,6 @@ from bot.core.capture.reports import Draft
 from bot.core.reporting.periods import Week
 from bot.core.service import VocService
 from bot.core.shared.i18n import Translator
-from bot.demo import fill_demo
 from jobs.excel import export_workbook
 from jobs.workbook_cells import column_pixels, display_width
 from storage.models import Event
@@ -57,8 +58,9 @@ def printed(ws: Worksheet) -> tuple[float, int]:
     return 11 * scale, math.ceil(lines * 15 * scale / (down - header))
 
 
-def test_a_300_signal_export_prints_the_columns_a_reader_needs(service: VocService) -> None:
-    fill_demo(service, signals=300, weeks=8)
+def test_a_300_signal_export_prints_the_columns_a_reader_needs(
+        service: VocService, demo: Callable[..., Any]) -> None:
+    demo(signals=300, weeks=8)
     ru = Translator("ru", service.company.timezone)
     book = load_workbook(io.BytesIO(export_workbook(service, t=ru)))
 
@@ -110,8 +112,9 @@ def test_a_300_signal_export_prints_the_columns_a_reader_needs(service: VocServi
     assert chart.anchor._from.col == 0 and chart.anchor._from.row > summary.max_row - 1
 
 
-def test_a_single_weeks_chart_shows_its_point(service: VocService) -> None:
-    fill_demo(service, signals=40, weeks=2)
+def test_a_single_weeks_chart_shows_its_point(service: VocService,
+                                              demo: Callable[..., Any]) -> None:
+    demo(signals=40, weeks=2)
     week = Week.last_complete(service.clock(), service.company.timezone)
     start, end = week.bounds(service.company.timezone)
     book = load_workbook(io.BytesIO(export_workbook(service, start=start, end=end,
