@@ -178,6 +178,18 @@ def example_company() -> Company:
 
 
 @pytest.fixture(scope="session")
+def bundled_model() -> Any:
+    """The bundled language model, loaded once per worker (seconds) and remembering the
+    vectors of texts it has embedded (tests/support/language.py); skips where not installed."""
+    from bot.language.bundled import installed
+    from tests.support.language import RememberingModel
+
+    if not installed():
+        pytest.skip("the bundled model is not installed")
+    return RememberingModel()
+
+
+@pytest.fixture(scope="session")
 def company() -> Company:
     """The example company shipped in departments.example.toml."""
     return example_company()

@@ -32,9 +32,9 @@ HEAD = OLGA = "slack:U0LOGHEAD"  # Olga Petrova, head of Logistics
 needs_model = pytest.mark.skipif(not installed(), reason="the bundled model is not installed")
 
 
-@pytest.fixture(scope="module")
-def model() -> BundledModel:
-    return BundledModel()  # loaded once for the module: the vocabulary table is large
+@pytest.fixture
+def model(bundled_model: BundledModel) -> BundledModel:
+    return bundled_model  # loaded once per worker: the vocabulary table is large
 
 
 def layered(db: Database, company: Company, clock: FakeClock, embedder: object) -> VocService:

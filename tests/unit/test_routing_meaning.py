@@ -14,7 +14,7 @@ from bot.core.meaning.layer import Meaning
 from bot.core.meaning.maths import MIN_CENTRED
 from bot.core.meaning.routing import Departments, MeaningRouter
 from bot.core.routing.keywords import script_of
-from bot.language.bundled import BundledModel, installed
+from bot.language.bundled import BundledModel
 from tests.conftest import EXAMPLE_COMPANY
 
 
@@ -41,12 +41,10 @@ MAILBOX = "r13-mailbox-silence"  # emails to the help address go unanswered (sup
 FIRST_IN_CHINESE = "给客服邮箱写信一个星期都没人回"
 
 
-@pytest.fixture(scope="module")
-def model() -> BundledModel:
-    """Loaded once for the module (seconds)."""
-    if not installed():
-        pytest.skip("the bundled model is not installed")
-    return BundledModel()
+@pytest.fixture
+def model(bundled_model: BundledModel) -> BundledModel:
+    """Loaded once per worker (seconds)."""
+    return bundled_model
 
 
 @pytest.mark.slow
