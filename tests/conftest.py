@@ -307,11 +307,10 @@ def chat(service: VocService, company: Company) -> Iterator[Any]:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: two workers more than cores. A third of the workers' time is waiting (on
+    """`-n auto`: one worker more than cores. A third of the workers' time is waiting (on
     the `voc` processes they start, sockets, a lease running out); measured on 2 cores, the
-    whole suite took 5 min 40 s with two workers, 4 min 33 s with three; later, with the
-    second language model, 4 min 59 s with three and 4 min 16 s with four."""
-    return (os.cpu_count() or 1) + 2
+    whole suite took 5 min 40 s with two workers and 4 min 33 s with three."""
+    return (os.cpu_count() or 1) + 1
 
 
 LANES = ("tests/system/", "tests/adapters/", "tests/unit/")
