@@ -788,7 +788,8 @@ def bench(label: str, database_url: str, args: argparse.Namespace) -> list[str]:
 
 def targets_met(results: dict[tuple[str, str, int], list[float | None]],
                 idle_voc: tuple[float, float, float, int]) -> list[str]:
-    """Issue 13's targets, each with its figure."""
+    """The latency targets (cards and clicks one at a time and eight at once, idle cost), each
+    with its figure."""
     texts = []
     for scenario in ("slack card", "slack click"):
         p50, p90, _, lost = summary(results["voc", scenario, 1])

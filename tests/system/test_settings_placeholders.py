@@ -1,4 +1,4 @@
-"""Issue 9, item 15: placeholder tokens and secrets are refused by pattern, naming the setting
+"""Placeholder tokens and secrets are refused by pattern, naming the setting
 and never repeating the value; real-looking values and the test suite's fakes pass."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 9, item 7: replicas starting together, and concurrent `voc departments sync` runs, all
+"""Replicas starting together, and concurrent `voc departments sync` runs, all
 succeed on PostgreSQL and write each department, person and head once."""
 
 from __future__ import annotations

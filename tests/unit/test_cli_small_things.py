@@ -1,4 +1,4 @@
-"""Issue 12, item 5: the small things a user trips on in the `voc` command."""
+"""The small things a user trips on in the `voc` command."""
 
 from __future__ import annotations
 

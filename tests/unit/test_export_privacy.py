@@ -1,4 +1,4 @@
-"""Issue 9, item 8: the workbook keeps the bot's promises. The pulse question says "Leadership
+"""The workbook keeps the bot's promises. The pulse question says "Leadership
 sees only totals, never who answered": pulse answers are exported only as totals per rated
 department and round, from the digest's floor of respondents up; an anonymous reporter is
 named nowhere, not even through the department of their handling rating."""

@@ -1,4 +1,4 @@
-"""Issue 9 (items 3 and 4): user text in workbooks stays text, control characters never break
+"""User text in workbooks stays text, control characters never break
 an import, an export or the digest, and one failing job does not stop the start-up catch-up."""
 
 from __future__ import annotations

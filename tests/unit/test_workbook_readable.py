@@ -1,4 +1,4 @@
-"""Issue 12, item 4: the workbook and the chart a manager would forward. The workbook is read back
+"""The workbook and the chart a manager would forward. The workbook is read back
 with openpyxl in Russian: every header and value in the reader's language, totals under their
 own headers, dates as dates, a print setup, no formula. The chart is drawn in English, Russian
 and Chinese with every glyph in a font (matplotlib's "Glyph ... missing" warning fails the test)
