@@ -48,6 +48,22 @@ def read(*, session: Session, model: str, signal_ids: Sequence[int]) -> dict[int
     return {signal_id: np.frombuffer(blob, dtype=np.float32) for signal_id, blob in found}
 
 
+def newest(*, session: Session, model: str, kinds: Sequence[str], limit: int
+           ) -> list[tuple[str, int, np.ndarray]]:
+    """(text, department id, vector) of the newest `limit` signals of `kinds` with a vector of
+    `model` whose text is kept, newest first."""
+    import numpy as np
+
+    rows = session.execute(
+        sa_select(col(Signal.text), col(Signal.department_id), col(SignalVector.vector))
+        .join(SignalVector, col(SignalVector.signal_id) == col(Signal.id))
+        .where(col(SignalVector.model) == model, col(Signal.kind).in_(list(kinds)),
+               col(Signal.erased_at).is_(None))
+        .order_by(col(Signal.id).desc()).limit(limit))
+    return [(str(text), int(department), np.frombuffer(blob, dtype=np.float32))
+            for text, department, blob in rows]
+
+
 def missing(*, session: Session, model: str, after_id: int = 0, limit: int = 256
             ) -> list[tuple[int, str]]:
     """(id, text) of signals with a text and no vector of `model`, by id after `after_id`."""

@@ -38,7 +38,7 @@ from bot.core.routing import keywords as routing
 from bot.core.shared.context import Core
 from bot.core.shared.domain import OPEN_STATUSES, Kind
 from storage import vectors
-from storage.models import Signal, SignalVector
+from storage.models import Signal
 
 if TYPE_CHECKING:
     from bot.core.meaning.maths import Centres
@@ -175,22 +175,17 @@ def centres(session: Session, model: str) -> Centres | None:
     found = _sampled.get(engine, {}).get(model)
     if found is not None and monotonic() - found[0] < CENTRES_TTL:
         return found[1]
-    s = Signal.__table__.c  # type: ignore[attr-defined]
-    v = SignalVector.__table__.c  # type: ignore[attr-defined]
-    rows = session.connection().execute(
-        sa_select(s.text, s.department_id, v.vector).join(SignalVector, v.signal_id == s.id)
-        .where(v.model == model, s.kind.in_([str(kind) for kind in KINDS]),
-               s.erased_at.is_(None))
-        .order_by(s.id.desc()).limit(SAMPLE)).all()
+    rows = vectors.newest(session=session, model=model, kinds=[str(kind) for kind in KINDS],
+                          limit=SAMPLE)
     made: Centres | None = None
     if rows:
         import numpy as np
 
         from bot.core.meaning.maths import Centres, parts_of
 
-        made = Centres.of(np.vstack([np.frombuffer(row[2], dtype=np.float32) for row in rows]),
-                          [routing.script_of(str(row[0])) for row in rows],
-                          [row[1] for row in rows], parts_of(model))
+        made = Centres.of(np.vstack([vector for _, _, vector in rows]),
+                          [routing.script_of(text) for text, _, _ in rows],
+                          [department for _, department, _ in rows], parts_of(model))
     _sampled.setdefault(engine, {})[model] = (monotonic(), made)
     return made
 
