@@ -53,14 +53,20 @@ class Terminal:
                                         stderr=follower, env=env, cwd=cwd,
                                         start_new_session=True)
         os.close(follower)
-        self.screen = b""
+        self.screen = b""  # everything shown so far
+        self.unread = b""  # what follows the last text waited for
 
     def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        """Wait until `text` shows after the last text waited for, like a person reading on.
+        What arrived with it stays unread: a prompt drawn in the same write as a card counts."""
         deadline = time.monotonic() + timeout
-        while text.encode() not in self.screen:
-            assert time.monotonic() < deadline, f"{text!r} never showed: {self.screen[-500:]!r}"
+        while (found := self.unread.find(text.encode())) < 0:
+            assert time.monotonic() < deadline, f"{text!r} never showed: {self.unread[-500:]!r}"
             if select.select([self.master], [], [], 0.1)[0]:
-                self.screen += os.read(self.master, 65536)
+                chunk = os.read(self.master, 65536)
+                self.screen += chunk
+                self.unread += chunk
+        self.unread = self.unread[found + len(text.encode()):]
 
     def type(self, keys: bytes) -> None:
         os.write(self.master, keys)
@@ -78,11 +84,11 @@ def test_ctrl_c_at_a_terminal_stops_voc_run_and_the_up_arrow_recalls_a_line(migr
         terminal.wait_for("Kate Brown>")
         terminal.type(b"/voc idea Deliver on Sundays too\r")
         terminal.wait_for("── Logistics · telegram ──")
-        terminal.screen = b""
         terminal.wait_for("Kate Brown>")  # the prompt is back below the cards
+        shown_before_up = len(terminal.screen)
         terminal.type(b"\x1b[A")  # Up: the last line comes back to be edited...
         terminal.wait_for("/voc idea Deliver on Sundays too")
-        assert b"^[[A" not in terminal.screen
+        assert b"^[[A" not in terminal.screen[shown_before_up:]
         terminal.type(b"\x03")  # ...and Ctrl-C leaves at once, no Enter needed
         assert terminal.process.wait(timeout=15) == 130
     finally:
@@ -113,7 +119,6 @@ def test_ctrl_c_at_a_question_cancels_it_and_a_second_at_the_prompt_leaves(migra
         terminal.wait_for("Kate Brown>")
         terminal.type(b"/voc\r")
         terminal.wait_for("Kind (complaint, praise, idea):")
-        terminal.screen = b""
         terminal.type(b"\x03")  # Ctrl-C drops the question, not the chat
         terminal.wait_for("Cancelled.")
         terminal.wait_for("Kate Brown>")
@@ -122,7 +127,6 @@ def test_ctrl_c_at_a_question_cancels_it_and_a_second_at_the_prompt_leaves(migra
         terminal.wait_for("There is nothing to cancel: no question is open.")
         terminal.type(b"/help\r")
         terminal.wait_for("/cancel                           drop the question being asked")
-        terminal.screen = b""
         terminal.wait_for("Kate Brown>")  # the prompt drawn after the list
         terminal.type(b"\x03")  # at the prompt: leave, as a shell would
         assert terminal.process.wait(timeout=15) == 130
@@ -142,7 +146,6 @@ def test_a_yes_no_question_asks_again_until_it_is_answered_and_ctrl_d_leaves(mig
                                ("Department (number or slug, Enter = *): ", b""),
                                ("Anonymous? (y/N): ", b"maybe")):
             terminal.wait_for(prompt.rstrip())  # the terminal draws the space as a move
-            terminal.screen = b""
             terminal.type(answer + b"\r")
         terminal.wait_for("Please answer y (yes) or n (no).")
         terminal.wait_for("Anonymous? (y/N):")  # asked again, nothing stored yet
