@@ -50,14 +50,21 @@ def model(bundled_model: BundledModel) -> BundledModel:
 @pytest.mark.slow
 def test_a_problems_first_report_in_chinese_is_routed_by_its_english_twin(
         model: BundledModel) -> None:
-    # The company's history: the bench's labelled signals, every problem already reported in
-    # English, Russian and Chinese, except the unanswered mailbox, reported in English and
-    # Russian only. Its first Chinese report arrives.
+    # The company's history, from the bench's labelled signals: every Chinese report, and every
+    # problem reported in English, Russian and Chinese, except the unanswered mailbox, reported
+    # in English and Russian only. (The bench's one-off English and Russian reports are left
+    # out: they change nothing here and cost seconds to embed.) Its first Chinese report arrives.
     rows = [line.split("\t") for line in SIGNALS.read_text(encoding="utf-8").splitlines()
             if line and not line.startswith("#")]
-    history = [r for r in rows if not (r[3:] and r[3].strip() == MAILBOX
-                                       and script_of(r[2]) == "han")]
-    assert len(history) < len(rows)
+
+    def in_history(row: list[str]) -> bool:
+        problem = row[3].strip() if row[3:] else ""
+        in_chinese = script_of(row[2]) == "han"
+        return not in_chinese if problem == MAILBOX else in_chinese or bool(problem)
+
+    history = [r for r in rows if in_history(r)]
+    assert {script_of(r[2]) for r in history if r[3:] and r[3].strip() == MAILBOX} == {
+        "latin", "cyrillic"}
     meaning = Meaning(model)
     company = tomllib.loads(EXAMPLE_COMPANY.read_text(encoding="utf-8"))["department"]
     departments = meaning.departments(
