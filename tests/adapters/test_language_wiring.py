@@ -86,7 +86,8 @@ def test_an_endpoint_outage_at_capture_routes_by_words_and_loses_nothing(
 
 
 @needs_model
-def test_the_serving_bot_says_which_language_layer_routing_uses(
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the line is the engine's alike;
+def test_the_serving_bot_says_which_language_layer_routing_uses(  # a model load costs seconds
         db: Database, company: Company, caplog: pytest.LogCaptureFixture) -> None:
     from bot.cli_context import language_service
 
