@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import load_workbook
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.core.service import Draft, VocService
 from bot.core.shared.company import Company
@@ -52,7 +52,8 @@ def webhook(workspace: Workspace, update: dict[str, Any]) -> None:
 
 def events(service: VocService, action: str) -> list[Event]:
     with service.db.read() as session:
-        return list(session.exec(select(Event).where(Event.action == action)))
+        return list(session.exec(select(Event).where(Event.action == action)
+                                         .order_by(col(Event.id))))
 
 
 def outbox_rows(service: VocService) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.core.service import Draft, VocService
 from bot.core.shared.company import Company
@@ -27,7 +27,7 @@ STEPS = ("Kind", "What did the customer say", "Customer", "Customer's score", "D
 
 def stored(service: VocService) -> list[Signal]:
     with service.db.read() as session:
-        return list(session.exec(select(Signal)))
+        return list(session.exec(select(Signal).order_by(col(Signal.id))))
 
 
 def test_a_wrong_answer_at_every_step_is_asked_again_and_nothing_is_lost(

@@ -14,7 +14,7 @@ import io
 
 import pytest
 from openpyxl import load_workbook
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.core.capture.similar import similarity, words
 from bot.core.service import Draft, VocService
@@ -91,7 +91,8 @@ def test_two_reporters_merge_and_both_are_told_at_acknowledge_and_resolve(
 
 def ratings(service: VocService) -> list[int]:
     with service.db.read() as session:
-        return [s.value for s in session.exec(select(Score).where(Score.source == "handling"))]
+        return [s.value for s in session.exec(select(Score).where(
+            Score.source == "handling").order_by(col(Score.id)))]
 
 
 def test_a_head_merges_from_the_card_and_bad_targets_are_refused(

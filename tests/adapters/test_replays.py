@@ -5,7 +5,7 @@ message under a new update id. Each answer still says what was recorded.
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.core.service import VocService
 from storage.models import Score
@@ -18,7 +18,8 @@ from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture
 
 def scores(service: VocService) -> list[Score]:
     with service.db.read() as session:
-        return list(session.exec(select(Score).where(Score.kind == "customer")))
+        return list(session.exec(select(Score).where(Score.kind == "customer")
+                                         .order_by(col(Score.id))))
 
 
 def test_a_replayed_slack_score_command_stores_one_score(workspace: Workspace) -> None:

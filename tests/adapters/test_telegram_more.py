@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.core.service import VocService
 from bot.core.shared.company import Company
@@ -50,7 +50,8 @@ def service_for(db: Database, clock: FakeClock, company: Company) -> VocService:
 
 def pulse_scores(bot: Bot) -> list[Score]:
     with bot.service.db.read() as session:
-        return list(session.exec(select(Score).where(Score.source == "pulse")))
+        return list(session.exec(select(Score).where(Score.source == "pulse")
+                                         .order_by(col(Score.id))))
 
 
 # -- internal NPS pulses ---------------------------------------------------------------------

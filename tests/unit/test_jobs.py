@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.core.presentation.render import pulse_thanks
 from bot.core.reporting.periods import Week
@@ -29,7 +29,8 @@ LEADERSHIP = {"slack:C0LEADERS", "telegram:-1001000"}
 
 def rows(db: Database, prefix: str) -> list[Outbox]:
     with db.read() as session:
-        return [r for r in session.exec(select(Outbox)).all() if r.dedupe_key.startswith(prefix)]
+        return [r for r in session.exec(select(Outbox).order_by(col(Outbox.id))).all()
+                if r.dedupe_key.startswith(prefix)]
 
 
 def late_signal(service: VocService) -> Signal:
@@ -116,7 +117,8 @@ def test_pulse_round_opens_once_and_reminds_only_those_who_did_not_answer(
     first = pulse_tick(service)
     assert first.round == "2026-11" and first.asked == len(questions)
     assert pulse_tick(service).asked == 0
-    question = rows(db, "pulse:2026-11:it:")[0].payload["message"]
+    [question] = [r.payload["message"] for r in rows(db, "pulse:2026-11:it:")
+                  if r.destination == IVAN]
     assert [b["value"] for b in question["buttons"]] == [str(v) for v in range(11)]
     assert {b["action"] for b in question["buttons"]} == {"pulse"}
     ivan = service.translator(service.person(IVAN).locale)  # type: ignore[union-attr]
