@@ -6,6 +6,9 @@ embedder (the bundled model runs in a worker thread; an endpoint over HTTP); cap
 thread then finds the vector here, or embeds it in place where the embedder can
 (`embed_now`: the bundled model). No vector means routing by words, as without the layer:
 a capture never waits on an outage for longer than the endpoint's timeout, and is never lost.
+
+numpy and the modules built on it are imported inside the methods that run with the layer on:
+a bot with the layer off never loads them (tests/system/test_cli_lean.py holds it to that).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.core.meaning.models import USE, USE_E5
+from bot.core.routing.keywords import script_of
 
 if TYPE_CHECKING:  # numpy is loaded with the first vector: with the layer off, never
     from bot.core.meaning.maths import Verdict
@@ -107,14 +111,12 @@ class Meaning:
         profiles = self._synced or profiles
         changed = self._departments is None or _same(profiles) != self._profiles
         if self.on and profiles and changed:
-            from bot.core.meaning.routing import Departments, department_texts
+            from bot.core.meaning.routing import Departments, department_texts  # numpy
 
             texts, keywords, owners = department_texts([p[1:] for p in profiles])
             found = [v for v in self.vectors(texts + keywords) if v is not None]
             if len(found) == len(texts) + len(keywords):
                 import numpy as np
-
-                from bot.core.routing.keywords import script_of
 
                 rows = np.vstack(found)
                 built = Departments.build([p[0] for p in profiles], rows[:len(texts)],
@@ -159,7 +161,7 @@ class Meaning:
         and each case's script (`script_of`; none given: never centred): its newest `cases`,
         with weight and gate calibrated on them judged in order; while the history is too
         short to calibrate, the profiles decide alone at the model's gate."""
-        from bot.core.meaning.maths import CaseIndex
+        from bot.core.meaning.maths import CaseIndex  # numpy: the layer is on
         from bot.core.meaning.routing import MIN_JUDGED, MeaningRouter
 
         router = MeaningRouter.of_history(departments, history, scripts, triage,
@@ -176,8 +178,6 @@ class Meaning:
             vector = self._remembered.get(text)
         if vector is None or self.router is None:
             return None
-        from bot.core.routing.keywords import script_of
-
         return self.router.suggest(vector, script_of(text))
 
     def _remember(self, texts: Sequence[str], found: Vectors | None) -> None:
