@@ -5,9 +5,11 @@ about meaning pass VOC_LANGUAGE=auto)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from tests.conftest import EXAMPLE_COMPANY, ROOT
@@ -27,3 +29,22 @@ def voc(tmp_path: Path, *args: str, stdin: str = "", **extra: str
     return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, text=True,
                           capture_output=True, env=voc_env(tmp_path, **extra), cwd=tmp_path,
                           timeout=120)
+
+
+def voc_in_process(tmp_path: Path, *args: str, **extra: str
+                   ) -> subprocess.CompletedProcess[str]:
+    """`voc(tmp_path, *args)` run by Typer's runner in this process: the code a `voc` process
+    runs, from the same folder and environment, without a process's start (0.8 s of CPU).
+    An exception that escapes the command is on stderr as a traceback, as a process shows it."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    env: dict[str, str | None] = {k: None for k in os.environ if k not in voc_env(tmp_path)}
+    with contextlib.chdir(tmp_path):
+        result = CliRunner().invoke(app, list(args), env=env | voc_env(tmp_path, **extra))
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["voc", *args], result.exit_code, result.stdout, stderr)

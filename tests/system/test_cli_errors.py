@@ -20,7 +20,7 @@ from sqlmodel import select
 from storage.db import Database
 from storage.models import Score
 from tests.conftest import POSTGRES_URL
-from tests.support.voc_process import voc
+from tests.support.voc_process import voc, voc_in_process
 
 PASSWORD = "s3cr3t-pw-do-not-print"
 
@@ -36,6 +36,14 @@ def one_clear_line(result: subprocess.CompletedProcess[str], *expected: str) -> 
     for words in expected:
         assert words in lines[0], lines[0]
     return lines[0]
+
+
+def run(folder: Path, *command: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`voc run` as a process (it opens the terminal chat); any other command in this process,
+    where it runs the same code without a process's start."""
+    if command[:1] == ("run",):
+        return voc(folder, *command, **extra)
+    return voc_in_process(folder, *command, **extra)
 
 
 def with_password(url: str, **parts: object) -> str:
@@ -94,14 +102,14 @@ COMMANDS = [("db", "upgrade"), ("departments", "sync"), ("run",), ("digest", "--
 def test_a_postgres_database_that_does_not_exist(tmp_path: Path, missing_postgres_database: str,
                                                  command: tuple[str, ...]) -> None:
     name = make_url(missing_postgres_database).database
-    result = voc(tmp_path, *command, DATABASE_URL=missing_postgres_database)
+    result = run(tmp_path, *command, DATABASE_URL=missing_postgres_database)
     one_clear_line(result, "Cannot use the database", f'database "{name}" does not exist')
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [("departments", "sync"), ("run",)], ids=" ".join)
 def test_a_read_only_sqlite_file(read_only: Path, command: tuple[str, ...]) -> None:
-    result = voc(read_only.parent, *command)
+    result = run(read_only.parent, *command)
     one_clear_line(result, f"sqlite:///{read_only}", "readonly database")
 
 
@@ -112,7 +120,7 @@ def test_a_schema_newer_than_the_code(migrated_file: Path, command: tuple[str, .
     # As a future voc-bot's `db upgrade` leaves it.
     with sqlite3.connect(migrated_file) as connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
-    result = voc(migrated_file.parent, *command)
+    result = run(migrated_file.parent, *command)
     one_clear_line(result, "9999_from_the_future", "newer voc-bot")
 
 
@@ -120,7 +128,7 @@ def test_a_schema_newer_than_the_code(migrated_file: Path, command: tuple[str, .
 @pytest.mark.parametrize("command", [*COMMANDS, ("export", "-o", "out.xlsx")], ids=" ".join)
 def test_any_command_with_the_database_down(tmp_path: Path, closed_port_url: str,
                                             command: tuple[str, ...]) -> None:
-    result = voc(tmp_path, *command, DATABASE_URL=closed_port_url)
+    result = run(tmp_path, *command, DATABASE_URL=closed_port_url)
     one_clear_line(result, "Cannot use the database postgresql+psycopg://voc:***@127.0.0.1:",
                    "Connection refused")
 
@@ -128,7 +136,7 @@ def test_any_command_with_the_database_down(tmp_path: Path, closed_port_url: str
 @pytest.mark.slow
 def test_an_export_to_a_missing_folder_is_refused_before_the_work(migrated_file: Path) -> None:
     target = migrated_file.parent / "no" / "such" / "folder" / "x.xlsx"
-    result = voc(migrated_file.parent, "export", "-o", str(target))
+    result = run(migrated_file.parent, "export", "-o", str(target))
     one_clear_line(result, str(target), "does not exist")
     with sqlite3.connect(migrated_file) as connection:  # refused before the start-up sync, too
         assert connection.execute("SELECT count(*) FROM department").fetchone() == (0,)
@@ -139,7 +147,7 @@ def test_an_export_to_a_missing_folder_is_refused_before_the_work(migrated_file:
                          ids=" ".join)
 def test_a_sqlite_file_that_is_not_a_database(tmp_path: Path, command: tuple[str, ...]) -> None:
     (tmp_path / "voc.db").write_bytes(b"these bytes were never a database\n" * 200)
-    result = voc(tmp_path, *command)
+    result = run(tmp_path, *command)
     one_clear_line(result, f"Cannot use the database sqlite:///{tmp_path / 'voc.db'}",
                    "file is not a database")
 
@@ -148,7 +156,7 @@ def test_a_sqlite_file_that_is_not_a_database(tmp_path: Path, command: tuple[str
 @pytest.mark.parametrize("url", [f"mysql://voc:{PASSWORD}@127.0.0.1/voc",
                                  f"postgresql+psycopg2://voc:{PASSWORD}@127.0.0.1/voc"])
 def test_an_unsupported_database_url(tmp_path: Path, url: str) -> None:
-    result = voc(tmp_path, "db", "status", DATABASE_URL=url)
+    result = run(tmp_path, "db", "status", DATABASE_URL=url)
     one_clear_line(result, "DATABASE_URL", ":// is not supported", "sqlite:///FILE",
                    "postgresql://")
 
@@ -162,7 +170,7 @@ def test_import_scores_reads_a_csv_that_russian_excel_wrote(tmp_path: Path,
     (tmp_path / "utf8.csv").write_bytes(b"\xef\xbb\xbf" + rows.replace(
         "Иванов", "Петров").encode())  # UTF-8 with a BOM, as Excel's "CSV UTF-8" writes
     for name in ("scores.csv", "utf8.csv"):
-        result = voc(tmp_path, "import-scores", name, DATABASE_URL=db_url)
+        result = run(tmp_path, "import-scores", name, DATABASE_URL=db_url)
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
         assert "imported 1 customer score(s)" in result.stdout
     db = Database.connect(db_url)
