@@ -24,7 +24,7 @@ from tests.support.fake_slack import (  # noqa: F401 (slack_workspace: a fixture
     slack_workspace,
     workspace_people,
 )
-from tests.support.voc_process import voc, voc_env
+from tests.support.voc_process import voc_env, voc_in_process
 
 KATE = "U0SALES1"
 
@@ -105,7 +105,7 @@ def test_voc_serve_answers_slack_for_real(company, tmp_path: Path):
 
 
 def test_the_manifest_for_http_and_for_socket_mode(tmp_path: Path):
-    http = voc(tmp_path, "slack-manifest", "--url", "https://voc.example.com/")
+    http = voc_in_process(tmp_path, "slack-manifest", "--url", "https://voc.example.com/")
     assert http.returncode == 0, http.stderr
     manifest = json.loads(http.stdout)
     events = "https://voc.example.com/slack/events"
@@ -131,8 +131,8 @@ def test_the_manifest_for_http_and_for_socket_mode(tmp_path: Path):
         "commands", "chat:write", "im:write", "users:read", "channels:history",
         "groups:history", "im:history", "files:write", "files:read"}
 
-    socket = json.loads(voc(tmp_path, "slack-manifest").stdout)
+    socket = json.loads(voc_in_process(tmp_path, "slack-manifest").stdout)
     assert socket["settings"]["socket_mode_enabled"] is True
     assert "url" not in socket["features"]["slash_commands"][0]
-    plain_http = voc(tmp_path, "slack-manifest", "--url", "http://voc.example.com")
+    plain_http = voc_in_process(tmp_path, "slack-manifest", "--url", "http://voc.example.com")
     assert plain_http.returncode != 0 and "https" in plain_http.stderr
