@@ -313,10 +313,10 @@ def chat(service: VocService, company: Company) -> Iterator[Any]:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: one worker more than cores. A third of the workers' time is waiting (on
-    the `voc` processes they start, sockets, a lease running out); measured on 2 cores, the
-    whole suite took 5 min 40 s with two workers and 4 min 33 s with three."""
-    return (os.cpu_count() or 1) + 1
+    """`-n auto`: two workers more than cores. Half of a worker's time is waiting (on the
+    `voc` processes it starts, sockets, a rate limit or a lease running out), and the extra
+    workers fill it (docs/decisions/0021-a-suite-under-four-minutes.md)."""
+    return (os.cpu_count() or 1) + 2
 
 
 LANES = ("tests/system/", "tests/adapters/", "tests/unit/")
