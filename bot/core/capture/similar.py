@@ -143,7 +143,7 @@ def cross_likeness(text: str, other: str, meant: tuple[Vectors, Vectors], model:
     by_pair = CENTRED_THRESHOLDS.get(model, {})
     pair = scripts_pair(*scripts)
     if centres is not None and centres.knows(scripts, department) and pair in by_pair:
-        import numpy as np
+        import numpy as np  # here: with the language layer off, numpy is never loaded
 
         rows = centres.apply(np.vstack(meant), scripts, department)
         return float(rows[0] @ rows[1]) - by_pair[pair]
@@ -179,7 +179,7 @@ def centres(session: Session, model: str) -> Centres | None:
                           limit=SAMPLE)
     made: Centres | None = None
     if rows:
-        import numpy as np
+        import numpy as np  # here: with the language layer off, numpy is never loaded
 
         from bot.core.meaning.maths import Centres, parts_of
 

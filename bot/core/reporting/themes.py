@@ -166,7 +166,7 @@ def comparable(rows: Vectors, texts: Sequence[str], then: Vectors, earlier: Sequ
                thresholds: Thresholds) -> tuple[Vectors, Vectors, float]:
     """The week's vectors and the earlier ones, less their script's centre where every script
     of the week has one in the five weeks, and the threshold that goes with them."""
-    import numpy as np
+    import numpy as np  # here: with the language layer off, numpy is never loaded
 
     from bot.core.meaning.maths import Centres
 
@@ -185,7 +185,7 @@ def by_meaning(week: Sequence[Complaint], before: Sequence[Complaint],
     """The `top` groups of this week's complaints that mean the same (at least MIN_COUNT),
     whose share grew most against the complaints before (those as close to the group's centre
     as its members are to each other). Deterministic: complaints in (time, id) order."""
-    import numpy as np
+    import numpy as np  # here: with the language layer off, numpy is never loaded
 
     from bot.core.meaning.maths import group, similarities, unit
 

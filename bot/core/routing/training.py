@@ -145,7 +145,7 @@ async def start_meaning(core: Core) -> None:
     """`learn_meaning` from an event loop: the departments' texts embedded there first (an
     endpoint answers only there), the rest in a worker thread."""
     if core.meaning.on:
-        from bot.core.meaning.routing import department_texts
+        from bot.core.meaning.routing import department_texts  # numpy: only with the layer on
 
         await core.meaning.prepare([t for texts in department_texts(
             [p[1:] for p in _profiles(core)])[:2] for t in texts])
