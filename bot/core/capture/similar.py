@@ -13,7 +13,7 @@ The vectors are first freed of what every report of their script and of the depa
 common (`Centres`, from a sample of the company's recent reports), then compared at the
 threshold of their pair of scripts (`CENTRED_THRESHOLDS`); a department with too few reports in
 the sample for its centre (or a script with too few) is compared on the plain vectors
-(`CROSS_THRESHOLDS`). docs/decisions/0017 and 0018 have the figures. Within one script the
+(`CROSS_THRESHOLDS`). docs/decisions/0017 and 0020 have the figures. Within one script the
 stems stay: meaning finds a "late" courier and a "rude" courier alike, which are two problems.
 """
 

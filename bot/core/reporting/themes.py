@@ -155,7 +155,7 @@ def by_department(week: Iterable[Complaint], before: Iterable[Complaint],
 THEME_THRESHOLDS = {
     USE: Thresholds(centred=0.25, plain=0.38),
     # USE's part of the joined vectors (bot/language/bundled.py): joined with e5's, one group
-    # mixed two problems at every threshold where each problem was one theme (docs/decisions/0018).
+    # mixed two problems at every threshold where each problem was one theme (docs/decisions/0020).
     USE_E5: Thresholds(
         centred=0.25, plain=0.38, width=512)}
 MAX_GROUPED = 2000  # the week's newest complaints grouped (the similarity matrix is n x n)
