@@ -120,7 +120,8 @@ def by_meaning(alone: bool = False) -> None:
     (CHOSEN_ON) and measured on all of them and on the other half."""
 
     from bot.core.meaning import unit
-    from bot.core.meaning.maths import Centres, parts_of
+    from bot.core.meaning.maths import Centres
+    from bot.core.meaning.models import parts_of
     from bot.core.routing.keywords import script_of
     from bot.language.bundled import BundledModel, installed
 

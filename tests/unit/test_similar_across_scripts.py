@@ -12,7 +12,8 @@ import numpy as np
 
 from bot.core.capture.similar import CENTRED_THRESHOLDS, CROSS_THRESHOLDS, cross_likeness
 from bot.core.meaning import Vectors, unit
-from bot.core.meaning.maths import MIN_CENTRED, Centres, parts_of
+from bot.core.meaning.maths import MIN_CENTRED, Centres
+from bot.core.meaning.models import USE_E5, parts_of
 from bot.core.reporting.themes import THEME_THRESHOLDS, Complaint, by_meaning
 from bot.core.service import Draft, VocService
 from bot.core.shared.company import Company
@@ -21,7 +22,7 @@ from storage.db import Database
 from tests.conftest import FakeClock
 
 MODEL = "universal-sentence-encoder-multilingual-3"
-JOINED = "universal-sentence-encoder-multilingual-3+multilingual-e5-small"
+JOINED = USE_E5
 SCRIPTS = {"latin": "Paid once, charged twice", "cyrillic": "Оплатили один раз, списали дважды",
            "han": "付了一次，扣了两次"}
 FINANCE, IT = 5, 6  # department ids

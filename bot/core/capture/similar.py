@@ -31,7 +31,7 @@ from sqlalchemy import Engine, Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from bot.core.meaning.models import USE, USE_E5
+from bot.core.meaning.models import USE, USE_E5, parts_of
 from bot.core.presentation.render import first_line
 from bot.core.presentation.views import CaptureResult, format_ref
 from bot.core.routing import keywords as routing
@@ -181,7 +181,7 @@ def centres(session: Session, model: str) -> Centres | None:
     if rows:
         import numpy as np  # here: with the language layer off, numpy is never loaded
 
-        from bot.core.meaning.maths import Centres, parts_of
+        from bot.core.meaning.maths import Centres
 
         made = Centres.of(np.vstack([vector for _, _, vector in rows]),
                           [routing.script_of(text) for text, _, _ in rows],

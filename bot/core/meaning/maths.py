@@ -15,7 +15,6 @@ from itertools import pairwise
 
 import numpy as np
 
-from bot.core.meaning.models import USE_E5
 from bot.core.meaning.port import Vectors
 
 
@@ -35,16 +34,10 @@ def similarities(left: Vectors, right: Vectors) -> Vectors:
 
 
 MIN_CENTRED = 30  # rows a script or department needs in the sample for its centre
-# Models joined of several (bot/language/bundled.py): each text's vector is theirs side by side,
-# each scaled by 1/sqrt(count); here the widths of the parts. Centred, each part is scaled back
-# to its share apart: otherwise the part the centres take less from outweighs the other
-# (cross-language "me too" at recall 0.90: 0.951 centred whole, 0.970 by parts).
-JOINED = {USE_E5: (512, 384)}
-
-
-def parts_of(model: str) -> tuple[int, ...]:
-    """The widths of a joined model's parts; () for a model of one part."""
-    return JOINED.get(model, ())
+# A joined model's vector is its parts side by side (`models.parts_of`), each scaled by
+# 1/sqrt(count). Centred, each part is scaled back to its share apart: otherwise the part the
+# centres take less from outweighs the other (cross-language "me too" at recall 0.90: 0.951
+# centred whole, 0.970 by parts).
 
 
 @dataclass(frozen=True)

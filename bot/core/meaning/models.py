@@ -7,3 +7,10 @@ from __future__ import annotations
 USE = "universal-sentence-encoder-multilingual-3"
 E5 = "multilingual-e5-small"
 USE_E5 = f"{USE}+{E5}"  # both side by side: each vector the two models' (bundled.py)
+# The widths of a joined model's parts, in the order they sit side by side.
+PARTS = {USE_E5: (512, 384)}
+
+
+def parts_of(model: str) -> tuple[int, ...]:
+    """The widths of a joined model's parts; () for a model of one part."""
+    return PARTS.get(model, ())

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.core.meaning.models import USE, USE_E5
+from bot.core.meaning.models import USE, USE_E5, parts_of
 from bot.core.routing import chinese
 from bot.core.routing.keywords import STOP_WORDS, script_of, stem, tokenize
 
@@ -157,7 +157,7 @@ THEME_THRESHOLDS = {
     # USE's part of the joined vectors (bot/language/bundled.py): joined with e5's, one group
     # mixed two problems at every threshold where each problem was one theme (docs/decisions/0020).
     USE_E5: Thresholds(
-        centred=0.25, plain=0.38, width=512)}
+        centred=0.25, plain=0.38, width=parts_of(USE_E5)[0])}
 MAX_GROUPED = 2000  # the week's newest complaints grouped (the similarity matrix is n x n)
 LABEL_CHARS = 80
 
