@@ -40,9 +40,10 @@ def voc_in_process(tmp_path: Path, *args: str, **extra: str
 
     from bot.cli import app
 
-    env: dict[str, str | None] = {k: None for k in os.environ if k not in voc_env(tmp_path)}
-    with contextlib.chdir(tmp_path):
-        result = CliRunner().invoke(app, list(args), env=env | voc_env(tmp_path, **extra))
+    env = voc_env(tmp_path, **extra)
+    unset: dict[str, str | None] = {k: None for k in os.environ if k not in env}
+    with contextlib.chdir(tmp_path):  # the files a command writes land there, as in a process
+        result = CliRunner().invoke(app, list(args), env=unset | env)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "Traceback (most recent call last):\n" + "".join(

@@ -15,11 +15,10 @@ import pytest
 import typer
 import typer.core
 import typer.main
-from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.conftest import ROOT
-from tests.support.voc_process import voc_env
+from tests.support.voc_process import voc_in_process
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 # Written by another change landing beside this one: linked here, not created here.
@@ -135,18 +134,14 @@ def test_every_voc_command_the_guide_shows_is_accepted(doc: Path, args: list[str
     accept(args)
 
 
-def test_the_read_only_commands_the_guide_shows_run_on_a_demo_database(
-        migrated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each in this process (Typer's runner, the code a `voc` process runs, without the ~1 s
+def test_the_read_only_commands_the_guide_shows_run_on_a_demo_database(migrated: Path) -> None:
+    """Each in this process (`voc_in_process`: the code a `voc` process runs, without the ~1 s
     start of a process each), from the folder a person would run them in."""
-    monkeypatch.chdir(migrated)  # the files they write land there; no .env of the tree is read
-    env = voc_env(migrated)
-    runner = CliRunner()
     # Enough history for every command to have something to show (the demo's own defaults,
     # 300 reports over 12 weeks, take a quarter of a minute; tests/unit/test_demo.py tests
     # the demo itself).
-    demo = runner.invoke(app, ["demo", "--signals", "80", "--weeks", "3"], env=env)
-    assert demo.exit_code == 0, demo.output
+    demo = voc_in_process(migrated, "demo", "--signals", "80", "--weeks", "3")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
     ran = set()
     for doc, args in shown_commands():
         path = accept(args)
@@ -158,6 +153,7 @@ def test_the_read_only_commands_the_guide_shows_run_on_a_demo_database(
         if key in ran:
             continue
         ran.add(key)
-        done = runner.invoke(app, args, env=env)
-        assert done.exit_code == 0, f"{relative(doc)}: voc {' '.join(args)}\n{done.output}"
+        done = voc_in_process(migrated, *args)
+        assert done.returncode == 0, (f"{relative(doc)}: voc {' '.join(args)}\n"
+                                      f"{done.stdout}{done.stderr}")
     assert len(ran) >= 6, ran
