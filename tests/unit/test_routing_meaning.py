@@ -3,7 +3,6 @@ and a report compared with the history's cases less its script's centre."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,8 @@ from bot.core.meaning.layer import Meaning
 from bot.core.meaning.maths import MIN_CENTRED
 from bot.core.meaning.routing import Departments, MeaningRouter
 from bot.core.routing.keywords import script_of
+from bot.core.shared.company import Company
 from bot.language.bundled import BundledModel
-from tests.conftest import EXAMPLE_COMPANY
 
 
 def test_much_of_a_departments_vocabulary_outweighs_one_word_and_its_translations() -> None:
@@ -41,15 +40,9 @@ MAILBOX = "r13-mailbox-silence"  # emails to the help address go unanswered (sup
 FIRST_IN_CHINESE = "给客服邮箱写信一个星期都没人回"
 
 
-@pytest.fixture
-def model(bundled_model: BundledModel) -> BundledModel:
-    """Loaded once per worker (seconds)."""
-    return bundled_model
-
-
 @pytest.mark.slow
 def test_a_problems_first_report_in_chinese_is_routed_by_its_english_twin(
-        model: BundledModel) -> None:
+        bundled_model: BundledModel, company: Company) -> None:
     # The company's history, from the bench's labelled signals: every Chinese report, and every
     # problem reported in English, Russian and Chinese, except the unanswered mailbox, reported
     # in English and Russian only. (The bench's one-off English and Russian reports are left
@@ -65,10 +58,9 @@ def test_a_problems_first_report_in_chinese_is_routed_by_its_english_twin(
     history = [r for r in rows if in_history(r)]
     assert {script_of(r[2]) for r in history if r[3:] and r[3].strip() == MAILBOX} == {
         "latin", "cyrillic"}
-    meaning = Meaning(model)
-    company = tomllib.loads(EXAMPLE_COMPANY.read_text(encoding="utf-8"))["department"]
+    meaning = Meaning(bundled_model)
     departments = meaning.departments(
-        [(d["slug"], d["name"], d["description"], tuple(d["keywords"])) for d in company])
+        [(d.slug, d.name, d.description, tuple(d.keywords)) for d in company.departments])
     assert departments is not None
     *vectors, _ = meaning.vectors([r[2] for r in history] + [FIRST_IN_CHINESE])
     cases = [(n, r[0], v) for n, (r, v) in enumerate(zip(history, vectors, strict=True))
