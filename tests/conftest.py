@@ -268,13 +268,13 @@ def service(request: pytest.FixtureRequest, db: Database, company: Company,
 
 
 @pytest.fixture
-def demo(service: VocService, sqlite_template: Path,
+def demo(service: VocService, synced_sqlite: Path,
          tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
     """`fill_demo` on `service` (keywords `signals`, `weeks`), its rows copied from one fill
     per test run shared by the workers (tests/support/demo_snapshot.py)."""
     from tests.support.demo_snapshot import demo_history
 
-    return partial(demo_history, service, run_folder(tmp_path_factory), sqlite_template)
+    return partial(demo_history, service, run_folder(tmp_path_factory), synced_sqlite)
 
 
 @pytest.fixture

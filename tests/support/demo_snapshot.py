@@ -15,18 +15,16 @@ import pickle
 import shutil
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlmodel import SQLModel, func, select
 
 from bot.core.service import VocService
 from bot.demo import DemoReport, fill_demo
-from bot.sync import sync_company
 from storage.db import Database
 from storage.models import Signal
 from tests.conftest import TUESDAY_10_MSK, FakeClock, example_company
 
 
-def demo_history(service: VocService, folder: Path, template: Path, *, signals: int,
+def demo_history(service: VocService, folder: Path, synced: Path, *, signals: int,
                  weeks: int) -> DemoReport:
     """`fill_demo(service, signals=signals, weeks=weeks)`, copied from a snapshot where the
     service is the freshly synced example company at Tuesday 10:00."""
@@ -34,21 +32,21 @@ def demo_history(service: VocService, folder: Path, template: Path, *, signals: 
         empty = session.exec(select(func.count()).select_from(Signal)).one() == 0
     if not (empty and service.clock() == TUESDAY_10_MSK and service.company == example_company()):
         return fill_demo(service, signals=signals, weeks=weeks)
-    snapshot, report = _snapshot(folder, template, signals, weeks)
+    snapshot, report = _snapshot(folder, synced, signals, weeks)
     _copy_rows(snapshot, service.db)
     return report
 
 
-def _snapshot(folder: Path, template: Path, signals: int, weeks: int) -> tuple[Path, DemoReport]:
-    """The snapshot's file and the fill's report, made by the first worker that asks."""
+def _snapshot(folder: Path, synced: Path, signals: int, weeks: int) -> tuple[Path, DemoReport]:
+    """The snapshot's file and the fill's report, made by the first worker that asks, from
+    `synced`: a SQLite file of the example company synced at Tuesday 10:00."""
     path = folder / f"demo-{signals}-{weeks}.db"
     with open(folder / f"{path.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.exists():
             filling = path.with_suffix(".filling")
-            shutil.copy(template, filling)
+            shutil.copy(synced, filling)
             db = Database.connect(f"sqlite:///{filling}")
-            sync_company(db, example_company(), now=TUESDAY_10_MSK)
             report = fill_demo(VocService(db, example_company(), clock=FakeClock()),
                                signals=signals, weeks=weeks)
             db.dispose()
@@ -70,11 +68,11 @@ def _copy_rows(snapshot: Path, db: Database) -> None:
                 rows = [dict(row._mapping) for row in reading.execute(table.select())]
                 if rows:
                     writing.execute(table.insert(), rows)
-            if db.dialect == "postgresql":
-                for table in tables:
-                    if "id" in table.c and table.c.id.autoincrement in (True, "auto"):
-                        writing.execute(text(
-                            f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
-                            f'coalesce(max(id), 0) + 1, false) FROM "{table.name}"'))
+            if db.dialect == "postgresql":  # the counters, in one round trip (as conftest._empty)
+                writing.exec_driver_sql(";\n".join(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+                    f'coalesce(max(id), 0) + 1, false) FROM "{table.name}"'
+                    for table in tables
+                    if "id" in table.c and table.c.id.autoincrement in (True, "auto")))
     finally:
         source.dispose()
