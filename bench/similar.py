@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import resource
 import sys
+import time
 from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
@@ -128,9 +130,6 @@ def by_meaning(alone: bool = False) -> None:
     if not installed():
         print("\nCross-language pairs: the bundled model is not installed, skipped")
         return
-    import resource
-    import time
-
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model = BundledModel(joined=False if alone else None)
     rows = signals()
